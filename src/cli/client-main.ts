@@ -1,0 +1,126 @@
+/**
+ * The webclient program. GET writes the content, byte for byte, to standard
+ * output; every message goes to standard error. Exit status: see EXIT.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { getItem, getRing, putItem, encodeContent, decodeContent } from '../client/client.js';
+import { formatAddress } from '../protocol/address.js';
+import { checkItemName } from '../protocol/names.js';
+import { formatRing } from '../ring/ring.js';
+import { isCoopError } from '../errors.js';
+import * as parse from './options.js';
+
+export const EXIT = {
+  OK: 0,
+  NOT_FOUND: 1,
+  USAGE: 2,
+  UNREACHABLE: 3,
+  SERVER_ERROR: 4,
+} as const;
+
+interface ClientArgs {
+  get?: string;
+  put?: string;
+  ring?: boolean;
+  ip?: string;
+  port: number;
+  timeout: number;
+}
+
+/** The original's single-dash long options, spelled the way commander reads them. */
+const SINGLE_DASH = new Map([
+  ['-get', '--get'],
+  ['-put', '--put'],
+  ['-ring', '--ring'],
+  ['-ip', '--ip'],
+  ['-port', '--port'],
+  ['-timeout', '--timeout'],
+]);
+
+export interface Io {
+  stdout: { write(chunk: Uint8Array | string): unknown };
+  stderr: { write(chunk: string): unknown };
+}
+
+export function clientCommand(io: Io): Command {
+  return new Command('webclient')
+    .description('Stores a file in the ring (-put), fetches one (-get), or shows the ring (--ring).')
+    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output').conflicts(['put', 'ring']))
+    .addOption(new Option('--put <FILE>', 'store FILE under its base name').conflicts(['ring']))
+    .addOption(new Option('--ring', "print the server's view of the ring"))
+    .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
+    .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
+    .addOption(new Option('--timeout <SECONDS>', 'give up after this long').argParser(parse.seconds).default(30).env('WEBCLIENT_TIMEOUT'))
+    .addHelpText(
+      'after',
+      '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply.\n' +
+        'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html',
+    )
+    .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
+    .exitOverride();
+}
+
+export async function main(argv: string[], io: Io = process): Promise<number> {
+  const command = clientCommand(io);
+  let args: ClientArgs;
+  try {
+    command.parse(argv.map((arg) => SINGLE_DASH.get(arg) ?? arg), { from: 'user' });
+    args = command.opts<ClientArgs>();
+    const chosen = [args.get, args.put, args.ring].filter((value) => value !== undefined).length;
+    if (chosen !== 1) throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE or --ring\n');
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
+      if (err.code === 'webclient.usage') io.stderr.write(err.message);
+      io.stderr.write("(see 'webclient --help')\n");
+      return EXIT.USAGE;
+    }
+    throw err;
+  }
+
+  const server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
+  const options = { timeoutMs: args.timeout * 1000 };
+  try {
+    if (args.ring) {
+      io.stdout.write(formatRing(await getRing(server, options)) + '\n');
+      return EXIT.OK;
+    }
+    if (args.get !== undefined) {
+      const lookup = await getItem(server, checkItemName(args.get), options);
+      if (!lookup.found) {
+        io.stderr.write(`webclient: 404 NOT FOUND: no item named ${JSON.stringify(args.get)} in the ring\n`);
+        return EXIT.NOT_FOUND;
+      }
+      io.stdout.write(decodeContent(lookup));
+      return EXIT.OK;
+    }
+    const file = args.put!;
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (err) {
+      io.stderr.write(`webclient: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+      return EXIT.USAGE;
+    }
+    const name = checkItemName(basename(file));
+    const { content, encoding } = encodeContent(bytes);
+    const status = await putItem(server, name, content, encoding, options);
+    io.stderr.write(`webclient: PUT ${name} (${bytes.length} bytes): ${status}\n`);
+    return EXIT.OK;
+  } catch (err) {
+    if (!isCoopError(err)) throw err;
+    io.stderr.write(`webclient: ${err.message}\n`);
+    switch (err.code) {
+      case 'CONNECT_FAILED':
+      case 'TIMEOUT':
+      case 'CLOSED':
+        return EXIT.UNREACHABLE;
+      case 'BAD_NAME':
+        return EXIT.USAGE;
+      default:
+        return EXIT.SERVER_ERROR;
+    }
+  }
+}

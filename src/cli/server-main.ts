@@ -1,0 +1,79 @@
+/** The webserver program: parse argv, start one RingNode, print, stop on a signal. */
+import { Command, Option } from 'commander';
+import { formatAddress } from '../protocol/address.js';
+import { createLogger, type LogFormat } from '../log/logger.js';
+import { RingNode, DEFAULTS } from '../node/node.js';
+import { isCoopError } from '../errors.js';
+import * as parse from './options.js';
+
+interface ServerArgs {
+  ip?: string;
+  port?: number;
+  verbose: boolean;
+  listen?: parse.ListenSpec;
+  heartbeat: number;
+  roundTimeout: number;
+  idleTimeout: number;
+  maxMessage: number;
+  logFormat: LogFormat;
+}
+
+export function serverCommand(): Command {
+  return new Command('webserver')
+    .description(
+      'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own;\n' +
+        'with them it joins the server at IP:PORT, which becomes its predecessor.',
+    )
+    .addOption(new Option('-i, --ip <IP>', 'IP of a running server to join').env('WEBSERVER_JOIN_IP'))
+    .addOption(new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`).argParser(parse.port).env('WEBSERVER_JOIN_PORT'))
+    .addOption(new Option('-v, --verbose', 'also log heartbeat (CHECK) traffic').default(false).env('WEBSERVER_VERBOSE'))
+    .addOption(
+      new Option('--listen <HOST[:PORT[+]]>', 'address to listen on; PORT+ takes the next free port upward when PORT is taken, port 0 any free port (default: the host name\'s address, 4043+)')
+        .argParser(parse.listen)
+        .env('WEBSERVER_LISTEN'),
+    )
+    .addOption(new Option('--heartbeat <SECONDS>', 'interval between heartbeats to the successor').argParser(parse.seconds).default(DEFAULTS.heartbeatMs / 1000).env('WEBSERVER_HEARTBEAT'))
+    .addOption(new Option('--round-timeout <SECONDS>', 'how long a client waits for a PUT or lookup to go around the ring').argParser(parse.seconds).default(DEFAULTS.roundTimeoutMs / 1000).env('WEBSERVER_ROUND_TIMEOUT'))
+    .addOption(new Option('--idle-timeout <SECONDS>', 'how long a connection may take to send its whole message').argParser(parse.seconds).default(DEFAULTS.idleTimeoutMs / 1000).env('WEBSERVER_IDLE_TIMEOUT'))
+    .addOption(new Option('--max-message <BYTES>', 'largest message accepted (such as 64MiB)').argParser(parse.bytes).default(DEFAULTS.maxMessageBytes, '64MiB').env('WEBSERVER_MAX_MESSAGE'))
+    .addOption(new Option('--log-format <FORMAT>', 'pretty: the original\'s [INFO] lines; json: one JSON object per line').choices(['pretty', 'json']).default('pretty').env('WEBSERVER_LOG_FORMAT'))
+    .addHelpText('after', '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043');
+}
+
+export async function main(argv: string[]): Promise<RingNode> {
+  const command = serverCommand();
+  command.parse(argv, { from: 'user' });
+  const args = command.opts<ServerArgs>();
+  const log = createLogger({ format: args.logFormat, verbose: args.verbose });
+  const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
+  const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
+  const join = args.ip !== undefined || args.port !== undefined
+    ? formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port ?? parse.DEFAULT_PORT)
+    : undefined;
+
+  const node = new RingNode({
+    host,
+    port: listen.port,
+    probeUpward: listen.probeUpward,
+    join,
+    heartbeatMs: args.heartbeat * 1000,
+    roundTimeoutMs: args.roundTimeout * 1000,
+    idleTimeoutMs: args.idleTimeout * 1000,
+    maxMessageBytes: args.maxMessage,
+    log,
+  });
+  try {
+    await node.start();
+  } catch (err) {
+    log.error(isCoopError(err) ? err.message : String(err));
+    process.exitCode = 1;
+    return node;
+  }
+  const shutdown = (signal: string): void => {
+    log.info(`${signal}: stopping`);
+    void node.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  return node;
+}

@@ -1,0 +1,44 @@
+/** Server addresses as the protocol writes them: "IP:PORT", or "[IPv6]:PORT". */
+import { isIP } from 'node:net';
+import { CoopError } from '../errors.js';
+
+export type Address = string;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+const PORT_PATTERN = /^\d{1,5}$/;
+
+export function parsePort(text: string, { allowZero = false } = {}): number {
+  const port = PORT_PATTERN.test(text) ? Number(text) : NaN;
+  if (!(port >= (allowZero ? 0 : 1) && port <= 65535)) {
+    throw new CoopError('BAD_ADDRESS', `not a port number: ${JSON.stringify(text)}`);
+  }
+  return port;
+}
+
+export function parseAddress(text: string, options?: { allowZero?: boolean }): HostPort {
+  const bracketed = /^\[([^\]]+)\]:([^:]+)$/.exec(text);
+  const plain = /^([^:[\]]+):([^:]+)$/.exec(text);
+  const match = bracketed ?? plain;
+  if (!match || (bracketed && isIP(match[1]!) !== 6)) {
+    throw new CoopError('BAD_ADDRESS', `not an address of the form IP:PORT: ${JSON.stringify(text)}`);
+  }
+  return { host: match[1]!, port: parsePort(match[2]!, options) };
+}
+
+export function formatAddress(host: string, port: number): Address {
+  return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+export function isAddress(value: unknown): value is Address {
+  if (typeof value !== 'string' || value.length > 300) return false;
+  try {
+    parseAddress(value);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * Sockets for the JSON protocol: one message per connection. The listener
+ * finds the end of each incoming object by parsing (framing.ts), enforces the
+ * size and idle limits, and hands the text to the node with a way to reply.
+ * The senders connect, write one object, and either close (peer messages) or
+ * wait for one object back (client requests).
+ */
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { CoopError, isCoopError } from '../errors.js';
+import { JsonObjectFramer } from '../protocol/framing.js';
+import type { HostPort } from '../protocol/address.js';
+
+export interface Limits {
+  /** Largest message accepted, in bytes. */
+  maxMessageBytes: number;
+  /** How long a connection may take to deliver its whole message. */
+  idleTimeoutMs: number;
+}
+
+export interface Connection {
+  /** "IP:PORT" of the remote end, for logs. */
+  readonly remote: string;
+  /** Writes the reply and closes; does nothing once the connection is gone. */
+  reply(payload: string): void;
+  close(): void;
+}
+
+export interface ListenerHandlers {
+  onMessage(text: string, connection: Connection): void;
+  /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
+  onFrameError(error: CoopError, connection: Connection): void;
+}
+
+const DRAIN_AFTER_ERROR_MS = 2000;
+const MAX_PORT_PROBES = 1000;
+
+export class TcpListener {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+
+  constructor(
+    private readonly limits: Limits,
+    private readonly handlers: ListenerHandlers,
+  ) {}
+
+  /**
+   * Binds host:port; with `probeUpward` a taken port is skipped for the next
+   * one up. Binding is the test, so a port that another server holds is never chosen.
+   */
+  async start(host: string, port: number, probeUpward = false): Promise<HostPort> {
+    if (this.server) throw new Error('listener already started');
+    for (let attempt = 0; ; attempt++) {
+      const candidate = port + attempt;
+      const server = createServer((socket) => this.accept(socket));
+      try {
+        await listen(server, host, candidate);
+        this.server = server;
+        const bound = server.address();
+        if (bound === null || typeof bound === 'string') throw new Error('listener has no TCP address');
+        return { host, port: bound.port };
+      } catch (err) {
+        server.close();
+        const inUse = (err as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        if (!probeUpward || !inUse || candidate >= 65535 || attempt >= MAX_PORT_PROBES) throw err;
+      }
+    }
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    this.server = undefined;
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {}); // resets from peers are normal; 'close' follows
+    socket.setNoDelay(true);
+
+    const connection = connectionFor(socket);
+    const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+    let done = false;
+    const fail = (error: CoopError): void => {
+      if (done) return;
+      done = true;
+      socket.removeListener('data', onData);
+      socket.setTimeout(0);
+      this.handlers.onFrameError(error, connection);
+      // Read and drop what the peer is still sending, so that it can read the error reply.
+      socket.resume();
+      setTimeout(() => socket.destroy(), DRAIN_AFTER_ERROR_MS).unref();
+    };
+    const onData = (chunk: Buffer): void => {
+      let result;
+      try {
+        result = framer.push(chunk);
+      } catch (err) {
+        fail(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)));
+        return;
+      }
+      if (!result) return;
+      done = true;
+      socket.removeListener('data', onData);
+      socket.pause();
+      socket.setTimeout(0);
+      this.handlers.onMessage(result.frame.toString('utf8'), connection);
+    };
+    socket.on('data', onData);
+    socket.on('end', () => {
+      if (done) return;
+      if (framer.bufferedBytes === 0 && !framer.hasStarted) {
+        done = true; // connected and closed without a word: a bare TCP probe
+        socket.end();
+      } else {
+        fail(new CoopError('CLOSED', 'the connection closed before the message was complete'));
+      }
+    });
+    socket.setTimeout(this.limits.idleTimeoutMs, () =>
+      fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.idleTimeoutMs} ms`)),
+    );
+  }
+}
+
+function connectionFor(socket: Socket): Connection {
+  const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  return {
+    remote,
+    reply(payload) {
+      if (!socket.destroyed && socket.writable) socket.end(payload);
+    },
+    close() {
+      if (!socket.destroyed) socket.end();
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => reject(err);
+    server.once('error', onError);
+    server.listen({ host, port, exclusive: true }, () => {
+      server.removeListener('error', onError);
+      resolve();
+    });
+  });
+}
+
+function connect(target: HostPort, timeoutMs: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host: target.host, port: target.port });
+    socket.setNoDelay(true);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new CoopError('TIMEOUT', `connecting to ${target.host}:${target.port} timed out after ${timeoutMs} ms`));
+    }, timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new CoopError('CONNECT_FAILED', `cannot connect to ${target.host}:${target.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+    });
+  });
+}
+
+/** Peer style: connect, write one message, close. Resolves once the bytes are handed to the kernel. */
+export async function sendMessage(target: HostPort, payload: string, timeoutMs: number): Promise<void> {
+  const socket = await connect(target, timeoutMs);
+  await new Promise<void>((resolve, reject) => {
+    socket.on('error', (err) => reject(new CoopError('CLOSED', `sending to ${target.host}:${target.port} failed: ${err.message}`)));
+    socket.end(payload, () => resolve());
+  });
+  socket.on('error', () => {});
+}
+
+/**
+ * Client style: connect, write one message without half-closing (as the
+ * original client does), and read one object back.
+ */
+export async function request(target: HostPort, payload: string, options: { timeoutMs: number; maxReplyBytes: number }): Promise<string> {
+  const socket = await connect(target, options.timeoutMs);
+  return new Promise<string>((resolve, reject) => {
+    const framer = new JsonObjectFramer(options.maxReplyBytes);
+    const finish = (err: Error | undefined, text?: string): void => {
+      socket.removeAllListeners('data');
+      socket.destroy();
+      if (err) reject(err);
+      else resolve(text!);
+    };
+    socket.setTimeout(options.timeoutMs, () => finish(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`)));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        const result = framer.push(chunk);
+        if (result) finish(undefined, result.frame.toString('utf8'));
+      } catch (err) {
+        finish(err as Error);
+      }
+    });
+    socket.on('end', () => finish(new CoopError('CLOSED', `${target.host}:${target.port} closed the connection without a reply`)));
+    socket.on('error', (err) => finish(new CoopError('CLOSED', `connection to ${target.host}:${target.port} failed: ${err.message}`)));
+    socket.write(payload);
+  });
+}
