@@ -31,6 +31,7 @@ export async function getItem(server: Address, item: string, options: ClientOpti
   const reply = await ask(server, { type: 'GET', data: item }, 'GET', options);
   if (reply.type !== 'GET') throw new CoopError('BAD_FIELD', 'unexpected reply');
   const data = reply.data;
+  if (data.item !== item) throw new CoopError('BAD_FIELD', `asked for ${item}, the reply is for ${data.item}`);
   // An original server does not send "found"; its miss is the text "404 NOT FOUND".
   const found = data.found ?? data.content !== '404 NOT FOUND';
   return found ? { found: true, content: data.content, encoding: data.encoding } : { found: false };
@@ -45,6 +46,7 @@ export async function putItem(
 ): Promise<string> {
   const reply = await ask(server, { type: 'PUT', data: { item, content, encoding } }, 'PUT', options);
   if (reply.type !== 'PUT') throw new CoopError('BAD_FIELD', 'unexpected reply');
+  if (reply.data.item !== item) throw new CoopError('BAD_FIELD', `stored ${item}, the reply is for ${reply.data.item}`);
   return reply.data.status;
 }
 

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createTestCluster, agreedRing } from '../src/node/cluster.js';
+import { getItem, getRing, putItem } from '../src/client/client.js';
+import { sameCycle } from '../src/ring/ring.js';
+
+test('three servers joined in a chain agree on the ring, in join order', async (t) => {
+  const cluster = await createTestCluster(3);
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses;
+  // b joined a (placed after a), c joined b (placed after b).
+  for (const address of cluster.addresses) {
+    assert.ok(sameCycle(await getRing(address), [a!, b!, c!]), `view of ${address}`);
+  }
+});
+
+test('a PUT at one server is readable at every other; a missing item is 404 after a full round', async (t) => {
+  const cluster = await createTestCluster(3);
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses as [string, string, string];
+  assert.equal(await putItem(a, 'index.html', '<h1>hello</h1>'), '200 OK');
+  for (const server of [b, c, a]) {
+    assert.deepEqual(await getItem(server, 'index.html'), { found: true, content: '<h1>hello</h1>', encoding: undefined });
+  }
+  assert.deepEqual(await getItem(b, 'missing.html'), { found: false });
+  // The miss was not stored anywhere as if "404 NOT FOUND" were content.
+  for (const node of cluster.nodes) assert.deepEqual(await getItem(node.address, 'missing.html'), { found: false });
+});
+
+test('a lookup that finds the item elsewhere leaves a copy on the servers it passes', async (t) => {
+  const cluster = await createTestCluster(2);
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  await putItem(a, 'early.txt', 'before the third server');
+  const late = await cluster.add();
+  assert.deepEqual(await getItem(late.address, 'early.txt'), { found: true, content: 'before the third server', encoding: undefined });
+  await cluster.nodes[0]!.stop();
+  await cluster.nodes[1]!.stop();
+  assert.deepEqual(await getItem(late.address, 'early.txt'), { found: true, content: 'before the third server', encoding: undefined });
+});
+
+test('stopping the middle server of three: the ring repairs and PUT/GET work across it', async (t) => {
+  const cluster = await createTestCluster(3);
+  t.after(() => cluster.stop());
+  const [a, , c] = cluster.addresses as [string, string, string];
+  await cluster.nodes[1]!.stop();
+  const ring = await cluster.whenConverged(5000);
+  assert.ok(sameCycle(ring, [a, c]));
+  assert.equal(await putItem(c, 'after.txt', 'written after the failure'), '200 OK');
+  assert.deepEqual(await getItem(a, 'after.txt'), { found: true, content: 'written after the failure', encoding: undefined });
+});
+
+test('two adjacent servers of five fail: the ring of three repairs and replicates', async (t) => {
+  const cluster = await createTestCluster(5);
+  t.after(() => cluster.stop());
+  const [a, b, , , e] = cluster.addresses as [string, string, string, string, string];
+  await Promise.all([cluster.nodes[2]!.stop(), cluster.nodes[3]!.stop()]);
+  const ring = await cluster.whenConverged(5000);
+  assert.ok(sameCycle(ring, [a, b, e]));
+  assert.equal(await putItem(b, 'x.txt', 'x'), '200 OK');
+  for (const server of [a, b, e]) assert.deepEqual(await getItem(server, 'x.txt'), { found: true, content: 'x', encoding: undefined });
+});
+
+test('a PUT whose round meets a dead server fails over and is still answered', async (t) => {
+  // A long heartbeat: the dead server is found by the forward itself, not by a CHECK.
+  const cluster = await createTestCluster(4, { heartbeatMs: 60_000 });
+  t.after(() => cluster.stop());
+  const [a, , , d] = cluster.addresses as [string, string, string, string];
+  await cluster.nodes[1]!.stop();
+  assert.equal(await putItem(a, 'y.txt', 'y'), '200 OK');
+  assert.deepEqual(await getItem(d, 'y.txt'), { found: true, content: 'y', encoding: undefined });
+  await cluster.whenConverged(5000);
+  assert.equal(agreedRing(cluster.nodes)?.length, 3);
+});
+
+test('binary content round-trips byte for byte', async (t) => {
+  const cluster = await createTestCluster(2);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [string, string];
+  const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 37) % 256));
+  await putItem(a, 'blob.bin', bytes.toString('base64'), 'base64');
+  const lookup = await getItem(b, 'blob.bin');
+  if (!lookup.found) assert.fail('blob.bin not found');
+  assert.equal(lookup.encoding, 'base64');
+  assert.ok(Buffer.from(lookup.content, 'base64').equals(bytes));
+});
