@@ -1,0 +1,212 @@
+/** The real programs, spawned as a user runs them. */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { parseAddress } from '../src/protocol/address.js';
+import { sameCycle } from '../src/ring/ring.js';
+import { getRing } from '../src/client/client.js';
+import { waitFor } from '../src/util/wait.js';
+import { cpuSeconds, killAll, runClient, startServer } from './processes.js';
+
+after(killAll);
+
+function hostPort(address: string): [string, string] {
+  const { host, port } = parseAddress(address);
+  return [host, String(port)];
+}
+
+/** `-i IP -p PORT` naming a server, for either program. */
+function at(address: string): string[] {
+  const [host, port] = hostPort(address);
+  return ['-i', host, '-p', port];
+}
+
+async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'coop-cli-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function listenOn(port: number): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    // Reads and drops whatever arrives, never answers.
+    const server = createServer((socket) => socket.on('error', () => {}).resume());
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+test('a ring of three started by hand, with both spellings of -i/-p, PUT and GET from the client', async (t) => {
+  const dir = await tempDir(t);
+  const a = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5']);
+  const [ip, port] = hostPort(a.address);
+  const b = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', '-i', ip, '-p', port]);
+  const [ipB, portB] = hostPort(b.address);
+  const c = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', '--ip', ipB, '--port', portB]);
+  t.after(() => Promise.all([a.kill(), b.kill(), c.kill()]).then(() => undefined));
+  const all = [a.address, b.address, c.address];
+  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), { what: 'three views to agree' });
+
+  // --ring prints the view in the original's arrow format, starting at the server asked.
+  const ring = await runClient(['--ring', ...at(b.address)]);
+  assert.equal(ring.status, 0);
+  assert.equal(ring.stdout.toString(), `[${b.address}] --> [${c.address}] --> [${a.address}]\n`);
+  // Each server printed the ring when it changed.
+  await waitFor(() => a.output().includes(`[${a.address}] --> [${b.address}] --> [${c.address}]`), { what: 'a to print the ring' });
+
+  const text = join(dir, 'index.html');
+  await writeFile(text, '<h1>héllo ring</h1>\n');
+  const binary = join(dir, 'logo.png');
+  const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 131) % 256));
+  await writeFile(binary, bytes);
+
+  const put1 = await runClient(['-put', text, '-i', ip, '-p', port]);
+  assert.equal(put1.status, 0, put1.stderr);
+  assert.equal(put1.stdout.length, 0, 'PUT prints nothing on standard output');
+  assert.match(put1.stderr, /200 OK/);
+  const put2 = await runClient(['--put', binary, '--ip', ip, '--port', port]);
+  assert.equal(put2.status, 0, put2.stderr);
+
+  const [ipC, portC] = hostPort(c.address);
+  const get1 = await runClient(['-get', 'index.html', '-i', ipC, '-p', portC]);
+  assert.equal(get1.status, 0, get1.stderr);
+  assert.equal(get1.stdout.toString('utf8'), '<h1>héllo ring</h1>\n');
+  assert.equal(get1.stderr, '');
+  const get2 = await runClient(['--get', 'logo.png', '--ip', ipB, '--port', portB]);
+  assert.equal(get2.status, 0, get2.stderr);
+  assert.ok(get2.stdout.equals(bytes), 'binary content is byte-exact on standard output');
+});
+
+test('webclient exit status and messages: 404, refused, timed out, bad arguments', async (t) => {
+  const dir = await tempDir(t);
+  const a = await startServer(['--listen', '127.0.0.1:0']);
+  t.after(() => a.kill().then(() => undefined));
+  const [ip, port] = hostPort(a.address);
+
+  const missing = await runClient(['-get', 'nothing-here', '-i', ip, '-p', port]);
+  assert.equal(missing.status, 1);
+  assert.equal(missing.stdout.length, 0);
+  assert.match(missing.stderr, /404/);
+
+  const closed = await listenOn(0);
+  const closedPort = String((closed.address() as { port: number }).port);
+  await new Promise((resolve) => closed.close(resolve));
+  const refused = await runClient(['-get', 'x', '-i', '127.0.0.1', '-p', closedPort]);
+  assert.equal(refused.status, 3);
+  assert.match(refused.stderr, /ECONNREFUSED/);
+
+  const silent = await listenOn(0); // accepts, never answers
+  t.after(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+  const silentPort = String((silent.address() as { port: number }).port);
+  const timedOut = await runClient(['-get', 'x', '-i', '127.0.0.1', '-p', silentPort, '--timeout', '0.3']);
+  assert.equal(timedOut.status, 3);
+  assert.match(timedOut.stderr, /timed out|within/);
+
+  const unreadable = await runClient(['-put', join(dir, 'does-not-exist'), '-i', ip, '-p', port]);
+  assert.equal(unreadable.status, 2);
+  assert.match(unreadable.stderr, /ENOENT/);
+
+  for (const args of [
+    [],
+    ['-get', 'a', '-put', 'b', '-i', ip, '-p', port],
+    ['-get', 'a', '-i', ip, '-p', 'eighty'],
+    ['-get', 'a', '-i', ip, '-p', '70000'],
+    ['--frobnicate'],
+    ['-get'],
+    ['-get', '', '-i', ip, '-p', port],
+  ]) {
+    const run = await runClient(args);
+    assert.equal(run.status, 2, `webclient ${args.join(' ')}: ${run.stderr}`);
+    assert.equal(run.stdout.length, 0);
+    assert.ok(run.stderr.length > 0, `webclient ${args.join(' ')} explains itself`);
+  }
+  const help = await runClient(['--help']);
+  assert.equal(help.status, 0);
+  assert.match(help.stderr, /-get|--get/);
+});
+
+test('kill -9 of the middle server process: the others repair the ring and keep serving', async (t) => {
+  const a = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.3']);
+  const b = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.3', ...at(a.address)]);
+  const c = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.3', ...at(b.address)]);
+  t.after(() => Promise.all([a.kill(), b.kill(), c.kill()]).then(() => undefined));
+  await waitFor(async () => (await getRing(a.address)).length === 3 && (await getRing(c.address)).length === 3, { what: 'the ring of three' });
+  await b.kill('SIGKILL');
+  await waitFor(async () => sameCycle(await getRing(a.address), [a.address, c.address]) && sameCycle(await getRing(c.address), [a.address, c.address]), {
+    timeoutMs: 5000,
+    what: 'the ring to drop the killed server',
+  });
+  const dir = await tempDir(t);
+  await writeFile(join(dir, 'after.txt'), 'after the crash');
+  const put = await runClient(['-put', join(dir, 'after.txt'), ...at(a.address)]);
+  assert.equal(put.status, 0, put.stderr);
+  const get = await runClient(['-get', 'after.txt', ...at(c.address)]);
+  assert.equal(get.stdout.toString(), 'after the crash');
+  await waitFor(() => a.output().includes('removing it from the ring') || c.output().includes('unreachable'), { what: 'the removal to be logged' });
+});
+
+test('defect 5: servers started with no port choose distinct free ports, skipping taken ones', async (t) => {
+  // A free port found now; the port after it is taken by a stranger.
+  const probe = await listenOn(0);
+  const base = (probe.address() as { port: number }).port;
+  await new Promise((resolve) => probe.close(resolve));
+  let stranger: Server | undefined;
+  try {
+    stranger = await listenOn(base + 1);
+  } catch {
+    // Taken already: just as good for this test.
+  }
+  t.after(() => new Promise<void>((resolve) => (stranger ? stranger.close(() => resolve()) : resolve())));
+  const servers = await Promise.all([0, 1, 2].map(() => startServer([], { WEBSERVER_LISTEN: `127.0.0.1:${base}+` })));
+  t.after(() => Promise.all(servers.map((s) => s.kill())).then(() => undefined));
+  const ports = servers.map((s) => parseAddress(s.address).port);
+  assert.equal(new Set(ports).size, 3, `distinct ports: ${ports.join(', ')}`);
+  assert.ok(!ports.includes(base + 1), 'the stranger’s port is skipped');
+  assert.ok(ports.every((p) => p >= base && p <= base + 5));
+  for (const server of servers) assert.deepEqual(await getRing(server.address), [server.address]);
+});
+
+test('defect 4: an idle server uses almost no CPU', async (t) => {
+  const a = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '1']);
+  const b = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '1', ...at(a.address)]);
+  t.after(() => Promise.all([a.kill(), b.kill()]).then(() => undefined));
+  await waitFor(async () => (await getRing(a.address)).length === 2, { what: 'the ring of two' });
+  const before = await cpuSeconds(a.process.pid!);
+  const window = 2;
+  await delay(window * 1000); // an observation window, not synchronisation
+  const used = (await cpuSeconds(a.process.pid!)) - before;
+  // The original spun a whole core: `window` seconds of CPU. Allow 5% of one core.
+  assert.ok(used < window * 0.05, `used ${used.toFixed(2)} s of CPU in ${window} s idle`);
+});
+
+test('webserver options: --help, environment variables, -v shows heartbeats, no colour when piped, SIGTERM stops it', async (t) => {
+  const help = await new Promise<{ status: number | null; out: string }>((resolve) => {
+    import('node:child_process').then(({ execFile }) => {
+      execFile(process.execPath, [new URL('../src/cli/webserver.js', import.meta.url).pathname, '--help'], (error, stdout) =>
+        resolve({ status: error ? (error.code as number) : 0, out: stdout }),
+      );
+    });
+  });
+  assert.equal(help.status, 0);
+  for (const option of ['--ip', '--port', '--verbose', '--listen', '--heartbeat', '--max-message', '--round-timeout', '--idle-timeout', '--log-format', 'WEBSERVER_LISTEN']) {
+    assert.ok(help.out.includes(option), `--help mentions ${option}`);
+  }
+
+  const a = await startServer([], { WEBSERVER_LISTEN: '127.0.0.1:0', WEBSERVER_HEARTBEAT: '0.2' });
+  const b = await startServer(['--listen', '127.0.0.1:0', '-v', '--heartbeat', '0.2', ...at(a.address)]);
+  t.after(() => Promise.all([a.kill(), b.kill()]).then(() => undefined));
+  await waitFor(() => b.output().includes('[SEND] CHECK'), { what: 'the verbose server to log its heartbeat' });
+  await waitFor(() => a.output().includes('[RECV] UPDATE'), { what: 'a to log the UPDATE' });
+  assert.ok(!a.output().includes('CHECK'), 'heartbeats are hidden without -v');
+  assert.ok(!a.output().includes('\u001b['), 'no colour codes when not a terminal');
+  assert.match(a.output(), /^\[INFO\] listening on /m);
+
+  assert.equal(await b.kill('SIGTERM'), 0);
+
+  const bad = await startServer(['--heartbeat', 'soon']).catch((err: Error) => err);
+  assert.ok(bad instanceof Error && /heartbeat/.test(bad.message) && /seconds/.test(bad.message));
+});

@@ -1,0 +1,86 @@
+/** Spawning the real programs, for tests that exercise them as a user does. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../src/util/wait.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/', import.meta.url));
+export const WEBSERVER = `${CLI}webserver.js`;
+export const WEBCLIENT = `${CLI}webclient.js`;
+
+export interface ServerProcess {
+  process: ChildProcess;
+  address: string;
+  output: () => string;
+  /** Resolves with the exit code or signal once the process has ended. */
+  exited: Promise<number | string>;
+  kill(signal?: NodeJS.Signals): Promise<number | string>;
+}
+
+const started = new Set<ServerProcess>();
+
+export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [WEBSERVER, ...args], {
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  let ended = false;
+  void exited.then(() => (ended = true));
+  const address = await waitFor(
+    () => {
+      if (ended) throw new Error(`webserver exited early:\n${output}`);
+      return /listening on (\S+)/.exec(output)?.[1];
+    },
+    { timeoutMs: 10_000, what: 'the webserver to print its address' },
+  );
+  const server: ServerProcess = {
+    process: child,
+    address,
+    output: () => output,
+    exited,
+    async kill(signal = 'SIGKILL') {
+      if (!ended) child.kill(signal);
+      return exited;
+    },
+  };
+  started.add(server);
+  void exited.then(() => started.delete(server));
+  return server;
+}
+
+/** Kills every server still running; for t.after / after hooks. */
+export async function killAll(): Promise<void> {
+  await Promise.all([...started].map((server) => server.kill('SIGKILL')));
+}
+
+export interface ClientRun {
+  status: number | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export function runClient(args: string[], env: Record<string, string> = {}): Promise<ClientRun> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [WEBCLIENT, ...args], {
+      env: { ...process.env, NO_COLOR: '1', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const stdout: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout), stderr }));
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
