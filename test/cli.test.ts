@@ -49,7 +49,9 @@ test('a ring of three started by hand, with both spellings of -i/-p, PUT and GET
   const c = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', '--ip', ipB, '--port', portB]);
   t.after(() => Promise.all([a.kill(), b.kill(), c.kill()]).then(() => undefined));
   const all = [a.address, b.address, c.address];
-  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), { what: 'three views to agree' });
+  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), {
+    what: 'three views to agree',
+  });
 
   // --ring prints the view in the original's arrow format, starting at the server asked.
   const ring = await runClient(['--ring', ...at(b.address)]);
@@ -134,19 +136,26 @@ test('kill -9 of the middle server process: the others repair the ring and keep 
   const b = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.3', ...at(a.address)]);
   const c = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.3', ...at(b.address)]);
   t.after(() => Promise.all([a.kill(), b.kill(), c.kill()]).then(() => undefined));
-  await waitFor(async () => (await getRing(a.address)).length === 3 && (await getRing(c.address)).length === 3, { what: 'the ring of three' });
-  await b.kill('SIGKILL');
-  await waitFor(async () => sameCycle(await getRing(a.address), [a.address, c.address]) && sameCycle(await getRing(c.address), [a.address, c.address]), {
-    timeoutMs: 5000,
-    what: 'the ring to drop the killed server',
+  await waitFor(async () => (await getRing(a.address)).length === 3 && (await getRing(c.address)).length === 3, {
+    what: 'the ring of three',
   });
+  await b.kill('SIGKILL');
+  await waitFor(
+    async () => sameCycle(await getRing(a.address), [a.address, c.address]) && sameCycle(await getRing(c.address), [a.address, c.address]),
+    {
+      timeoutMs: 5000,
+      what: 'the ring to drop the killed server',
+    },
+  );
   const dir = await tempDir(t);
   await writeFile(join(dir, 'after.txt'), 'after the crash');
   const put = await runClient(['-put', join(dir, 'after.txt'), ...at(a.address)]);
   assert.equal(put.status, 0, put.stderr);
   const get = await runClient(['-get', 'after.txt', ...at(c.address)]);
   assert.equal(get.stdout.toString(), 'after the crash');
-  await waitFor(() => a.output().includes('removing it from the ring') || c.output().includes('unreachable'), { what: 'the removal to be logged' });
+  await waitFor(() => a.output().includes('removing it from the ring') || c.output().includes('unreachable'), {
+    what: 'the removal to be logged',
+  });
 });
 
 test('defect 5: servers started with no port choose distinct free ports, skipping taken ones', async (t) => {
@@ -192,7 +201,18 @@ test('webserver options: --help, environment variables, -v shows heartbeats, no 
     });
   });
   assert.equal(help.status, 0);
-  for (const option of ['--ip', '--port', '--verbose', '--listen', '--heartbeat', '--max-message', '--round-timeout', '--idle-timeout', '--log-format', 'WEBSERVER_LISTEN']) {
+  for (const option of [
+    '--ip',
+    '--port',
+    '--verbose',
+    '--listen',
+    '--heartbeat',
+    '--max-message',
+    '--round-timeout',
+    '--idle-timeout',
+    '--log-format',
+    'WEBSERVER_LISTEN',
+  ]) {
     assert.ok(help.out.includes(option), `--help mentions ${option}`);
   }
 

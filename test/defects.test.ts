@@ -28,7 +28,10 @@ test('defect 1: concurrent clients mixing hits, misses and PUTs at every server 
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
   // Sizes differ widely, so that small rounds overtake big ones on the way.
-  const items = Array.from({ length: 120 }, (_, i) => [`item-${i}.txt`, `content of item ${i} `.repeat(i % 8 === 0 ? 40_000 : 1 + (i % 7))] as const);
+  const items = Array.from(
+    { length: 120 },
+    (_, i) => [`item-${i}.txt`, `content of item ${i} `.repeat(i % 8 === 0 ? 40_000 : 1 + (i % 7))] as const,
+  );
   for (const [name, content] of items) await putItem(cluster.addresses[0]!, name, content);
   await cluster.add();
   await cluster.add();
@@ -113,8 +116,12 @@ test('defect 6: a FORWARD round whose creator is gone stops after one lap', asyn
 
   // A round from an original server carries no id: a creator outside the ring stops it at once.
   const before = sent.length;
-  await rawExchange(a, '{"creator": "127.0.0.1:1", "type": "FORWARD_GET", "data": {"item": "zzz", "content": "404 NOT FOUND"}}', { halfClose: true });
-  await waitFor(() => capture.lines.filter((line) => line.msg.includes('came around again')).length === 2, { what: 'the id-less round to be dropped' });
+  await rawExchange(a, '{"creator": "127.0.0.1:1", "type": "FORWARD_GET", "data": {"item": "zzz", "content": "404 NOT FOUND"}}', {
+    halfClose: true,
+  });
+  await waitFor(() => capture.lines.filter((line) => line.msg.includes('came around again')).length === 2, {
+    what: 'the id-less round to be dropped',
+  });
   assert.equal(sent.slice(before).filter((payload) => payload.includes('"zzz"')).length, 0);
 });
 

@@ -47,8 +47,8 @@ export interface Io {
 export function clientCommand(io: Io): Command {
   return new Command('webclient')
     .description('Stores a file in the ring (-put), fetches one (-get), or shows the ring (--ring).')
-    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output').conflicts(['put', 'ring']))
-    .addOption(new Option('--put <FILE>', 'store FILE under its base name').conflicts(['ring']))
+    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring']))
+    .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring']))
     .addOption(new Option('--ring', "print the server's view of the ring"))
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
     .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
@@ -56,7 +56,7 @@ export function clientCommand(io: Io): Command {
     .addHelpText(
       'after',
       '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply.\n' +
-        'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html',
+        'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html\n',
     )
     .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
@@ -66,10 +66,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   const command = clientCommand(io);
   let args: ClientArgs;
   try {
-    command.parse(argv.map((arg) => SINGLE_DASH.get(arg) ?? arg), { from: 'user' });
+    command.parse(
+      argv.map((arg) => SINGLE_DASH.get(arg) ?? arg),
+      { from: 'user' },
+    );
     args = command.opts<ClientArgs>();
     const chosen = [args.get, args.put, args.ring].filter((value) => value !== undefined).length;
-    if (chosen !== 1) throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE or --ring\n');
+    if (chosen !== 1)
+      throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE or --ring\n');
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;

@@ -21,23 +21,58 @@ interface ServerArgs {
 export function serverCommand(): Command {
   return new Command('webserver')
     .description(
-      'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own;\n' +
+      'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own; ' +
         'with them it joins the server at IP:PORT, which becomes its predecessor.',
     )
     .addOption(new Option('-i, --ip <IP>', 'IP of a running server to join').env('WEBSERVER_JOIN_IP'))
-    .addOption(new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`).argParser(parse.port).env('WEBSERVER_JOIN_PORT'))
+    .addOption(
+      new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`)
+        .argParser(parse.port)
+        .env('WEBSERVER_JOIN_PORT'),
+    )
     .addOption(new Option('-v, --verbose', 'also log heartbeat (CHECK) traffic').default(false).env('WEBSERVER_VERBOSE'))
     .addOption(
-      new Option('--listen <HOST[:PORT[+]]>', 'address to listen on; PORT+ takes the next free port upward when PORT is taken, port 0 any free port (default: the host name\'s address, 4043+)')
+      new Option(
+        '--listen <HOST[:PORT[+]]>',
+        "address to listen on; PORT+ takes the next free port upward when PORT is taken, port 0 any free port (default: the host name's address, 4043+)",
+      )
         .argParser(parse.listen)
         .env('WEBSERVER_LISTEN'),
     )
-    .addOption(new Option('--heartbeat <SECONDS>', 'interval between heartbeats to the successor').argParser(parse.seconds).default(DEFAULTS.heartbeatMs / 1000).env('WEBSERVER_HEARTBEAT'))
-    .addOption(new Option('--round-timeout <SECONDS>', 'how long a client waits for a PUT or lookup to go around the ring').argParser(parse.seconds).default(DEFAULTS.roundTimeoutMs / 1000).env('WEBSERVER_ROUND_TIMEOUT'))
-    .addOption(new Option('--idle-timeout <SECONDS>', 'how long a connection may take to send its whole message').argParser(parse.seconds).default(DEFAULTS.idleTimeoutMs / 1000).env('WEBSERVER_IDLE_TIMEOUT'))
-    .addOption(new Option('--max-message <BYTES>', 'largest message accepted (such as 64MiB)').argParser(parse.bytes).default(DEFAULTS.maxMessageBytes, '64MiB').env('WEBSERVER_MAX_MESSAGE'))
-    .addOption(new Option('--log-format <FORMAT>', 'pretty: the original\'s [INFO] lines; json: one JSON object per line').choices(['pretty', 'json']).default('pretty').env('WEBSERVER_LOG_FORMAT'))
-    .addHelpText('after', '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043');
+    .addOption(
+      new Option('--heartbeat <SECONDS>', 'interval between heartbeats to the successor')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.heartbeatMs / 1000)
+        .env('WEBSERVER_HEARTBEAT'),
+    )
+    .addOption(
+      new Option('--round-timeout <SECONDS>', 'how long a client waits for a PUT or lookup to go around the ring')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.roundTimeoutMs / 1000)
+        .env('WEBSERVER_ROUND_TIMEOUT'),
+    )
+    .addOption(
+      new Option('--idle-timeout <SECONDS>', 'how long a connection may take to send its whole message')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.idleTimeoutMs / 1000)
+        .env('WEBSERVER_IDLE_TIMEOUT'),
+    )
+    .addOption(
+      new Option('--max-message <BYTES>', 'largest message accepted (such as 64MiB)')
+        .argParser(parse.bytes)
+        .default(DEFAULTS.maxMessageBytes, '64MiB')
+        .env('WEBSERVER_MAX_MESSAGE'),
+    )
+    .addOption(
+      new Option('--log-format <FORMAT>', "pretty: the original's [INFO] lines; json: one JSON object per line")
+        .choices(['pretty', 'json'])
+        .default('pretty')
+        .env('WEBSERVER_LOG_FORMAT'),
+    )
+    .addHelpText(
+      'after',
+      '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n',
+    );
 }
 
 export async function main(argv: string[]): Promise<RingNode> {
@@ -47,9 +82,10 @@ export async function main(argv: string[]): Promise<RingNode> {
   const log = createLogger({ format: args.logFormat, verbose: args.verbose });
   const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
   const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
-  const join = args.ip !== undefined || args.port !== undefined
-    ? formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port ?? parse.DEFAULT_PORT)
-    : undefined;
+  const join =
+    args.ip !== undefined || args.port !== undefined
+      ? formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port ?? parse.DEFAULT_PORT)
+      : undefined;
 
   const node = new RingNode({
     host,

@@ -91,7 +91,10 @@ class PinoLog implements Log {
 export function createLogger(options: LoggerOptions = {}): Log {
   const destination = options.destination ?? process.stdout;
   const level = options.silent ? 'silent' : options.verbose ? 'debug' : 'info';
-  const stream = options.format === 'json' ? destination : prettyStream(destination, wantsColor(destination, options.color), options.prefixNode ?? false);
+  const stream =
+    options.format === 'json'
+      ? destination
+      : prettyStream(destination, wantsColor(destination, options.color), options.prefixNode ?? false);
   return new PinoLog(pino({ level, base: undefined }, stream));
 }
 

@@ -85,7 +85,10 @@ function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
 function waitForRound(ctx: HandlerContext, id: string, key: string, connection: Connection): void {
   ctx.waiting.add(id, key, connection, ctx.roundTimeoutMs, (waiting) => {
     ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
-    ctx.reply(waiting, { type: 'ERROR', data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' } });
+    ctx.reply(waiting, {
+      type: 'ERROR',
+      data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' },
+    });
   });
 }
 

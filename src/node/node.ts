@@ -184,7 +184,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       return;
     }
     const heartbeat = message.type === 'CHECK';
-    this.log.recv(REPLIED_TYPES.has(message.type) ? `${describe(message)} from client ${connection.remote}` : describe(message), undefined, heartbeat);
+    this.log.recv(
+      REPLIED_TYPES.has(message.type) ? `${describe(message)} from client ${connection.remote}` : describe(message),
+      undefined,
+      heartbeat,
+    );
     if (!REPLIED_TYPES.has(message.type)) connection.close();
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
     Promise.resolve()

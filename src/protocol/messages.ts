@@ -71,14 +71,7 @@ export interface RingMessage {
 }
 
 export type Message =
-  | InsertMessage
-  | UpdateMessage
-  | CheckMessage
-  | GetMessage
-  | PutMessage
-  | ForwardPutMessage
-  | ForwardGetMessage
-  | RingMessage;
+  InsertMessage | UpdateMessage | CheckMessage | GetMessage | PutMessage | ForwardPutMessage | ForwardGetMessage | RingMessage;
 
 export type MessageType = Message['type'];
 

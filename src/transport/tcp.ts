@@ -163,7 +163,13 @@ function connect(target: HostPort, timeoutMs: number): Promise<Socket> {
     });
     socket.once('error', (err) => {
       clearTimeout(timer);
-      reject(new CoopError('CONNECT_FAILED', `cannot connect to ${target.host}:${target.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }));
+      reject(
+        new CoopError(
+          'CONNECT_FAILED',
+          `cannot connect to ${target.host}:${target.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`,
+          { cause: err },
+        ),
+      );
     });
   });
 }
@@ -192,7 +198,9 @@ export async function request(target: HostPort, payload: string, options: { time
       if (err) reject(err);
       else resolve(text!);
     };
-    socket.setTimeout(options.timeoutMs, () => finish(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`)));
+    socket.setTimeout(options.timeoutMs, () =>
+      finish(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`)),
+    );
     socket.on('data', (chunk: Buffer) => {
       try {
         const result = framer.push(chunk);

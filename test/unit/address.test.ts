@@ -27,7 +27,25 @@ describe('parsePort', () => {
     });
   }
 
-  const bad: ReadonlyArray<string> = ['0', '00000', '65536', '99999', '123456', '', ' ', '-1', '+80', ' 80', '80 ', '80a', 'abc', '1e3', '0x50', '8.0', '\u0663'];
+  const bad: ReadonlyArray<string> = [
+    '0',
+    '00000',
+    '65536',
+    '99999',
+    '123456',
+    '',
+    ' ',
+    '-1',
+    '+80',
+    ' 80',
+    '80 ',
+    '80a',
+    'abc',
+    '1e3',
+    '0x50',
+    '8.0',
+    '\u0663',
+  ];
   for (const text of bad) {
     test(`rejects ${JSON.stringify(text)} with BAD_ADDRESS`, () => {
       assertCode(() => parsePort(text), 'BAD_ADDRESS');

@@ -27,7 +27,12 @@ describe('isCoopError', () => {
     { name: 'a CoopError with the asked code', value: err, code: 'BAD_JSON', expected: true },
     { name: 'a CoopError with another code', value: err, code: 'BAD_FIELD', expected: false },
     { name: 'a plain Error', value: new Error('x'), expected: false },
-    { name: 'a plain Error with a code property', value: Object.assign(new Error('x'), { code: 'BAD_JSON' }), code: 'BAD_JSON', expected: false },
+    {
+      name: 'a plain Error with a code property',
+      value: Object.assign(new Error('x'), { code: 'BAD_JSON' }),
+      code: 'BAD_JSON',
+      expected: false,
+    },
     { name: 'an object that looks like one', value: { name: 'CoopError', code: 'BAD_JSON', message: 'x' }, expected: false },
     { name: 'null', value: null, expected: false },
     { name: 'a string', value: 'BAD_JSON', code: 'BAD_JSON', expected: false },

@@ -235,17 +235,37 @@ describe('decodeMessage rejects', () => {
     // UPDATE
     { name: 'UPDATE without creator', wire: '{"type": "UPDATE", "data": ["127.0.0.1:4043"]}', code: 'BAD_FIELD' },
     { name: 'UPDATE without data', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE"}', code: 'BAD_FIELD' },
-    { name: 'UPDATE with string data', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": "127.0.0.1:4043"}', code: 'BAD_FIELD' },
+    {
+      name: 'UPDATE with string data',
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": "127.0.0.1:4043"}',
+      code: 'BAD_FIELD',
+    },
     { name: 'UPDATE with an empty list', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": []}', code: 'BAD_FIELD' },
-    { name: 'UPDATE with a number in the list', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", 5]}', code: 'BAD_FIELD' },
+    {
+      name: 'UPDATE with a number in the list',
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", 5]}',
+      code: 'BAD_FIELD',
+    },
     {
       name: 'UPDATE listing an address twice',
       wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", "127.0.0.1:4044", "127.0.0.1:4043"]}',
       code: 'BAD_FIELD',
     },
-    { name: 'UPDATE with an empty id', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": ""}', code: 'BAD_FIELD' },
-    { name: 'UPDATE with a numeric id', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": 7}', code: 'BAD_FIELD' },
-    { name: 'UPDATE with a null id', wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": null}', code: 'BAD_FIELD' },
+    {
+      name: 'UPDATE with an empty id',
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": ""}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'UPDATE with a numeric id',
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": 7}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'UPDATE with a null id',
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": null}',
+      code: 'BAD_FIELD',
+    },
     {
       name: 'UPDATE with a 65-character id',
       wire: `{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"], "id": "${'i'.repeat(65)}"}`,
@@ -258,10 +278,22 @@ describe('decodeMessage rejects', () => {
     { name: 'PUT without content', wire: '{"type": "PUT", "data": {"item": "a.txt"}}', code: 'BAD_FIELD' },
     { name: 'PUT with numeric content', wire: '{"type": "PUT", "data": {"item": "a.txt", "content": 5}}', code: 'BAD_FIELD' },
     { name: 'PUT with null content', wire: '{"type": "PUT", "data": {"item": "a.txt", "content": null}}', code: 'BAD_FIELD' },
-    { name: 'PUT with an unknown encoding', wire: '{"type": "PUT", "data": {"item": "a", "content": "b", "encoding": "hex"}}', code: 'BAD_FIELD' },
-    { name: 'PUT with a non-string encoding', wire: '{"type": "PUT", "data": {"item": "a", "content": "b", "encoding": 64}}', code: 'BAD_FIELD' },
+    {
+      name: 'PUT with an unknown encoding',
+      wire: '{"type": "PUT", "data": {"item": "a", "content": "b", "encoding": "hex"}}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'PUT with a non-string encoding',
+      wire: '{"type": "PUT", "data": {"item": "a", "content": "b", "encoding": 64}}',
+      code: 'BAD_FIELD',
+    },
     { name: 'FORWARD_PUT without creator', wire: '{"type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}}', code: 'BAD_FIELD' },
-    { name: 'FORWARD_PUT with a bad id', wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "id": []}', code: 'BAD_FIELD' },
+    {
+      name: 'FORWARD_PUT with a bad id',
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "id": []}',
+      code: 'BAD_FIELD',
+    },
     { name: 'FORWARD_GET without data', wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET"}', code: 'BAD_FIELD' },
     {
       name: 'FORWARD_GET with a non-boolean found',
@@ -348,7 +380,10 @@ describe('decodeMessage rejects bad addresses with BAD_FIELD', () => {
       assertCode(() => decodeMessage(`{"creator": ${address}, "type": "UPDATE", "data": ["127.0.0.1:4043"]}`), 'BAD_FIELD');
     });
     test(`UPDATE member ${address}`, () => {
-      assertCode(() => decodeMessage(`{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", ${address}]}`), 'BAD_FIELD');
+      assertCode(
+        () => decodeMessage(`{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", ${address}]}`),
+        'BAD_FIELD',
+      );
     });
     test(`FORWARD_PUT creator ${address}`, () => {
       assertCode(() => decodeMessage(`{"creator": ${address}, "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}}`), 'BAD_FIELD');
@@ -361,7 +396,10 @@ const HOSTILE: ReadonlyArray<{ name: string; wire: string }> = [
   { name: 'deeply nested arrays', wire: '['.repeat(200_000) + ']'.repeat(200_000) },
   { name: 'deeply nested arrays as the type', wire: '{"type": ' + '['.repeat(200_000) + ']'.repeat(200_000) + '}' },
   { name: 'deeply nested objects as data', wire: '{"type": "PUT", "data": ' + '{"a": '.repeat(100_000) + '1' + '}'.repeat(100_000) + '}' },
-  { name: 'deeply nested arrays as ERROR data', wire: '{"type": "ERROR", "data": {"code": ' + '['.repeat(100_000) + ']'.repeat(100_000) + '}}' },
+  {
+    name: 'deeply nested arrays as ERROR data',
+    wire: '{"type": "ERROR", "data": {"code": ' + '['.repeat(100_000) + ']'.repeat(100_000) + '}}',
+  },
   { name: 'unclosed nesting', wire: '{"a": ' + '['.repeat(100_000) },
   { name: 'a huge number as the type', wire: '{"type": 1e999}' },
   { name: 'a huge number as the creator', wire: '{"creator": 1e999, "type": "UPDATE", "data": ["127.0.0.1:4043"]}' },
@@ -371,17 +409,26 @@ const HOSTILE: ReadonlyArray<{ name: string; wire: string }> = [
   { name: '__proto__ holding item data', wire: '{"type": "PUT", "data": {"__proto__": {"item": "a", "content": "b"}}}' },
   { name: '__proto__ as the data', wire: '{"type": "GET", "data": {"__proto__": null}}' },
   { name: '__proto__ as the ERROR data', wire: '{"type": "ERROR", "data": {"__proto__": {"code": "X"}}}' },
-  { name: 'constructor and prototype keys', wire: '{"type": "PUT", "constructor": {"prototype": {"x": 1}}, "data": {"item": "a", "content": "b", "constructor": 1}}' },
+  {
+    name: 'constructor and prototype keys',
+    wire: '{"type": "PUT", "constructor": {"prototype": {"x": 1}}, "data": {"item": "a", "content": "b", "constructor": 1}}',
+  },
   { name: 'toString overridden in a name', wire: '{"type": "GET", "data": {"toString": 1, "valueOf": 1}}' },
   { name: 'toString overridden in an address', wire: '{"type": "INSERT", "data": {"toString": null}}' },
   { name: 'toString overridden in the ERROR code', wire: '{"type": "ERROR", "data": {"code": {"toString": 1}}}' },
   { name: 'toString overridden in the ERROR status', wire: '{"type": "ERROR", "data": {"code": "X", "status": {"toString": 1}}}' },
-  { name: 'toString overridden in the ERROR message', wire: '{"type": "ERROR", "data": {"code": "X", "message": {"valueOf": 1, "toString": 1}}}' },
+  {
+    name: 'toString overridden in the ERROR message',
+    wire: '{"type": "ERROR", "data": {"code": "X", "message": {"valueOf": 1, "toString": 1}}}',
+  },
   { name: 'toString overridden in the type', wire: '{"type": {"toString": 1}}' },
   { name: 'a very long type', wire: '{"type": "' + 'A'.repeat(1_000_000) + '"}' },
   { name: 'a lone surrogate as the type', wire: '{"type": "\\ud800"}' },
   { name: 'a duplicated type key', wire: '{"type": "CHECK", "type": 5}' },
-  { name: 'many members', wire: '{"creator": "1.1.1.1:1", "type": "UPDATE", "data": [' + Array(100_000).fill('"1.1.1.1:1"').join(', ') + ']}' },
+  {
+    name: 'many members',
+    wire: '{"creator": "1.1.1.1:1", "type": "UPDATE", "data": [' + Array(100_000).fill('"1.1.1.1:1"').join(', ') + ']}',
+  },
   { name: 'a huge address string', wire: '{"type": "INSERT", "data": "' + '1'.repeat(1_000_000) + ':80"}' },
   { name: 'invalid UTF-16 escapes', wire: '{"type": "GET", "data": "\\uZZZZ"}' },
   { name: 'a NUL byte outside a string', wire: '{"type": "CHECK"\u0000}' },
@@ -491,21 +538,51 @@ describe('decodeReply', () => {
   const rejected: ReadonlyArray<{ name: string; wire: string; expected: 'GET' | 'PUT' | 'RING'; code: ErrorCode }> = [
     { name: 'malformed JSON', wire: '{"type": "GET"', expected: 'GET', code: 'BAD_JSON' },
     { name: 'a top-level list', wire: '[]', expected: 'RING', code: 'BAD_JSON' },
-    { name: 'a PUT reply to a GET', wire: '{"type": "PUT", "data": {"item": "a", "status": "200 OK"}}', expected: 'GET', code: 'BAD_FIELD' },
+    {
+      name: 'a PUT reply to a GET',
+      wire: '{"type": "PUT", "data": {"item": "a", "status": "200 OK"}}',
+      expected: 'GET',
+      code: 'BAD_FIELD',
+    },
     { name: 'a GET reply to a PUT', wire: '{"type": "GET", "data": {"item": "a", "content": "x"}}', expected: 'PUT', code: 'BAD_FIELD' },
     { name: 'a reply without type', wire: '{"data": []}', expected: 'RING', code: 'BAD_FIELD' },
-    { name: 'an unknown reply type', wire: '{"type": "RESPONSE_GET", "data": {"item": "a", "content": "x"}}', expected: 'GET', code: 'BAD_FIELD' },
+    {
+      name: 'an unknown reply type',
+      wire: '{"type": "RESPONSE_GET", "data": {"item": "a", "content": "x"}}',
+      expected: 'GET',
+      code: 'BAD_FIELD',
+    },
     { name: 'an ERROR reply without data object', wire: '{"type": "ERROR", "data": "oops"}', expected: 'GET', code: 'BAD_FIELD' },
     { name: 'a GET reply with string data', wire: '{"type": "GET", "data": "a"}', expected: 'GET', code: 'BAD_FIELD' },
     { name: 'a GET reply without content', wire: '{"type": "GET", "data": {"item": "a"}}', expected: 'GET', code: 'BAD_FIELD' },
-    { name: 'a GET reply with a bad found', wire: '{"type": "GET", "data": {"item": "a", "content": "x", "found": 1}}', expected: 'GET', code: 'BAD_FIELD' },
-    { name: 'a GET reply with an empty item name', wire: '{"type": "GET", "data": {"item": "", "content": "x"}}', expected: 'GET', code: 'BAD_NAME' },
+    {
+      name: 'a GET reply with a bad found',
+      wire: '{"type": "GET", "data": {"item": "a", "content": "x", "found": 1}}',
+      expected: 'GET',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'a GET reply with an empty item name',
+      wire: '{"type": "GET", "data": {"item": "", "content": "x"}}',
+      expected: 'GET',
+      code: 'BAD_NAME',
+    },
     { name: 'a PUT reply without status', wire: '{"type": "PUT", "data": {"item": "a"}}', expected: 'PUT', code: 'BAD_FIELD' },
-    { name: 'a PUT reply with a numeric status', wire: '{"type": "PUT", "data": {"item": "a", "status": 200}}', expected: 'PUT', code: 'BAD_FIELD' },
+    {
+      name: 'a PUT reply with a numeric status',
+      wire: '{"type": "PUT", "data": {"item": "a", "status": 200}}',
+      expected: 'PUT',
+      code: 'BAD_FIELD',
+    },
     { name: 'a PUT reply without item', wire: '{"type": "PUT", "data": {"status": "200 OK"}}', expected: 'PUT', code: 'BAD_FIELD' },
     { name: 'a PUT reply without data', wire: '{"type": "PUT"}', expected: 'PUT', code: 'BAD_FIELD' },
     { name: 'a RING reply without a list', wire: '{"type": "RING", "data": "127.0.0.1:4043"}', expected: 'RING', code: 'BAD_FIELD' },
-    { name: 'a RING reply with a bad address', wire: '{"type": "RING", "data": ["127.0.0.1:4043", "nowhere"]}', expected: 'RING', code: 'BAD_FIELD' },
+    {
+      name: 'a RING reply with a bad address',
+      wire: '{"type": "RING", "data": ["127.0.0.1:4043", "nowhere"]}',
+      expected: 'RING',
+      code: 'BAD_FIELD',
+    },
   ];
   for (const { name, wire, expected, code } of rejected) {
     test(`rejects ${name} with ${code}`, () => {

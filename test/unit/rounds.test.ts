@@ -1,0 +1,175 @@
+/** PendingRounds (client requests waiting for their round) and SeenRounds (round ids already passed on). */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import { PendingRounds, SeenRounds } from '../../src/node/rounds.js';
+
+const NEVER = (): void => {
+  assert.fail('onTimeout must not be called');
+};
+
+describe('PendingRounds', () => {
+  test('take by id returns the value waiting under that id, once', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    pending.add('r1', 'PUT a', 'client-1', 1000, NEVER);
+    pending.add('r2', 'PUT a', 'client-2', 1000, NEVER);
+    pending.add('r3', 'GET b', 'client-3', 1000, NEVER);
+    assert.equal(pending.size, 3);
+    assert.equal(pending.take('r2', 'PUT a'), 'client-2');
+    assert.equal(pending.size, 2);
+    assert.equal(pending.take('r2', 'PUT a'), undefined);
+    assert.equal(pending.take('r3', 'GET b'), 'client-3');
+    assert.equal(pending.take('r1', 'PUT a'), 'client-1');
+    assert.equal(pending.size, 0);
+    t.mock.timers.tick(5000); // cleared timers never fire
+  });
+
+  test('take with an unknown id takes nothing, even when the key matches', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    pending.add('r1', 'PUT a', 'client-1', 1000, NEVER);
+    assert.equal(pending.take('other', 'PUT a'), undefined);
+    assert.equal(pending.size, 1);
+    assert.equal(pending.take('r1', 'PUT a'), 'client-1');
+  });
+
+  test('take without id takes the oldest request under the key', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    const steps: ReadonlyArray<[string, string, string]> = [
+      ['r1', 'PUT a', 'first a'],
+      ['r2', 'GET a', 'get a'],
+      ['r3', 'PUT a', 'second a'],
+      ['r4', 'PUT b', 'first b'],
+      ['r5', 'PUT a', 'third a'],
+    ];
+    for (const [id, key, value] of steps) pending.add(id, key, value, 1000, NEVER);
+    const takes: ReadonlyArray<[string, string | undefined]> = [
+      ['PUT a', 'first a'],
+      ['PUT a', 'second a'],
+      ['PUT b', 'first b'],
+      ['PUT b', undefined],
+      ['PUT c', undefined],
+      ['PUT a', 'third a'],
+      ['PUT a', undefined],
+      ['GET a', 'get a'],
+    ];
+    for (const [key, expected] of takes) {
+      assert.equal(pending.take(undefined, key), expected, `take(undefined, ${key})`);
+    }
+    assert.equal(pending.size, 0);
+    t.mock.timers.tick(5000);
+  });
+
+  test('a request taken by id is not taken again by key', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    pending.add('r1', 'PUT a', 'one', 1000, NEVER);
+    pending.add('r2', 'PUT a', 'two', 1000, NEVER);
+    assert.equal(pending.take('r1', 'PUT a'), 'one');
+    assert.equal(pending.take(undefined, 'PUT a'), 'two');
+  });
+
+  test('timeout calls onTimeout exactly once, with the value, when the time is up', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    const timedOut: string[] = [];
+    pending.add('r1', 'PUT a', 'client-1', 1000, (value) => timedOut.push(value));
+    t.mock.timers.tick(999);
+    assert.deepEqual(timedOut, []);
+    assert.equal(pending.size, 1);
+    t.mock.timers.tick(1);
+    assert.deepEqual(timedOut, ['client-1']);
+    assert.equal(pending.size, 0);
+    assert.equal(pending.take('r1', 'PUT a'), undefined);
+    assert.equal(pending.take(undefined, 'PUT a'), undefined);
+    t.mock.timers.tick(10_000);
+    assert.deepEqual(timedOut, ['client-1']);
+  });
+
+  test('each request times out on its own clock', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    const timedOut: string[] = [];
+    const record = (value: string): void => {
+      timedOut.push(value);
+    };
+    pending.add('slow', 'k', 'slow', 3000, record);
+    pending.add('fast', 'k', 'fast', 1000, record);
+    pending.add('taken', 'k', 'taken', 2000, record);
+    t.mock.timers.tick(1000);
+    assert.deepEqual(timedOut, ['fast']);
+    assert.equal(pending.take('taken', 'k'), 'taken');
+    t.mock.timers.tick(2000);
+    assert.deepEqual(timedOut, ['fast', 'slow']);
+    assert.equal(pending.size, 0);
+  });
+
+  test('a taken request never times out', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<string>();
+    let calls = 0;
+    pending.add('r1', 'k', 'v', 100, () => {
+      calls += 1;
+    });
+    assert.equal(pending.take(undefined, 'k'), 'v');
+    t.mock.timers.tick(1000);
+    assert.equal(calls, 0);
+  });
+
+  test('drain returns every waiting value and clears everything', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const pending = new PendingRounds<number>();
+    let calls = 0;
+    const count = (): void => {
+      calls += 1;
+    };
+    pending.add('a', 'k1', 1, 1000, count);
+    pending.add('b', 'k2', 2, 2000, count);
+    pending.add('c', 'k1', 3, 3000, count);
+    assert.deepEqual(pending.drain(), [1, 2, 3]);
+    assert.equal(pending.size, 0);
+    assert.equal(pending.take('a', 'k1'), undefined);
+    assert.equal(pending.take(undefined, 'k1'), undefined);
+    t.mock.timers.tick(10_000);
+    assert.equal(calls, 0);
+    assert.deepEqual(pending.drain(), []);
+  });
+});
+
+describe('SeenRounds', () => {
+  test('firstSighting is true the first time only', () => {
+    const seen = new SeenRounds();
+    const steps: ReadonlyArray<[string, boolean]> = [
+      ['a', true],
+      ['b', true],
+      ['a', false],
+      ['b', false],
+      ['c', true],
+      ['a', false],
+      ['', true],
+      ['', false],
+    ];
+    for (const [id, first] of steps) assert.equal(seen.firstSighting(id), first, `firstSighting(${JSON.stringify(id)})`);
+  });
+
+  test('forgets the oldest id beyond its capacity', () => {
+    const seen = new SeenRounds(3);
+    for (const id of ['a', 'b', 'c']) assert.equal(seen.firstSighting(id), true);
+    assert.equal(seen.firstSighting('d'), true); // evicts a
+    assert.equal(seen.firstSighting('b'), false);
+    assert.equal(seen.firstSighting('c'), false);
+    assert.equal(seen.firstSighting('d'), false);
+    assert.equal(seen.firstSighting('a'), true); // forgotten, so new again; evicts b
+    assert.equal(seen.firstSighting('b'), true); // evicts c
+    assert.equal(seen.firstSighting('d'), false);
+    assert.equal(seen.firstSighting('a'), false);
+  });
+
+  test('the default capacity holds many ids', () => {
+    const seen = new SeenRounds();
+    for (let i = 0; i < 50_000; i += 1) seen.firstSighting(`r${i}`);
+    assert.equal(seen.firstSighting('r0'), false);
+    assert.equal(seen.firstSighting('r49999'), false);
+  });
+});
