@@ -64,6 +64,10 @@ export class JsonObjectFramer {
   private scan(chunk: Buffer): number {
     let i = 0;
     const n = chunk.length;
+    // Next quote and backslash at or after i, found once and reused, so that a
+    // string full of escapes costs one pass rather than one search per escape.
+    let quote = -2;
+    let backslash = -2;
     while (i < n) {
       if (this.inString) {
         if (this.escaped) {
@@ -71,8 +75,8 @@ export class JsonObjectFramer {
           i++;
           continue;
         }
-        const quote = chunk.indexOf(QUOTE, i);
-        const backslash = chunk.indexOf(BACKSLASH, i);
+        if (quote !== -1 && quote < i) quote = chunk.indexOf(QUOTE, i);
+        if (backslash !== -1 && backslash < i) backslash = chunk.indexOf(BACKSLASH, i);
         if (backslash !== -1 && (quote === -1 || backslash < quote)) {
           this.escaped = true;
           i = backslash + 1;
