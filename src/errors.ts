@@ -2,20 +2,27 @@
  * Errors with a stable `code`. Modules throw these; only the edges (the wire
  * reply, the CLI exit status) turn a code into text or a number.
  */
-export type ErrorCode =
-  | 'BAD_JSON' // not parseable as one JSON object
-  | 'TOO_DEEP' // nesting beyond what any message needs
-  | 'TOO_LARGE' // message over the configured size limit
-  | 'UNKNOWN_TYPE' // a "type" this server does not speak
-  | 'BAD_FIELD' // a field missing or of the wrong type
-  | 'BAD_NAME' // an item name that is empty, too long or has control characters
-  | 'BAD_ADDRESS' // not "IP:PORT"
-  | 'TIMEOUT' // a peer or a round did not answer in time
-  | 'CONNECT_FAILED' // the TCP connect failed (refused, unreachable)
-  | 'CLOSED' // the peer closed before a whole message arrived
-  | 'SHUTTING_DOWN' // the server is stopping
-  | 'NOT_FOUND' // the ring has no such item
-  | 'JOIN_FAILED'; // the server to join could not be reached
+export const ERROR_CODES = [
+  'BAD_JSON', // not parseable as one JSON object
+  'TOO_DEEP', // nesting beyond what any message needs
+  'TOO_LARGE', // message over the configured size limit
+  'UNKNOWN_TYPE', // a "type" this server does not speak
+  'BAD_FIELD', // a field missing or of the wrong type
+  'BAD_NAME', // an item name that is empty, too long or has control characters
+  'BAD_ADDRESS', // not "IP:PORT"
+  'TIMEOUT', // a peer or a round did not answer in time
+  'CONNECT_FAILED', // the TCP connect failed (refused, unreachable)
+  'CLOSED', // the peer closed before a whole message arrived
+  'SHUTTING_DOWN', // the server is stopping
+  'NOT_FOUND', // the ring has no such item
+  'JOIN_FAILED', // the server to join could not be reached
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return (ERROR_CODES as readonly unknown[]).includes(value);
+}
 
 export class CoopError extends Error {
   readonly code: ErrorCode;

@@ -94,21 +94,24 @@ test('a mixed ring with an original server: join, PUT and GET keep working; its 
   const options = { host: '127.0.0.1', port: 0, heartbeatMs: 200, connectTimeoutMs: 500 };
   const first = new RingNode(options);
   const original = new OriginalPeer();
-  let second: RingNode | undefined;
+  const later: RingNode[] = [];
   t.after(async () => {
-    await first.stop();
-    await second?.stop();
+    await Promise.all([first, ...later].map((node) => node.stop()));
     await original.stop();
   });
   const a = await first.start();
   const o = await original.start();
   await original.join(a);
   await waitFor(async () => (await getRing(a)).length === 2, { what: 'the original server in our ring' });
-  second = new RingNode({ ...options, join: a });
+  const second = new RingNode({ ...options, join: a });
+  later.push(second);
   const b = await second.start();
-  await waitFor(async () => sameCycle(await getRing(a), [a, b, o]) && sameCycle(await getRing(b), [a, b, o]) && original.ring.length === 3, {
-    what: 'all three to agree',
-  });
+  await waitFor(
+    async () => sameCycle(await getRing(a), [a, b, o]) && sameCycle(await getRing(b), [a, b, o]) && original.ring.length === 3,
+    {
+      what: 'all three to agree',
+    },
+  );
   // Our UPDATE reached the original byte-compatible: its fields first, in its order, in its format.
   const update = original.received.find((text) => text.includes('"UPDATE"'))!;
   assert.match(update, /^\{"creator": "127\.0\.0\.1:\d+", "type": "UPDATE", "data": \["127\.0\.0\.1:\d+", /);

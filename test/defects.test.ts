@@ -132,7 +132,7 @@ const HOSTILE: Array<{ name: string; bytes: string | Buffer; code: string }> = [
   { name: 'binary garbage', bytes: Buffer.from([0xff, 0x00, 0x13, 0x37, 0x7b, 0x22]), code: 'BAD_JSON' },
   { name: 'an unknown type', bytes: '{"type": "DESTROY"}', code: 'UNKNOWN_TYPE' },
   { name: 'no type', bytes: '{"data": "x"}', code: 'BAD_FIELD' },
-  { name: 'a number as the GET name', bytes: '{"type": "GET", "data": 5}', code: 'BAD_NAME' },
+  { name: 'a number as the GET name', bytes: '{"type": "GET", "data": 5}', code: 'BAD_FIELD' },
   { name: 'a PUT without content', bytes: '{"type": "PUT", "data": {"item": "a"}}', code: 'BAD_FIELD' },
   { name: 'a PUT with an empty name', bytes: '{"type": "PUT", "data": {"item": "", "content": "x"}}', code: 'BAD_NAME' },
   { name: 'a name with NUL', bytes: '{"type": "PUT", "data": {"item": "a\\u0000b", "content": "x"}}', code: 'BAD_NAME' },
@@ -142,7 +142,7 @@ const HOSTILE: Array<{ name: string; bytes: string | Buffer; code: string }> = [
   { name: 'an UPDATE with a bad address', bytes: '{"creator": "127.0.0.1:9", "type": "UPDATE", "data": ["nowhere"]}', code: 'BAD_FIELD' },
   { name: 'an INSERT of a non-address', bytes: '{"type": "INSERT", "data": 42}', code: 'BAD_FIELD' },
   { name: 'a truncated object, then end of stream', bytes: '{"type": "PUT", "data": {"item": "t", "con', code: 'CLOSED' },
-  { name: 'huge numbers', bytes: '{"type": "GET", "data": 1e999999}', code: 'BAD_NAME' },
+  { name: 'huge numbers', bytes: '{"type": "GET", "data": 1e999999}', code: 'BAD_FIELD' },
 ];
 
 test('defect 10: hostile input gets a clear error reply, and the server and its data are unharmed', async (t) => {

@@ -45,10 +45,10 @@ export interface ListenSpec {
 export function listen(text: string): ListenSpec {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5})(\+?))?$/.exec(text.trim());
   const host = match ? (match[1] ?? match[2]) || undefined : undefined;
-  if (!match || (host !== undefined && host.includes(' '))) {
+  if (!match || (host !== undefined && !isIP(host) && !/^[a-z0-9.-]+$/i.test(host))) {
     throw new InvalidArgumentError('expected HOST, HOST:PORT or HOST:PORT+ (for example 127.0.0.1:4043+).');
   }
-  if (host === '0.0.0.0' || host === '::') {
+  if (host !== undefined && isUnspecified(host)) {
     throw new InvalidArgumentError('listen on one concrete address: it is also the name other servers use to reach this one.');
   }
   if (match[3] === undefined) return { host, port: DEFAULT_PORT, probeUpward: true };
@@ -59,6 +59,13 @@ export function listen(text: string): ListenSpec {
     throw new InvalidArgumentError('the port must be from 0 to 65535.');
   }
   return { host, port: value, probeUpward: match[4] === '+' };
+}
+
+/** 0.0.0.0, ::, and every other spelling of them: listening everywhere. */
+function isUnspecified(host: string): boolean {
+  if (isIP(host) === 4) return host.split('.').every((part) => Number(part) === 0);
+  if (isIP(host) === 6) return new URL(`http://[${host}]/`).hostname === '[::]';
+  return false;
 }
 
 /** The address this machine's host name resolves to, as the original listens on. */

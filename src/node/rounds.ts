@@ -21,8 +21,11 @@ export class PendingRounds<T> {
 
   /** Waits up to timeoutMs for the round, then calls onTimeout with the value. */
   add(id: string, key: string, value: T, timeoutMs: number, onTimeout: (value: T) => void): void {
+    clearTimeout(this.byId.get(id)?.timer);
     const timer = setTimeout(() => {
-      if (this.byId.delete(id)) onTimeout(value);
+      if (this.byId.get(id)?.timer !== timer) return;
+      this.byId.delete(id);
+      onTimeout(value);
     }, timeoutMs);
     this.byId.set(id, { id, key, value, timer });
   }

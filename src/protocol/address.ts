@@ -1,4 +1,4 @@
-/** Server addresses as the protocol writes them: "IP:PORT", or "[IPv6]:PORT". */
+/** Server addresses as the protocol writes them: "IPv4:PORT", or "[IPv6]:PORT". Never a host name: servers name each other by IP. */
 import { isIP } from 'node:net';
 import { CoopError } from '../errors.js';
 
@@ -23,7 +23,7 @@ export function parseAddress(text: string, options?: { allowZero?: boolean }): H
   const bracketed = /^\[([^\]]+)\]:([^:]+)$/.exec(text);
   const plain = /^([^:[\]]+):([^:]+)$/.exec(text);
   const match = bracketed ?? plain;
-  if (!match || (bracketed && isIP(match[1]!) !== 6)) {
+  if (!match || isIP(match[1]!) !== (bracketed ? 6 : 4)) {
     throw new CoopError('BAD_ADDRESS', `not an address of the form IP:PORT: ${JSON.stringify(text)}`);
   }
   return { host: match[1]!, port: parsePort(match[2]!, options) };

@@ -13,7 +13,7 @@
  * - Request `{"type": "RING"}`, answered `{"type": "RING", "data": [...]}`.
  * - Reply `{"type": "ERROR", "data": {"code", "status", "message"}}`.
  */
-import { CoopError, type ErrorCode } from '../errors.js';
+import { CoopError, isErrorCode, type ErrorCode } from '../errors.js';
 import { isAddress, type Address } from './address.js';
 import { checkItemName } from './names.js';
 import { pyDumps, type PyJson } from './pyjson.js';
@@ -150,6 +150,10 @@ function lookupData(value: unknown): LookupData {
   return { ...data, found };
 }
 
+function describeType(type: unknown): string {
+  return typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `a value of type ${Array.isArray(type) ? 'array' : typeof type}`;
+}
+
 function decodeFields(fields: Fields): Message {
   const type = fields.type;
   switch (type) {
@@ -175,7 +179,7 @@ function decodeFields(fields: Fields): Message {
       return { type, creator: address(fields.creator, 'creator'), data: lookupData(fields.data), id: optionalId(fields.id) };
     default:
       if (typeof type !== 'string') bad('"type" must be a string');
-      throw new CoopError('UNKNOWN_TYPE', `unknown message type ${JSON.stringify(type.slice(0, 40))}`);
+      throw new CoopError('UNKNOWN_TYPE', `unknown message type ${describeType(type)}`);
   }
 }
 
@@ -192,13 +196,13 @@ export function decodeReply(text: string, expected: 'GET' | 'PUT' | 'RING'): Exc
     return {
       type: 'ERROR',
       data: {
-        code: String(data.code) as ErrorCode,
-        status: String(data.status ?? ''),
-        message: String(data.message ?? ''),
+        code: isErrorCode(data.code) ? data.code : 'BAD_FIELD',
+        status: typeof data.status === 'string' ? data.status : '',
+        message: typeof data.message === 'string' ? data.message : '',
       },
     };
   }
-  if (fields.type !== expected) bad(`expected a ${expected} reply, got ${JSON.stringify(fields.type)}`);
+  if (fields.type !== expected) bad(`expected a ${expected} reply, got ${describeType(fields.type)}`);
   switch (expected) {
     case 'GET':
       return { type: 'GET', data: lookupData(fields.data) };

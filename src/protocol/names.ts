@@ -7,7 +7,7 @@ export const MAX_NAME_BYTES = 255;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export function checkItemName(name: unknown): string {
-  if (typeof name !== 'string') throw new CoopError('BAD_NAME', 'the item name must be a string');
+  if (typeof name !== 'string') throw new CoopError('BAD_FIELD', 'the item name must be a string');
   if (name.length === 0) throw new CoopError('BAD_NAME', 'the item name is empty');
   if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) {
     throw new CoopError('BAD_NAME', `the item name is longer than ${MAX_NAME_BYTES} bytes`);

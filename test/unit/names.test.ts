@@ -58,15 +58,24 @@ describe('checkItemName', () => {
     { why: 'lone high surrogate', name: 'a\ud800' },
     { why: 'lone low surrogate', name: '\udc00a' },
     { why: 'swapped surrogate pair', name: '\ude00\ud83d' },
+  ];
+  for (const { why, name } of bad) {
+    test(`rejects ${why} with BAD_NAME`, () => {
+      assertCode(() => checkItemName(name), 'BAD_NAME');
+    });
+  }
+
+  // Not a string at all: a field of the wrong type, not a bad name.
+  const notStrings: ReadonlyArray<{ why: string; name: unknown }> = [
     { why: 'a number', name: 42 },
     { why: 'null', name: null },
     { why: 'undefined', name: undefined },
     { why: 'an object', name: { item: 'a' } },
     { why: 'a list', name: ['a'] },
   ];
-  for (const { why, name } of bad) {
-    test(`rejects ${why} with BAD_NAME`, () => {
-      assertCode(() => checkItemName(name), 'BAD_NAME');
+  for (const { why, name } of notStrings) {
+    test(`rejects ${why} with BAD_FIELD`, () => {
+      assertCode(() => checkItemName(name), 'BAD_FIELD');
     });
   }
 

@@ -168,6 +168,6 @@ describe('port', () => {
   }
 });
 
-test('DEFAULT_PORT is the original\'s 4043', () => {
+test("DEFAULT_PORT is the original's 4043", () => {
   assert.equal(DEFAULT_PORT, 4043);
 });
