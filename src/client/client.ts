@@ -1,10 +1,26 @@
 /**
  * The client side of the JSON protocol: one request per connection, one reply.
- * Used by the webclient program, the tests and anyone embedding the ring.
+ * Used by the webclient program, by servers pulling items from each other,
+ * by the tests and by anyone embedding the ring.
+ *
+ * Large items move in parts: a PUT per part (each acknowledged after its
+ * round), and a GET per byte range, so neither side holds a whole large file.
  */
+import { randomBytes } from 'node:crypto';
 import { CoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
-import { decodeReply, encodeMessage, type Encoding, type Message } from '../protocol/messages.js';
+import {
+  NOT_FOUND_CONTENT,
+  decodeReply,
+  encodeMessage,
+  type Encoding,
+  type ListEntry,
+  type LookupData,
+  type Message,
+  type Reply,
+  type ReplyType,
+  type VersionData,
+} from '../protocol/messages.js';
 import { request } from '../transport/tcp.js';
 
 export interface ClientOptions {
@@ -16,25 +32,89 @@ export type Lookup = { found: true; content: string; encoding?: Encoding | undef
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_REPLY = 1024 * 1024 * 1024;
+/** Bytes per part of a large item: well under any message limit once base64-encoded. */
+export const PART_BYTES = 4 * 1024 * 1024;
 
-async function ask(server: Address, message: Message, expected: 'GET' | 'PUT' | 'RING', options: ClientOptions) {
+export async function ask<T extends ReplyType>(
+  server: Address,
+  message: Message,
+  expected: T,
+  options: ClientOptions = {},
+): Promise<Extract<Reply, { type: T }>> {
   const text = await request(parseAddress(server), encodeMessage(message), {
     timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
   });
-  const reply = decodeReply(text, expected);
+  const reply = decodeReply(text, expected) as Reply;
   if (reply.type === 'ERROR') throw new CoopError(reply.data.code, `${server} answered ${reply.data.status}: ${reply.data.message}`);
-  return reply;
+  return reply as Extract<Reply, { type: T }>;
+}
+
+function checkItem(asked: string, answered: string): void {
+  if (answered !== asked) throw new CoopError('BAD_FIELD', `asked about ${asked}, the reply is about ${answered}`);
+}
+
+/** An original server does not send "found": its miss is the text "404 NOT FOUND". */
+export function isFound(data: LookupData): boolean {
+  return data.found ?? data.content !== NOT_FOUND_CONTENT;
 }
 
 export async function getItem(server: Address, item: string, options: ClientOptions = {}): Promise<Lookup> {
-  const reply = await ask(server, { type: 'GET', data: item }, 'GET', options);
-  if (reply.type !== 'GET') throw new CoopError('BAD_FIELD', 'unexpected reply');
-  const data = reply.data;
-  if (data.item !== item) throw new CoopError('BAD_FIELD', `asked for ${item}, the reply is for ${data.item}`);
-  // An original server does not send "found"; its miss is the text "404 NOT FOUND".
-  const found = data.found ?? data.content !== '404 NOT FOUND';
-  return found ? { found: true, content: data.content, encoding: data.encoding } : { found: false };
+  const { data } = await ask(server, { type: 'GET', data: item }, 'GET', options);
+  checkItem(item, data.item);
+  return isFound(data) ? { found: true, content: data.content, encoding: data.encoding } : { found: false };
+}
+
+export interface PartInfo {
+  size: number;
+  version: VersionData | undefined;
+  /** How the item travels whole: text (undefined) or base64. */
+  encoding: Encoding | undefined;
+}
+
+/**
+ * Fetches an item range by range, handing each range's bytes to `sink` in
+ * order. Resolves with the item's size and version, or undefined when it is
+ * not found. A server that does not know ranges (an original one) answers with
+ * the whole content at once, which is handed over the same way.
+ */
+export async function fetchParts(
+  server: Address,
+  item: string,
+  sink: (bytes: Buffer, info: PartInfo) => Promise<void> | void,
+  options: ClientOptions & { local?: boolean; partBytes?: number } = {},
+): Promise<PartInfo | undefined> {
+  const partBytes = options.partBytes ?? PART_BYTES;
+  let offset = 0;
+  let first: PartInfo | undefined;
+  for (;;) {
+    const message: Message = { type: 'GET', data: item, part: { offset, length: partBytes }, local: options.local };
+    const { data } = await ask(server, message, 'GET', options);
+    checkItem(item, data.item);
+    if (!isFound(data)) {
+      if (first) throw new CoopError('NOT_FOUND', `${item} disappeared while it was being fetched`);
+      return undefined;
+    }
+    if (data.offset === undefined) {
+      // A whole reply (a server without ranges): content in the item's own encoding.
+      const info = { size: 0, version: data.version, encoding: data.encoding };
+      const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
+      info.size = bytes.length;
+      await sink(bytes, info);
+      return info;
+    }
+    const info: PartInfo = { size: data.size ?? 0, version: data.version, encoding: data.encoding };
+    if (first && (first.version?.clock !== info.version?.clock || first.version?.server !== info.version?.server)) {
+      throw new CoopError('CLOSED', `${item} changed while it was being fetched; try again`);
+    }
+    first ??= info;
+    if (data.offset !== offset) throw new CoopError('BAD_FIELD', `asked for bytes from ${offset}, got them from ${data.offset}`);
+    const bytes = Buffer.from(data.content, 'base64');
+    if (bytes.length === 0 && offset < info.size) throw new CoopError('BAD_FIELD', 'an empty part before the end');
+    await sink(bytes, info);
+    offset += bytes.length;
+    if (offset >= info.size) return info;
+  }
 }
 
 export async function putItem(
@@ -44,24 +124,61 @@ export async function putItem(
   encoding?: Encoding,
   options: ClientOptions = {},
 ): Promise<string> {
-  const reply = await ask(server, { type: 'PUT', data: { item, content, encoding } }, 'PUT', options);
-  if (reply.type !== 'PUT') throw new CoopError('BAD_FIELD', 'unexpected reply');
-  if (reply.data.item !== item) throw new CoopError('BAD_FIELD', `stored ${item}, the reply is for ${reply.data.item}`);
-  return reply.data.status;
+  const { data } = await ask(server, { type: 'PUT', data: { item, content, encoding } }, 'PUT', options);
+  checkItem(item, data.item);
+  return data.status;
+}
+
+/**
+ * Stores `size` bytes read by `read(offset, length)`: in one PUT when they fit
+ * in a part, else part by part. The item is visible once its last part is in.
+ */
+export async function putBytes(
+  server: Address,
+  item: string,
+  size: number,
+  read: (offset: number, length: number) => Promise<Buffer>,
+  options: ClientOptions & { partBytes?: number } = {},
+): Promise<string> {
+  const partBytes = options.partBytes ?? PART_BYTES;
+  if (size <= partBytes) {
+    const { content, encoding } = encodeContent(await read(0, size));
+    return putItem(server, item, content, encoding, options);
+  }
+  const upload = randomBytes(8).toString('hex');
+  let status = '';
+  for (let offset = 0; offset < size; offset += partBytes) {
+    const bytes = await read(offset, Math.min(partBytes, size - offset));
+    const part = { upload, offset, size };
+    const { data } = await ask(server, { type: 'PUT', data: { item, content: bytes.toString('base64'), encoding: 'base64', part } }, 'PUT', options);
+    checkItem(item, data.item);
+    status = data.status;
+  }
+  return status;
+}
+
+export async function deleteItem(server: Address, item: string, options: ClientOptions = {}): Promise<string> {
+  const { data } = await ask(server, { type: 'DELETE', data: item }, 'DELETE', options);
+  checkItem(item, data.item);
+  return data.status;
 }
 
 export async function getRing(server: Address, options: ClientOptions = {}): Promise<Address[]> {
-  const reply = await ask(server, { type: 'RING' }, 'RING', options);
-  if (reply.type !== 'RING') throw new CoopError('BAD_FIELD', 'unexpected reply');
-  return reply.data;
+  return (await ask(server, { type: 'RING' }, 'RING', options)).data;
+}
+
+export async function getDigest(server: Address, options: ClientOptions = {}): Promise<string[]> {
+  return (await ask(server, { type: 'DIGEST' }, 'DIGEST', options)).data;
+}
+
+export async function listBuckets(server: Address, buckets: number[], options: ClientOptions = {}): Promise<ListEntry[]> {
+  return (await ask(server, { type: 'LIST', data: buckets }, 'LIST', options)).data;
 }
 
 /** Content for the wire: UTF-8 text stays text (as the original sends it); anything else goes as base64. */
 export function encodeContent(bytes: Buffer): { content: string; encoding?: Encoding } {
   const text = bytes.toString('utf8');
-  return Buffer.byteLength(text, 'utf8') === bytes.length && Buffer.from(text, 'utf8').equals(bytes)
-    ? { content: text }
-    : { content: bytes.toString('base64'), encoding: 'base64' };
+  return Buffer.from(text, 'utf8').equals(bytes) ? { content: text } : { content: bytes.toString('base64'), encoding: 'base64' };
 }
 
 export function decodeContent(lookup: { content: string; encoding?: Encoding | undefined }): Buffer {

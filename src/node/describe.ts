@@ -9,9 +9,14 @@ export function describe(message: Message): string {
       return `UPDATE from ${message.creator}: ${message.data.length} servers`;
     case 'CHECK':
     case 'RING':
+    case 'DIGEST':
       return message.type;
+    case 'LIST':
+      return `LIST of ${message.data.length} buckets`;
     case 'GET':
-      return `GET ${JSON.stringify(message.data)}`;
+      return message.part ? `GET ${JSON.stringify(message.data)} bytes ${message.part.offset}+${message.part.length}` : `GET ${JSON.stringify(message.data)}`;
+    case 'DELETE':
+      return `DELETE ${JSON.stringify(message.data)}`;
     case 'PUT':
       return `PUT ${JSON.stringify(message.data.item)} (${message.data.content.length} chars)`;
     case 'FORWARD_PUT':

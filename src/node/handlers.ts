@@ -2,11 +2,14 @@
  * One handler per message type. Each sees only the narrow context it needs;
  * sockets, timers and failover live in node.ts.
  *
- * How a round ends: a client's PUT or GET missing locally starts a
- * FORWARD_PUT / FORWARD_GET with this server as creator and a fresh id; every
- * other server handles it and passes it to its successor; when it arrives back
- * at its creator, the creator answers the waiting client. An UPDATE round ends
- * the same way, at its creator.
+ * How a round ends: a client's PUT, DELETE, or GET that misses locally starts
+ * a FORWARD_PUT / FORWARD_GET with this server as creator and a fresh id;
+ * every other server handles it and passes it to its successor; when it
+ * arrives back at its creator, the creator answers the waiting client. An
+ * UPDATE round ends the same way, at its creator.
+ *
+ * Every write carries a version; a server applies a copy only when it is newer
+ * than what it holds (store/items.ts), so all copies end the same.
  */
 import type { Address } from '../protocol/address.js';
 import {
@@ -14,28 +17,47 @@ import {
   PUT_OK_STATUS,
   type ForwardGetMessage,
   type ForwardPutMessage,
+  type GetMessage,
+  type ItemData,
   type LookupData,
   type Message,
   type MessageType,
+  type RangeRequest,
   type Reply,
   type UpdateMessage,
 } from '../protocol/messages.js';
+import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
-import type { ItemStore, StoredItem } from '../store/store.js';
+import type { ItemStore } from '../store/items.js';
+import { unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { PendingRounds, SeenRounds } from './rounds.js';
+import type { Uploads } from './uploads.js';
 
 export type RoundMessage = UpdateMessage | ForwardPutMessage | ForwardGetMessage;
+
+/** A client waiting for its round: what it asked, so the answer fits the question. */
+export interface Waiting {
+  connection: Connection;
+  request: 'PUT' | 'DELETE' | 'GET';
+  item: string;
+  part?: RangeRequest | undefined;
+}
 
 export interface HandlerContext {
   readonly self: Address;
   readonly ring: RingView;
   readonly store: ItemStore;
   readonly log: Log;
-  readonly waiting: PendingRounds<Connection>;
+  readonly waiting: PendingRounds<Waiting>;
   readonly seen: SeenRounds;
+  readonly clock: VersionClock;
+  readonly uploads: Uploads;
   readonly roundTimeoutMs: number;
+  /** Largest content sent whole in one reply or lookup; larger items go by parts. */
+  readonly wholeLimit: number;
+  now(): number;
   newRoundId(): string;
   /** Passes a round message to the successor, failing over past dead ones. */
   forward(message: RoundMessage): void;
@@ -43,6 +65,10 @@ export interface HandlerContext {
   announceRing(): void;
   /** The view changed: print it. */
   ringChanged(): void;
+  /** A peer showed that it speaks our extensions. */
+  peerSpeaksExtensions(address: Address): void;
+  /** Copies a large item from the server that holds it. */
+  pull(holder: Address, item: string): Promise<boolean>;
   reply(connection: Connection, reply: Reply): void;
 }
 
@@ -53,22 +79,32 @@ export function roundKey(type: 'FORWARD_PUT' | 'FORWARD_GET', item: string): str
   return `${type}\u0000${item}`;
 }
 
-function lookupReply(data: LookupData): Reply {
-  const found = data.found === true || data.content !== NOT_FOUND_CONTENT;
-  return {
-    type: 'GET',
-    data: found
-      ? { item: data.item, content: data.content, encoding: data.encoding, found: true }
-      : { item: data.item, content: NOT_FOUND_CONTENT, found: false },
-  };
+function missReply(item: string): Reply {
+  return { type: 'GET', data: { item, content: NOT_FOUND_CONTENT, found: false } };
 }
 
-function isFound(data: LookupData): boolean {
-  return data.found === true || data.content !== NOT_FOUND_CONTENT;
-}
-
-function stored(data: LookupData): StoredItem {
-  return { content: data.content, encoding: data.encoding };
+/** Answers a GET from this server's own copy; false when it has none to give. */
+async function serveLocal(ctx: HandlerContext, connection: Connection, item: string, part: RangeRequest | undefined): Promise<boolean> {
+  const meta = ctx.store.head(item);
+  if (!meta || meta.deleted) return false;
+  const version = meta.version;
+  if (part) {
+    const length = Math.min(part.length, PART_BYTES);
+    const bytes = await ctx.store.readRange(item, part.offset, length);
+    const content = bytes.toString('base64');
+    const data = { item, content, encoding: meta.encoding, found: true, version, size: meta.size, offset: part.offset };
+    ctx.reply(connection, { type: 'GET', data });
+    return true;
+  }
+  if (meta.size > ctx.wholeLimit) {
+    const message = `${item} is ${meta.size} bytes, more than one reply carries: fetch it in parts (webclient does)`;
+    ctx.reply(connection, { type: 'ERROR', data: { code: 'TOO_LARGE', status: '413 PAYLOAD TOO LARGE', message } });
+    return true;
+  }
+  const held = await ctx.store.get(item);
+  if (!held) return false;
+  ctx.reply(connection, { type: 'GET', data: { item, content: held.content, encoding: meta.encoding, found: true, version } });
+  return true;
 }
 
 /**
@@ -82,18 +118,47 @@ function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
   return relay;
 }
 
-function waitForRound(ctx: HandlerContext, id: string, key: string, connection: Connection): void {
-  ctx.waiting.add(id, key, connection, ctx.roundTimeoutMs, (waiting) => {
+/** Sends a write around the ring and answers the client when it is back (at once in a ring of one). */
+function replicate(ctx: HandlerContext, waiting: Waiting, data: ItemData): void {
+  const answer = (): Reply => ({ type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item: data.item, status: PUT_OK_STATUS } });
+  if (ctx.ring.size === 1) {
+    ctx.reply(waiting.connection, answer());
+    return;
+  }
+  const id = ctx.newRoundId();
+  waitForRound(ctx, id, roundKey('FORWARD_PUT', data.item), waiting);
+  ctx.forward({ type: 'FORWARD_PUT', creator: ctx.self, data, id });
+}
+
+function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Waiting): void {
+  ctx.waiting.add(id, key, waiting, ctx.roundTimeoutMs, (late) => {
     ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
-    ctx.reply(waiting, {
-      type: 'ERROR',
-      data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' },
-    });
+    ctx.reply(late.connection, { type: 'ERROR', data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' } });
   });
+}
+
+/** Applies a write that came around the ring (or from a client), whole or one part. */
+async function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<void> {
+  ctx.clock.observe(version);
+  if (data.part) {
+    const bytes = Buffer.from(data.content, 'base64');
+    await ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
+    return;
+  }
+  await ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
+}
+
+/** A lookup passing by: keep the copy it carries when ours is missing or older. */
+async function keepCopy(ctx: HandlerContext, data: LookupData, creator: Address): Promise<void> {
+  if (data.holder !== undefined || !isFound(data)) return;
+  const version = data.version ?? unversioned(creator);
+  ctx.clock.observe(version);
+  await ctx.store.apply(data.item, { version, encoding: data.encoding, content: data.content }, ctx.now());
 }
 
 export const handlers: HandlerTable = {
   INSERT(message, _connection, ctx) {
+    if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
     if (message.data === ctx.self) return;
     if (ctx.ring.insertAfter(ctx.self, message.data)) ctx.ringChanged();
     ctx.announceRing();
@@ -101,6 +166,7 @@ export const handlers: HandlerTable = {
 
   UPDATE(message, _connection, ctx) {
     if (message.creator === ctx.self) return; // our round came home
+    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
     if (!message.data.includes(ctx.self)) {
       ctx.log.warn(`UPDATE from ${message.creator} does not list this server; ignored`);
@@ -110,66 +176,110 @@ export const handlers: HandlerTable = {
     ctx.forward(message);
   },
 
-  CHECK() {},
+  CHECK(message, _connection, ctx) {
+    if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
+  },
 
   RING(_message, connection, ctx) {
     ctx.reply(connection, { type: 'RING', data: ctx.ring.fromSelf() });
   },
 
-  async GET(message, connection, ctx) {
+  DIGEST(_message, connection, ctx) {
+    ctx.reply(connection, { type: 'DIGEST', data: ctx.store.digest.toWire() });
+  },
+
+  LIST(message, connection, ctx) {
+    const wanted = new Set(message.data);
+    const entries = ctx.store.listBuckets(wanted).map(([item, meta]) => ({ item, version: meta.version, deleted: meta.deleted, size: meta.size }));
+    ctx.reply(connection, { type: 'LIST', data: entries });
+  },
+
+  async GET(message: GetMessage, connection, ctx) {
     const item = message.data;
-    const local = await ctx.store.get(item);
-    if (local || ctx.ring.size === 1) {
-      const data = local ? { item, ...local, found: true } : { item, content: NOT_FOUND_CONTENT, found: false };
-      ctx.reply(connection, lookupReply(data));
+    if (await serveLocal(ctx, connection, item, message.part)) return;
+    // A tombstone is an answer too: the item was deleted.
+    if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) {
+      ctx.reply(connection, missReply(item));
       return;
     }
     const id = ctx.newRoundId();
-    waitForRound(ctx, id, roundKey('FORWARD_GET', item), connection);
+    waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part });
     ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
   },
 
   async PUT(message, connection, ctx) {
-    const { item, content, encoding } = message.data;
-    await ctx.store.put(item, { content, encoding });
-    if (ctx.ring.size === 1) {
-      ctx.reply(connection, { type: 'PUT', data: { item, status: PUT_OK_STATUS } });
+    const { item, content, encoding, part } = message.data;
+    // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
+    if (part) {
+      const key = `${ctx.self}/${part.upload}`;
+      const version = part.offset === 0 ? ctx.clock.next(ctx.now()) : ctx.uploads.versionOf(key);
+      if (!version) {
+        ctx.reply(connection, { type: 'ERROR', data: { code: 'BAD_FIELD', status: '400 BAD REQUEST', message: `no upload ${part.upload} in progress` } });
+        return;
+      }
+      const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
+      await store(ctx, data, version);
+      replicate(ctx, { connection, request: 'PUT', item }, data);
       return;
     }
-    const id = ctx.newRoundId();
-    waitForRound(ctx, id, roundKey('FORWARD_PUT', item), connection);
-    ctx.forward({ type: 'FORWARD_PUT', creator: ctx.self, data: { item, content, encoding }, id });
+    const version = ctx.clock.next(ctx.now());
+    const data: ItemData = { item, content, encoding, version };
+    await store(ctx, data, version);
+    replicate(ctx, { connection, request: 'PUT', item }, data);
+  },
+
+  async DELETE(message, connection, ctx) {
+    const item = message.data;
+    const version = ctx.clock.next(ctx.now());
+    const data: ItemData = { item, content: '', version, deleted: true };
+    await store(ctx, data, version);
+    replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 
   async FORWARD_PUT(message, _connection, ctx) {
     const { item } = message.data;
     if (message.creator === ctx.self) {
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', item));
-      if (waiting) ctx.reply(waiting, { type: 'PUT', data: { item, status: PUT_OK_STATUS } });
+      if (waiting) ctx.reply(waiting.connection, { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item, status: PUT_OK_STATUS } });
       return;
     }
+    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
-    await ctx.store.put(item, stored(message.data));
+    try {
+      await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
+    } catch (err) {
+      // This copy is lost here (anti-entropy repairs it); the round must go on.
+      ctx.log.warn(`could not store ${item} from ${message.creator}: ${(err as Error).message}`);
+    }
     ctx.forward(message);
   },
 
   async FORWARD_GET(message, _connection, ctx) {
     const { item } = message.data;
-    const found = isFound(message.data);
     if (message.creator === ctx.self) {
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_GET', item));
-      if (found && !(await ctx.store.get(item))) await ctx.store.put(item, stored(message.data));
-      if (waiting) ctx.reply(waiting, lookupReply(message.data));
+      const data = message.data;
+      if (data.holder !== undefined && isFound(data)) await ctx.pull(data.holder, item).catch(() => false);
+      else await keepCopy(ctx, data, message.creator);
+      if (!waiting) return;
+      if (await serveLocal(ctx, waiting.connection, item, waiting.part)) return;
+      // Found but not kept here (a stale copy, or a failed pull): answer with what travelled.
+      const found = isFound(data) && data.holder === undefined;
+      ctx.reply(waiting.connection, found ? { type: 'GET', data: { ...data, found: true } } : missReply(item));
       return;
     }
+    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
-    const local = await ctx.store.get(item);
-    if (!found && local) {
-      ctx.forward({ ...message, data: { item, content: local.content, encoding: local.encoding, found: true } });
+    const meta = ctx.store.head(item);
+    if (!isFound(message.data) && meta && !meta.deleted) {
+      const held = meta.size <= ctx.wholeLimit ? await ctx.store.get(item) : undefined;
+      const data: LookupData = held
+        ? { item, content: held.content, encoding: meta.encoding, found: true, version: meta.version }
+        : { item, content: '', found: true, version: meta.version, size: meta.size, holder: ctx.self };
+      ctx.forward({ ...message, data });
       return;
     }
-    // A server that lacks the item keeps the copy that the round carries.
-    if (found && !local) await ctx.store.put(item, stored(message.data));
+    await keepCopy(ctx, message.data, message.creator);
     ctx.forward(message);
   },
 };

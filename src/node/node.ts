@@ -11,11 +11,16 @@ import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseAddress, type Address } from '../protocol/address.js';
 import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, type Message, type Reply } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
-import { MemoryStore, type ItemStore } from '../store/store.js';
+import { ItemStore } from '../store/items.js';
+import { MemoryPersistence } from '../store/memory.js';
+import { DiskPersistence } from '../store/durable.js';
+import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { sendMessage, TcpListener, type Connection } from '../transport/tcp.js';
-import { handlers, type HandlerContext, type RoundMessage } from './handlers.js';
+import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
+import { Uploads } from './uploads.js';
+import { AntiEntropy, pullItem } from './sync.js';
 import { describe } from './describe.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
@@ -39,9 +44,16 @@ export interface NodeOptions {
   maxMessageBytes?: number;
   /** How long a connection may take to deliver its message. */
   idleTimeoutMs?: number;
-  store?: ItemStore;
+  /** Keep items on disk here (a function gets this server's address); without it, in memory. */
+  dataDir?: string | ((self: Address) => string) | undefined;
+  /** How often to compare contents with a peer and pull what is newer. */
+  syncIntervalMs?: number;
+  /** How long a delete's tombstone is kept before it is collected. */
+  tombstoneTtlMs?: number;
   log?: Log;
   transport?: PeerTransport;
+  /** The time, for versions and tombstone ages; tests may pass their own. */
+  now?: () => number;
 }
 
 export const DEFAULTS = {
@@ -50,26 +62,36 @@ export const DEFAULTS = {
   connectTimeoutMs: 2000,
   maxMessageBytes: 64 * 1024 * 1024,
   idleTimeoutMs: 30_000,
+  syncIntervalMs: 10_000,
+  tombstoneTtlMs: 24 * 3600 * 1000,
 } as const;
 
-const CHECK_PAYLOAD = encodeMessage({ type: 'CHECK' });
+/** Uploads that have not moved for this long are given up. */
+const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
 export interface NodeEvents {
   ring: [members: Address[]];
 }
 
 export class RingNode extends EventEmitter<NodeEvents> {
-  private readonly options: Required<Omit<NodeOptions, 'join' | 'store' | 'log' | 'transport'>>;
+  private readonly options: Required<Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now'>>;
   private readonly listener: TcpListener;
-  private readonly store: ItemStore;
+  private itemStore: ItemStore | undefined;
+  private antiEntropy: AntiEntropy | undefined;
+  private uploads: Uploads | undefined;
   private readonly transport: PeerTransport;
+  private readonly now: () => number;
   private log: Log;
   private view: RingView | undefined;
-  private readonly waiting = new PendingRounds<Connection>();
+  private checkPayload = '';
+  /** Peers that have shown they speak our extensions: only they get our new message types. */
+  private readonly modernPeers = new Set<Address>();
+  private readonly waiting = new PendingRounds<Waiting>();
   private readonly seen = new SeenRounds();
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  private lastRingSize = 1;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
 
@@ -84,8 +106,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
       connectTimeoutMs: nodeOptions.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       maxMessageBytes: nodeOptions.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
       idleTimeoutMs: nodeOptions.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      syncIntervalMs: nodeOptions.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
+      tombstoneTtlMs: nodeOptions.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
     };
-    this.store = nodeOptions.store ?? new MemoryStore();
+    this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
     const connectTimeoutMs = this.options.connectTimeoutMs;
     this.transport = nodeOptions.transport ?? {
@@ -115,6 +139,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return this.state === 'running';
   }
 
+  /** The items this server holds; known once started. */
+  get store(): ItemStore {
+    if (!this.itemStore) throw new Error('server not started');
+    return this.itemStore;
+  }
+
+  /** Anti-entropy: `sync.syncNow()` compares with a peer at once. */
+  get sync(): AntiEntropy {
+    if (!this.antiEntropy) throw new Error('server not started');
+    return this.antiEntropy;
+  }
+
   /** Listens, then (when asked to join) sends INSERT to the server to join. */
   async start(): Promise<Address> {
     if (this.state !== 'new') throw new Error('a server starts once');
@@ -122,13 +158,22 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const self = formatAddress(bound.host, bound.port);
     this.view = new RingView(self);
     this.log = this.log.child({ node: self });
-    this.context = this.createContext(this.view);
+    this.checkPayload = encodeMessage({ type: 'CHECK', from: self });
+    try {
+      this.itemStore = await this.openStore(self);
+    } catch (err) {
+      await this.listener.stop();
+      throw err;
+    }
+    this.uploads = new Uploads(this.itemStore);
+    this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
+    this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.state = 'running';
     this.log.info(`listening on ${self}`);
     const join = this.nodeOptions.join;
     if (join !== undefined) {
       try {
-        await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self }));
+        await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self, from: self }));
         this.log.send(`INSERT ${self} to ${join}`);
       } catch (err) {
         await this.stop();
@@ -138,7 +183,34 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.ringChanged();
     }
     this.scheduleHeartbeat();
+    this.antiEntropy.start();
     return self;
+  }
+
+  private async openStore(self: Address): Promise<ItemStore> {
+    const dataDir = this.nodeOptions.dataDir;
+    if (dataDir === undefined) return ItemStore.open(new MemoryPersistence());
+    const dir = typeof dataDir === 'function' ? dataDir(self) : dataDir;
+    const store = await ItemStore.open(await DiskPersistence.open(dir));
+    this.log.info(`data directory ${dir}: ${store.size} items`);
+    return store;
+  }
+
+  private createAntiEntropy(store: ItemStore, uploads: Uploads): AntiEntropy {
+    return new AntiEntropy({
+      store,
+      log: this.log,
+      peers: () => this.members.filter((member) => member !== this.address && this.modernPeers.has(member)),
+      now: this.now,
+      intervalMs: this.options.syncIntervalMs,
+      tombstoneTtlMs: this.options.tombstoneTtlMs,
+      client: this.peerClientOptions(),
+      onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
+    });
+  }
+
+  private peerClientOptions() {
+    return { timeoutMs: this.options.roundTimeoutMs, maxReplyBytes: this.options.maxMessageBytes };
   }
 
   /** Stops listening, answers waiting clients with an error, clears every timer. Safe to call twice. */
@@ -146,26 +218,34 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     clearTimeout(this.heartbeatTimer);
-    for (const connection of this.waiting.drain()) {
-      this.reply(connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
+    this.antiEntropy?.stop();
+    for (const waiting of this.waiting.drain()) {
+      this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     await this.listener.stop();
-    await this.store.close();
+    await this.uploads?.clear();
+    await this.itemStore?.close();
   }
 
-  private createContext(view: RingView): HandlerContext {
+  private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {
     return {
       self: view.self,
       ring: view,
-      store: this.store,
+      store,
       log: this.log,
       waiting: this.waiting,
       seen: this.seen,
+      clock: new VersionClock(view.self),
+      uploads,
       roundTimeoutMs: this.options.roundTimeoutMs,
+      wholeLimit: this.options.maxMessageBytes,
+      now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
       forward: (message) => void this.forward(message),
       announceRing: () => this.announceRing(),
       ringChanged: () => this.ringChanged(),
+      peerSpeaksExtensions: (address) => this.modernPeers.add(address),
+      pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
       reply: (connection, reply) => this.reply(connection, reply),
     };
   }
@@ -205,13 +285,23 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private reply(connection: Connection, reply: Reply): void {
-    connection.reply(encodeMessage(reply));
+    const payload = encodeMessage(reply);
+    if (payload.length > this.options.maxMessageBytes && reply.type !== 'ERROR') {
+      const message = `the reply would be ${payload.length} bytes, more than the limit of ${this.options.maxMessageBytes}: fetch it in parts (webclient does)`;
+      connection.reply(encodeMessage(errorReply('TOO_LARGE', message)));
+      return;
+    }
+    connection.reply(payload);
   }
 
   private ringChanged(): void {
     if (!this.view) return;
+    const wasAlone = this.lastRingSize === 1;
+    this.lastRingSize = this.view.size;
     this.log.info(this.view.format());
     this.emit('ring', this.view.fromSelf());
+    // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
+    if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
   }
 
   private announceRing(): void {
@@ -265,7 +355,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const next = view.successor();
     if (next === undefined) return;
     try {
-      await this.transport.send(next, CHECK_PAYLOAD);
+      await this.transport.send(next, this.checkPayload);
       this.log.send(`CHECK to ${next}`, undefined, true);
     } catch (err) {
       if (!this.running) return;

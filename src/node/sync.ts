@@ -1,0 +1,137 @@
+/**
+ * State transfer and anti-entropy. Now and then (and right after joining) a
+ * server asks a peer that speaks our extensions for its digest (256 bucket
+ * values over names and versions), lists the buckets that differ, and pulls
+ * every entry the peer holds in a newer version: tombstones directly, items
+ * range by range into staging, so memory stays bounded whatever their size.
+ * Pulling only, from peers chosen at random, every copy reaches every server.
+ */
+import type { Address } from '../protocol/address.js';
+import type { Log } from '../log/logger.js';
+import { fetchParts, getDigest, listBuckets, PART_BYTES, type ClientOptions } from '../client/client.js';
+import type { ItemStore, Staged } from '../store/items.js';
+import { compareVersions, unversioned, type Version } from '../store/version.js';
+
+export interface SyncOptions {
+  store: ItemStore;
+  log: Log;
+  /** Peers that speak our extensions and are in the ring now. */
+  peers(): Address[];
+  now(): number;
+  intervalMs: number;
+  tombstoneTtlMs: number;
+  client: ClientOptions;
+  /** Called after every pass, for upload expiry and the like. */
+  onTick?: () => Promise<void>;
+}
+
+export interface SyncResult {
+  peer: Address;
+  pulled: number;
+  deleted: number;
+}
+
+/** Pulls one item from `peer` into the store. Resolves true when a newer copy was stored. */
+export async function pullItem(store: ItemStore, peer: Address, item: string, now: number, client: ClientOptions): Promise<boolean> {
+  let staged: Staged | undefined;
+  let whole: Buffer | undefined;
+  try {
+    const info = await fetchParts(
+      peer,
+      item,
+      async (bytes, part) => {
+        if (staged === undefined && whole === undefined && bytes.length === part.size) {
+          whole = bytes;
+          return;
+        }
+        staged ??= await store.stage();
+        await staged.append(bytes);
+      },
+      { ...client, local: true, partBytes: PART_BYTES },
+    );
+    if (!info) return false;
+    const version: Version = info.version ?? unversioned(peer);
+    if (whole) {
+      const content = whole.toString(info.encoding === 'base64' ? 'base64' : 'utf8');
+      return await store.apply(item, { version, encoding: info.encoding, content }, now);
+    }
+    if (!staged) return false;
+    const applied = await store.applyStaged(item, { version, deleted: false, encoding: info.encoding, size: info.size, storedAt: now }, staged);
+    staged = undefined;
+    return applied;
+  } finally {
+    await staged?.discard();
+  }
+}
+
+export class AntiEntropy {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SyncResult | undefined> | undefined;
+  private stopped = false;
+  /** How many passes ran and what they repaired, for logs and tests. */
+  readonly totals = { passes: 0, pulled: 0, deleted: 0 };
+
+  constructor(private readonly options: SyncOptions) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Runs a pass now (with `peer`, or one chosen at random), unless one is running. */
+  syncNow(peer?: Address): Promise<SyncResult | undefined> {
+    this.running ??= this.pass(peer).finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.syncNow().finally(() => this.schedule());
+    }, this.options.intervalMs);
+  }
+
+  private async pass(chosen?: Address): Promise<SyncResult | undefined> {
+    const { store, log, now } = this.options;
+    try {
+      await store.collectTombstones(now() - this.options.tombstoneTtlMs);
+      await this.options.onTick?.();
+      const peers = this.options.peers();
+      const peer = chosen ?? peers[Math.floor(Math.random() * peers.length)];
+      if (peer === undefined || this.stopped) return undefined;
+      const result = await this.syncWith(peer);
+      this.totals.passes++;
+      this.totals.pulled += result.pulled;
+      this.totals.deleted += result.deleted;
+      if (result.pulled + result.deleted > 0) {
+        log.info(`sync with ${peer}: pulled ${result.pulled} items, ${result.deleted} deletions`);
+      }
+      return result;
+    } catch (err) {
+      if (!this.stopped) log.warn(`sync failed: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  private async syncWith(peer: Address): Promise<SyncResult> {
+    const { store, now, client } = this.options;
+    const result: SyncResult = { peer, pulled: 0, deleted: 0 };
+    const buckets = store.digest.differing(await getDigest(peer, client));
+    if (buckets.length === 0) return result;
+    for (const entry of await listBuckets(peer, buckets, client)) {
+      if (this.stopped) break;
+      const held = store.head(entry.item);
+      if (held && compareVersions(entry.version, held.version) <= 0) continue;
+      if (entry.deleted) {
+        if (await store.apply(entry.item, { version: entry.version, deleted: true, content: '' }, now())) result.deleted++;
+      } else if (await pullItem(store, peer, entry.item, now(), client)) {
+        result.pulled++;
+      }
+    }
+    return result;
+  }
+}

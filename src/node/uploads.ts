@@ -1,0 +1,77 @@
+/**
+ * Large items arrive in parts (each one PUT or FORWARD_PUT with a `part`),
+ * in order, and are staged until the last part makes them whole. Memory stays
+ * bounded by one part: the bytes go straight to the store's staging area.
+ */
+import { CoopError } from '../errors.js';
+import type { Encoding, UploadPart } from '../protocol/messages.js';
+import type { ItemStore, Staged } from '../store/items.js';
+import type { Version } from '../store/version.js';
+
+interface Upload {
+  item: string;
+  version: Version;
+  encoding: Encoding | undefined;
+  size: number;
+  staged: Staged;
+  received: number;
+  touchedAt: number;
+}
+
+export class Uploads {
+  private readonly open = new Map<string, Upload>();
+
+  constructor(private readonly store: ItemStore) {}
+
+  /** The version of upload `key`, when its first part has arrived. */
+  versionOf(key: string): Version | undefined {
+    return this.open.get(key)?.version;
+  }
+
+  /**
+   * Takes one part. Resolves true when it was the last one and the item is now
+   * stored (if its version is the newest). Throws BAD_FIELD for a part out of order.
+   */
+  async receive(
+    key: string,
+    item: string,
+    version: Version,
+    encoding: Encoding | undefined,
+    part: UploadPart,
+    bytes: Buffer,
+    now: number,
+  ): Promise<boolean> {
+    let upload = this.open.get(key);
+    if (part.offset === 0) {
+      if (upload) await upload.staged.discard();
+      upload = { item, version, encoding, size: part.size, staged: await this.store.stage(), received: 0, touchedAt: now };
+      this.open.set(key, upload);
+    }
+    if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
+      throw new CoopError('BAD_FIELD', `part at ${part.offset} of upload ${key} does not follow what was received`);
+    }
+    if (part.offset + bytes.length > part.size) throw new CoopError('BAD_FIELD', 'part runs past the upload size');
+    await upload.staged.append(bytes);
+    upload.received += bytes.length;
+    upload.touchedAt = now;
+    if (upload.received < upload.size) return false;
+    this.open.delete(key);
+    const meta = { version: upload.version, deleted: false, encoding: upload.encoding, size: upload.size, storedAt: now };
+    await this.store.applyStaged(item, meta, upload.staged);
+    return true;
+  }
+
+  /** Drops uploads that have not moved since `before`; their senders gave up. */
+  async expire(before: number): Promise<void> {
+    for (const [key, upload] of this.open) {
+      if (upload.touchedAt < before) {
+        this.open.delete(key);
+        await upload.staged.discard();
+      }
+    }
+  }
+
+  async clear(): Promise<void> {
+    await this.expire(Infinity);
+  }
+}

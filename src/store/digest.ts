@@ -1,0 +1,52 @@
+/**
+ * A cheap summary of what a server holds, for anti-entropy: names are spread
+ * over 256 buckets, and each bucket's value is the XOR of a hash of every
+ * (name, version, deleted) in it. XOR makes an update O(1): take the old entry
+ * out, put the new one in. Two servers compare the 256 values and list only
+ * the buckets that differ; contents never travel to compare.
+ */
+import { createHash } from 'node:crypto';
+import type { Version } from './version.js';
+
+export const BUCKETS = 256;
+
+export interface DigestEntry {
+  version: Version;
+  deleted: boolean;
+}
+
+function hash(text: string): Buffer {
+  return createHash('sha1').update(text).digest();
+}
+
+export function bucketOf(name: string): number {
+  return hash(name)[0]!;
+}
+
+function entryHash(name: string, entry: DigestEntry): bigint {
+  return hash(`${name}\u0000${entry.version.clock}\u0000${entry.version.server}\u0000${entry.deleted ? 1 : 0}`).readBigUInt64BE(0);
+}
+
+export class BucketDigest {
+  private readonly values = new Array<bigint>(BUCKETS).fill(0n);
+
+  /** Records that `name` changed from `before` to `after` (either may be absent). */
+  update(name: string, before: DigestEntry | undefined, after: DigestEntry | undefined): void {
+    const bucket = bucketOf(name);
+    let value = this.values[bucket]!;
+    if (before) value ^= entryHash(name, before);
+    if (after) value ^= entryHash(name, after);
+    this.values[bucket] = value;
+  }
+
+  /** The 256 bucket values as 16-digit hex strings, for the wire. */
+  toWire(): string[] {
+    return this.values.map((value) => value.toString(16).padStart(16, '0'));
+  }
+
+  /** Buckets whose value differs from a peer's digest. */
+  differing(peer: readonly string[]): number[] {
+    const own = this.toWire();
+    return own.flatMap((value, bucket) => (peer[bucket] === value ? [] : [bucket]));
+  }
+}

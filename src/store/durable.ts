@@ -1,0 +1,129 @@
+/**
+ * Items on disk, in a data directory:
+ *   index/    an LMDB database: name -> record (version, flags, and small content inline)
+ *   blobs/    large contents as raw bytes, one file per stored version
+ *   staging/  contents being received, part by part
+ * A record is written in one LMDB transaction, so an item is never torn; a
+ * blob is complete and renamed into blobs/ before the record that points at it
+ * is written. Item names never become file paths: blob files are named by a
+ * random id. At start, blobs no record points at and stale staging files are removed.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { open as openLmdb, type RootDatabase } from 'lmdb';
+import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+
+interface DiskRecord extends StoredRecord {
+  blob?: string;
+}
+
+class FileStaged implements Staged {
+  size = 0;
+
+  constructor(
+    readonly path: string,
+    readonly file: FileHandle,
+  ) {}
+
+  async append(bytes: Buffer): Promise<void> {
+    await this.file.write(bytes, 0, bytes.length, null);
+    this.size += bytes.length;
+  }
+
+  async discard(): Promise<void> {
+    await this.file.close().catch(() => undefined);
+    await rm(this.path, { force: true });
+  }
+}
+
+async function syncDirectory(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export class DiskPersistence implements Persistence {
+  private constructor(
+    private readonly dir: string,
+    private readonly db: RootDatabase<DiskRecord, string>,
+  ) {}
+
+  static async open(dir: string): Promise<DiskPersistence> {
+    for (const sub of ['index', 'blobs', 'staging']) await mkdir(join(dir, sub), { recursive: true });
+    const db = openLmdb<DiskRecord, string>({ path: join(dir, 'index'), compression: false });
+    return new DiskPersistence(dir, db);
+  }
+
+  async load(): Promise<Array<[string, StoredRecord]>> {
+    const records: Array<[string, StoredRecord]> = [];
+    const referenced = new Set<string>();
+    for (const { key, value } of this.db.getRange()) {
+      records.push([key, value]);
+      if (value.blob) referenced.add(value.blob);
+    }
+    for (const file of await readdir(join(this.dir, 'blobs'))) {
+      if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
+    }
+    await rm(join(this.dir, 'staging'), { recursive: true, force: true });
+    await mkdir(join(this.dir, 'staging'), { recursive: true });
+    return records;
+  }
+
+  async write(name: string, meta: ItemMeta, body: Body): Promise<void> {
+    const previous = this.db.get(name)?.blob;
+    let record: DiskRecord;
+    if ('inline' in body) {
+      record = { ...meta, content: body.inline };
+    } else {
+      const staged = body.blob as FileStaged;
+      await staged.file.sync();
+      await staged.file.close();
+      const blob = `${meta.version.clock}-${randomBytes(8).toString('hex')}`;
+      await rename(staged.path, this.blobPath(blob));
+      await syncDirectory(join(this.dir, 'blobs'));
+      record = { ...meta, blob };
+    }
+    await this.db.put(name, record);
+    if (previous && previous !== record.blob) await rm(this.blobPath(previous), { force: true });
+  }
+
+  readInline(name: string): string | undefined {
+    return this.db.get(name)?.content;
+  }
+
+  async readRange(name: string, _meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+    const blob = this.db.get(name)?.blob;
+    if (!blob) return Buffer.alloc(0);
+    const file = await open(this.blobPath(blob), 'r');
+    try {
+      const buffer = Buffer.alloc(length);
+      const { bytesRead } = await file.read(buffer, 0, length, offset);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await file.close();
+    }
+  }
+
+  async remove(name: string): Promise<void> {
+    const blob = this.db.get(name)?.blob;
+    await this.db.remove(name);
+    if (blob) await rm(this.blobPath(blob), { force: true });
+  }
+
+  async stage(): Promise<Staged> {
+    const path = join(this.dir, 'staging', randomBytes(8).toString('hex'));
+    return new FileStaged(path, await open(path, 'wx'));
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+
+  private blobPath(blob: string): string {
+    return join(this.dir, 'blobs', blob);
+  }
+}

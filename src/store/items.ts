@@ -1,0 +1,205 @@
+/**
+ * The items a server holds: merge rules on top of a persistence layer.
+ *
+ * Every item has a version; a copy is applied only if its version supersedes
+ * the one held (version.ts), so copies arriving in any order end the same.
+ * A delete is a tombstone: an item with `deleted` set and a version, so a stale
+ * copy cannot bring it back; tombstones are collected after a while.
+ *
+ * The decision to apply is taken synchronously against the in-memory index,
+ * then the write goes to the persistence layer; `apply` resolves once the copy
+ * is durable there. Until then reads are served from the in-flight copy.
+ */
+import type { Encoding } from '../protocol/messages.js';
+import { BucketDigest, bucketOf } from './digest.js';
+import { supersedes, type Version } from './version.js';
+
+export interface ItemMeta {
+  version: Version;
+  deleted: boolean;
+  /** How the whole content travels: undefined for UTF-8 text, 'base64' for bytes. */
+  encoding?: Encoding | undefined;
+  /** Bytes of content. */
+  size: number;
+  /** Local time (ms) this copy was stored: tombstones are collected by age. */
+  storedAt: number;
+}
+
+/** Content lives inline with its record (small), or as raw bytes in a blob (large). */
+export type Body = { inline: string } | { blob: Staged };
+
+/** Bytes written somewhere temporary, ready to become an item's content. */
+export interface Staged {
+  readonly size: number;
+  append(bytes: Buffer): Promise<void>;
+  discard(): Promise<void>;
+}
+
+export interface StoredRecord extends ItemMeta {
+  /** Inline content (small items and tombstones); absent when the content is a blob. */
+  content?: string;
+}
+
+/** Where records and contents are kept: in memory, or on disk. */
+export interface Persistence {
+  load(): Promise<Array<[string, StoredRecord]>>;
+  /** Durable when resolved. */
+  write(name: string, meta: ItemMeta, body: Body): Promise<void>;
+  readInline(name: string): string | undefined;
+  readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
+  remove(name: string): Promise<void>;
+  stage(): Promise<Staged>;
+  close(): Promise<void>;
+}
+
+/** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
+export const INLINE_LIMIT = 1024 * 1024;
+
+function byteLength(content: string, encoding: Encoding | undefined): number {
+  return Buffer.byteLength(content, encoding === 'base64' ? 'base64' : 'utf8');
+}
+
+export class ItemStore {
+  private readonly index = new Map<string, ItemMeta>();
+  private readonly inflight = new Map<string, string>();
+  private readonly chains = new Map<string, Promise<void>>();
+  readonly digest = new BucketDigest();
+
+  private constructor(private readonly persistence: Persistence) {}
+
+  static async open(persistence: Persistence): Promise<ItemStore> {
+    const store = new ItemStore(persistence);
+    for (const [name, record] of await persistence.load()) {
+      const { content: _content, ...meta } = record;
+      store.index.set(name, meta);
+      store.digest.update(name, undefined, meta);
+    }
+    return store;
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  /** Live items and tombstones. */
+  entries(): IterableIterator<[string, ItemMeta]> {
+    return this.index.entries();
+  }
+
+  /** Entries whose names fall in the given digest buckets. */
+  listBuckets(buckets: ReadonlySet<number>): Array<[string, ItemMeta]> {
+    return [...this.index].filter(([name]) => buckets.has(bucketOf(name)));
+  }
+
+  head(name: string): ItemMeta | undefined {
+    return this.index.get(name);
+  }
+
+  /** The whole content of a live item, as it travels (text, or base64 for bytes). */
+  async get(name: string): Promise<{ meta: ItemMeta; content: string } | undefined> {
+    const meta = this.index.get(name);
+    if (!meta || meta.deleted) return undefined;
+    const inline = this.inflight.get(name) ?? this.persistence.readInline(name);
+    if (inline !== undefined) return { meta, content: inline };
+    const bytes = await this.persistence.readRange(name, meta, 0, meta.size);
+    return { meta, content: bytes.toString(meta.encoding === 'base64' ? 'base64' : 'utf8') };
+  }
+
+  /** Raw bytes [offset, offset + length) of a live item's content. */
+  async readRange(name: string, offset: number, length: number): Promise<Buffer> {
+    const meta = this.index.get(name);
+    if (!meta || meta.deleted) throw new Error(`no item ${name}`);
+    const end = Math.min(meta.size, offset + length);
+    if (offset >= end) return Buffer.alloc(0);
+    const inline = this.inflight.get(name) ?? this.persistence.readInline(name);
+    if (inline !== undefined) return Buffer.from(inline, meta.encoding === 'base64' ? 'base64' : 'utf8').subarray(offset, end);
+    return this.persistence.readRange(name, meta, offset, end - offset);
+  }
+
+  /**
+   * Applies a copy (or a tombstone, with deleted set and content '') when its
+   * version supersedes the held one. Resolves true once applied durably, false
+   * when the held version is as new or newer.
+   */
+  async apply(
+    name: string,
+    copy: { version: Version; deleted?: boolean; encoding?: Encoding | undefined; content: string },
+    now: number,
+  ): Promise<boolean> {
+    if (!supersedes(copy.version, this.index.get(name)?.version)) return false;
+    const deleted = copy.deleted === true;
+    const content = deleted ? '' : copy.content;
+    const encoding = deleted ? undefined : copy.encoding;
+    const meta: ItemMeta = { version: copy.version, deleted, encoding, size: byteLength(content, encoding), storedAt: now };
+    if (content.length > INLINE_LIMIT) {
+      const staged = await this.persistence.stage();
+      await staged.append(Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8'));
+      return this.applyStaged(name, meta, staged);
+    }
+    return this.serially(name, async () => {
+      if (!supersedes(meta.version, this.index.get(name)?.version)) return false;
+      this.replace(name, meta);
+      this.inflight.set(name, content);
+      try {
+        await this.persistence.write(name, meta, { inline: content });
+      } finally {
+        if (this.inflight.get(name) === content) this.inflight.delete(name);
+      }
+      return true;
+    });
+  }
+
+  /** Applies content that was staged part by part (large items). */
+  applyStaged(name: string, meta: ItemMeta, staged: Staged): Promise<boolean> {
+    return this.serially(name, async () => {
+      if (!supersedes(meta.version, this.index.get(name)?.version)) {
+        await staged.discard();
+        return false;
+      }
+      await this.persistence.write(name, meta, { blob: staged });
+      this.replace(name, meta);
+      return true;
+    });
+  }
+
+  /** Writes of one name happen one after another, so the disk ends with the newest. */
+  private serially<T>(name: string, task: () => Promise<T>): Promise<T> {
+    const result = (this.chains.get(name) ?? Promise.resolve()).then(task);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.chains.set(name, tail);
+    void tail.then(() => {
+      if (this.chains.get(name) === tail) this.chains.delete(name);
+    });
+    return result;
+  }
+
+  stage(): Promise<Staged> {
+    return this.persistence.stage();
+  }
+
+  /** Forgets tombstones stored before `before` (ms). Returns how many. */
+  async collectTombstones(before: number): Promise<number> {
+    const old = [...this.index].filter(([, meta]) => meta.deleted && meta.storedAt < before);
+    for (const [name, meta] of old) {
+      await this.serially(name, async () => {
+        if (this.index.get(name) !== meta) return;
+        this.index.delete(name);
+        this.digest.update(name, meta, undefined);
+        await this.persistence.remove(name);
+      });
+    }
+    return old.length;
+  }
+
+  close(): Promise<void> {
+    return this.persistence.close();
+  }
+
+  private replace(name: string, meta: ItemMeta): void {
+    this.digest.update(name, this.index.get(name), meta);
+    this.index.set(name, meta);
+  }
+}

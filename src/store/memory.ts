@@ -1,0 +1,54 @@
+/** Keeps everything in memory: the original's behaviour (`--memory`), and the default for tests. */
+import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+
+class MemoryStaged implements Staged {
+  readonly chunks: Buffer[] = [];
+  size = 0;
+
+  async append(bytes: Buffer): Promise<void> {
+    this.chunks.push(bytes);
+    this.size += bytes.length;
+  }
+
+  async discard(): Promise<void> {
+    this.chunks.length = 0;
+  }
+}
+
+export class MemoryPersistence implements Persistence {
+  private readonly inline = new Map<string, string>();
+  private readonly blobs = new Map<string, Buffer>();
+
+  async load(): Promise<Array<[string, StoredRecord]>> {
+    return [];
+  }
+
+  async write(name: string, _meta: ItemMeta, body: Body): Promise<void> {
+    if ('inline' in body) {
+      this.inline.set(name, body.inline);
+      this.blobs.delete(name);
+    } else {
+      this.blobs.set(name, Buffer.concat((body.blob as MemoryStaged).chunks));
+      this.inline.delete(name);
+    }
+  }
+
+  readInline(name: string): string | undefined {
+    return this.inline.get(name);
+  }
+
+  async readRange(name: string, _meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+    return (this.blobs.get(name) ?? Buffer.alloc(0)).subarray(offset, offset + length);
+  }
+
+  async remove(name: string): Promise<void> {
+    this.inline.delete(name);
+    this.blobs.delete(name);
+  }
+
+  async stage(): Promise<Staged> {
+    return new MemoryStaged();
+  }
+
+  async close(): Promise<void> {}
+}
