@@ -2,10 +2,10 @@
  * The webclient program. GET writes the content, byte for byte, to standard
  * output; every message goes to standard error. Exit status: see EXIT.
  */
-import { readFile } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { getItem, getRing, putItem, encodeContent, decodeContent } from '../client/client.js';
+import { deleteItem, fetchParts, getRing, putBytes } from '../client/client.js';
 import { formatAddress } from '../protocol/address.js';
 import { checkItemName } from '../protocol/names.js';
 import { formatRing } from '../ring/ring.js';
@@ -23,6 +23,7 @@ export const EXIT = {
 interface ClientArgs {
   get?: string;
   put?: string;
+  delete?: string;
   ring?: boolean;
   ip?: string;
   port: number;
@@ -33,6 +34,7 @@ interface ClientArgs {
 const SINGLE_DASH = new Map([
   ['-get', '--get'],
   ['-put', '--put'],
+  ['-delete', '--delete'],
   ['-ring', '--ring'],
   ['-ip', '--ip'],
   ['-port', '--port'],
@@ -40,15 +42,22 @@ const SINGLE_DASH = new Map([
 ]);
 
 export interface Io {
-  stdout: { write(chunk: Uint8Array | string): unknown };
+  stdout: NodeJS.WritableStream;
   stderr: { write(chunk: string): unknown };
+}
+
+/** Writes and waits while the pipe is full, so a slow reader bounds the memory used. */
+function writeOut(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> | void {
+  if (stream.write(bytes)) return;
+  return new Promise((resolve) => stream.once('drain', () => resolve()));
 }
 
 export function clientCommand(io: Io): Command {
   return new Command('webclient')
-    .description('Stores a file in the ring (-put), fetches one (-get), or shows the ring (--ring).')
-    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring']))
-    .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring']))
+    .description('Stores a file in the ring (-put), fetches one (-get), deletes one (--delete), or shows the ring (--ring).')
+    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring', 'delete']))
+    .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring', 'delete']))
+    .addOption(new Option('--delete <NAME>', 'delete item NAME everywhere').conflicts(['ring']))
     .addOption(new Option('--ring', "print the server's view of the ring"))
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
     .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
@@ -92,27 +101,42 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       return EXIT.OK;
     }
     if (args.get !== undefined) {
-      const lookup = await getItem(server, checkItemName(args.get), options);
-      if (!lookup.found) {
+      // Range by range, so a large item never sits whole in memory.
+      const found = await fetchParts(server, checkItemName(args.get), (bytes) => writeOut(io.stdout, bytes), options);
+      if (!found) {
         io.stderr.write(`webclient: 404 NOT FOUND: no item named ${JSON.stringify(args.get)} in the ring\n`);
         return EXIT.NOT_FOUND;
       }
-      io.stdout.write(decodeContent(lookup));
+      return EXIT.OK;
+    }
+    if (args.delete !== undefined) {
+      const status = await deleteItem(server, checkItemName(args.delete), options);
+      io.stderr.write(`webclient: DELETE ${args.delete}: ${status}\n`);
       return EXIT.OK;
     }
     const file = args.put!;
-    let bytes: Buffer;
+    let size: number;
+    let handle;
     try {
-      bytes = await readFile(file);
+      size = (await stat(file)).size;
+      handle = await open(file, 'r');
     } catch (err) {
       io.stderr.write(`webclient: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
       return EXIT.USAGE;
     }
-    const name = checkItemName(basename(file));
-    const { content, encoding } = encodeContent(bytes);
-    const status = await putItem(server, name, content, encoding, options);
-    io.stderr.write(`webclient: PUT ${name} (${bytes.length} bytes): ${status}\n`);
-    return EXIT.OK;
+    try {
+      const name = checkItemName(basename(file));
+      const read = async (offset: number, length: number): Promise<Buffer> => {
+        const buffer = Buffer.alloc(length);
+        const { bytesRead } = await handle.read(buffer, 0, length, offset);
+        return buffer.subarray(0, bytesRead);
+      };
+      const status = await putBytes(server, name, size, read, options);
+      io.stderr.write(`webclient: PUT ${name} (${size} bytes): ${status}\n`);
+      return EXIT.OK;
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if (!isCoopError(err)) throw err;
     io.stderr.write(`webclient: ${err.message}\n`);

@@ -1,4 +1,5 @@
 /** The webserver program: parse argv, start one RingNode, print, stop on a signal. */
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatAddress } from '../protocol/address.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
@@ -16,6 +17,15 @@ interface ServerArgs {
   idleTimeout: number;
   maxMessage: number;
   logFormat: LogFormat;
+  data?: string;
+  memory: boolean;
+  syncInterval: number;
+  tombstoneTtl: number;
+}
+
+/** The default data directory: one per server, under the working directory, named after its address. */
+export function defaultDataDir(self: string): string {
+  return join('data', self.replace(/[^A-Za-z0-9.]+/g, '_').replace(/^_|_$/g, ''));
 }
 
 export function serverCommand(): Command {
@@ -64,6 +74,22 @@ export function serverCommand(): Command {
         .env('WEBSERVER_MAX_MESSAGE'),
     )
     .addOption(
+      new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)').env('WEBSERVER_DATA').conflicts('memory'),
+    )
+    .addOption(new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'))
+    .addOption(
+      new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.syncIntervalMs / 1000)
+        .env('WEBSERVER_SYNC_INTERVAL'),
+    )
+    .addOption(
+      new Option('--tombstone-ttl <SECONDS>', 'how long a deleted item is remembered as deleted')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.tombstoneTtlMs / 1000)
+        .env('WEBSERVER_TOMBSTONE_TTL'),
+    )
+    .addOption(
       new Option('--log-format <FORMAT>', "pretty: the original's [INFO] lines; json: one JSON object per line")
         .choices(['pretty', 'json'])
         .default('pretty')
@@ -96,6 +122,9 @@ export async function main(argv: string[]): Promise<RingNode> {
     roundTimeoutMs: args.roundTimeout * 1000,
     idleTimeoutMs: args.idleTimeout * 1000,
     maxMessageBytes: args.maxMessage,
+    dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
+    syncIntervalMs: args.syncInterval * 1000,
+    tombstoneTtlMs: args.tombstoneTtl * 1000,
     log,
   });
   try {

@@ -56,7 +56,8 @@ export async function pullItem(store: ItemStore, peer: Address, item: string, no
       return await store.apply(item, { version, encoding: info.encoding, content }, now);
     }
     if (!staged) return false;
-    const applied = await store.applyStaged(item, { version, deleted: false, encoding: info.encoding, size: info.size, storedAt: now }, staged);
+    const meta = { version, deleted: false, encoding: info.encoding, size: info.size, storedAt: now, hash: staged.hash() };
+    const applied = await store.applyStaged(item, meta, staged);
     staged = undefined;
     return applied;
   } finally {

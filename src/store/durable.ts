@@ -8,11 +8,11 @@
  * is written. Item names never become file paths: blob files are named by a
  * random id. At start, blobs no record points at and stale staging files are removed.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, type FileHandle } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
-import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+import { sha1, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;
@@ -20,6 +20,7 @@ interface DiskRecord extends StoredRecord {
 
 class FileStaged implements Staged {
   size = 0;
+  private readonly sha1 = createHash('sha1');
 
   constructor(
     readonly path: string,
@@ -29,6 +30,11 @@ class FileStaged implements Staged {
   async append(bytes: Buffer): Promise<void> {
     await this.file.write(bytes, 0, bytes.length, null);
     this.size += bytes.length;
+    this.sha1.update(bytes);
+  }
+
+  hash(): string {
+    return this.sha1.copy().digest('hex');
   }
 
   async discard(): Promise<void> {
@@ -58,19 +64,38 @@ export class DiskPersistence implements Persistence {
     return new DiskPersistence(dir, db);
   }
 
-  async load(): Promise<Array<[string, StoredRecord]>> {
+  async load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }> {
     const records: Array<[string, StoredRecord]> = [];
+    const damaged: string[] = [];
     const referenced = new Set<string>();
     for (const { key, value } of this.db.getRange()) {
-      records.push([key, value]);
-      if (value.blob) referenced.add(value.blob);
+      if (await this.intact(value)) {
+        records.push([key, value]);
+        if (value.blob) referenced.add(value.blob);
+      } else {
+        damaged.push(key);
+      }
     }
+    for (const name of damaged) await this.db.remove(name);
     for (const file of await readdir(join(this.dir, 'blobs'))) {
       if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
     }
     await rm(join(this.dir, 'staging'), { recursive: true, force: true });
     await mkdir(join(this.dir, 'staging'), { recursive: true });
-    return records;
+    return { records, damaged };
+  }
+
+  /** Inline content must match its hash; a blob must be there with the right size (its bytes are not re-read at start). */
+  private async intact(record: DiskRecord): Promise<boolean> {
+    if (record.content !== undefined) {
+      return sha1(Buffer.from(record.content, record.encoding === 'base64' ? 'base64' : 'utf8')) === record.hash;
+    }
+    if (!record.blob) return false;
+    try {
+      return (await stat(this.blobPath(record.blob))).size === record.size;
+    } catch {
+      return false;
+    }
   }
 
   async write(name: string, meta: ItemMeta, body: Body): Promise<void> {

@@ -10,6 +10,7 @@
  * then the write goes to the persistence layer; `apply` resolves once the copy
  * is durable there. Until then reads are served from the in-flight copy.
  */
+import { createHash } from 'node:crypto';
 import type { Encoding } from '../protocol/messages.js';
 import { BucketDigest, bucketOf } from './digest.js';
 import { supersedes, type Version } from './version.js';
@@ -23,6 +24,8 @@ export interface ItemMeta {
   size: number;
   /** Local time (ms) this copy was stored: tombstones are collected by age. */
   storedAt: number;
+  /** SHA-1 of the content bytes, hex: damage on disk is found by it. */
+  hash: string;
 }
 
 /** Content lives inline with its record (small), or as raw bytes in a blob (large). */
@@ -31,6 +34,8 @@ export type Body = { inline: string } | { blob: Staged };
 /** Bytes written somewhere temporary, ready to become an item's content. */
 export interface Staged {
   readonly size: number;
+  /** SHA-1 of the bytes appended so far, hex. */
+  hash(): string;
   append(bytes: Buffer): Promise<void>;
   discard(): Promise<void>;
 }
@@ -42,7 +47,8 @@ export interface StoredRecord extends ItemMeta {
 
 /** Where records and contents are kept: in memory, or on disk. */
 export interface Persistence {
-  load(): Promise<Array<[string, StoredRecord]>>;
+  /** Every intact record; damaged ones (content not matching its hash, blob missing) are dropped and named. */
+  load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }>;
   /** Durable when resolved. */
   write(name: string, meta: ItemMeta, body: Body): Promise<void>;
   readInline(name: string): string | undefined;
@@ -55,8 +61,8 @@ export interface Persistence {
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
 
-function byteLength(content: string, encoding: Encoding | undefined): number {
-  return Buffer.byteLength(content, encoding === 'base64' ? 'base64' : 'utf8');
+export function sha1(bytes: Buffer): string {
+  return createHash('sha1').update(bytes).digest('hex');
 }
 
 export class ItemStore {
@@ -67,13 +73,18 @@ export class ItemStore {
 
   private constructor(private readonly persistence: Persistence) {}
 
+  /** Names whose copies were found damaged when the store was opened; anti-entropy fetches them again. */
+  damaged: string[] = [];
+
   static async open(persistence: Persistence): Promise<ItemStore> {
     const store = new ItemStore(persistence);
-    for (const [name, record] of await persistence.load()) {
+    const { records, damaged } = await persistence.load();
+    for (const [name, record] of records) {
       const { content: _content, ...meta } = record;
       store.index.set(name, meta);
       store.digest.update(name, undefined, meta);
     }
+    store.damaged = damaged;
     return store;
   }
 
@@ -130,10 +141,11 @@ export class ItemStore {
     const deleted = copy.deleted === true;
     const content = deleted ? '' : copy.content;
     const encoding = deleted ? undefined : copy.encoding;
-    const meta: ItemMeta = { version: copy.version, deleted, encoding, size: byteLength(content, encoding), storedAt: now };
+    const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
+    const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
     if (content.length > INLINE_LIMIT) {
       const staged = await this.persistence.stage();
-      await staged.append(Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8'));
+      await staged.append(bytes);
       return this.applyStaged(name, meta, staged);
     }
     return this.serially(name, async () => {

@@ -1,13 +1,20 @@
 /** Keeps everything in memory: the original's behaviour (`--memory`), and the default for tests. */
+import { createHash } from 'node:crypto';
 import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
 
 class MemoryStaged implements Staged {
   readonly chunks: Buffer[] = [];
   size = 0;
+  private readonly sha1 = createHash('sha1');
 
   async append(bytes: Buffer): Promise<void> {
     this.chunks.push(bytes);
     this.size += bytes.length;
+    this.sha1.update(bytes);
+  }
+
+  hash(): string {
+    return this.sha1.copy().digest('hex');
   }
 
   async discard(): Promise<void> {
@@ -19,8 +26,8 @@ export class MemoryPersistence implements Persistence {
   private readonly inline = new Map<string, string>();
   private readonly blobs = new Map<string, Buffer>();
 
-  async load(): Promise<Array<[string, StoredRecord]>> {
-    return [];
+  async load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }> {
+    return { records: [], damaged: [] };
   }
 
   async write(name: string, _meta: ItemMeta, body: Body): Promise<void> {
