@@ -51,9 +51,16 @@ export class Uploads {
       throw new CoopError('BAD_FIELD', `part at ${part.offset} of upload ${key} does not follow what was received`);
     }
     if (part.offset + bytes.length > part.size) throw new CoopError('BAD_FIELD', 'part runs past the upload size');
-    await upload.staged.append(bytes);
+    // Claim the range before writing, so a copy of this part arriving meanwhile is refused.
     upload.received += bytes.length;
     upload.touchedAt = now;
+    try {
+      await upload.staged.append(bytes);
+    } catch (err) {
+      this.open.delete(key);
+      await upload.staged.discard();
+      throw err;
+    }
     if (upload.received < upload.size) return false;
     this.open.delete(key);
     const meta = { version: upload.version, deleted: false, encoding: upload.encoding, size: upload.size, storedAt: now, hash: upload.staged.hash() };

@@ -70,8 +70,9 @@ export class DiskPersistence implements Persistence {
     const referenced = new Set<string>();
     for (const { key, value } of this.db.getRange()) {
       if (await this.intact(value)) {
-        records.push([key, value]);
-        if (value.blob) referenced.add(value.blob);
+        const { blob, ...record } = value;
+        records.push([key, record]);
+        if (blob) referenced.add(blob);
       } else {
         damaged.push(key);
       }

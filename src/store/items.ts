@@ -195,15 +195,17 @@ export class ItemStore {
   /** Forgets tombstones stored before `before` (ms). Returns how many. */
   async collectTombstones(before: number): Promise<number> {
     const old = [...this.index].filter(([, meta]) => meta.deleted && meta.storedAt < before);
+    let collected = 0;
     for (const [name, meta] of old) {
       await this.serially(name, async () => {
-        if (this.index.get(name) !== meta) return;
+        if (this.index.get(name) !== meta) return; // replaced meanwhile
         this.index.delete(name);
         this.digest.update(name, meta, undefined);
         await this.persistence.remove(name);
+        collected++;
       });
     }
-    return old.length;
+    return collected;
   }
 
   close(): Promise<void> {
