@@ -163,7 +163,10 @@ test('tombstones are collected once older than the tombstone TTL', async (t) => 
   await deleteItem(a, 'temp.txt');
   assert.equal(cluster.nodes[1]!.store.head('temp.txt')?.deleted, true);
   now += 61_000;
-  await waitFor(() => cluster.nodes.every((node) => node.store.head('temp.txt') === undefined), { timeoutMs: 5000, what: 'the tombstone to go' });
+  await waitFor(() => cluster.nodes.every((node) => node.store.head('temp.txt') === undefined), {
+    timeoutMs: 5000,
+    what: 'the tombstone to go',
+  });
 });
 
 test('a file whose text is "404 NOT FOUND" is found, and a miss is not', async (t) => {

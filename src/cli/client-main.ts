@@ -55,7 +55,9 @@ function writeOut(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> |
 export function clientCommand(io: Io): Command {
   return new Command('webclient')
     .description('Stores a file in the ring (-put), fetches one (-get), deletes one (--delete), or shows the ring (--ring).')
-    .addOption(new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring', 'delete']))
+    .addOption(
+      new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring', 'delete']),
+    )
     .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring', 'delete']))
     .addOption(new Option('--delete <NAME>', 'delete item NAME everywhere').conflicts(['ring']))
     .addOption(new Option('--ring', "print the server's view of the ring"))

@@ -74,9 +74,13 @@ export function serverCommand(): Command {
         .env('WEBSERVER_MAX_MESSAGE'),
     )
     .addOption(
-      new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)').env('WEBSERVER_DATA').conflicts('memory'),
+      new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)')
+        .env('WEBSERVER_DATA')
+        .conflicts('memory'),
     )
-    .addOption(new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'))
+    .addOption(
+      new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'),
+    )
     .addOption(
       new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')
         .argParser(parse.seconds)

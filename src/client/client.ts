@@ -33,7 +33,7 @@ export type Lookup = { found: true; content: string; encoding?: Encoding | undef
 const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_REPLY = 1024 * 1024 * 1024;
 /** Bytes per part of a large item: well under any message limit once base64-encoded. */
-export const PART_BYTES = 4 * 1024 * 1024;
+export const PART_BYTES = 256 * 1024;
 
 export async function ask<T extends ReplyType>(
   server: Address,
@@ -150,7 +150,12 @@ export async function putBytes(
   for (let offset = 0; offset < size; offset += partBytes) {
     const bytes = await read(offset, Math.min(partBytes, size - offset));
     const part = { upload, offset, size };
-    const { data } = await ask(server, { type: 'PUT', data: { item, content: bytes.toString('base64'), encoding: 'base64', part } }, 'PUT', options);
+    const { data } = await ask(
+      server,
+      { type: 'PUT', data: { item, content: bytes.toString('base64'), encoding: 'base64', part } },
+      'PUT',
+      options,
+    );
     checkItem(item, data.item);
     status = data.status;
   }

@@ -14,7 +14,9 @@ export function describe(message: Message): string {
     case 'LIST':
       return `LIST of ${message.data.length} buckets`;
     case 'GET':
-      return message.part ? `GET ${JSON.stringify(message.data)} bytes ${message.part.offset}+${message.part.length}` : `GET ${JSON.stringify(message.data)}`;
+      return message.part
+        ? `GET ${JSON.stringify(message.data)} bytes ${message.part.offset}+${message.part.length}`
+        : `GET ${JSON.stringify(message.data)}`;
     case 'DELETE':
       return `DELETE ${JSON.stringify(message.data)}`;
     case 'PUT':

@@ -133,7 +133,10 @@ function replicate(ctx: HandlerContext, waiting: Waiting, data: ItemData): void 
 function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Waiting): void {
   ctx.waiting.add(id, key, waiting, ctx.roundTimeoutMs, (late) => {
     ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
-    ctx.reply(late.connection, { type: 'ERROR', data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' } });
+    ctx.reply(late.connection, {
+      type: 'ERROR',
+      data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' },
+    });
   });
 }
 
@@ -190,7 +193,9 @@ export const handlers: HandlerTable = {
 
   LIST(message, connection, ctx) {
     const wanted = new Set(message.data);
-    const entries = ctx.store.listBuckets(wanted).map(([item, meta]) => ({ item, version: meta.version, deleted: meta.deleted, size: meta.size }));
+    const entries = ctx.store
+      .listBuckets(wanted)
+      .map(([item, meta]) => ({ item, version: meta.version, deleted: meta.deleted, size: meta.size }));
     ctx.reply(connection, { type: 'LIST', data: entries });
   },
 
@@ -214,7 +219,10 @@ export const handlers: HandlerTable = {
       const key = `${ctx.self}/${part.upload}`;
       const version = part.offset === 0 ? ctx.clock.next(ctx.now()) : ctx.uploads.versionOf(key);
       if (!version) {
-        ctx.reply(connection, { type: 'ERROR', data: { code: 'BAD_FIELD', status: '400 BAD REQUEST', message: `no upload ${part.upload} in progress` } });
+        ctx.reply(connection, {
+          type: 'ERROR',
+          data: { code: 'BAD_FIELD', status: '400 BAD REQUEST', message: `no upload ${part.upload} in progress` },
+        });
         return;
       }
       const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
@@ -240,7 +248,8 @@ export const handlers: HandlerTable = {
     const { item } = message.data;
     if (message.creator === ctx.self) {
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', item));
-      if (waiting) ctx.reply(waiting.connection, { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item, status: PUT_OK_STATUS } });
+      if (waiting)
+        ctx.reply(waiting.connection, { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item, status: PUT_OK_STATUS } });
       return;
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);

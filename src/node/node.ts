@@ -194,7 +194,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const store = await ItemStore.open(await DiskPersistence.open(dir));
     this.log.info(`data directory ${dir}: ${store.size} items`);
     if (store.damaged.length > 0) {
-      this.log.warn(`${store.damaged.length} damaged items dropped (${store.damaged.slice(0, 5).join(', ')}); they will be fetched again from the ring`);
+      this.log.warn(
+        `${store.damaged.length} damaged items dropped (${store.damaged.slice(0, 5).join(', ')}); they will be fetched again from the ring`,
+      );
     }
     return store;
   }

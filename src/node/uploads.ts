@@ -63,7 +63,14 @@ export class Uploads {
     }
     if (upload.received < upload.size) return false;
     this.open.delete(key);
-    const meta = { version: upload.version, deleted: false, encoding: upload.encoding, size: upload.size, storedAt: now, hash: upload.staged.hash() };
+    const meta = {
+      version: upload.version,
+      deleted: false,
+      encoding: upload.encoding,
+      size: upload.size,
+      storedAt: now,
+      hash: upload.staged.hash(),
+    };
     await this.store.applyStaged(item, meta, upload.staged);
     return true;
   }

@@ -80,7 +80,7 @@ export class ItemStore {
     const store = new ItemStore(persistence);
     const { records, damaged } = await persistence.load();
     for (const [name, record] of records) {
-      const { content: _content, ...meta } = record;
+      const { content, ...meta } = record;
       store.index.set(name, meta);
       store.digest.update(name, undefined, meta);
     }
