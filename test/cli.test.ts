@@ -230,3 +230,27 @@ test('webserver options: --help, environment variables, -v shows heartbeats, no 
   const bad = await startServer(['--heartbeat', 'soon']).catch((err: Error) => err);
   assert.ok(bad instanceof Error && /heartbeat/.test(bad.message) && /seconds/.test(bad.message));
 });
+
+test('webclient --delete, and the default data directory under the working directory', async (t) => {
+  const dir = await tempDir(t);
+  const a = await startServer(['--listen', '127.0.0.1:0'], {}, dir);
+  t.after(() => a.kill().then(() => undefined));
+  const expected = join(dir, 'data', a.address.replace(':', '_'));
+  assert.ok(a.output().includes(`data directory ${expected}`), a.output());
+  await writeFile(join(dir, 'doomed.txt'), 'short-lived');
+  assert.equal((await runClient(['-put', join(dir, 'doomed.txt'), ...at(a.address)])).status, 0);
+  const removed = await runClient(['--delete', 'doomed.txt', ...at(a.address)]);
+  assert.equal(removed.status, 0, removed.stderr);
+  assert.match(removed.stderr, /DELETE doomed.txt: 200 OK/);
+  assert.equal((await runClient(['-get', 'doomed.txt', ...at(a.address)])).status, 1);
+  assert.equal((await runClient(['-delete', 'x', '-get', 'y', ...at(a.address)])).status, 2);
+
+  // Durable by default: after a restart on the same address and directory, the delete still stands.
+  await writeFile(join(dir, 'kept.txt'), 'still here');
+  assert.equal((await runClient(['-put', join(dir, 'kept.txt'), ...at(a.address)])).status, 0);
+  await a.kill('SIGKILL');
+  const again = await startServer(['--listen', a.address], {}, dir);
+  t.after(() => again.kill().then(() => undefined));
+  assert.equal((await runClient(['-get', 'kept.txt', ...at(again.address)])).stdout.toString(), 'still here');
+  assert.equal((await runClient(['-get', 'doomed.txt', ...at(again.address)])).status, 1);
+});

@@ -19,9 +19,10 @@ export interface ServerProcess {
 const started = new Set<ServerProcess>();
 
 /** Starts `webserver`; in memory unless the arguments name a data directory. */
-export async function startServer(args: string[], env: Record<string, string> = {}): Promise<ServerProcess> {
-  const durable = args.includes('--data') || env.WEBSERVER_DATA !== undefined;
+export async function startServer(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<ServerProcess> {
+  const durable = args.includes('--data') || env.WEBSERVER_DATA !== undefined || cwd !== undefined;
   const child = spawn(process.execPath, [WEBSERVER, ...args], {
+    cwd,
     env: { ...process.env, NO_COLOR: '1', ...(durable ? {} : { WEBSERVER_MEMORY: '1' }), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

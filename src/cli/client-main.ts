@@ -82,9 +82,10 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       { from: 'user' },
     );
     args = command.opts<ClientArgs>();
-    const chosen = [args.get, args.put, args.ring].filter((value) => value !== undefined).length;
-    if (chosen !== 1)
-      throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE or --ring\n');
+    const chosen = [args.get, args.put, args.delete, args.ring].filter((value) => value !== undefined).length;
+    if (chosen !== 1) {
+      throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE, --delete NAME or --ring\n');
+    }
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
