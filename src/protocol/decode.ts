@@ -1,0 +1,237 @@
+/**
+ * Decoding: text from the wire to a validated message. Every failure is a
+ * CoopError with a stable code (BAD_JSON, BAD_FIELD, BAD_NAME, UNKNOWN_TYPE),
+ * never anything else, whatever the input.
+ */
+import { CoopError, isErrorCode } from '../errors.js';
+import { isAddress, type Address } from './address.js';
+import { checkItemName } from './names.js';
+import type {
+  Encoding,
+  ErrorReply,
+  ItemData,
+  ListEntry,
+  LookupData,
+  Message,
+  RangeRequest,
+  Reply,
+  ReplyType,
+  UploadPart,
+  VersionData,
+} from './messages.js';
+
+type Fields = Record<string, unknown>;
+
+function isObject(value: unknown): value is Fields {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function bad(message: string): never {
+  throw new CoopError('BAD_FIELD', message);
+}
+
+function parseJson(text: string): Fields {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new CoopError('BAD_JSON', `malformed JSON: ${(err as Error).message}`);
+  }
+  if (!isObject(value)) throw new CoopError('BAD_JSON', 'a message must be one JSON object');
+  return value;
+}
+
+function address(value: unknown, field: string): Address {
+  if (!isAddress(value)) bad(`"${field}" must be an address "IP:PORT"`);
+  return value;
+}
+
+function optionalAddress(value: unknown, field: string): Address | undefined {
+  return value === undefined ? undefined : address(value, field);
+}
+
+function count(value: unknown, field: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) bad(`"${field}" must be a whole number, 0 or more`);
+  return value;
+}
+
+function optionalId(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) bad('"id" must be a short string');
+  return value;
+}
+
+function optionalFlag(value: unknown, field: string): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'boolean') bad(`"${field}" must be true or false`);
+  return value;
+}
+
+function encoding(value: unknown): Encoding | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value !== 'base64') bad('"encoding" must be "base64" when present');
+  return value;
+}
+
+function version(value: unknown): VersionData | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) bad('"version" must be an object with "clock" and "server"');
+  return { clock: count(value.clock, 'version.clock'), server: address(value.server, 'version.server') };
+}
+
+function uploadPart(value: unknown): UploadPart | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value) || typeof value.upload !== 'string' || value.upload.length === 0 || value.upload.length > 128) {
+    bad('"part" must be an object with "upload", "offset" and "size"');
+  }
+  const part = { upload: value.upload, offset: count(value.offset, 'part.offset'), size: count(value.size, 'part.size') };
+  if (part.offset > part.size) bad('"part.offset" is past "part.size"');
+  return part;
+}
+
+function rangeRequest(value: unknown): RangeRequest | undefined {
+  if (value === undefined) return undefined;
+  if (!isObject(value)) bad('"part" must be an object with "offset" and "length"');
+  return { offset: count(value.offset, 'part.offset'), length: count(value.length, 'part.length') };
+}
+
+function itemData(value: unknown): ItemData {
+  if (!isObject(value)) bad('"data" must be an object with "item" and "content"');
+  const item = checkItemName(value.item);
+  if (typeof value.content !== 'string') bad('"data.content" must be a string');
+  return {
+    item,
+    content: value.content,
+    encoding: encoding(value.encoding),
+    version: version(value.version),
+    deleted: optionalFlag(value.deleted, 'data.deleted'),
+    part: uploadPart(value.part),
+  };
+}
+
+function lookupData(value: unknown): LookupData {
+  if (!isObject(value)) bad('"data" must be an object with "item" and "content"');
+  const item = checkItemName(value.item);
+  if (typeof value.content !== 'string') bad('"data.content" must be a string');
+  return {
+    item,
+    content: value.content,
+    encoding: encoding(value.encoding),
+    found: optionalFlag(value.found, 'data.found'),
+    version: version(value.version),
+    size: value.size === undefined ? undefined : count(value.size, 'data.size'),
+    holder: optionalAddress(value.holder, 'data.holder'),
+    offset: value.offset === undefined ? undefined : count(value.offset, 'data.offset'),
+  };
+}
+
+function addressList(value: unknown): Address[] {
+  if (!Array.isArray(value) || value.length === 0) bad('"data" must be a non-empty list of addresses');
+  const members = value.map((entry) => address(entry, 'data[]'));
+  if (new Set(members).size !== members.length) bad('"data" lists an address twice');
+  return members;
+}
+
+function describeType(type: unknown): string {
+  return typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `a value of type ${Array.isArray(type) ? 'array' : typeof type}`;
+}
+
+function decodeFields(fields: Fields): Message {
+  const type = fields.type;
+  switch (type) {
+    case 'INSERT':
+      return { type, data: address(fields.data, 'data'), from: optionalAddress(fields.from, 'from') };
+    case 'UPDATE':
+      return { type, creator: address(fields.creator, 'creator'), data: addressList(fields.data), id: optionalId(fields.id) };
+    case 'CHECK':
+      return { type, from: optionalAddress(fields.from, 'from') };
+    case 'RING':
+    case 'DIGEST':
+      return { type };
+    case 'GET':
+      return { type, data: checkItemName(fields.data), part: rangeRequest(fields.part), local: optionalFlag(fields.local, 'local') };
+    case 'DELETE':
+      return { type, data: checkItemName(fields.data) };
+    case 'PUT':
+      return { type, data: itemData(fields.data) };
+    case 'LIST': {
+      const buckets = fields.data;
+      if (!Array.isArray(buckets) || buckets.length > 256) bad('"data" must be a list of bucket numbers');
+      return { type, data: buckets.map((bucket) => count(bucket, 'data[]')) };
+    }
+    case 'FORWARD_PUT':
+      return { type, creator: address(fields.creator, 'creator'), data: itemData(fields.data), id: optionalId(fields.id) };
+    case 'FORWARD_GET':
+      return { type, creator: address(fields.creator, 'creator'), data: lookupData(fields.data), id: optionalId(fields.id) };
+    default:
+      if (typeof type !== 'string') bad('"type" must be a string');
+      throw new CoopError('UNKNOWN_TYPE', `unknown message type ${describeType(type)}`);
+  }
+}
+
+/** Parses and validates one request or peer message. Throws CoopError, never anything else. */
+export function decodeMessage(text: string): Message {
+  return decodeFields(parseJson(text));
+}
+
+function statusData(value: unknown, type: string): { item: string; status: string } {
+  if (!isObject(value) || typeof value.status !== 'string' || typeof value.item !== 'string') {
+    bad(`a ${type} reply needs "data.item" and "data.status"`);
+  }
+  return { item: value.item, status: value.status };
+}
+
+function listEntry(value: unknown): ListEntry {
+  if (!isObject(value)) bad('a LIST entry must be an object');
+  return {
+    item: checkItemName(value.item),
+    version: version(value.version) ?? bad('a LIST entry needs "version"'),
+    deleted: optionalFlag(value.deleted, 'deleted') ?? false,
+    size: count(value.size, 'size'),
+  };
+}
+
+/** Parses and validates a server's reply to a request of type `expected`. */
+export function decodeReply<T extends ReplyType>(text: string, expected: T): Extract<Reply, { type: T }> | ErrorReply {
+  const fields = parseJson(text);
+  if (fields.type === 'ERROR' && isObject(fields.data)) {
+    const data = fields.data;
+    return {
+      type: 'ERROR',
+      data: {
+        code: isErrorCode(data.code) ? data.code : 'BAD_FIELD',
+        status: typeof data.status === 'string' ? data.status : '',
+        message: typeof data.message === 'string' ? data.message : '',
+      },
+    };
+  }
+  if (fields.type !== expected) bad(`expected a ${expected} reply, got ${describeType(fields.type)}`);
+  const data = fields.data;
+  let reply: Reply;
+  switch (expected as ReplyType) {
+    case 'GET':
+      reply = { type: 'GET', data: lookupData(data) };
+      break;
+    case 'PUT':
+      reply = { type: 'PUT', data: statusData(data, 'PUT') };
+      break;
+    case 'DELETE':
+      reply = { type: 'DELETE', data: statusData(data, 'DELETE') };
+      break;
+    case 'RING':
+      if (!Array.isArray(data)) bad('a RING reply needs a list in "data"');
+      reply = { type: 'RING', data: data.map((entry) => address(entry, 'data[]')) };
+      break;
+    case 'DIGEST':
+      if (!Array.isArray(data) || !data.every((value) => typeof value === 'string' && value.length <= 32)) {
+        bad('a DIGEST reply needs a list of bucket values');
+      }
+      reply = { type: 'DIGEST', data: data as string[] };
+      break;
+    case 'LIST':
+      if (!Array.isArray(data)) bad('a LIST reply needs a list in "data"');
+      reply = { type: 'LIST', data: data.map(listEntry) };
+      break;
+  }
+  return reply as Extract<Reply, { type: T }>;
+}
