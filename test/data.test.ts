@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { open as openLmdb } from 'lmdb';
 import { createTestCluster, type TestCluster } from '../src/node/cluster.js';
-import { RingNode } from '../src/node/node.js';
+import { RingNode, tcpTransport } from '../src/node/node.js';
 import { deleteItem, fetchParts, getItem, putBytes, putItem } from '../src/client/client.js';
 import { sendMessage } from '../src/transport/tcp.js';
 import { parseAddress } from '../src/protocol/address.js';
@@ -75,6 +75,7 @@ test('anti-entropy repairs a copy that a round skipped, without any client actio
   let skipping = true;
   let target = '';
   const transport = {
+    ...tcpTransport(500, 1 << 26),
     async send(to: string, payload: string) {
       // Deliver a round meant for the target to its successor instead: the target never sees it.
       if (skipping && to === target && payload.includes('"skipped.txt"')) {

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { createTestCluster } from '../src/node/cluster.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sendMessage } from '../src/transport/tcp.js';
+import { tcpTransport } from '../src/node/node.js';
 import { parseAddress } from '../src/protocol/address.js';
 import { waitFor } from '../src/util/wait.js';
 import { captureLog, rawExchange } from './helpers.js';
@@ -99,6 +100,7 @@ test('defect 6: a FORWARD round whose creator is gone stops after one lap', asyn
   const capture = captureLog();
   const sent: string[] = [];
   const transport = {
+    ...tcpTransport(500, 1 << 26),
     send(to: string, payload: string) {
       sent.push(payload);
       return sendMessage(parseAddress(to), payload, 500);

@@ -7,6 +7,10 @@ export function describe(message: Message): string {
       return `INSERT ${message.data}`;
     case 'UPDATE':
       return `UPDATE from ${message.creator}: ${message.data.length} servers`;
+    case 'PING':
+      return `PING from ${message.from}`;
+    case 'PING_REQ':
+      return `PING_REQ for ${message.data} from ${message.from}`;
     case 'CHECK':
     case 'RING':
     case 'DIGEST':

@@ -28,6 +28,7 @@ import {
 } from '../protocol/messages.js';
 import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
+import type { Member } from '../ring/membership.js';
 import type { ItemStore } from '../store/items.js';
 import { unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
@@ -67,6 +68,10 @@ export interface HandlerContext {
   ringChanged(): void;
   /** A peer showed that it speaks our extensions. */
   peerSpeaksExtensions(address: Address): void;
+  /** Merges a view that a peer sent; prints and announces what changed, refutes if needed. */
+  absorb(members: Member[]): void;
+  /** Asks `target` whether it is alive, on behalf of another member. */
+  probeFor(target: Address): Promise<boolean>;
   /** Copies a large item from the server that holds it. */
   pull(holder: Address, item: string): Promise<boolean>;
   reply(connection: Connection, reply: Reply): void;
@@ -171,6 +176,12 @@ export const handlers: HandlerTable = {
     if (message.creator === ctx.self) return; // our round came home
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
+    if (message.members) {
+      // Our servers' views merge; the round goes on carrying the merged view.
+      ctx.absorb(message.members);
+      ctx.forward({ ...message, data: [...ctx.ring.members], members: ctx.ring.membership.all() });
+      return;
+    }
     if (!message.data.includes(ctx.self)) {
       ctx.log.warn(`UPDATE from ${message.creator} does not list this server; ignored`);
       return;
@@ -181,6 +192,18 @@ export const handlers: HandlerTable = {
 
   CHECK(message, _connection, ctx) {
     if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
+  },
+
+  PING(message, connection, ctx) {
+    ctx.peerSpeaksExtensions(message.from);
+    if (message.members) ctx.absorb(message.members);
+    ctx.reply(connection, { type: 'ACK', from: ctx.self, members: ctx.ring.membership.all() });
+  },
+
+  async PING_REQ(message, connection, ctx) {
+    ctx.peerSpeaksExtensions(message.from);
+    const alive = await ctx.probeFor(message.data);
+    ctx.reply(connection, { type: 'PING_REQ', data: { target: message.data, alive } });
   },
 
   RING(_message, connection, ctx) {

@@ -3,7 +3,8 @@
  * timers. Incoming text is decoded and dispatched to handlers.ts; round
  * messages leave through forward(), which fails over past dead successors the
  * way the original does (cut the dead one out, announce the new ring, try the
- * next). A heartbeat CHECKs the successor.
+ * next). Failure detection (probe.ts) watches the successor; membership
+ * changes are announced with UPDATE rounds and merged everywhere.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +17,10 @@ import { MemoryPersistence } from '../store/memory.js';
 import { DiskPersistence } from '../store/durable.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { sendMessage, TcpListener, type Connection } from '../transport/tcp.js';
+import { request, sendMessage, TcpListener, type Connection } from '../transport/tcp.js';
+import { decodeReply } from '../protocol/decode.js';
+import type { Member } from '../ring/membership.js';
+import { FailureDetector } from './probe.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
@@ -25,7 +29,17 @@ import { describe } from './describe.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
 export interface PeerTransport {
+  /** One message, no reply (the original's peer style). */
   send(to: Address, payload: string): Promise<void>;
+  /** One message and its reply (our probes). */
+  request(to: Address, payload: string, timeoutMs: number): Promise<string>;
+}
+
+export function tcpTransport(connectTimeoutMs: number, maxReplyBytes: number): PeerTransport {
+  return {
+    send: (to, payload) => sendMessage(parseAddress(to), payload, connectTimeoutMs),
+    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes }),
+  };
 }
 
 export interface NodeOptions {
@@ -37,6 +51,10 @@ export interface NodeOptions {
   /** A running server to join; it becomes this server's predecessor. */
   join?: Address | undefined;
   heartbeatMs?: number;
+  /** How long a silent successor may stay suspected before it is declared dead (default: 3 heartbeats). */
+  suspicionTimeoutMs?: number;
+  /** How long a probe may wait for its answer (default: half a heartbeat, at most 2 s). */
+  probeTimeoutMs?: number;
   /** How long a client waits for its round to come back before an error reply. */
   roundTimeoutMs?: number;
   /** How long a peer may take to accept a connection before it counts as down. */
@@ -75,6 +93,7 @@ export interface NodeEvents {
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: Required<Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now'>>;
+  private detector: FailureDetector | undefined;
   private readonly listener: TcpListener;
   private itemStore: ItemStore | undefined;
   private antiEntropy: AntiEntropy | undefined;
@@ -90,7 +109,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly seen = new SeenRounds();
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
-  private heartbeatTimer: NodeJS.Timeout | undefined;
   private lastRingSize = 1;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
@@ -102,6 +120,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       port: nodeOptions.port,
       probeUpward: nodeOptions.probeUpward ?? false,
       heartbeatMs: nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs,
+      suspicionTimeoutMs: nodeOptions.suspicionTimeoutMs ?? 3 * (nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs),
+      probeTimeoutMs: nodeOptions.probeTimeoutMs ?? Math.min(2000, (nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs) / 2),
       roundTimeoutMs: nodeOptions.roundTimeoutMs ?? DEFAULTS.roundTimeoutMs,
       connectTimeoutMs: nodeOptions.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
       maxMessageBytes: nodeOptions.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
@@ -111,10 +131,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
     this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
-    const connectTimeoutMs = this.options.connectTimeoutMs;
-    this.transport = nodeOptions.transport ?? {
-      send: (to, payload) => sendMessage(parseAddress(to), payload, connectTimeoutMs),
-    };
+    this.transport = nodeOptions.transport ?? tcpTransport(this.options.connectTimeoutMs, this.options.maxMessageBytes);
     this.listener = new TcpListener(
       { maxMessageBytes: this.options.maxMessageBytes, idleTimeoutMs: this.options.idleTimeoutMs },
       {
@@ -156,7 +173,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new Error('a server starts once');
     const bound = await this.listener.start(this.options.host, this.options.port, this.options.probeUpward);
     const self = formatAddress(bound.host, bound.port);
-    this.view = new RingView(self);
+    this.view = new RingView(self, [self], this.now);
     this.log = this.log.child({ node: self });
     this.checkPayload = encodeMessage({ type: 'CHECK', from: self });
     try {
@@ -182,7 +199,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } else {
       this.ringChanged();
     }
-    this.scheduleHeartbeat();
+    this.detector = this.createDetector(this.view);
+    this.detector.start();
     this.antiEntropy.start();
     return self;
   }
@@ -222,7 +240,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    clearTimeout(this.heartbeatTimer);
+    this.detector?.stop();
     this.antiEntropy?.stop();
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
@@ -250,6 +268,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       announceRing: () => this.announceRing(),
       ringChanged: () => this.ringChanged(),
       peerSpeaksExtensions: (address) => this.modernPeers.add(address),
+      absorb: (members) => this.absorb(members),
+      probeFor: (target) => this.ping(target, this.options.probeTimeoutMs).then(
+        () => true,
+        () => false,
+      ),
       pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
       reply: (connection, reply) => this.reply(connection, reply),
     };
@@ -268,7 +291,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
       return;
     }
-    const heartbeat = message.type === 'CHECK';
+    const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
     this.log.recv(
       REPLIED_TYPES.has(message.type) ? `${describe(message)} from client ${connection.remote}` : describe(message),
       undefined,
@@ -312,7 +335,81 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private announceRing(): void {
     const view = this.view;
     if (!view || view.size < 2) return;
-    void this.forward({ type: 'UPDATE', creator: view.self, data: [...view.members], id: this.context!.newRoundId() });
+    const update = { type: 'UPDATE', creator: view.self, data: [...view.members], id: this.context!.newRoundId(), members: view.membership.all() };
+    void this.forward(update as RoundMessage);
+  }
+
+  /** Merges a peer's view: print and announce what changed; after a refutation, catch up on data too. */
+  private absorb(members: Member[]): void {
+    const view = this.view;
+    if (!view || !this.running) return;
+    const { changed, refuted } = view.merge(members);
+    if (refuted) this.log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
+    if (!changed) return;
+    this.ringChanged();
+    this.announceRing();
+    if (refuted) void this.antiEntropy?.syncNow();
+  }
+
+  private async ping(address: Address, timeoutMs: number): Promise<Member[]> {
+    const view = this.view!;
+    const payload = encodeMessage({ type: 'PING', from: view.self, members: view.membership.all() });
+    this.log.send(`PING to ${address}`, undefined, true);
+    const reply = decodeReply(await this.transport.request(address, payload, timeoutMs), 'ACK');
+    if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
+    this.modernPeers.add(address);
+    return reply.members ?? [];
+  }
+
+  private createDetector(view: RingView): FailureDetector {
+    return new FailureDetector(
+      {
+        view,
+        log: this.log,
+        now: this.now,
+        speaksExtensions: (address) => this.modernPeers.has(address),
+        check: (address) => this.transport.send(address, this.checkPayload),
+        ping: (address, timeoutMs) => this.ping(address, timeoutMs),
+        pingVia: async (helper, target, timeoutMs) => {
+          const payload = encodeMessage({ type: 'PING_REQ', data: target, from: view.self });
+          const reply = decodeReply(await this.transport.request(helper, payload, timeoutMs), 'PING_REQ');
+          return reply.type === 'PING_REQ' && reply.data.alive;
+        },
+        absorb: (members) => this.absorb(members),
+        changed: () => {
+          this.ringChanged();
+          this.announceRing();
+        },
+      },
+      {
+        heartbeatMs: this.options.heartbeatMs,
+        probeTimeoutMs: this.options.probeTimeoutMs,
+        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
+      },
+    );
+  }
+
+  /**
+   * Leaves the ring gracefully: tells the successor (which passes it on) that
+   * this server has left, so everybody drops it at once, then stops. With
+   * every item on every server, nothing is lost.
+   */
+  async leave(): Promise<void> {
+    const view = this.view;
+    if (!view || !this.running) return this.stop();
+    const targets = view.fromSelf().slice(1);
+    view.membership.leave();
+    const update = encodeMessage({ type: 'UPDATE', creator: view.self, data: [...view.members], id: this.context!.newRoundId(), members: view.membership.all() });
+    for (const target of targets) {
+      try {
+        await this.transport.send(target, update);
+        this.log.info(`left the ring (told ${target})`);
+        break;
+      } catch {
+        // Try the next one.
+      }
+    }
+    await this.stop();
   }
 
   /**
@@ -348,29 +445,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (removed) this.announceRing();
   }
 
-  private scheduleHeartbeat(): void {
-    if (!this.running) return;
-    this.heartbeatTimer = setTimeout(() => {
-      void this.heartbeat().finally(() => this.scheduleHeartbeat());
-    }, this.options.heartbeatMs);
-  }
-
-  private async heartbeat(): Promise<void> {
-    const view = this.view!;
-    const next = view.successor();
-    if (next === undefined) return;
-    try {
-      await this.transport.send(next, this.checkPayload);
-      this.log.send(`CHECK to ${next}`, undefined, true);
-    } catch (err) {
-      if (!this.running) return;
-      this.log.warn(`heartbeat to ${next} failed (${(err as Error).message}): removing it from the ring`);
-      if (view.remove(next)) {
-        this.ringChanged();
-        this.announceRing();
-      }
-    }
-  }
 }
 
 /** Where a round that completes without leaving this server "replies": nowhere. */

@@ -12,6 +12,8 @@ import type {
   ItemData,
   ListEntry,
   LookupData,
+  MemberData,
+  MemberStatus,
   Message,
   RangeRequest,
   Reply,
@@ -132,6 +134,29 @@ function addressList(value: unknown): Address[] {
   return members;
 }
 
+const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
+
+function members(value: unknown): MemberData[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length > 10_000) bad('"members" must be a list of member entries');
+  const seen = new Set<string>();
+  return value.map((entry): MemberData => {
+    if (!isObject(entry)) bad('a member entry must be an object');
+    const status = entry.status as MemberStatus;
+    if (!STATUSES.includes(status)) bad('a member\'s "status" must be alive, suspect, dead or left');
+    const member = {
+      address: address(entry.address, 'members[].address'),
+      incarnation: count(entry.incarnation, 'members[].incarnation'),
+      status,
+      after: optionalAddress(entry.after, 'members[].after'),
+      placed: count(entry.placed, 'members[].placed'),
+    };
+    if (seen.has(member.address)) bad('"members" lists an address twice');
+    seen.add(member.address);
+    return member;
+  });
+}
+
 function describeType(type: unknown): string {
   return typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `a value of type ${Array.isArray(type) ? 'array' : typeof type}`;
 }
@@ -142,7 +167,17 @@ function decodeFields(fields: Fields): Message {
     case 'INSERT':
       return { type, data: address(fields.data, 'data'), from: optionalAddress(fields.from, 'from') };
     case 'UPDATE':
-      return { type, creator: address(fields.creator, 'creator'), data: addressList(fields.data), id: optionalId(fields.id) };
+      return {
+        type,
+        creator: address(fields.creator, 'creator'),
+        data: addressList(fields.data),
+        id: optionalId(fields.id),
+        members: members(fields.members),
+      };
+    case 'PING':
+      return { type, from: address(fields.from, 'from'), members: members(fields.members) };
+    case 'PING_REQ':
+      return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
@@ -231,6 +266,13 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
     case 'LIST':
       if (!Array.isArray(data)) bad('a LIST reply needs a list in "data"');
       reply = { type: 'LIST', data: data.map(listEntry) };
+      break;
+    case 'ACK':
+      reply = { type: 'ACK', from: address(fields.from, 'from'), members: members(fields.members) };
+      break;
+    case 'PING_REQ':
+      if (!isObject(data) || typeof data.alive !== 'boolean') bad('a PING_REQ reply needs "data.target" and "data.alive"');
+      reply = { type: 'PING_REQ', data: { target: address(data.target, 'data.target'), alive: data.alive } };
       break;
   }
   return reply as Extract<Reply, { type: T }>;

@@ -80,11 +80,36 @@ export interface InsertMessage {
   data: Address;
   from?: Address | undefined;
 }
+export type MemberStatus = 'alive' | 'suspect' | 'dead' | 'left';
+
+/** One member's entry in the convergent membership (ring/membership.ts). */
+export interface MemberData {
+  address: Address;
+  incarnation: number;
+  status: MemberStatus;
+  after?: Address | undefined;
+  placed: number;
+}
+
 export interface UpdateMessage {
   type: 'UPDATE';
   creator: Address;
   data: Address[];
   id?: string | undefined;
+  /** Our servers' whole membership, merged rather than adopted. */
+  members?: MemberData[] | undefined;
+}
+/** A probe that must be answered (unlike CHECK, which a paused process's kernel accepts). */
+export interface PingMessage {
+  type: 'PING';
+  from: Address;
+  members?: MemberData[] | undefined;
+}
+/** Asks a member to probe `data` on our behalf. */
+export interface PingRequestMessage {
+  type: 'PING_REQ';
+  data: Address;
+  from: Address;
 }
 export interface CheckMessage {
   type: 'CHECK';
@@ -141,12 +166,14 @@ export type Message =
   | ForwardGetMessage
   | RingMessage
   | DigestMessage
-  | ListMessage;
+  | ListMessage
+  | PingMessage
+  | PingRequestMessage;
 
 export type MessageType = Message['type'];
 
 /** Requests that are answered on the same connection. */
-export const REPLIED_TYPES: ReadonlySet<MessageType> = new Set(['GET', 'PUT', 'DELETE', 'RING', 'DIGEST', 'LIST']);
+export const REPLIED_TYPES: ReadonlySet<MessageType> = new Set(['GET', 'PUT', 'DELETE', 'RING', 'DIGEST', 'LIST', 'PING', 'PING_REQ']);
 
 export interface GetReply {
   type: 'GET';
@@ -172,11 +199,20 @@ export interface ListReply {
   type: 'LIST';
   data: ListEntry[];
 }
+export interface AckReply {
+  type: 'ACK';
+  from: Address;
+  members?: MemberData[] | undefined;
+}
+export interface PingRequestReply {
+  type: 'PING_REQ';
+  data: { target: Address; alive: boolean };
+}
 export interface ErrorReply {
   type: 'ERROR';
   data: { code: ErrorCode; status: string; message: string };
 }
-export type Reply = GetReply | PutReply | DeleteReply | RingReply | DigestReply | ListReply | ErrorReply;
+export type Reply = GetReply | PutReply | DeleteReply | RingReply | DigestReply | ListReply | AckReply | PingRequestReply | ErrorReply;
 export type ReplyType = Exclude<Reply['type'], 'ERROR'>;
 
 // ---------------------------------------------------------------- encoding
@@ -197,6 +233,16 @@ function itemFields(data: ItemData): PyJson {
   };
 }
 
+function memberFields(members: MemberData[] | undefined): PyJson | undefined {
+  return members?.map((member) => ({
+    address: member.address,
+    incarnation: member.incarnation,
+    status: member.status,
+    after: member.after,
+    placed: member.placed,
+  }));
+}
+
 function lookupFields(data: LookupData): PyJson {
   return {
     item: data.item,
@@ -214,7 +260,16 @@ function lookupFields(data: LookupData): PyJson {
 export function encodeMessage(message: Message | Reply): string {
   switch (message.type) {
     case 'UPDATE':
-      return pyDumps({ creator: message.creator, type: message.type, data: message.data, id: message.id });
+      return pyDumps({ creator: message.creator, type: message.type, data: message.data, id: message.id, members: memberFields(message.members) });
+    case 'PING':
+    case 'ACK':
+      return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members) });
+    case 'PING_REQ':
+      return pyDumps(
+        typeof message.data === 'string'
+          ? { type: message.type, data: message.data, from: (message as PingRequestMessage).from }
+          : { type: message.type, data: { target: message.data.target, alive: message.data.alive } },
+      );
     case 'FORWARD_PUT':
       return pyDumps({ creator: message.creator, type: message.type, data: itemFields(message.data), id: message.id });
     case 'FORWARD_GET':

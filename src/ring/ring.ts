@@ -1,70 +1,85 @@
 /**
- * One server's view of the ring: the members in circular order. Pure state,
- * no I/O: the node decides when to change it and what to send afterwards.
- * Every mutator reports whether the view changed, so the caller knows when to
- * print the ring and start an UPDATE round.
+ * One server's view of the ring, as the node uses it: a thin face over the
+ * convergent membership (membership.ts), answering "who is next", "is X in
+ * the ring" and "what does the ring look like". Pure state, no I/O: the node
+ * decides when to change it and what to send afterwards. Every mutator reports
+ * whether the view changed, so the caller knows when to print the ring and
+ * start an UPDATE round.
  */
 import type { Address } from '../protocol/address.js';
+import { Membership, type Member, type MergeResult } from './membership.js';
 
 export class RingView {
-  private list: Address[];
+  readonly membership: Membership;
 
   constructor(
     readonly self: Address,
     members: readonly Address[] = [self],
+    private readonly now: () => number = Date.now,
   ) {
-    this.list = members.includes(self) ? [...members] : [self, ...members];
+    this.membership = new Membership(self, now());
+    if (members.length > 1) this.membership.mergePlainList(members.includes(self) ? members : [self, ...members], now());
   }
 
   get size(): number {
-    return this.list.length;
+    return this.membership.ring().length;
   }
 
   /** The members in ring order, as they travel in UPDATE. */
   get members(): readonly Address[] {
-    return this.list;
+    return this.membership.ring();
   }
 
   /** The members in ring order starting with this server. */
   fromSelf(): Address[] {
-    const at = this.list.indexOf(this.self);
-    return [...this.list.slice(at), ...this.list.slice(0, at)];
+    const list = this.membership.ring();
+    const at = Math.max(0, list.indexOf(this.self));
+    return [...list.slice(at), ...list.slice(0, at)];
   }
 
   has(address: Address): boolean {
-    return this.list.includes(address);
+    return this.membership.ring().includes(address);
   }
 
   /** The member after `address` (default: this server), or undefined when this server is alone. */
   successor(address: Address = this.self): Address | undefined {
-    if (this.list.length < 2) return undefined;
-    const at = this.list.indexOf(address);
+    const list = this.membership.ring();
+    if (list.length < 2) return undefined;
+    const at = list.indexOf(address);
     if (at === -1) return undefined;
-    return this.list[(at + 1) % this.list.length];
+    return list[(at + 1) % list.length];
   }
 
-  /** Places `address` right after `anchor` (moving it there if it was elsewhere). */
+  /** The member before this server, or undefined when it is alone. */
+  predecessor(): Address | undefined {
+    const list = this.membership.ring();
+    if (list.length < 2) return undefined;
+    return list[(list.indexOf(this.self) - 1 + list.length) % list.length];
+  }
+
+  /** Places `address` right after `anchor`, as an INSERT asks. */
   insertAfter(anchor: Address, address: Address): boolean {
-    if (address === anchor || !this.list.includes(anchor)) return false;
-    if (this.successor(anchor) === address) return false;
-    const without = this.list.filter((member) => member !== address);
-    without.splice(without.indexOf(anchor) + 1, 0, address);
-    this.list = without;
-    return true;
+    return this.membership.place(address, this.now(), anchor);
   }
 
-  /** Cuts a member out; this server never removes itself. */
+  /** Cuts a member out (declared dead); this server never removes itself. */
   remove(address: Address): boolean {
-    if (address === this.self || !this.list.includes(address)) return false;
-    this.list = this.list.filter((member) => member !== address);
-    return true;
+    return this.membership.declareDead(address);
   }
 
-  /** Takes a ring that travelled in an UPDATE. Refused when it does not list this server. */
+  suspect(address: Address): boolean {
+    return this.membership.suspect(address, this.now());
+  }
+
+  /** Takes a plain ring from an original server's UPDATE. Refused when it does not list this server. */
   adopt(members: readonly Address[]): boolean {
-    if (!members.includes(this.self) || sameCycle(members, this.list)) return false;
-    this.list = [...members];
-    return true;
+    if (!members.includes(this.self) || sameCycle(members, this.membership.ring())) return false;
+    return this.membership.mergePlainList(members, this.now());
+  }
+
+  /** Merges another view's entries (our servers' UPDATE, PING and ACK). */
+  merge(entries: readonly Member[]): MergeResult {
+    return this.membership.merge(entries, this.now());
   }
 
   /** The original's picture: `[a] --> [b] --> [c]`, starting with this server. */

@@ -618,5 +618,5 @@ describe('errorReply', () => {
 });
 
 test('REPLIED_TYPES holds exactly the requests answered on the same connection', () => {
-  assert.deepEqual([...REPLIED_TYPES].sort(), ['DELETE', 'DIGEST', 'GET', 'LIST', 'PUT', 'RING']);
+  assert.deepEqual([...REPLIED_TYPES].sort(), ['DELETE', 'DIGEST', 'GET', 'LIST', 'PING', 'PING_REQ', 'PUT', 'RING']);
 });

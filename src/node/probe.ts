@@ -1,0 +1,156 @@
+/**
+ * Failure detection, SWIM-style. Every heartbeat a server probes its
+ * successor: a PING that the process itself must answer (a paused process's
+ * kernel still accepts connections, so a bare CHECK cannot tell), or, for an
+ * original server, the original's CHECK. A refused connection means the
+ * process is gone: dead at once. No answer in time: a few other members are
+ * asked to probe it for us (PING_REQ); only if none reaches it is it
+ * suspected, and only a suspicion nobody refutes within the suspicion timeout
+ * makes it dead. PING and its answer carry the whole membership, so views
+ * converge and a suspected or cut-out server learns of it and refutes.
+ * Now and then a dead member is probed again, which is how a healed
+ * partition, or a server wrongly cut out, merges back.
+ */
+import type { Address } from '../protocol/address.js';
+import type { Log } from '../log/logger.js';
+import type { Member } from '../ring/membership.js';
+import type { RingView } from '../ring/ring.js';
+import { isCoopError } from '../errors.js';
+
+export interface ProbeOptions {
+  heartbeatMs: number;
+  /** How long a PING may take to be answered. */
+  probeTimeoutMs: number;
+  suspicionTimeoutMs: number;
+  /** How many members are asked to probe a silent one for us. */
+  indirectProbes?: number;
+  /** Every this many heartbeats, a dead member is probed again. */
+  reprobeEvery?: number;
+}
+
+export interface ProbeDeps {
+  view: RingView;
+  log: Log;
+  now(): number;
+  speaksExtensions(address: Address): boolean;
+  /** The original's CHECK: resolves when the connect succeeded. */
+  check(address: Address): Promise<void>;
+  /** PING: resolves with the member's view. */
+  ping(address: Address, timeoutMs: number): Promise<Member[]>;
+  /** PING_REQ through `helper`: whether it reached `target`. */
+  pingVia(helper: Address, target: Address, timeoutMs: number): Promise<boolean>;
+  /** Merges a view that came back; the node prints and announces what changed. */
+  absorb(members: Member[]): void;
+  /** The view changed here (a suspicion, a death): print and announce it. */
+  changed(): void;
+}
+
+export class FailureDetector {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private ticks = 0;
+
+  constructor(
+    private readonly deps: ProbeDeps,
+    private readonly options: ProbeOptions,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.tick()
+        .catch((err: unknown) => this.deps.log.error(`failure detection: ${(err as Error).stack ?? String(err)}`))
+        .finally(() => this.schedule());
+    }, this.options.heartbeatMs);
+  }
+
+  /** One heartbeat: probe the successor, expire suspicions, sometimes re-probe the dead. */
+  async tick(): Promise<void> {
+    const { view } = this.deps;
+    this.ticks++;
+    const target = view.successor();
+    if (target !== undefined) await this.probe(target);
+    if (this.stopped) return;
+    const expired = view.membership.expireSuspicions(this.deps.now(), this.options.suspicionTimeoutMs);
+    for (const address of expired) this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
+    if (expired.length > 0) this.deps.changed();
+    if (this.ticks % (this.options.reprobeEvery ?? 5) === 0) await this.reprobe();
+  }
+
+  private async probe(target: Address): Promise<void> {
+    const { deps } = this;
+    if (!deps.speaksExtensions(target)) {
+      try {
+        await deps.check(target);
+        deps.log.send(`CHECK to ${target}`, undefined, true);
+      } catch (err) {
+        this.dead(target, err);
+      }
+      return;
+    }
+    try {
+      deps.absorb(await deps.ping(target, this.options.probeTimeoutMs));
+      return;
+    } catch (err) {
+      if (this.stopped) return;
+      if (isCoopError(err, 'CONNECT_FAILED')) {
+        this.dead(target, err);
+        return;
+      }
+    }
+    if (await this.reachedIndirectly(target)) return;
+    if (!this.stopped && deps.view.suspect(target)) {
+      deps.log.warn(`${target} does not answer, nor to ${this.options.indirectProbes ?? 3} others: suspected`);
+      deps.changed();
+    }
+  }
+
+  private async reachedIndirectly(target: Address): Promise<boolean> {
+    const { deps } = this;
+    const helpers = shuffle(deps.view.members.filter((m) => m !== deps.view.self && m !== target && deps.speaksExtensions(m))).slice(
+      0,
+      this.options.indirectProbes ?? 3,
+    );
+    const answers = await Promise.all(
+      helpers.map((helper) => deps.pingVia(helper, target, this.options.probeTimeoutMs * 2).catch(() => false)),
+    );
+    return answers.some(Boolean);
+  }
+
+  private dead(target: Address, err: unknown): void {
+    if (this.stopped) return;
+    this.deps.log.warn(`heartbeat to ${target} failed (${(err as Error).message}): removing it from the ring`);
+    if (this.deps.view.remove(target)) this.deps.changed();
+  }
+
+  /** Probes one dead member: if it answers, the views merge and it (or we) refute. */
+  private async reprobe(): Promise<void> {
+    const { deps } = this;
+    const dead = deps.view.membership.all().filter((m) => m.status === 'dead' && deps.speaksExtensions(m.address));
+    const target = shuffle(dead)[0];
+    if (!target) return;
+    try {
+      deps.absorb(await deps.ping(target.address, this.options.probeTimeoutMs));
+    } catch {
+      // Still gone.
+    }
+  }
+}
+
+function shuffle<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
