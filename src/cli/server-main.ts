@@ -13,6 +13,7 @@ interface ServerArgs {
   verbose: boolean;
   listen?: parse.ListenSpec;
   heartbeat: number;
+  suspicionTimeout?: number;
   roundTimeout: number;
   idleTimeout: number;
   maxMessage: number;
@@ -54,6 +55,14 @@ export function serverCommand(): Command {
         .argParser(parse.seconds)
         .default(DEFAULTS.heartbeatMs / 1000)
         .env('WEBSERVER_HEARTBEAT'),
+    )
+    .addOption(
+      new Option(
+        '--suspicion-timeout <SECONDS>',
+        'how long a silent server stays suspected before it is declared dead (default: 3 heartbeats)',
+      )
+        .argParser(parse.seconds)
+        .env('WEBSERVER_SUSPICION_TIMEOUT'),
     )
     .addOption(
       new Option('--round-timeout <SECONDS>', 'how long a client waits for a PUT or lookup to go around the ring')
@@ -123,6 +132,7 @@ export async function main(argv: string[]): Promise<RingNode> {
     probeUpward: listen.probeUpward,
     join,
     heartbeatMs: args.heartbeat * 1000,
+    suspicionTimeoutMs: args.suspicionTimeout === undefined ? undefined : args.suspicionTimeout * 1000,
     roundTimeoutMs: args.roundTimeout * 1000,
     idleTimeoutMs: args.idleTimeout * 1000,
     maxMessageBytes: args.maxMessage,
@@ -139,8 +149,10 @@ export async function main(argv: string[]): Promise<RingNode> {
     return node;
   }
   const shutdown = (signal: string): void => {
-    log.info(`${signal}: stopping`);
-    void node.stop().then(() => process.exit(0));
+    log.info(`${signal}: leaving the ring`);
+    // Leave gracefully, but never hang: the process is gone within about a second.
+    setTimeout(() => process.exit(0), 1500).unref();
+    void node.leave().then(() => process.exit(0));
   };
   process.once('SIGINT', () => shutdown('SIGINT'));
   process.once('SIGTERM', () => shutdown('SIGTERM'));

@@ -269,10 +269,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       ringChanged: () => this.ringChanged(),
       peerSpeaksExtensions: (address) => this.modernPeers.add(address),
       absorb: (members) => this.absorb(members),
-      probeFor: (target) => this.ping(target, this.options.probeTimeoutMs).then(
-        () => true,
-        () => false,
-      ),
+      probeFor: (target) =>
+        this.ping(target, this.options.probeTimeoutMs).then(
+          () => true,
+          () => false,
+        ),
       pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
       reply: (connection, reply) => this.reply(connection, reply),
     };
@@ -335,7 +336,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private announceRing(): void {
     const view = this.view;
     if (!view || view.size < 2) return;
-    const update = { type: 'UPDATE', creator: view.self, data: [...view.members], id: this.context!.newRoundId(), members: view.membership.all() };
+    const update = {
+      type: 'UPDATE',
+      creator: view.self,
+      data: [...view.members],
+      id: this.context!.newRoundId(),
+      members: view.membership.all(),
+    };
     void this.forward(update as RoundMessage);
   }
 
@@ -399,7 +406,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!view || !this.running) return this.stop();
     const targets = view.fromSelf().slice(1);
     view.membership.leave();
-    const update = encodeMessage({ type: 'UPDATE', creator: view.self, data: [...view.members], id: this.context!.newRoundId(), members: view.membership.all() });
+    const update = encodeMessage({
+      type: 'UPDATE',
+      creator: view.self,
+      data: [...view.members],
+      id: this.context!.newRoundId(),
+      members: view.membership.all(),
+    });
     for (const target of targets) {
       try {
         await this.transport.send(target, update);
@@ -444,7 +457,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
     if (removed) this.announceRing();
   }
-
 }
 
 /** Where a round that completes without leaving this server "replies": nowhere. */

@@ -260,7 +260,13 @@ function lookupFields(data: LookupData): PyJson {
 export function encodeMessage(message: Message | Reply): string {
   switch (message.type) {
     case 'UPDATE':
-      return pyDumps({ creator: message.creator, type: message.type, data: message.data, id: message.id, members: memberFields(message.members) });
+      return pyDumps({
+        creator: message.creator,
+        type: message.type,
+        data: message.data,
+        id: message.id,
+        members: memberFields(message.members),
+      });
     case 'PING':
     case 'ACK':
       return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members) });
