@@ -16,6 +16,7 @@ export const ERROR_CODES = [
   'SHUTTING_DOWN', // the server is stopping
   'NOT_FOUND', // the ring has no such item
   'JOIN_FAILED', // the server to join could not be reached
+  'NOT_READY', // the server is still joining the ring and cannot tell yet
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -15,6 +15,7 @@ import type { Address } from '../protocol/address.js';
 import {
   NOT_FOUND_CONTENT,
   PUT_OK_STATUS,
+  errorReply,
   type ForwardGetMessage,
   type ForwardPutMessage,
   type GetMessage,
@@ -58,6 +59,8 @@ export interface HandlerContext {
   readonly roundTimeoutMs: number;
   /** Largest content sent whole in one reply or lookup; larger items go by parts. */
   readonly wholeLimit: number;
+  /** Still waiting for the ring it asked to join: alone, it cannot say an item is missing. */
+  joining(): boolean;
   now(): number;
   newRoundId(): string;
   /** Passes a round message to the successor, failing over past dead ones. */
@@ -225,6 +228,10 @@ export const handlers: HandlerTable = {
   async GET(message: GetMessage, connection, ctx) {
     const item = message.data;
     if (await serveLocal(ctx, connection, item, message.part)) return;
+    if (ctx.joining() && !message.local) {
+      ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
+      return;
+    }
     // A tombstone is an answer too: the item was deleted.
     if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) {
       ctx.reply(connection, missReply(item));

@@ -84,6 +84,9 @@ export const DEFAULTS = {
   tombstoneTtlMs: 24 * 3600 * 1000,
 } as const;
 
+/** How long a joining server waits for its ring before it answers misses alone. */
+const JOIN_WAIT_MS = 10_000;
+
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
@@ -110,6 +113,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
   private lastRingSize = 1;
+  /** Asked to join, and no ring has come back yet. */
+  private joining = false;
+  private joinTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
 
@@ -189,6 +195,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.log.info(`listening on ${self}`);
     const join = this.nodeOptions.join;
     if (join !== undefined) {
+      this.joining = true;
+      // A ring that never answers must not keep this server from answering forever.
+      this.joinTimer = setTimeout(() => {
+        if (!this.joining) return;
+        this.joining = false;
+        this.log.warn(`no ring came back from ${join}: serving alone`);
+      }, JOIN_WAIT_MS).unref();
       try {
         await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self, from: self }));
         this.log.send(`INSERT ${self} to ${join}`);
@@ -241,6 +254,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.detector?.stop();
+    clearTimeout(this.joinTimer);
     this.antiEntropy?.stop();
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
@@ -262,6 +276,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       uploads,
       roundTimeoutMs: this.options.roundTimeoutMs,
       wholeLimit: this.options.maxMessageBytes,
+      joining: () => this.joining,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
       forward: (message) => void this.forward(message),
@@ -327,6 +342,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
+    if (this.view.size > 1) this.joining = false;
     this.log.info(this.view.format());
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
