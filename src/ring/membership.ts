@@ -99,12 +99,16 @@ export class Membership {
   private ringCache: Address[] | undefined;
   /** When each member was first suspected here (ms). */
   private readonly suspectedSince = new Map<Address, number>();
+  /** When this server started (kept for logs and tests). */
+  readonly startedAt: number;
 
   constructor(
     readonly self: Address,
     now: number,
   ) {
-    this.entries.set(self, { address: self, incarnation: 0, status: 'alive', placed: now });
+    // Placed at time 0: any placement by the server it joins is newer and wins, whatever the clocks say.
+    this.entries.set(self, { address: self, incarnation: 0, status: 'alive', placed: 0 });
+    this.startedAt = now;
   }
 
   /** Every entry, dead ones included, in tree order: what travels in UPDATE and PING. */
@@ -136,9 +140,9 @@ export class Membership {
     const ring = this.ring();
     const anchorAt = ring.indexOf(anchor);
     if (known && inRing(known.status) && anchorAt !== -1 && ring[(anchorAt + 1) % ring.length] === newcomer) return false;
-    // A member that comes back after being declared dead (a restart) gets a new life at its new place.
-    const incarnation = known ? known.incarnation + (inRing(known.status) ? 0 : 1) : 0;
-    const placed = Math.max(now, ...[...this.entries.values()].map((entry) => entry.placed + 1));
+    // A member that comes back after being suspected or declared dead (a restart) gets a new life at its new place.
+    const incarnation = known ? known.incarnation + (known.status === 'alive' ? 0 : 1) : 0;
+    const placed = Math.max(now, this.latestPlacement() + 1);
     return this.put({ address: newcomer, incarnation, status: 'alive', after: anchor, placed });
   }
 
@@ -193,7 +197,10 @@ export class Membership {
       }
       const held = this.entries.get(incoming.address);
       if (held && compareEntries(incoming, held) <= 0) continue;
-      if (incoming.status === 'suspect' && held?.status !== 'suspect') this.suspectedSince.set(incoming.address, now);
+      // A suspicion is timed from when it was heard here (a newer incarnation's suspicion is a new one).
+      if (incoming.status === 'suspect' && (held?.status !== 'suspect' || incoming.incarnation > held.incarnation)) {
+        this.suspectedSince.set(incoming.address, now);
+      }
       changed = this.put({ ...incoming }) || changed;
     }
     const ringChanged = !sameList(before, this.ring());
@@ -213,12 +220,20 @@ export class Membership {
       if (known && inRing(known.status)) return;
       const after = list[(i - 1 + list.length) % list.length]!;
       const incarnation = known ? known.incarnation + 1 : 0;
-      changed = this.put({ address, incarnation, status: 'alive', after, placed: now + i }) || changed;
+      // Later than every placement held, so it lands right after its predecessor even if our clock is behind.
+      const placed = Math.max(now, this.latestPlacement() + 1);
+      changed = this.put({ address, incarnation, status: 'alive', after, placed }) || changed;
     });
     for (const address of this.ring()) {
       if (!list.includes(address)) changed = this.declareDead(address) || changed;
     }
     return changed;
+  }
+
+  private latestPlacement(): number {
+    let latest = 0;
+    for (const entry of this.entries.values()) latest = Math.max(latest, entry.placed);
+    return latest;
   }
 
   private put(entry: Member): boolean {
