@@ -19,9 +19,16 @@ export interface ServerProcess {
 const started = new Set<ServerProcess>();
 
 /** Starts `webserver`; in memory unless the arguments name a data directory. */
-export async function startServer(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<ServerProcess> {
+/** `wrap` runs the program through another one, such as `ip netns exec NS`. */
+export async function startServer(
+  args: string[],
+  env: Record<string, string> = {},
+  cwd?: string,
+  wrap: string[] = [],
+): Promise<ServerProcess> {
   const durable = args.includes('--data') || env.WEBSERVER_DATA !== undefined || cwd !== undefined;
-  const child = spawn(process.execPath, [WEBSERVER, ...args], {
+  const [command, ...prefix] = [...wrap, process.execPath];
+  const child = spawn(command!, [...prefix, WEBSERVER, ...args], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', ...(durable ? {} : { WEBSERVER_MEMORY: '1' }), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -65,9 +72,10 @@ export interface ClientRun {
   stderr: string;
 }
 
-export function runClient(args: string[], env: Record<string, string> = {}): Promise<ClientRun> {
+export function runClient(args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<ClientRun> {
+  const [command, ...prefix] = [...wrap, process.execPath];
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [WEBCLIENT, ...args], {
+    const child = spawn(command!, [...prefix, WEBCLIENT, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
