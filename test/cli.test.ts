@@ -1,9 +1,8 @@
 /** The real programs, spawned as a user runs them. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseAddress } from '../src/protocol/address.js';
@@ -11,24 +10,13 @@ import { sameCycle } from '../src/ring/ring.js';
 import { getRing } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
 import { cpuSeconds, killAll, runClient, startServer } from './processes.js';
+import { at, tempDir } from './helpers.js';
 
 after(killAll);
 
 function hostPort(address: string): [string, string] {
   const { host, port } = parseAddress(address);
   return [host, String(port)];
-}
-
-/** `-i IP -p PORT` naming a server, for either program. */
-function at(address: string): string[] {
-  const [host, port] = hostPort(address);
-  return ['-i', host, '-p', port];
-}
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'coop-cli-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
 }
 
 function listenOn(port: number): Promise<Server> {

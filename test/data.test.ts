@@ -1,8 +1,6 @@
 /** Data that is never lost and always converges: versions, deletes, state transfer, anti-entropy, large files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { open as openLmdb } from 'lmdb';
@@ -12,13 +10,7 @@ import { deleteItem, fetchParts, getItem, putBytes, putItem } from '../src/clien
 import { sendMessage } from '../src/transport/tcp.js';
 import { parseAddress } from '../src/protocol/address.js';
 import { waitFor } from '../src/util/wait.js';
-import { rawExchange } from './helpers.js';
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'coop-data-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
+import { rawExchange, tempDir } from './helpers.js';
 
 /** Every running node holds the same names with the same versions and contents. */
 async function identical(cluster: TestCluster | RingNode[]): Promise<boolean> {

@@ -2,27 +2,15 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { getDigest, getItem, getRing, putItem } from '../src/client/client.js';
-import { parseAddress } from '../src/protocol/address.js';
 import { waitFor } from '../src/util/wait.js';
 import { killAll, runClient, startServer, type ServerProcess } from './processes.js';
+import { at, tempDir } from './helpers.js';
 
 after(killAll);
-
-async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'coop-durable-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function at(address: string): string[] {
-  const { host, port } = parseAddress(address);
-  return ['-i', host, '-p', String(port)];
-}
 
 /** Content that can be told apart from any torn or mixed copy. */
 function contentOf(name: string): string {

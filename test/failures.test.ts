@@ -3,17 +3,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { getDigest, getItem, getRing, putItem } from '../src/client/client.js';
-import { parseAddress } from '../src/protocol/address.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { killAll, startServer, type ServerProcess } from './processes.js';
+import { at } from './helpers.js';
 
 after(killAll);
-
-function at(address: string): string[] {
-  const { host, port } = parseAddress(address);
-  return ['-i', host, '-p', String(port)];
-}
 
 async function ringOf(t: { after(fn: () => Promise<void>): void }, size: number, options: string[]): Promise<ServerProcess[]> {
   const servers: ServerProcess[] = [];

@@ -1,5 +1,8 @@
 /** Test helpers: raw sockets and captured logs. */
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseAddress, type Address } from '../src/protocol/address.js';
 import { createLogger, type Log } from '../src/log/logger.js';
 
@@ -48,4 +51,17 @@ export function captureLog(verbose = false): CapturedLog {
   const lines: CapturedLog['lines'] = [];
   const log = createLogger({ format: 'json', verbose, destination: { write: (line: string) => lines.push(JSON.parse(line)) } });
   return { log, lines, has: (fragment) => lines.some((line) => line.msg.includes(fragment)) };
+}
+
+/** A temporary directory, removed when the test ends. */
+export async function tempDir(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'coop-test-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** `-i IP -p PORT` naming a server, for either program. */
+export function at(address: Address): string[] {
+  const { host, port } = parseAddress(address);
+  return ['-i', host, '-p', String(port)];
 }

@@ -97,33 +97,33 @@ function rangeRequest(value: unknown): RangeRequest | undefined {
   return { offset: count(value.offset, 'part.offset'), length: count(value.length, 'part.length') };
 }
 
-function itemData(value: unknown): ItemData {
+/** The fields every item message shares: a valid name and string content. */
+function itemBase(value: unknown): {
+  fields: Fields;
+  item: string;
+  content: string;
+  encoding: Encoding | undefined;
+  version: VersionData | undefined;
+} {
   if (!isObject(value)) bad('"data" must be an object with "item" and "content"');
   const item = checkItemName(value.item);
   if (typeof value.content !== 'string') bad('"data.content" must be a string');
-  return {
-    item,
-    content: value.content,
-    encoding: encoding(value.encoding),
-    version: version(value.version),
-    deleted: optionalFlag(value.deleted, 'data.deleted'),
-    part: uploadPart(value.part),
-  };
+  return { fields: value, item, content: value.content, encoding: encoding(value.encoding), version: version(value.version) };
+}
+
+function itemData(value: unknown): ItemData {
+  const { fields, ...base } = itemBase(value);
+  return { ...base, deleted: optionalFlag(fields.deleted, 'data.deleted'), part: uploadPart(fields.part) };
 }
 
 function lookupData(value: unknown): LookupData {
-  if (!isObject(value)) bad('"data" must be an object with "item" and "content"');
-  const item = checkItemName(value.item);
-  if (typeof value.content !== 'string') bad('"data.content" must be a string');
+  const { fields, ...base } = itemBase(value);
   return {
-    item,
-    content: value.content,
-    encoding: encoding(value.encoding),
-    found: optionalFlag(value.found, 'data.found'),
-    version: version(value.version),
-    size: value.size === undefined ? undefined : count(value.size, 'data.size'),
-    holder: optionalAddress(value.holder, 'data.holder'),
-    offset: value.offset === undefined ? undefined : count(value.offset, 'data.offset'),
+    ...base,
+    found: optionalFlag(fields.found, 'data.found'),
+    size: fields.size === undefined ? undefined : count(fields.size, 'data.size'),
+    holder: optionalAddress(fields.holder, 'data.holder'),
+    offset: fields.offset === undefined ? undefined : count(fields.offset, 'data.offset'),
   };
 }
 
