@@ -139,6 +139,8 @@ function replicate(ctx: HandlerContext, waiting: Waiting, data: ItemData): void 
 }
 
 function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Waiting): void {
+  // The round id ties the client's request to every forward it causes, in every server's log.
+  ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.connection.remote}: round ${id}`, { round: id });
   ctx.waiting.add(id, key, waiting, ctx.roundTimeoutMs, (late) => {
     ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
     ctx.reply(late.connection, {

@@ -7,6 +7,8 @@
  * changes are announced with UPDATE rounds and merged everywhere.
  */
 import { EventEmitter } from 'node:events';
+import { createHash } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseAddress, type Address } from '../protocol/address.js';
@@ -21,6 +23,8 @@ import { request, sendMessage, TcpListener, type Connection } from '../transport
 import { decodeReply } from '../protocol/decode.js';
 import type { Member } from '../ring/membership.js';
 import { FailureDetector } from './probe.js';
+import { NodeMetrics } from './metrics.js';
+import { createWebApp, type Traffic } from './web.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
@@ -92,11 +96,16 @@ const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
 export interface NodeEvents {
   ring: [members: Address[]];
+  /** Messages this server sends, and requests it answers: what the ring page animates. */
+  traffic: [Traffic];
 }
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: Required<Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now'>>;
   private detector: FailureDetector | undefined;
+  private readonly http: HttpServer;
+  readonly metrics: NodeMetrics;
+  private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
   private itemStore: ItemStore | undefined;
   private antiEntropy: AntiEntropy | undefined;
@@ -108,6 +117,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private checkPayload = '';
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
+  /** When each peer last answered a probe or probed us (ms). */
+  private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
   private readonly seen = new SeenRounds();
   private readonly idPrefix = randomBytes(6).toString('hex');
@@ -138,11 +149,35 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
     this.transport = nodeOptions.transport ?? tcpTransport(this.options.connectTimeoutMs, this.options.maxMessageBytes);
+    this.metrics = new NodeMetrics({
+      ringSize: () => this.view?.size ?? 0,
+      items: () => this.liveItems().count,
+      bytesStored: () => this.liveItems().bytes,
+      sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
+    });
+    this.http = createHttpServer(
+      createWebApp({
+        self: () => this.address,
+        ask: (message) => this.ask(message),
+        store: () => this.store,
+        status: () => this.status(),
+        metrics: this.metrics,
+        traffic: this,
+        log: () => this.log,
+        maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
+      }),
+    );
+    this.http.headersTimeout = this.options.idleTimeoutMs;
+    this.http.requestTimeout = 0; // large bodies stream for as long as they need
     this.listener = new TcpListener(
       { maxMessageBytes: this.options.maxMessageBytes, idleTimeoutMs: this.options.idleTimeoutMs },
       {
         onMessage: (text, connection) => this.receive(text, connection),
         onFrameError: (error, connection) => this.refuse(error, connection),
+        onOtherProtocol: (socket) => {
+          this.http.emit('connection', socket);
+          socket.resume();
+        },
       },
     );
   }
@@ -295,8 +330,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private receive(text: string, connection: Connection): void {
-    const ctx = this.context;
-    if (!ctx || !this.running) {
+    if (!this.context || !this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
     }
@@ -307,20 +341,105 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
       return;
     }
+    this.dispatch(message, connection);
+  }
+
+  /** A request from the HTTP face, through the same handlers; resolves with the reply object. */
+  ask(message: Message): Promise<Reply> {
+    return new Promise((resolve) => {
+      if (!this.context || !this.running) {
+        resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
+        return;
+      }
+      const connection: Connection = {
+        remote: 'http',
+        deliver: (reply) => resolve(reply as Reply),
+        reply: (payload) => resolve(decodeReply(payload, message.type as 'GET')),
+        close: () => undefined,
+      };
+      this.dispatch(message, connection);
+    });
+  }
+
+  private dispatch(message: Message, connection: Connection): void {
+    const ctx = this.context!;
     const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
-    this.log.recv(
-      REPLIED_TYPES.has(message.type) ? `${describe(message)} from client ${connection.remote}` : describe(message),
-      undefined,
-      heartbeat,
-    );
-    if (!REPLIED_TYPES.has(message.type)) connection.close();
+    const replied = REPLIED_TYPES.has(message.type);
+    const round = 'id' in message && message.id !== undefined ? { round: message.id } : undefined;
+    const text = replied
+      ? `${describe(message)} from client ${connection.remote}`
+      : round
+        ? `${describe(message)} (round ${round.round})`
+        : describe(message);
+    this.log.recv(text, round, heartbeat);
+    if (replied && !heartbeat) this.emit('traffic', { type: message.type, from: 'client', to: ctx.self });
+    if (!replied) {
+      connection.close();
+      this.metrics.requests.inc({ type: message.type, outcome: 'ok' });
+    }
+    const started = performance.now();
+    const measured: Connection = replied
+      ? {
+          remote: connection.remote,
+          close: () => connection.close(),
+          reply: (payload) => {
+            this.observe(message.type, started, !payload.startsWith('{"type": "ERROR"'));
+            connection.reply(payload);
+          },
+          deliver:
+            connection.deliver &&
+            ((reply) => {
+              this.observe(message.type, started, (reply as Reply).type !== 'ERROR');
+              connection.deliver!(reply);
+            }),
+        }
+      : connection;
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
     Promise.resolve()
-      .then(() => handler(message, connection, ctx))
+      .then(() => handler(message, measured, ctx))
       .catch((err: unknown) => {
         this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-        this.reply(connection, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
+        this.reply(measured, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
       });
+  }
+
+  private observe(type: string, started: number, ok: boolean): void {
+    this.metrics.requests.inc({ type, outcome: ok ? 'ok' : 'error' });
+    this.metrics.latency.observe({ type }, (performance.now() - started) / 1000);
+  }
+
+  private liveItems(): { count: number; bytes: number } {
+    let count = 0;
+    let bytes = 0;
+    if (this.itemStore) {
+      for (const [, meta] of this.itemStore.entries()) {
+        if (meta.deleted) continue;
+        count++;
+        bytes += meta.size;
+      }
+    }
+    return { count, bytes };
+  }
+
+  /** What `GET /_ring` tells: this server's view and holdings. */
+  status(): unknown {
+    const view = this.view;
+    const { count, bytes } = this.liveItems();
+    return {
+      self: view?.self,
+      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
+      incarnation: view?.membership.incarnation ?? 0,
+      ring: view?.fromSelf() ?? [],
+      members: (view?.membership.all() ?? []).map((member) => ({
+        address: member.address,
+        status: member.status,
+        incarnation: member.incarnation,
+        lastHeardMsAgo: this.lastHeard.has(member.address) ? Date.now() - this.lastHeard.get(member.address)! : undefined,
+      })),
+      items: count,
+      bytes,
+      digest: this.itemStore ? createHash('sha1').update(this.itemStore.digest.toWire().join()).digest('hex').slice(0, 16) : undefined,
+    };
   }
 
   private refuse(error: CoopError, connection: Connection): void {
@@ -329,6 +448,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private reply(connection: Connection, reply: Reply): void {
+    if (connection.deliver) {
+      connection.deliver(reply);
+      return;
+    }
     const payload = encodeMessage(reply);
     if (payload.length > this.options.maxMessageBytes && reply.type !== 'ERROR') {
       const message = `the reply would be ${payload.length} bytes, more than the limit of ${this.options.maxMessageBytes}: fetch it in parts (webclient does)`;
@@ -381,6 +504,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const reply = decodeReply(await this.transport.request(address, payload, timeoutMs), 'ACK');
     if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
     this.modernPeers.add(address);
+    this.lastHeard.set(address, Date.now());
+    this.emit('traffic', { type: 'PING', from: view.self, to: address });
     return reply.members ?? [];
   }
 
@@ -459,7 +584,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
       }
       try {
         await this.transport.send(next, payload);
-        this.log.send(`${describe(message)} to ${next}`);
+        this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
+        this.metrics.forwards.inc({ type: message.type });
+        this.emit('traffic', { type: message.type, from: view.self, to: next });
         break;
       } catch (err) {
         if (!this.running) return;

@@ -20,6 +20,8 @@ export interface Limits {
 export interface Connection {
   /** "IP:PORT" of the remote end, for logs. */
   readonly remote: string;
+  /** In-process requests (the HTTP face) take the reply object itself, never encoded. */
+  deliver?(reply: unknown): void;
   /** Writes the reply and closes; does nothing once the connection is gone. */
   reply(payload: string): void;
   close(): void;
@@ -29,6 +31,19 @@ export interface ListenerHandlers {
   onMessage(text: string, connection: Connection): void;
   /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
   onFrameError(error: CoopError, connection: Connection): void;
+  /**
+   * A connection whose first byte does not open a JSON object: HTTP, on the
+   * same port. The socket is handed over with its first bytes put back.
+   */
+  onOtherProtocol?(socket: Socket): void;
+}
+
+const OPEN_BRACE = 0x7b;
+
+/** The first byte that is not blank, or undefined when the chunk is all blanks. */
+function firstByte(chunk: Buffer): number | undefined {
+  for (const byte of chunk) if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return byte;
+  return undefined;
 }
 
 const DRAIN_AFTER_ERROR_MS = 2000;
@@ -93,7 +108,23 @@ export class TcpListener {
       socket.resume();
       setTimeout(() => socket.destroy(), DRAIN_AFTER_ERROR_MS).unref();
     };
+    let sniffed = false;
     const onData = (chunk: Buffer): void => {
+      if (!sniffed) {
+        const first = firstByte(chunk);
+        if (first !== undefined) sniffed = true;
+        if (first !== undefined && first !== OPEN_BRACE && this.handlers.onOtherProtocol) {
+          done = true;
+          socket.removeListener('data', onData);
+          socket.removeAllListeners('end');
+          socket.removeAllListeners('timeout');
+          socket.setTimeout(0);
+          socket.pause();
+          socket.unshift(chunk);
+          this.handlers.onOtherProtocol(socket);
+          return;
+        }
+      }
       let result;
       try {
         result = framer.push(chunk);

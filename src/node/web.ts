@@ -1,0 +1,288 @@
+/**
+ * The HTTP face, on the same port as the JSON protocol: GET/HEAD/PUT/DELETE
+ * /NAME go through the same handlers as the JSON requests (node.ask), with
+ * content types, strong ETags, 304s, ranges and streamed bodies; `/_ring`
+ * describes this server's view (JSON, or a live page for a browser);
+ * `/_events` streams its traffic (server-sent events); `/metrics` is for
+ * Prometheus.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import mime from 'mime-types';
+import { isCoopError, type ErrorCode } from '../errors.js';
+import { checkItemName } from '../protocol/names.js';
+import type { Message, Reply } from '../protocol/messages.js';
+import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
+import type { ItemStore } from '../store/items.js';
+import type { Log } from '../log/logger.js';
+import type { NodeMetrics } from './metrics.js';
+import { ringPage, notFoundPage } from './pages.js';
+
+export interface Traffic {
+  type: string;
+  from: string;
+  to: string;
+}
+
+export interface WebDeps {
+  self(): string;
+  /** A request through the same handlers as the JSON protocol. */
+  ask(message: Message): Promise<Reply>;
+  store(): ItemStore;
+  status(): unknown;
+  metrics: NodeMetrics;
+  traffic: {
+    on(event: 'traffic', listener: (traffic: Traffic) => void): unknown;
+    off(event: 'traffic', listener: (traffic: Traffic) => void): unknown;
+  };
+  log: () => Log;
+  /** Largest body taken whole when its length is not announced. */
+  maxBodyBytes: number;
+}
+
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  BAD_NAME: 400,
+  BAD_FIELD: 400,
+  BAD_JSON: 400,
+  TOO_LARGE: 413,
+  TIMEOUT: 504,
+  NOT_READY: 503,
+  SHUTTING_DOWN: 503,
+  NOT_FOUND: 404,
+};
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function contentType(name: string): string {
+  const type = mime.lookup(name) || 'application/octet-stream';
+  const charset = mime.charset(type);
+  return charset ? `${type}; charset=${charset.toLowerCase()}` : type;
+}
+
+function itemName(path: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.slice(1));
+  } catch {
+    throw new HttpError(400, 'the path is not valid percent-encoding');
+  }
+  try {
+    return checkItemName(decoded === '' ? 'index.html' : decoded);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+}
+
+function expect<T extends Reply['type']>(reply: Reply, type: T): Extract<Reply, { type: T }> {
+  if (reply.type === 'ERROR') throw new HttpError(HTTP_STATUS[reply.data.code] ?? 500, reply.data.message);
+  if (reply.type !== type) throw new HttpError(500, `unexpected ${reply.type} reply`);
+  return reply as Extract<Reply, { type: T }>;
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` of a `size`-byte item; undefined when unsatisfiable. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  return start <= end && start < size ? { start, end } : undefined;
+}
+
+function write(res: ServerResponse, bytes: Buffer): Promise<void> | void {
+  if (res.write(bytes)) return;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `bodies without a Content-Length are taken up to ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerResponse) => void {
+  const getItem = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
+    const first = expect(await deps.ask({ type: 'GET', data: name, part: { offset: 0, length: PART_BYTES } }), 'GET').data;
+    if (!isFound(first)) {
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : notFoundPage(name));
+      return;
+    }
+    const size = first.size ?? 0;
+    const firstBytes = Buffer.from(first.content, 'base64');
+    const held = deps.store().head(name);
+    const hash =
+      held && !held.deleted && held.size === size
+        ? held.hash
+        : size === firstBytes.length
+          ? createHash('sha1').update(firstBytes).digest('hex')
+          : undefined;
+    const headers: Record<string, string | number> = { 'content-type': contentType(name), 'accept-ranges': 'bytes' };
+    if (hash) headers.etag = `"${hash}"`;
+    if (first.version) headers['last-modified'] = new Date(first.version.clock).toUTCString();
+    if (hash && req.headers['if-none-match']?.split(',').some((tag) => tag.trim() === `"${hash}"` || tag.trim() === '*')) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    if (req.headers.range) {
+      const range = parseRange(req.headers.range, size);
+      if (!range) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` });
+        res.end();
+        return;
+      }
+      ({ start, end } = range);
+      status = 206;
+      headers['content-range'] = `bytes ${start}-${end}/${size}`;
+    }
+    headers['content-length'] = Math.max(0, end - start + 1);
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || size === 0) {
+      res.end();
+      return;
+    }
+    // Part by part: a large item never sits whole in memory.
+    for (let offset = start; offset <= end && !res.destroyed;) {
+      const length = Math.min(PART_BYTES, end - offset + 1);
+      const bytes =
+        offset === 0 && firstBytes.length >= length
+          ? firstBytes.subarray(0, length)
+          : Buffer.from(expect(await deps.ask({ type: 'GET', data: name, part: { offset, length } }), 'GET').data.content, 'base64');
+      if (bytes.length === 0) break;
+      await write(res, bytes);
+      offset += bytes.length;
+    }
+    res.end();
+  };
+
+  const putItem = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
+    const existed = deps.store().head(name)?.deleted === false;
+    const announced = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (announced === undefined || announced <= PART_BYTES) {
+      const { content, encoding } = encodeContent(await readBody(req, Math.min(deps.maxBodyBytes, announced ?? Infinity)));
+      expect(await deps.ask({ type: 'PUT', data: { item: name, content, encoding } }), 'PUT');
+    } else {
+      const upload = randomBytes(8).toString('hex');
+      let offset = 0;
+      let pending: Buffer[] = [];
+      let pendingSize = 0;
+      const flush = async (): Promise<void> => {
+        const bytes = Buffer.concat(pending, pendingSize);
+        pending = [];
+        pendingSize = 0;
+        const part = { upload, offset, size: announced };
+        expect(await deps.ask({ type: 'PUT', data: { item: name, content: bytes.toString('base64'), encoding: 'base64', part } }), 'PUT');
+        offset += bytes.length;
+      };
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        pending.push(chunk);
+        pendingSize += chunk.length;
+        while (pendingSize >= PART_BYTES) {
+          const all = Buffer.concat(pending, pendingSize);
+          pending = [all.subarray(0, PART_BYTES)];
+          pendingSize = PART_BYTES;
+          const rest = all.subarray(PART_BYTES);
+          await flush();
+          if (rest.length > 0) {
+            pending = [rest];
+            pendingSize = rest.length;
+          }
+        }
+      }
+      if (pendingSize > 0) await flush();
+      if (offset !== announced) throw new HttpError(400, `the body had ${offset} bytes, not the ${announced} announced`);
+    }
+    res.writeHead(existed ? 204 : 201, existed ? {} : { location: `/${encodeURIComponent(name)}` });
+    res.end();
+  };
+
+  const events = (req: IncomingMessage, res: ServerResponse): void => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.write(': traffic of this server\n\n');
+    const send = (traffic: Traffic): void => void res.write(`data: ${JSON.stringify(traffic)}\n\n`);
+    deps.traffic.on('traffic', send);
+    req.on('close', () => deps.traffic.off('traffic', send));
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const method = req.method ?? 'GET';
+    if (path === '/_ring' && (method === 'GET' || method === 'HEAD')) {
+      if ((req.headers.accept ?? '').includes('text/html')) {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(method === 'HEAD' ? undefined : ringPage(deps.self()));
+      } else {
+        res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
+        res.end(method === 'HEAD' ? undefined : JSON.stringify(deps.status()));
+      }
+      return;
+    }
+    if (path === '/_events' && method === 'GET') return events(req, res);
+    if (path === '/metrics' && method === 'GET') {
+      res.writeHead(200, { 'content-type': deps.metrics.registry.contentType });
+      res.end(await deps.metrics.registry.metrics());
+      return;
+    }
+    const name = itemName(path);
+    switch (method) {
+      case 'GET':
+      case 'HEAD':
+        return getItem(req, res, name);
+      case 'PUT':
+        return putItem(req, res, name);
+      case 'DELETE':
+        expect(await deps.ask({ type: 'DELETE', data: name }), 'DELETE');
+        res.writeHead(204);
+        res.end();
+        return;
+      default:
+        res.writeHead(405, { allow: 'GET, HEAD, PUT, DELETE', 'content-type': 'text/plain; charset=utf-8' });
+        res.end(`${method} is not supported here\n`);
+    }
+  };
+
+  return (req, res) => {
+    res.on('finish', () => deps.metrics.http.inc({ method: req.method ?? '?', status: String(res.statusCode) }));
+    route(req, res).catch((err: unknown) => {
+      const status = err instanceof HttpError ? err.status : isCoopError(err) ? (HTTP_STATUS[err.code] ?? 500) : 500;
+      if (status === 500) deps.log().error(`HTTP ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
+      if (res.headersSent) {
+        res.destroy();
+        return;
+      }
+      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      res.end(`${(err as Error).message}\n`);
+      req.resume();
+    });
+  };
+}
