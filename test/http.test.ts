@@ -157,21 +157,38 @@ test('/metrics is Prometheus text, and its counters move with requests', async (
   t.after(() => cluster.stop());
   const [a] = cluster.addresses as [string];
   const scrape = async () => (await fetch(url(a, '/metrics'))).text();
-  const value = (text: string, series: string) => Number(text.split('\n').find((line) => line.startsWith(series + ' '))?.split(' ')[1] ?? 0);
+  const value = (text: string, series: string) =>
+    Number(
+      text
+        .split('\n')
+        .find((line) => line.startsWith(series + ' '))
+        ?.split(' ')[1] ?? 0,
+    );
   const before = await scrape();
   for (const line of before.split('\n')) {
     if (line === '' || line.startsWith('#')) continue;
     assert.match(line, /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? -?([0-9.eE+-]+|NaN|\+Inf|-Inf)$/, `not Prometheus text: ${line}`);
   }
-  for (const name of ['coop_requests_total', 'coop_request_duration_seconds', 'coop_ring_size', 'coop_items', 'coop_bytes_stored', 'coop_forwards_total']) {
+  for (const name of [
+    'coop_requests_total',
+    'coop_request_duration_seconds',
+    'coop_ring_size',
+    'coop_items',
+    'coop_bytes_stored',
+    'coop_forwards_total',
+  ]) {
     assert.match(before, new RegExp(`# TYPE ${name} `), `${name} is exported`);
   }
   await putItem(a, 'm.txt', 'counted');
   await getItem(a, 'm.txt');
   await fetch(url(a, '/m.txt'));
   const after = await scrape();
-  assert.ok(value(after, 'coop_requests_total{type="PUT",outcome="ok"}') >= value(before, 'coop_requests_total{type="PUT",outcome="ok"}') + 1);
-  assert.ok(value(after, 'coop_requests_total{type="GET",outcome="ok"}') >= value(before, 'coop_requests_total{type="GET",outcome="ok"}') + 2);
+  assert.ok(
+    value(after, 'coop_requests_total{type="PUT",outcome="ok"}') >= value(before, 'coop_requests_total{type="PUT",outcome="ok"}') + 1,
+  );
+  assert.ok(
+    value(after, 'coop_requests_total{type="GET",outcome="ok"}') >= value(before, 'coop_requests_total{type="GET",outcome="ok"}') + 2,
+  );
   assert.equal(value(after, 'coop_items'), 1);
   assert.equal(value(after, 'coop_ring_size'), 2);
   assert.ok(value(after, 'coop_http_requests_total{method="GET",status="200"}') >= 1);

@@ -45,15 +45,15 @@ export function ringPage(self: string): string {
   .PUT, .FORWARD_PUT { fill: #58a6ff; } .GET, .FORWARD_GET { fill: #3ddc84; } .UPDATE, .INSERT { fill: #d2a8ff; }
   .PING, .CHECK, .ACK, .PING_REQ { fill: #6e7681; } .DELETE { fill: #e5534b; } .DIGEST, .LIST { fill: #ffa657; }
   aside h2 { font-size: 1rem; margin: .5rem 0; }
-  ol { padding-left: 1.2rem; margin: 0; font: 12px/1.5 ui-monospace, monospace; color: #9fb0c0; max-height: 30rem; overflow: auto; }
+  ol { list-style: none; padding-left: 0; margin: 0; font: 12px/1.5 ui-monospace, monospace; color: #9fb0c0; max-height: 30rem; overflow: auto; }
   .legend span { margin-right: 1rem; } .legend i { display: inline-block; width: .8rem; height: .8rem; border-radius: 50%; margin-right: .3rem; vertical-align: -1px; }
 </style></head>
 <body>
 <header><h1>Co-op WebServers: the ring seen from ${escapeHtml(self)}</h1><div id="summary">loading…</div>
 <div class="legend"><span><i style="background:#3ddc84"></i>alive</span><span><i style="background:#ffc107"></i>suspected</span><span><i style="background:#e5534b"></i>gone</span></div></header>
 <main>
-<svg id="ring" viewBox="0 0 600 600" role="img" aria-label="the ring of servers"><circle class="arc" cx="300" cy="300" r="220"></circle><g id="servers"></g><g id="dots"></g></svg>
-<aside><h2>Traffic of this server</h2><ol id="log" reversed></ol></aside>
+<svg id="ring" viewBox="0 0 600 640" role="img" aria-label="the ring of servers"><circle class="arc" cx="300" cy="320" r="220"></circle><g id="servers"></g><g id="dots"></g></svg>
+<aside><h2>Traffic of this server</h2><ol id="log"></ol></aside>
 </main>
 <script>
 const SELF = ${JSON.stringify(self)};
@@ -103,7 +103,7 @@ function draw(mine) {
   const common = digests.sort((a, b) => digests.filter((d) => d === b).length - digests.filter((d) => d === a).length)[0];
   known.forEach((address, i) => {
     const angle = (2 * Math.PI * i) / known.length - Math.PI / 2;
-    const x = 300 + 220 * Math.cos(angle), y = 300 + 220 * Math.sin(angle);
+    const x = 300 + 220 * Math.cos(angle), y = 320 + 220 * Math.sin(angle);
     position.set(address, [x, y]);
     const e = info.get(address) || { status: 'gone' };
     const g = document.createElementNS('http://www.w3.org/2000/svg', 'g');
