@@ -193,4 +193,7 @@ test('/metrics is Prometheus text, and its counters move with requests', async (
   assert.equal(value(after, 'coop_ring_size'), 2);
   assert.ok(value(after, 'coop_http_requests_total{method="GET",status="200"}') >= 1);
   assert.ok(value(after, 'coop_forwards_total{type="FORWARD_PUT"}') >= 1);
+  await cluster.nodes[1]!.stop();
+  await cluster.whenConverged(5000);
+  assert.equal(value(await scrape(), 'coop_failures_detected_total'), 1);
 });

@@ -524,6 +524,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
           return reply.type === 'PING_REQ' && reply.data.alive;
         },
         absorb: (members) => this.absorb(members),
+        declaredDead: () => this.metrics.failuresDetected.inc(),
         changed: () => {
           this.ringChanged();
           this.announceRing();
@@ -593,6 +594,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         this.log.warn(`${next} is unreachable (${(err as Error).message})`);
         if (view.remove(next)) {
           removed = true;
+          this.metrics.failuresDetected.inc();
           this.ringChanged();
         }
         if (message.type === 'UPDATE') break;

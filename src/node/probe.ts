@@ -43,6 +43,8 @@ export interface ProbeDeps {
   absorb(members: Member[]): void;
   /** The view changed here (a suspicion, a death): print and announce it. */
   changed(): void;
+  /** This server declared `address` dead (for metrics). */
+  declaredDead?(address: Address): void;
 }
 
 export class FailureDetector {
@@ -81,7 +83,10 @@ export class FailureDetector {
     if (target !== undefined) await this.probe(target);
     if (this.stopped) return;
     const expired = view.membership.expireSuspicions(this.deps.now(), this.options.suspicionTimeoutMs);
-    for (const address of expired) this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
+    for (const address of expired) {
+      this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
+      this.deps.declaredDead?.(address);
+    }
     if (expired.length > 0) this.deps.changed();
     if (this.ticks % (this.options.reprobeEvery ?? 5) === 0) await this.reprobe();
   }
@@ -129,7 +134,10 @@ export class FailureDetector {
   private dead(target: Address, err: unknown): void {
     if (this.stopped) return;
     this.deps.log.warn(`heartbeat to ${target} failed (${(err as Error).message}): removing it from the ring`);
-    if (this.deps.view.remove(target)) this.deps.changed();
+    if (this.deps.view.remove(target)) {
+      this.deps.declaredDead?.(target);
+      this.deps.changed();
+    }
   }
 
   /** Probes one dead member: if it answers, the views merge and it (or we) refute. */
