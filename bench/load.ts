@@ -1,0 +1,138 @@
+/**
+ * Load generators for the benchmarks. JSON: one connection per request, as
+ * the original protocol does, `concurrency` requests in flight. HTTP:
+ * keep-alive connections, one request in flight on each. Both count answered
+ * requests and time each one; no request is started after the deadline.
+ */
+import { createConnection } from 'node:net';
+import { Agent, request as httpRequest } from 'node:http';
+import { JsonObjectFramer } from '../src/protocol/framing.js';
+import { parseAddress } from '../src/protocol/address.js';
+
+export interface LoadResult {
+  requests: number;
+  errors: number;
+  seconds: number;
+  rps: number;
+  p50ms: number;
+  p99ms: number;
+  /** Bytes of request and reply bodies moved per second. */
+  bytesPerSecond: number;
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function summarize(latencies: number[], errors: number, seconds: number, bytes: number): LoadResult {
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    errors,
+    seconds,
+    rps: latencies.length / seconds,
+    p50ms: percentile(latencies, 50),
+    p99ms: percentile(latencies, 99),
+    bytesPerSecond: bytes / seconds,
+  };
+}
+
+/** One JSON request on a fresh connection; resolves with the reply's size. */
+export function jsonRequest(target: string, payload: string | Buffer, timeoutMs = 30_000): Promise<number> {
+  const { host, port } = parseAddress(target);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port });
+    socket.setNoDelay(true);
+    const framer = new JsonObjectFramer(1 << 30);
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new Error('timeout'));
+    }, timeoutMs);
+    socket.on('connect', () => socket.write(payload));
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        const frame = framer.push(chunk);
+        if (!frame) return;
+        clearTimeout(timer);
+        socket.destroy();
+        resolve(frame.frame.length);
+      } catch (err) {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err as Error);
+      }
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    socket.on('end', () => {
+      clearTimeout(timer);
+      reject(new Error('closed without a reply'));
+    });
+  });
+}
+
+export interface LoadOptions {
+  concurrency: number;
+  /** Stop after this long, or after `count` requests, whichever first. */
+  seconds: number;
+  count?: number;
+}
+
+async function drive(options: LoadOptions, one: (i: number) => Promise<number>): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let bytes = 0;
+  let next = 0;
+  const started = performance.now();
+  const deadline = started + options.seconds * 1000;
+  const limit = options.count ?? Infinity;
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (performance.now() < deadline && next < limit) {
+        const i = next++;
+        const t0 = performance.now();
+        try {
+          bytes += await one(i);
+          latencies.push(performance.now() - t0);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  return summarize(latencies, errors, (performance.now() - started) / 1000, bytes);
+}
+
+/** JSON protocol load: `payload(i)` is the i-th request. */
+export function jsonLoad(target: string, payload: (i: number) => string, options: LoadOptions): Promise<LoadResult> {
+  return drive(options, async (i) => {
+    const body = payload(i);
+    return body.length + (await jsonRequest(target, body));
+  });
+}
+
+/** HTTP/1.1 keep-alive load: GET `path` over `concurrency` persistent connections. */
+export async function httpLoad(target: string, path: string, options: LoadOptions): Promise<LoadResult> {
+  const { host, port } = parseAddress(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: options.concurrency });
+  try {
+    return await drive(
+      options,
+      () =>
+        new Promise<number>((resolve, reject) => {
+          httpRequest({ host, port, path, agent }, (res) => {
+            let size = 0;
+            res.on('data', (chunk: Buffer) => (size += chunk.length));
+            res.on('end', () => (res.statusCode === 200 ? resolve(size) : reject(new Error(`HTTP ${res.statusCode}`))));
+          })
+            .on('error', reject)
+            .end();
+        }),
+    );
+  } finally {
+    agent.destroy();
+  }
+}

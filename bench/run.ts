@@ -1,0 +1,307 @@
+/**
+ * `npm run bench`: starts the rings it needs on free loopback ports, drives
+ * them, and prints one table of medians over several runs (and writes it as
+ * JSON, and as an SVG chart). Timings live here, never in the tests.
+ *
+ *   npm run bench -- [--runs 3] [--seconds 2] [--quick] [--target HOST:PORT] [--out bench/results]
+ *
+ * `--target` adds any server of the original protocol (the original program,
+ * say) to the JSON GET rows, measured under the same load in the same run.
+ */
+import { cpus } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { getRing, putItem } from '../src/client/client.js';
+import { createTestCluster, agreedRing } from '../src/node/cluster.js';
+import { RingNode } from '../src/node/node.js';
+import { waitFor } from '../src/util/wait.js';
+import { httpLoad, jsonLoad, type LoadResult } from './load.js';
+import { baseline, ring, stopAll, usage, webserver, type Proc } from './servers.js';
+import { ensure, nginx, wrk } from './external.js';
+import { chart } from './chart.js';
+
+interface Row {
+  group: string;
+  name: string;
+  value: number;
+  unit: string;
+  runs: number[];
+}
+
+const args = process.argv.slice(2);
+const option = (name: string, fallback: string): string => {
+  const at = args.indexOf(name);
+  return at === -1 ? fallback : (args[at + 1] ?? fallback);
+};
+const quick = args.includes('--quick');
+const RUNS = Number(option('--runs', quick ? '1' : '3'));
+const SECONDS = Number(option('--seconds', quick ? '1' : '2'));
+const OUT = option('--out', 'bench/results');
+const TARGET = option('--target', '');
+const say = (line: string): void => void process.stderr.write(`${line}\n`);
+
+const rows: Row[] = [];
+function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
+}
+async function measure(group: string, name: string, unit: string, one: () => Promise<number> | number): Promise<number> {
+  const runs: number[] = [];
+  for (let i = 0; i < RUNS; i++) runs.push(await one());
+  const value = median(runs);
+  rows.push({ group, name, value, unit, runs });
+  say(`  ${group} | ${name}: ${format(value)} ${unit}`);
+  return value;
+}
+/** Several figures from one load run: requests/s and latencies, each a row (medians over runs). */
+async function load(group: string, name: string, run: () => Promise<LoadResult>, extra: Array<'bytes'> = []): Promise<number> {
+  const results: LoadResult[] = [];
+  for (let i = 0; i < RUNS; i++) results.push(await run());
+  const add = (suffix: string, unit: string, pick: (r: LoadResult) => number): number => {
+    const runs = results.map(pick);
+    const value = median(runs);
+    rows.push({ group, name: `${name} ${suffix}`.trim(), value, unit, runs });
+    return value;
+  };
+  const rps = add('', 'req/s', (r) => r.rps);
+  add('p50', 'ms', (r) => r.p50ms);
+  add('p99', 'ms', (r) => r.p99ms);
+  if (extra.includes('bytes')) add('throughput', 'MiB/s', (r) => r.bytesPerSecond / 1024 / 1024);
+  const errors = results.reduce((sum, r) => sum + r.errors, 0);
+  say(
+    `  ${group} | ${name}: ${format(rps)} req/s, p50 ${format(median(results.map((r) => r.p50ms)))} ms${errors ? `, ${errors} errors` : ''}`,
+  );
+  return rps;
+}
+function format(value: number): string {
+  return !Number.isFinite(value) ? '-' : value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toFixed(3);
+}
+
+const GET = (): string => '{"type": "GET", "data": "small.txt"}';
+const SMALL = 'x'.repeat(100);
+
+async function getFigures(): Promise<void> {
+  say('GET of a small item the server holds');
+  const base = await baseline();
+  const ours = await webserver();
+  const targets: Array<[string, string]> = [
+    ['baseline (bare JSON server)', base.address],
+    ['co-op webserver', ours.address],
+  ];
+  if (TARGET) targets.push([`target ${TARGET}`, TARGET]);
+  for (const [, address] of targets) await putItem(address, 'small.txt', SMALL);
+  for (const concurrency of [1, 8, 64]) {
+    for (const [label, address] of targets) {
+      await load('GET, JSON (a connection per request)', `${label}, ${concurrency} clients`, () =>
+        jsonLoad(address, GET, { concurrency, seconds: SECONDS }),
+      );
+    }
+  }
+  const haveNginx = ensure('nginx', 'nginx-light', say);
+  const web = haveNginx ? await nginx({ 'small.txt': SMALL }) : undefined;
+  for (const concurrency of [1, 8, 64]) {
+    await load('GET, HTTP keep-alive (Node client)', `co-op webserver, ${concurrency} clients`, () =>
+      httpLoad(ours.address, '/small.txt', { concurrency, seconds: SECONDS }),
+    );
+    if (web)
+      await load('GET, HTTP keep-alive (Node client)', `nginx, ${concurrency} clients`, () =>
+        httpLoad(web.address, '/small.txt', { concurrency, seconds: SECONDS }),
+      );
+  }
+  if (ensure('wrk', 'wrk', say)) {
+    await measure('GET, HTTP keep-alive (wrk -t1 -c8)', 'co-op webserver', 'req/s', () =>
+      wrk(`http://${ours.address}/small.txt`, 8, SECONDS),
+    );
+    if (web)
+      await measure('GET, HTTP keep-alive (wrk -t1 -c8)', 'nginx, one worker', 'req/s', () =>
+        wrk(`http://${web.address}/small.txt`, 8, SECONDS),
+      );
+  }
+  await web?.stop();
+  await base.stop();
+  await ours.stop();
+}
+
+async function putFigures(): Promise<void> {
+  say('PUT through rings');
+  for (const size of quick ? [1, 3] : [1, 3, 5]) {
+    const procs = await ring(size);
+    const entry = procs[0]!.address;
+    for (const [label, bytes] of [
+      ['1 KiB', 1024],
+      ['64 KiB', 64 * 1024],
+    ] as const) {
+      const body = 'p'.repeat(bytes);
+      for (const concurrency of [1, 32]) {
+        let n = 0;
+        await load(`PUT ${label}, ring of ${size}`, `${concurrency} clients`, () =>
+          jsonLoad(entry, () => `{"type": "PUT", "data": {"item": "put-${n++ % 500}.txt", "content": "${body}"}}`, {
+            concurrency,
+            seconds: SECONDS,
+          }),
+        );
+      }
+    }
+    const big = 'B'.repeat(8 * 1024 * 1024);
+    await load(
+      `PUT 8 MiB, ring of ${size}`,
+      '1 client',
+      () =>
+        jsonLoad(entry, () => `{"type": "PUT", "data": {"item": "big.bin", "content": "${big}"}}`, {
+          concurrency: 1,
+          seconds: SECONDS,
+          count: 4,
+        }),
+      ['bytes'],
+    );
+    if (size > 1) {
+      let n = 0;
+      await load(`GET miss (a full lookup round), ring of ${size}`, '8 clients', () =>
+        jsonLoad(entry, () => `{"type": "GET", "data": "missing-${n++}"}`, { concurrency: 8, seconds: SECONDS }),
+      );
+    }
+    await Promise.all(procs.map((proc) => proc.stop()));
+  }
+}
+
+async function membershipFigures(): Promise<void> {
+  say('Membership');
+  await measure('membership', 'join of 1 server into a ring of 8 (in one process): views agree after', 'ms', async () => {
+    const cluster = await createTestCluster(8, { heartbeatMs: 1000 });
+    const t0 = performance.now();
+    await cluster.add();
+    const ms = performance.now() - t0;
+    await cluster.stop();
+    return ms;
+  });
+  await measure('membership', '8 servers joining a ring of 8 at once (in one process): views agree after', 'ms', async () => {
+    const cluster = await createTestCluster(8, { heartbeatMs: 1000 });
+    const joiners = Array.from(
+      { length: 8 },
+      (_, i) => new RingNode({ host: '127.0.0.1', port: 0, heartbeatMs: 1000, join: cluster.addresses[i % 8] }),
+    );
+    cluster.nodes.push(...joiners);
+    const t0 = performance.now();
+    await Promise.all(joiners.map((node) => node.start()));
+    await waitFor(() => agreedRing(cluster.nodes), { timeoutMs: 20_000, intervalMs: 5 });
+    const ms = performance.now() - t0;
+    await cluster.stop();
+    return ms;
+  });
+  for (const heartbeat of ['5', '1']) {
+    await measure('membership', `kill -9 to out of every view, heartbeat ${heartbeat} s (3 processes, idle)`, 'ms', async () => {
+      const procs = await ring(3, ['--heartbeat', heartbeat]);
+      const victim = procs[1]!;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * Number(heartbeat) * 1000));
+      const t0 = performance.now();
+      await victim.stop('SIGKILL');
+      await waitFor(
+        async () =>
+          !(await getRing(procs[0]!.address)).includes(victim.address) && !(await getRing(procs[2]!.address)).includes(victim.address),
+        {
+          timeoutMs: 30_000,
+          intervalMs: 5,
+        },
+      );
+      const ms = performance.now() - t0;
+      await Promise.all(procs.map((proc) => proc.stop()));
+      return ms;
+    });
+  }
+}
+
+async function idleFigures(): Promise<void> {
+  say('Idle cost');
+  const procs = await ring(3);
+  const pid = procs[1]!.child.pid!;
+  await measure('idle server (ring of 3, default heartbeat)', 'CPU', '% of a core', async () => {
+    const before = await usage(pid);
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    return (((await usage(pid)).cpuSeconds - before.cpuSeconds) / 5) * 100;
+  });
+  await measure('idle server (ring of 3, default heartbeat)', 'RSS', 'MiB', async () => (await usage(pid)).rssBytes / 1024 / 1024);
+  await Promise.all(procs.map((proc) => proc.stop()));
+}
+
+async function scaleFigures(): Promise<void> {
+  say('Scale');
+  for (const size of quick ? [3] : [3, 5, 9]) {
+    const procs = await ring(size);
+    let n = 0;
+    await load(`scale: PUT 1 KiB, 8 clients`, `ring of ${size} processes`, () =>
+      jsonLoad(procs[0]!.address, () => `{"type": "PUT", "data": {"item": "s-${n++ % 200}", "content": "${'s'.repeat(1024)}"}}`, {
+        concurrency: 8,
+        seconds: SECONDS,
+      }),
+    );
+    await load(`scale: GET hit, 8 clients`, `ring of ${size} processes`, () =>
+      jsonLoad(procs[size - 1]!.address, () => '{"type": "GET", "data": "s-1"}', { concurrency: 8, seconds: SECONDS }),
+    );
+    await Promise.all(procs.map((proc) => proc.stop()));
+  }
+  const cluster = await createTestCluster(32, { heartbeatMs: 2000, syncIntervalMs: 60_000 });
+  let n = 0;
+  await load('scale: PUT 1 KiB, 8 clients', 'ring of 32 in one process', () =>
+    jsonLoad(cluster.addresses[0]!, () => `{"type": "PUT", "data": {"item": "s-${n++ % 200}", "content": "${'s'.repeat(1024)}"}}`, {
+      concurrency: 8,
+      seconds: SECONDS,
+    }),
+  );
+  await load('scale: GET hit, 8 clients', 'ring of 32 in one process', () =>
+    jsonLoad(cluster.addresses[31]!, () => '{"type": "GET", "data": "s-1"}', { concurrency: 8, seconds: SECONDS }),
+  );
+  await cluster.stop();
+}
+
+function table(): string {
+  const lines = [
+    `Co-op WebServers benchmark, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, medians of ${RUNS} runs of ${SECONDS} s`,
+    '',
+  ];
+  let group = '';
+  for (const row of rows) {
+    if (row.group !== group) {
+      group = row.group;
+      lines.push(`${group}`);
+    }
+    lines.push(`  ${row.name.padEnd(78)} ${format(row.value).padStart(10)} ${row.unit}`);
+  }
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  try {
+    await getFigures();
+    await putFigures();
+    await membershipFigures();
+    await idleFigures();
+    await scaleFigures();
+  } finally {
+    await stopAll();
+  }
+  const text = table();
+  process.stdout.write(`\n${text}\n`);
+  writeFileSync(
+    `${OUT}.json`,
+    JSON.stringify(
+      { date: new Date().toISOString(), cores: cpus().length, node: process.version, runs: RUNS, seconds: SECONDS, rows },
+      null,
+      2,
+    ),
+  );
+  writeFileSync(
+    `${OUT}.svg`,
+    chart(
+      rows.filter((row) => row.unit === 'req/s' && row.group.startsWith('GET')),
+      'GET of a small item: requests per second (median)',
+    ),
+  );
+  say(`\nwrote ${OUT}.json and ${OUT}.svg`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    say(`bench: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
