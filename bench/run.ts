@@ -3,13 +3,20 @@
  * them, and prints one table of medians over several runs (and writes it as
  * JSON, and as an SVG chart). Timings live here, never in the tests.
  *
- *   npm run bench -- [--runs 3] [--seconds 2] [--quick] [--target HOST:PORT] [--out bench/results]
+ *   npm run bench -- [--runs 3] [--seconds 2] [--quick] [--big] [--target HOST:PORT] [--out bench/results]
+ *
+ * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
+ * GET times with webclient, and each server's peak memory.
  *
  * `--target` adds any server of the original protocol (the original program,
  * say) to the JSON GET rows, measured under the same load in the same run.
  */
-import { cpus } from 'node:os';
-import { writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpus, tmpdir } from 'node:os';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { getRing, putItem } from '../src/client/client.js';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { RingNode } from '../src/node/node.js';
@@ -44,9 +51,9 @@ function median(values: number[]): number {
   const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
   return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
 }
-async function measure(group: string, name: string, unit: string, one: () => Promise<number> | number): Promise<number> {
+async function measure(group: string, name: string, unit: string, one: () => Promise<number> | number, times = RUNS): Promise<number> {
   const runs: number[] = [];
-  for (let i = 0; i < RUNS; i++) runs.push(await one());
+  for (let i = 0; i < times; i++) runs.push(await one());
   const value = median(runs);
   rows.push({ group, name, value, unit, runs });
   say(`  ${group} | ${name}: ${format(value)} ${unit}`);
@@ -222,6 +229,58 @@ async function idleFigures(): Promise<void> {
   await Promise.all(procs.map((proc) => proc.stop()));
 }
 
+async function bigFileFigures(): Promise<void> {
+  say('A 1 GiB file through a ring of 3 (durable)');
+  const dirs = [0, 1, 2].map(() => mkdtempSync(join(tmpdir(), 'coop-bench-')));
+  const procs: Proc[] = [];
+  for (const dir of dirs) {
+    procs.push(await webserver(['--data', dir], procs.at(-1)?.address));
+    await waitFor(async () => (await getRing(procs[0]!.address)).length === procs.length, { timeoutMs: 10_000 });
+  }
+  const file = join(dirs[0]!, 'big.bin');
+  const size = 1024 * 1024 * 1024;
+  const handle = openSync(file, 'w');
+  const block = Buffer.alloc(8 * 1024 * 1024, 7);
+  for (let offset = 0; offset < size; offset += block.length) writeSync(handle, block);
+  closeSync(handle);
+  const peak = async (proc: Proc) => Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.child.pid}/status`, 'utf8'))![1]) / 1024;
+  const before = await Promise.all(procs.map(peak));
+  const client = (args: string[]) =>
+    new Promise<number>((resolve, reject) => {
+      const t0 = performance.now();
+      const child = spawn(process.execPath, [fileURLToPath(new URL('../src/cli/webclient.js', import.meta.url)), ...args], {
+        stdio: 'ignore',
+      });
+      child.on('exit', (code) => (code === 0 ? resolve(performance.now() - t0) : reject(new Error(`webclient exited ${code}`))));
+    });
+  const [host, port] = procs[0]!.address.split(':') as [string, string];
+  const [lastHost, lastPort] = procs[2]!.address.split(':') as [string, string];
+  await measure(
+    '1 GiB file, ring of 3',
+    'PUT with webclient',
+    's',
+    async () => (await client(['-put', file, '-i', host, '-p', port])) / 1000,
+    1,
+  );
+  await measure(
+    '1 GiB file, ring of 3',
+    'GET with webclient (to /dev/null)',
+    's',
+    async () => (await client(['-get', 'big.bin', '-i', lastHost, '-p', lastPort])) / 1000,
+    1,
+  );
+  const after = await Promise.all(procs.map(peak));
+  await measure(
+    '1 GiB file, ring of 3',
+    'largest growth of a server\u2019s peak memory',
+    'MiB',
+    () => Math.max(...after.map((value, i) => value - before[i]!)),
+    1,
+  );
+  await Promise.all(procs.map((proc) => proc.stop()));
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
+
 async function scaleFigures(): Promise<void> {
   say('Scale');
   for (const size of quick ? [3] : [3, 5, 9]) {
@@ -275,6 +334,7 @@ async function main(): Promise<void> {
     await membershipFigures();
     await idleFigures();
     await scaleFigures();
+    if (args.includes('--big')) await bigFileFigures();
   } finally {
     await stopAll();
   }
