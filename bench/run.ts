@@ -6,7 +6,8 @@
  *   npm run bench -- [--runs 3] [--seconds 2] [--quick] [--big] [--target HOST:PORT] [--out bench/results]
  *
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
- * GET times with webclient, and each server's peak memory.
+ * GET times with webclient, and each server's peak memory. `--only
+ * get,put,membership,idle,scale,big` runs just those parts.
  *
  * `--target` adds any server of the original protocol (the original program,
  * say) to the JSON GET rows, measured under the same load in the same run.
@@ -329,12 +330,15 @@ function table(): string {
 
 async function main(): Promise<void> {
   try {
-    await getFigures();
-    await putFigures();
-    await membershipFigures();
-    await idleFigures();
-    await scaleFigures();
-    if (args.includes('--big')) await bigFileFigures();
+    // --only get,put,membership,idle,scale,big runs just those parts.
+    const only = option('--only', '');
+    const wanted = (part: string) => (only ? only.split(',').includes(part) : part !== 'big' || args.includes('--big'));
+    if (wanted('get')) await getFigures();
+    if (wanted('put')) await putFigures();
+    if (wanted('membership')) await membershipFigures();
+    if (wanted('idle')) await idleFigures();
+    if (wanted('scale')) await scaleFigures();
+    if (wanted('big')) await bigFileFigures();
   } finally {
     await stopAll();
   }
