@@ -7,11 +7,10 @@
  * changes are announced with UPDATE rounds and merged everywhere.
  */
 import { EventEmitter } from 'node:events';
-import { createHash } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { CoopError, isCoopError } from '../errors.js';
-import { formatAddress, parseAddress, type Address } from '../protocol/address.js';
+import { formatAddress, type Address } from '../protocol/address.js';
 import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, type Message, type Reply } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import { ItemStore } from '../store/items.js';
@@ -19,86 +18,27 @@ import { MemoryPersistence } from '../store/memory.js';
 import { DiskPersistence } from '../store/durable.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { request, sendMessage, TcpListener, type Connection } from '../transport/tcp.js';
+import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import type { Member } from '../ring/membership.js';
 import { FailureDetector } from './probe.js';
+import { liveItems, nodeStatus } from './status.js';
+import { DEFAULTS, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { NodeMetrics } from './metrics.js';
-import { createWebApp, type Traffic } from './web.js';
+import { createWebApp } from './web.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
+
+export { DEFAULTS, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
-
-/** How peer messages leave this server; tests swap in a faulty one. */
-export interface PeerTransport {
-  /** One message, no reply (the original's peer style). */
-  send(to: Address, payload: string): Promise<void>;
-  /** One message and its reply (our probes). */
-  request(to: Address, payload: string, timeoutMs: number): Promise<string>;
-}
-
-export function tcpTransport(connectTimeoutMs: number, maxReplyBytes: number): PeerTransport {
-  return {
-    send: (to, payload) => sendMessage(parseAddress(to), payload, connectTimeoutMs),
-    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes }),
-  };
-}
-
-export interface NodeOptions {
-  /** Address to bind; port 0 takes any free port. */
-  host: string;
-  port: number;
-  /** When the port is taken, take the next free one upward (the original's 4043, 4044, ...). */
-  probeUpward?: boolean;
-  /** A running server to join; it becomes this server's predecessor. */
-  join?: Address | undefined;
-  heartbeatMs?: number;
-  /** How long a silent successor may stay suspected before it is declared dead (default: 3 heartbeats). */
-  suspicionTimeoutMs?: number;
-  /** How long a probe may wait for its answer (default: half a heartbeat, at most 2 s). */
-  probeTimeoutMs?: number;
-  /** How long a client waits for its round to come back before an error reply. */
-  roundTimeoutMs?: number;
-  /** How long a peer may take to accept a connection before it counts as down. */
-  connectTimeoutMs?: number;
-  maxMessageBytes?: number;
-  /** How long a connection may take to deliver its message. */
-  idleTimeoutMs?: number;
-  /** Keep items on disk here (a function gets this server's address); without it, in memory. */
-  dataDir?: string | ((self: Address) => string) | undefined;
-  /** How often to compare contents with a peer and pull what is newer. */
-  syncIntervalMs?: number;
-  /** How long a delete's tombstone is kept before it is collected. */
-  tombstoneTtlMs?: number;
-  log?: Log;
-  transport?: PeerTransport;
-  /** The time, for versions and tombstone ages; tests may pass their own. */
-  now?: () => number;
-}
-
-export const DEFAULTS = {
-  heartbeatMs: 5000,
-  roundTimeoutMs: 30_000,
-  connectTimeoutMs: 2000,
-  maxMessageBytes: 64 * 1024 * 1024,
-  idleTimeoutMs: 30_000,
-  syncIntervalMs: 10_000,
-  tombstoneTtlMs: 24 * 3600 * 1000,
-} as const;
 
 /** How long a joining server waits for its ring before it answers misses alone. */
 const JOIN_WAIT_MS = 10_000;
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
-
-export interface NodeEvents {
-  ring: [members: Address[]];
-  /** Messages this server sends, and requests it answers: what the ring page animates. */
-  traffic: [Traffic];
-}
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: Required<Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now'>>;
@@ -409,37 +349,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private liveItems(): { count: number; bytes: number } {
-    let count = 0;
-    let bytes = 0;
-    if (this.itemStore) {
-      for (const [, meta] of this.itemStore.entries()) {
-        if (meta.deleted) continue;
-        count++;
-        bytes += meta.size;
-      }
-    }
-    return { count, bytes };
+    return this.itemStore ? liveItems(this.itemStore) : { count: 0, bytes: 0 };
   }
 
   /** What `GET /_ring` tells: this server's view and holdings. */
   status(): unknown {
-    const view = this.view;
-    const { count, bytes } = this.liveItems();
-    return {
-      self: view?.self,
-      uptimeSeconds: (Date.now() - this.startedAt) / 1000,
-      incarnation: view?.membership.incarnation ?? 0,
-      ring: view?.fromSelf() ?? [],
-      members: (view?.membership.all() ?? []).map((member) => ({
-        address: member.address,
-        status: member.status,
-        incarnation: member.incarnation,
-        lastHeardMsAgo: this.lastHeard.has(member.address) ? Date.now() - this.lastHeard.get(member.address)! : undefined,
-      })),
-      items: count,
-      bytes,
-      digest: this.itemStore ? createHash('sha1').update(this.itemStore.digest.toWire().join()).digest('hex').slice(0, 16) : undefined,
-    };
+    return this.view && this.itemStore ? nodeStatus(this.view, this.itemStore, this.lastHeard, this.startedAt) : {};
   }
 
   private refuse(error: CoopError, connection: Connection): void {
