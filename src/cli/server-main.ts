@@ -41,7 +41,7 @@ export function serverCommand(): Command {
         .argParser(parse.port)
         .env('WEBSERVER_JOIN_PORT'),
     )
-    .addOption(new Option('-v, --verbose', 'also log heartbeat (CHECK) traffic').default(false).env('WEBSERVER_VERBOSE'))
+    .addOption(new Option('-v, --verbose', 'also log heartbeat traffic (PING, CHECK)').default(false).env('WEBSERVER_VERBOSE'))
     .addOption(
       new Option(
         '--listen <HOST[:PORT[+]]>',
