@@ -6,6 +6,7 @@ import { BucketDigest, bucketOf } from '../../src/store/digest.js';
 import { INLINE_LIMIT, ItemStore } from '../../src/store/items.js';
 import { MemoryPersistence } from '../../src/store/memory.js';
 import { compareVersions, unversioned, type Version } from '../../src/store/version.js';
+import { prng, shuffle } from './random.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -28,27 +29,6 @@ function pattern(length: number, seed = 1): Buffer {
   const bytes = Buffer.alloc(length);
   for (let i = 0; i < length; i++) bytes[i] = (i * 31 + seed * 7 + (i >> 8)) & 0xff;
   return bytes;
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing shuffle can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
 }
 
 describe('ItemStore.apply merge rules', () => {

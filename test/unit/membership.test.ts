@@ -2,6 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareEntries, inRing, Membership, treeOrder, type Member, type Status } from '../../src/ring/membership.js';
+import { prng, shuffle } from './random.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -14,27 +15,6 @@ const STATUSES: readonly Status[] = ['alive', 'suspect', 'dead', 'left'];
 
 function entry(address: string, incarnation: number, status: Status, placed: number, after?: string): Member {
   return after === undefined ? { address, incarnation, status, placed } : { address, incarnation, status, after, placed };
-}
-
-/** A small deterministic PRNG (mulberry32), so a failing shuffle can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
 }
 
 function pick<T>(items: readonly T[], random: () => number): T {
