@@ -9,6 +9,8 @@ export function describe(message: Message): string {
       return `UPDATE from ${message.creator}: ${message.data.length} servers`;
     case 'PING':
       return `PING from ${message.from}`;
+    case 'STREAM':
+      return `STREAM from ${message.from}`;
     case 'PING_REQ':
       return `PING_REQ for ${message.data} from ${message.from}`;
     case 'CHECK':

@@ -195,6 +195,10 @@ export const handlers: HandlerTable = {
     ctx.forward(message);
   },
 
+  STREAM(message, _connection, ctx) {
+    ctx.peerSpeaksExtensions(message.from);
+  },
+
   CHECK(message, _connection, ctx) {
     if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
   },

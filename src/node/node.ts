@@ -88,7 +88,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
     this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
-    this.transport = nodeOptions.transport ?? tcpTransport(this.options.connectTimeoutMs, this.options.maxMessageBytes);
+    // Our own servers (those that have shown they speak our extensions) get persistent connections.
+    this.transport =
+      nodeOptions.transport ??
+      tcpTransport(this.options.connectTimeoutMs, this.options.maxMessageBytes, {
+        self: () => this.address,
+        to: (peer) => this.modernPeers.has(peer),
+      });
     this.metrics = new NodeMetrics({
       ringSize: () => this.view?.size ?? 0,
       items: () => this.liveItems().count,
@@ -113,6 +119,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       { maxMessageBytes: this.options.maxMessageBytes, idleTimeoutMs: this.options.idleTimeoutMs },
       {
         onMessage: (text, connection) => this.receive(text, connection),
+        onStreamMessage: (text) => void this.receive(text, detachedConnection),
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: (socket) => {
           this.http.emit('connection', socket);
@@ -234,6 +241,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
+    this.transport.close?.();
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
@@ -269,7 +277,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
   }
 
-  private receive(text: string, connection: Connection): void {
+  private receive(text: string, connection: Connection): void | 'stream' {
     if (!this.context || !this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
@@ -280,6 +288,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } catch (err) {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
       return;
+    }
+    if (message.type === 'STREAM') {
+      this.modernPeers.add(message.from);
+      return 'stream';
     }
     this.dispatch(message, connection);
   }

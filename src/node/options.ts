@@ -3,6 +3,7 @@ import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
 import { request, sendMessage } from '../transport/tcp.js';
+import { PeerStreams } from '../transport/streams.js';
 import type { Traffic } from './web.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
@@ -11,12 +12,24 @@ export interface PeerTransport {
   send(to: Address, payload: string): Promise<void>;
   /** One message and its reply (our probes). */
   request(to: Address, payload: string, timeoutMs: number): Promise<string>;
+  /** Closes whatever connections it keeps. */
+  close?(): void;
 }
 
-export function tcpTransport(connectTimeoutMs: number, maxReplyBytes: number): PeerTransport {
+/**
+ * TCP, as the original: a connection per message. With `streams`, messages to
+ * the peers it names go over one persistent connection per peer instead.
+ */
+export function tcpTransport(
+  connectTimeoutMs: number,
+  maxReplyBytes: number,
+  streams?: { self(): Address; to(peer: Address): boolean },
+): PeerTransport {
+  const pool = streams && new PeerStreams(streams.self, connectTimeoutMs);
   return {
-    send: (to, payload) => sendMessage(parseAddress(to), payload, connectTimeoutMs),
+    send: (to, payload) => (pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs)),
     request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes }),
+    close: () => pool?.close(),
   };
 }
 

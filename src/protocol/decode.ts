@@ -178,6 +178,8 @@ function decodeFields(fields: Fields): Message {
       return { type, from: address(fields.from, 'from'), members: members(fields.members) };
     case 'PING_REQ':
       return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
+    case 'STREAM':
+      return { type, from: address(fields.from, 'from') };
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':

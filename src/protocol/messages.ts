@@ -105,6 +105,11 @@ export interface PingMessage {
   from: Address;
   members?: MemberData[] | undefined;
 }
+/** Opens a persistent connection between our servers: every object after it is one more peer message. */
+export interface StreamMessage {
+  type: 'STREAM';
+  from: Address;
+}
 /** Asks a member to probe `data` on our behalf. */
 export interface PingRequestMessage {
   type: 'PING_REQ';
@@ -168,7 +173,8 @@ export type Message =
   | DigestMessage
   | ListMessage
   | PingMessage
-  | PingRequestMessage;
+  | PingRequestMessage
+  | StreamMessage;
 
 export type MessageType = Message['type'];
 
@@ -270,6 +276,8 @@ export function encodeMessage(message: Message | Reply): string {
     case 'PING':
     case 'ACK':
       return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members) });
+    case 'STREAM':
+      return pyDumps({ type: message.type, from: message.from });
     case 'PING_REQ':
       return pyDumps(
         typeof message.data === 'string'

@@ -28,7 +28,13 @@ export interface Connection {
 }
 
 export interface ListenerHandlers {
-  onMessage(text: string, connection: Connection): void;
+  /**
+   * One message. Returning 'stream' turns the connection into a stream of
+   * peer messages (our servers' persistent connections): every further object
+   * on it goes to onStreamMessage, and nothing is answered.
+   */
+  onMessage(text: string, connection: Connection): void | 'stream';
+  onStreamMessage?(text: string): void;
   /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
   onFrameError(error: CoopError, connection: Connection): void;
   /**
@@ -89,6 +95,30 @@ export class TcpListener {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
+  /** Reads one object after another from a peer's persistent connection; a bad one ends the stream. */
+  private stream(socket: Socket, first: Buffer): void {
+    let framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+    const take = (chunk: Buffer): void => {
+      try {
+        let rest = chunk;
+        while (rest.length > 0) {
+          const result = framer.push(rest);
+          if (!result) return;
+          framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+          rest = result.rest;
+          this.handlers.onStreamMessage?.(result.frame.toString('utf8'));
+        }
+      } catch {
+        socket.destroy();
+      }
+    };
+    socket.on('data', take);
+    socket.on('end', () => socket.end());
+    socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
+    take(first);
+    socket.resume();
+  }
+
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));
@@ -137,7 +167,7 @@ export class TcpListener {
       socket.removeListener('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      this.handlers.onMessage(result.frame.toString('utf8'), connection);
+      if (this.handlers.onMessage(result.frame.toString('utf8'), connection) === 'stream') this.stream(socket, result.rest);
     };
     socket.on('data', onData);
     socket.on('end', () => {
@@ -154,6 +184,9 @@ export class TcpListener {
     );
   }
 }
+
+/** Streams from peers that say nothing for this long are closed. */
+const STREAM_IDLE_MS = 5 * 60 * 1000;
 
 function connectionFor(socket: Socket): Connection {
   const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;

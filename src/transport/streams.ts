@@ -1,0 +1,97 @@
+/**
+ * Persistent connections to our own servers: instead of a connection per
+ * message, one connection per peer, opened with a STREAM message and then
+ * carrying one object after another, in order. Original servers never get
+ * one (the caller decides who does). A stream that breaks is dropped; the
+ * message that found it broken is tried once more on a fresh connection, so
+ * a peer that restarted is not taken for dead.
+ */
+import { createConnection, type Socket } from 'node:net';
+import { CoopError } from '../errors.js';
+import { parseAddress, type Address } from '../protocol/address.js';
+import { pyDumps } from '../protocol/pyjson.js';
+
+/** A stream that carries nothing for this long is closed (the receiver waits longer). */
+const IDLE_MS = 60_000;
+
+interface Stream {
+  socket: Socket;
+  /** Resolves once connected; rejects with CONNECT_FAILED. */
+  ready: Promise<void>;
+  /** Has carried a message: a failure now may be the peer restarting, worth one retry. */
+  used: boolean;
+}
+
+export class PeerStreams {
+  private readonly streams = new Map<Address, Stream>();
+  private closed = false;
+
+  constructor(
+    private readonly self: () => Address,
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  async send(to: Address, payload: string): Promise<void> {
+    const stream = this.streams.get(to) ?? this.open(to);
+    try {
+      await this.write(stream, payload);
+    } catch (err) {
+      if (!stream.used || this.closed) throw err;
+      // A stream that worked before broke: open a fresh one once; a dead peer refuses it.
+      await this.write(this.open(to), payload);
+    }
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const stream of this.streams.values()) stream.socket.destroy();
+    this.streams.clear();
+  }
+
+  private async write(stream: Stream, payload: string): Promise<void> {
+    await stream.ready;
+    await new Promise<void>((resolve, reject) => {
+      if (stream.socket.destroyed || !stream.socket.writable) {
+        reject(new CoopError('CLOSED', 'the stream is closed'));
+        return;
+      }
+      stream.socket.write(payload, (err) => (err ? reject(new CoopError('CLOSED', `stream write failed: ${err.message}`)) : resolve()));
+    });
+    stream.used = true;
+  }
+
+  private open(to: Address): Stream {
+    this.streams.get(to)?.socket.destroy();
+    const { host, port } = parseAddress(to);
+    const socket = createConnection({ host, port });
+    socket.setNoDelay(true);
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new CoopError('TIMEOUT', `connecting to ${to} timed out after ${this.connectTimeoutMs} ms`));
+      }, this.connectTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        socket.write(pyDumps({ type: 'STREAM', from: this.self() }));
+        resolve();
+      });
+      socket.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new CoopError('CONNECT_FAILED', `cannot connect to ${to}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      });
+    });
+    ready.catch(() => undefined);
+    const stream: Stream = { socket, ready, used: false };
+    const forget = (): void => {
+      if (this.streams.get(to) === stream) this.streams.delete(to);
+    };
+    socket.on('error', forget);
+    socket.on('close', forget);
+    socket.on('end', () => socket.destroy());
+    socket.on('data', () => undefined); // nothing is answered on a stream
+    socket.setTimeout(IDLE_MS, () => socket.destroy());
+    if (this.closed) socket.destroy();
+    else this.streams.set(to, stream);
+    return stream;
+  }
+}
