@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
+import { waitFor } from '../src/util/wait.js';
 
 test('three servers joined in a chain agree on the ring, in join order', async (t) => {
   const cluster = await createTestCluster(3);
@@ -83,4 +84,27 @@ test('binary content round-trips byte for byte', async (t) => {
   if (!lookup.found) assert.fail('blob.bin not found');
   assert.equal(lookup.encoding, 'base64');
   assert.ok(Buffer.from(lookup.content, 'base64').equals(bytes));
+});
+
+test('a STREAM connection carries one peer message after another, and bad input ends only that stream', async (t) => {
+  const cluster = await createTestCluster(2);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [string, string];
+  const put = (name: string, id: string) =>
+    `{"creator": "${b}", "type": "FORWARD_PUT", "data": {"item": "${name}", "content": "via a stream", "version": {"clock": 5, "server": "${b}"}}, "id": "${id}"}`;
+  const { createConnection } = await import('node:net');
+  const { host, port } = (await import('../src/protocol/address.js')).parseAddress(a);
+  const socket = createConnection({ host, port });
+  t.after(() => void socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`{"type": "STREAM", "from": "${b}"}` + put('s1.txt', 'st-1') + '\n' + put('s2.txt', 'st-2'));
+  await waitFor(() => cluster.nodes[0]!.store.head('s2.txt') !== undefined && cluster.nodes[0]!.store.head('s1.txt') !== undefined, {
+    what: 'both messages of the stream to be applied',
+  });
+  let ended = false;
+  socket.once('close', () => (ended = true));
+  socket.write('{"type": "FORWARD_PUT", "data": }');
+  await waitFor(() => ended, { timeoutMs: 5000, what: 'the server to end the stream' });
+  assert.deepEqual(await getItem(a, 's1.txt'), { found: true, content: 'via a stream', encoding: undefined });
+  assert.equal(await putItem(a, 'after.txt', 'the server goes on'), '200 OK');
 });

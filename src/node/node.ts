@@ -119,7 +119,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       { maxMessageBytes: this.options.maxMessageBytes, idleTimeoutMs: this.options.idleTimeoutMs },
       {
         onMessage: (text, connection) => this.receive(text, connection),
-        onStreamMessage: (text) => void this.receive(text, detachedConnection),
+        onStreamMessage: (text) => this.receive(text, detachedConnection) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: (socket) => {
           this.http.emit('connection', socket);
@@ -277,7 +277,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
   }
 
-  private receive(text: string, connection: Connection): void | 'stream' {
+  private receive(text: string, connection: Connection): void | 'stream' | 'refused' {
     if (!this.context || !this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
@@ -287,7 +287,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       message = decodeMessage(text);
     } catch (err) {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
-      return;
+      return 'refused';
     }
     if (message.type === 'STREAM') {
       this.modernPeers.add(message.from);

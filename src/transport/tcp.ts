@@ -33,8 +33,9 @@ export interface ListenerHandlers {
    * peer messages (our servers' persistent connections): every further object
    * on it goes to onStreamMessage, and nothing is answered.
    */
-  onMessage(text: string, connection: Connection): void | 'stream';
-  onStreamMessage?(text: string): void;
+  onMessage(text: string, connection: Connection): void | 'stream' | 'refused';
+  /** One object of a stream; false ends the stream (it was not a valid message). */
+  onStreamMessage?(text: string): boolean;
   /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
   onFrameError(error: CoopError, connection: Connection): void;
   /**
@@ -106,7 +107,10 @@ export class TcpListener {
           if (!result) return;
           framer = new JsonObjectFramer(this.limits.maxMessageBytes);
           rest = result.rest;
-          this.handlers.onStreamMessage?.(result.frame.toString('utf8'));
+          if (this.handlers.onStreamMessage?.(result.frame.toString('utf8')) === false) {
+            socket.destroy();
+            return;
+          }
         }
       } catch {
         socket.destroy();
