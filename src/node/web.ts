@@ -184,6 +184,11 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
       res.end();
       return;
     }
+    if (end < firstBytes.length) {
+      // All of it is at hand: one end() call, no per-part loop.
+      res.end(firstBytes.subarray(start, end + 1));
+      return;
+    }
     // Part by part: a large item never sits whole in memory.
     for (let offset = start; offset <= end && !res.destroyed;) {
       const length = Math.min(PART_BYTES, end - offset + 1);
