@@ -4,6 +4,7 @@ import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
+import { captureLog } from './helpers.js';
 
 test('three servers joined in a chain agree on the ring, in join order', async (t) => {
   const cluster = await createTestCluster(3);
@@ -107,4 +108,16 @@ test('a STREAM connection carries one peer message after another, and bad input 
   await waitFor(() => ended, { timeoutMs: 5000, what: 'the server to end the stream' });
   assert.deepEqual(await getItem(a, 's1.txt'), { found: true, content: 'via a stream', encoding: undefined });
   assert.equal(await putItem(a, 'after.txt', 'the server goes on'), '200 OK');
+});
+
+test('JSON logs tie a client request to the forwards it caused with one round id, on every server', async (t) => {
+  const capture = captureLog();
+  const cluster = await createTestCluster(3, { log: capture.log });
+  t.after(() => cluster.stop());
+  await putItem(cluster.addresses[1]!, 'traced.txt', 'follow me');
+  const start = capture.lines.find((line) => line.msg.startsWith('PUT "traced.txt" from client'));
+  const round = (start as { round?: string } | undefined)?.round;
+  assert.ok(round, 'the receiving server names the round');
+  const nodes = new Set(capture.lines.filter((line) => (line as { round?: string }).round === round).map((line) => line.node));
+  assert.deepEqual(nodes, new Set(cluster.addresses), 'every server logs that round');
 });

@@ -106,7 +106,7 @@ async function serveLocal(ctx: HandlerContext, connection: Connection, item: str
   }
   if (meta.size > ctx.wholeLimit) {
     const message = `${item} is ${meta.size} bytes, more than one reply carries: fetch it in parts (webclient does)`;
-    ctx.reply(connection, { type: 'ERROR', data: { code: 'TOO_LARGE', status: '413 PAYLOAD TOO LARGE', message } });
+    ctx.reply(connection, errorReply('TOO_LARGE', message));
     return true;
   }
   const held = await ctx.store.get(item);
@@ -126,11 +126,15 @@ function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
   return relay;
 }
 
+/** The answer to a write whose round is complete: `200 OK`, in the type the client asked with. */
+function writeDone(waiting: Waiting): Reply {
+  return { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item: waiting.item, status: PUT_OK_STATUS } };
+}
+
 /** Sends a write around the ring and answers the client when it is back (at once in a ring of one). */
 function replicate(ctx: HandlerContext, waiting: Waiting, data: ItemData): void {
-  const answer = (): Reply => ({ type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item: data.item, status: PUT_OK_STATUS } });
   if (ctx.ring.size === 1) {
-    ctx.reply(waiting.connection, answer());
+    ctx.reply(waiting.connection, writeDone(waiting));
     return;
   }
   const id = ctx.newRoundId();
@@ -143,10 +147,7 @@ function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Wai
   ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.connection.remote}: round ${id}`, { round: id });
   ctx.waiting.add(id, key, waiting, ctx.roundTimeoutMs, (late) => {
     ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
-    ctx.reply(late.connection, {
-      type: 'ERROR',
-      data: { code: 'TIMEOUT', status: '504 GATEWAY TIMEOUT', message: 'the ring did not answer in time' },
-    });
+    ctx.reply(late.connection, errorReply('TIMEOUT', 'the ring did not answer in time'));
   });
 }
 
@@ -255,10 +256,7 @@ export const handlers: HandlerTable = {
       const key = `${ctx.self}/${part.upload}`;
       const version = part.offset === 0 ? ctx.clock.next(ctx.now()) : ctx.uploads.versionOf(key);
       if (!version) {
-        ctx.reply(connection, {
-          type: 'ERROR',
-          data: { code: 'BAD_FIELD', status: '400 BAD REQUEST', message: `no upload ${part.upload} in progress` },
-        });
+        ctx.reply(connection, errorReply('BAD_FIELD', `no upload ${part.upload} in progress`));
         return;
       }
       const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
@@ -284,8 +282,7 @@ export const handlers: HandlerTable = {
     const { item } = message.data;
     if (message.creator === ctx.self) {
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', item));
-      if (waiting)
-        ctx.reply(waiting.connection, { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item, status: PUT_OK_STATUS } });
+      if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);

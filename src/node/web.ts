@@ -9,9 +9,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import mime from 'mime-types';
-import { isCoopError, type ErrorCode } from '../errors.js';
+import { isCoopError } from '../errors.js';
 import { checkItemName } from '../protocol/names.js';
-import type { Message, Reply } from '../protocol/messages.js';
+import { httpStatusOf, type Message, type Reply } from '../protocol/messages.js';
 import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
 import type { ItemStore } from '../store/items.js';
 import type { Log } from '../log/logger.js';
@@ -39,17 +39,6 @@ export interface WebDeps {
   /** Largest body taken whole when its length is not announced. */
   maxBodyBytes: number;
 }
-
-const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
-  BAD_NAME: 400,
-  BAD_FIELD: 400,
-  BAD_JSON: 400,
-  TOO_LARGE: 413,
-  TIMEOUT: 504,
-  NOT_READY: 503,
-  SHUTTING_DOWN: 503,
-  NOT_FOUND: 404,
-};
 
 class HttpError extends Error {
   constructor(
@@ -81,7 +70,7 @@ function itemName(path: string): string {
 }
 
 function expect<T extends Reply['type']>(reply: Reply, type: T): Extract<Reply, { type: T }> {
-  if (reply.type === 'ERROR') throw new HttpError(HTTP_STATUS[reply.data.code] ?? 500, reply.data.message);
+  if (reply.type === 'ERROR') throw new HttpError(httpStatusOf(reply.data.code), reply.data.message);
   if (reply.type !== type) throw new HttpError(500, `unexpected ${reply.type} reply`);
   return reply as Extract<Reply, { type: T }>;
 }
@@ -131,7 +120,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
     // A small item held here is served straight from the store (the same answer a GET gives, without
     // encoding it for the wire and back); anything else asks through the handlers.
     const held = deps.store().head(name);
-    const started = performance.now();
+    const started = held ? performance.now() : 0;
     const local = held && !held.deleted && held.size <= PART_BYTES ? await deps.store().get(name) : undefined;
     if (local) {
       deps.metrics.requests.inc({ type: 'GET', outcome: 'ok' });
@@ -292,7 +281,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
   return (req, res) => {
     res.on('finish', () => deps.metrics.http.inc({ method: req.method ?? '?', status: String(res.statusCode) }));
     route(req, res).catch((err: unknown) => {
-      const status = err instanceof HttpError ? err.status : isCoopError(err) ? (HTTP_STATUS[err.code] ?? 500) : 500;
+      const status = err instanceof HttpError ? err.status : isCoopError(err) ? httpStatusOf(err.code) : 500;
       if (status === 500) deps.log().error(`HTTP ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) {
         res.destroy();
