@@ -17,6 +17,9 @@ export const ERROR_CODES = [
   'NOT_FOUND', // the ring has no such item
   'JOIN_FAILED', // the server to join could not be reached
   'NOT_READY', // the server is still joining the ring and cannot tell yet
+  'UNAUTHENTICATED', // a peer message without a valid tag where a cluster secret is set
+  'UNAUTHORIZED', // a request that needs a token and carries none
+  'FORBIDDEN', // a request with a wrong token
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -67,7 +67,7 @@ test('anti-entropy repairs a copy that a round skipped, without any client actio
   let skipping = true;
   let target = '';
   const transport = {
-    ...tcpTransport(500, 1 << 26),
+    ...tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 }),
     async send(to: string, payload: string) {
       // Deliver a round meant for the target to its successor instead: the target never sees it.
       if (skipping && to === target && payload.includes('"skipped.txt"')) {

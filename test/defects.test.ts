@@ -100,7 +100,7 @@ test('defect 6: a FORWARD round whose creator is gone stops after one lap', asyn
   const capture = captureLog();
   const sent: string[] = [];
   const transport = {
-    ...tcpTransport(500, 1 << 26),
+    ...tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 }),
     send(to: string, payload: string) {
       sent.push(payload);
       return sendMessage(parseAddress(to), payload, 500);

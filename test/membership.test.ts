@@ -46,7 +46,7 @@ test('two adjacent servers of five fail; the ring shrinks to one and grows back 
 
 /** A transport that can cut the network between two groups of servers, as a partition does. */
 function partitionable(): { transport: PeerTransport & { self: string }; isCut: (from: string, to: string) => boolean } {
-  const real = tcpTransport(300, 1 << 26);
+  const real = tcpTransport({ connectTimeoutMs: 300, maxReplyBytes: 1 << 26 });
   const transport = {
     self: '',
     send(to: string, payload: string) {

@@ -2,10 +2,10 @@
  * The webclient program. GET writes the content, byte for byte, to standard
  * output; every message goes to standard error. Exit status: see EXIT.
  */
-import { open, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { deleteItem, fetchParts, getRing, putBytes } from '../client/client.js';
+import { deleteItem, fetchParts, getRing, putBytes, type ClientOptions } from '../client/client.js';
 import { formatAddress } from '../protocol/address.js';
 import { checkItemName } from '../protocol/names.js';
 import { formatRing } from '../ring/ring.js';
@@ -18,6 +18,7 @@ export const EXIT = {
   USAGE: 2,
   UNREACHABLE: 3,
   SERVER_ERROR: 4,
+  DENIED: 5,
 } as const;
 
 interface ClientArgs {
@@ -28,6 +29,9 @@ interface ClientArgs {
   ip?: string;
   port: number;
   timeout: number;
+  token?: string;
+  tls: boolean;
+  tlsCa?: string;
 }
 
 /** The original's single-dash long options, spelled the way commander reads them. */
@@ -39,6 +43,7 @@ const SINGLE_DASH = new Map([
   ['-ip', '--ip'],
   ['-port', '--port'],
   ['-timeout', '--timeout'],
+  ['-token', '--token'],
 ]);
 
 export interface Io {
@@ -64,9 +69,16 @@ export function clientCommand(io: Io): Command {
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
     .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
     .addOption(new Option('--timeout <SECONDS>', 'give up after this long').argParser(parse.seconds).default(30).env('WEBCLIENT_TIMEOUT'))
+    .addOption(
+      new Option('--token <TOKEN>', "the server's write token (for -put, --delete) or read token (prefer the environment variable)").env(
+        'WEBCLIENT_TOKEN',
+      ),
+    )
+    .addOption(new Option('--tls', 'speak TLS to a server started with --tls-cert').default(false).env('WEBCLIENT_TLS'))
+    .addOption(new Option('--tls-ca <FILE>', "trust the certificates in FILE (PEM), such as the server's own; implies --tls").env('WEBCLIENT_TLS_CA'))
     .addHelpText(
       'after',
-      '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply.\n' +
+      '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply, 5 token missing or wrong.\n' +
         'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html\n',
     )
     .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
@@ -97,7 +109,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   }
 
   const server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
-  const options = { timeoutMs: args.timeout * 1000 };
+  let options: ClientOptions;
+  try {
+    const ca = args.tlsCa === undefined ? undefined : await readFile(args.tlsCa);
+    options = { timeoutMs: args.timeout * 1000, token: args.token, tls: args.tls || ca ? { ca } : undefined };
+  } catch (err) {
+    io.stderr.write(`webclient: cannot read ${args.tlsCa}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+    return EXIT.USAGE;
+  }
   try {
     if (args.ring) {
       io.stdout.write(formatRing(await getRing(server, options)) + '\n');
@@ -150,6 +169,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
         return EXIT.UNREACHABLE;
       case 'BAD_NAME':
         return EXIT.USAGE;
+      case 'UNAUTHORIZED':
+      case 'FORBIDDEN':
+        return EXIT.DENIED;
       default:
         return EXIT.SERVER_ERROR;
     }

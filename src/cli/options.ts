@@ -27,6 +27,26 @@ export function bytes(text: string): number {
   return value;
 }
 
+/** A whole number from `min` to `max`. */
+export function integer(min: number, max: number): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!(text.trim() !== '' && Number.isInteger(value) && value >= min && value <= max)) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}.`);
+    }
+    return value;
+  };
+}
+
+/** A regular expression that whole item names must match. */
+export function namePattern(text: string): RegExp {
+  try {
+    return new RegExp(`^(?:${text})$`, 'u');
+  } catch (err) {
+    throw new InvalidArgumentError(`not a regular expression: ${(err as Error).message}.`);
+  }
+}
+
 export function port(text: string): number {
   try {
     return parsePort(text);

@@ -1,9 +1,10 @@
 /** The webserver program: parse argv, start one RingNode, print, stop on a signal. */
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatAddress } from '../protocol/address.js';
 import { createLogger, type LogFormat } from '../log/logger.js';
-import { RingNode, DEFAULTS } from '../node/node.js';
+import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
 
@@ -22,6 +23,19 @@ interface ServerArgs {
   memory: boolean;
   syncInterval: number;
   tombstoneTtl: number;
+  requestTimeout: number;
+  maxConnections: number;
+  maxRequestsPerConnection: number;
+  maxItem: number;
+  maxName: number;
+  namePattern?: RegExp;
+  secret?: string;
+  secretFile?: string;
+  writeToken?: string;
+  readToken?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
 }
 
 /** The default data directory: one per server, under the working directory, named after its address. */
@@ -71,16 +85,72 @@ export function serverCommand(): Command {
         .env('WEBSERVER_ROUND_TIMEOUT'),
     )
     .addOption(
-      new Option('--idle-timeout <SECONDS>', 'how long a connection may take to send its whole message')
+      new Option('--idle-timeout <SECONDS>', 'how long a connection may stay silent in the middle of a message or request')
         .argParser(parse.seconds)
         .default(DEFAULTS.idleTimeoutMs / 1000)
         .env('WEBSERVER_IDLE_TIMEOUT'),
+    )
+    .addOption(
+      new Option(
+        '--request-timeout <SECONDS>',
+        'how long a connection may take to deliver a whole JSON message, an HTTP request head or a TLS handshake, however slowly it trickles',
+      )
+        .argParser(parse.seconds)
+        .default(DEFAULTS.requestTimeoutMs / 1000)
+        .env('WEBSERVER_REQUEST_TIMEOUT'),
     )
     .addOption(
       new Option('--max-message <BYTES>', 'largest message accepted (such as 64MiB)')
         .argParser(parse.bytes)
         .default(DEFAULTS.maxMessageBytes, '64MiB')
         .env('WEBSERVER_MAX_MESSAGE'),
+    )
+    .addOption(
+      new Option('--max-item <BYTES>', 'largest item a client may store (such as 1GiB)')
+        .argParser(parse.bytes)
+        .default(DEFAULTS.maxItemBytes, '4GiB')
+        .env('WEBSERVER_MAX_ITEM'),
+    )
+    .addOption(
+      new Option('--max-name <BYTES>', 'longest item name a client may use, in UTF-8 bytes')
+        .argParser(parse.integer(1, DEFAULTS.maxNameBytes))
+        .default(DEFAULTS.maxNameBytes)
+        .env('WEBSERVER_MAX_NAME'),
+    )
+    .addOption(
+      new Option('--name-pattern <REGEX>', 'item names from clients must match REGEX whole, such as "[A-Za-z0-9._-]+" (default: any name)')
+        .argParser(parse.namePattern)
+        .env('WEBSERVER_NAME_PATTERN'),
+    )
+    .addOption(
+      new Option(
+        '--max-connections <N>',
+        'connections held at once; past it the oldest one that has not sent a whole message is closed to make room',
+      )
+        .argParser(parse.integer(2, 1_000_000))
+        .default(DEFAULTS.maxConnections)
+        .env('WEBSERVER_MAX_CONNECTIONS'),
+    )
+    .addOption(
+      new Option('--max-requests-per-connection <N>', 'HTTP requests on one keep-alive connection before it is closed (0: no limit)')
+        .argParser(parse.integer(0, 1_000_000_000))
+        .default(DEFAULTS.maxRequestsPerConnection)
+        .env('WEBSERVER_MAX_REQUESTS_PER_CONNECTION'),
+    )
+    .addOption(
+      new Option('--secret <SECRET>', 'cluster secret: peer messages are authenticated with it (prefer the variable or --secret-file)')
+        .env('WEBSERVER_SECRET')
+        .conflicts('secretFile'),
+    )
+    .addOption(new Option('--secret-file <FILE>', 'read the cluster secret from FILE').env('WEBSERVER_SECRET_FILE'))
+    .addOption(new Option('--write-token <TOKEN>', 'PUT and DELETE need this token (webclient --token)').env('WEBSERVER_WRITE_TOKEN'))
+    .addOption(
+      new Option('--read-token <TOKEN>', 'GET, the ring page and metrics need this token or the write token').env('WEBSERVER_READ_TOKEN'),
+    )
+    .addOption(new Option('--tls-cert <FILE>', 'serve TLS (HTTPS and the JSON protocol) with this PEM certificate').env('WEBSERVER_TLS_CERT'))
+    .addOption(new Option('--tls-key <FILE>', 'the private key (PEM) of --tls-cert').env('WEBSERVER_TLS_KEY'))
+    .addOption(
+      new Option('--tls-ca <FILE>', "certificates (PEM) to trust when connecting to peers (default: the system's)").env('WEBSERVER_TLS_CA'),
     )
     .addOption(
       new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)')
@@ -114,7 +184,31 @@ export function serverCommand(): Command {
     );
 }
 
-export async function main(argv: string[]): Promise<RingNode> {
+/** The secret and TLS files, read once at start; a file that cannot be read is a clear error. */
+async function readSecrets(args: ServerArgs): Promise<Pick<NodeOptions, 'secret' | 'tls'>> {
+  const read = async (file: string, what: string): Promise<Buffer> => {
+    try {
+      return await readFile(file);
+    } catch (err) {
+      throw new Error(`cannot read the ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+  };
+  const secret = args.secretFile === undefined ? args.secret : (await read(args.secretFile, 'secret file')).toString('utf8').trim();
+  if (secret === '') throw new Error('the cluster secret is empty');
+  if ((args.tlsCert === undefined) !== (args.tlsKey === undefined)) throw new Error('--tls-cert and --tls-key go together');
+  if (args.writeToken === '' || args.readToken === '') throw new Error('a token must not be empty');
+  const tls =
+    args.tlsCert === undefined || args.tlsKey === undefined
+      ? undefined
+      : {
+          cert: await read(args.tlsCert, 'certificate'),
+          key: await read(args.tlsKey, 'key'),
+          ca: args.tlsCa === undefined ? undefined : await read(args.tlsCa, 'CA file'),
+        };
+  return { secret, tls };
+}
+
+export async function main(argv: string[]): Promise<RingNode | undefined> {
   const command = serverCommand();
   command.parse(argv, { from: 'user' });
   const args = command.opts<ServerArgs>();
@@ -126,6 +220,14 @@ export async function main(argv: string[]): Promise<RingNode> {
       ? formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port ?? parse.DEFAULT_PORT)
       : undefined;
 
+  let secrets;
+  try {
+    secrets = await readSecrets(args);
+  } catch (err) {
+    log.error((err as Error).message);
+    process.exitCode = 2;
+    return undefined;
+  }
   const node = new RingNode({
     host,
     port: listen.port,
@@ -139,6 +241,15 @@ export async function main(argv: string[]): Promise<RingNode> {
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     syncIntervalMs: args.syncInterval * 1000,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
+    requestTimeoutMs: args.requestTimeout * 1000,
+    maxConnections: args.maxConnections,
+    maxRequestsPerConnection: args.maxRequestsPerConnection,
+    maxItemBytes: args.maxItem,
+    maxNameBytes: args.maxName,
+    namePattern: args.namePattern,
+    writeToken: args.writeToken,
+    readToken: args.readToken,
+    ...secrets,
     log,
   });
   try {

@@ -21,11 +21,17 @@ import {
   type ReplyType,
   type VersionData,
 } from '../protocol/messages.js';
-import { request } from '../transport/tcp.js';
+import { request, type TlsClientOptions } from '../transport/tcp.js';
 
 export interface ClientOptions {
   timeoutMs?: number;
   maxReplyBytes?: number;
+  /** Sent with every request: the server's write token (for PUT and DELETE) or read token. */
+  token?: string | undefined;
+  /** Speak TLS, trusting these certificates (`{}`: the system's). */
+  tls?: TlsClientOptions | undefined;
+  /** How a request travels and its reply comes back; servers pass their own (which adds the cluster secret's tag). */
+  exchange?: ((server: Address, payload: string, timeoutMs: number) => Promise<string>) | undefined;
 }
 
 export type Lookup = { found: true; content: string; encoding?: Encoding | undefined } | { found: false };
@@ -41,10 +47,11 @@ export async function ask<T extends ReplyType>(
   expected: T,
   options: ClientOptions = {},
 ): Promise<Extract<Reply, { type: T }>> {
-  const text = await request(parseAddress(server), encodeMessage(message), {
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
-  });
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const payload = encodeMessage(options.token === undefined ? message : ({ ...message, token: options.token } as Message));
+  const text = options.exchange
+    ? await options.exchange(server, payload, timeoutMs)
+    : await request(parseAddress(server), payload, { timeoutMs, maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY, tls: options.tls });
   const reply = decodeReply(text, expected) as Reply;
   if (reply.type === 'ERROR') throw new CoopError(reply.data.code, `${server} answered ${reply.data.status}: ${reply.data.message}`);
   return reply as Extract<Reply, { type: T }>;

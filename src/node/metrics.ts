@@ -18,6 +18,7 @@ export class NodeMetrics {
   readonly latency: Histogram<'type'>;
   readonly forwards: Counter<'type'>;
   readonly failuresDetected: Counter;
+  readonly refused: Counter<'code'>;
   readonly http: Counter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -42,6 +43,12 @@ export class NodeMetrics {
       registers,
     });
     this.failuresDetected = new Counter({ name: 'coop_failures_detected_total', help: 'Members this server declared dead.', registers });
+    this.refused = new Counter({
+      name: 'coop_refused_total',
+      help: 'Messages refused: bad JSON, over a limit, no valid peer tag, a missing or wrong token, by error code.',
+      labelNames: ['code'],
+      registers,
+    });
     this.http = new Counter({
       name: 'coop_http_requests_total',
       help: 'HTTP requests, by method and status.',

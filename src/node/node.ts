@@ -23,15 +23,19 @@ import { decodeReply } from '../protocol/decode.js';
 import type { Member } from '../ring/membership.js';
 import { FailureDetector } from './probe.js';
 import { liveItems, nodeStatus } from './status.js';
-import { DEFAULTS, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
+import { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
+import { PeerAuth } from '../security/peer-auth.js';
+import { AccessPolicy, accessOf } from '../security/access.js';
+import { checkClientRequest, type RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from './web.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
+import type { ClientOptions } from '../client/client.js';
 
-export { DEFAULTS, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
+export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
 
 /** How long a joining server waits for its ring before it answers misses alone. */
@@ -41,7 +45,13 @@ const JOIN_WAIT_MS = 10_000;
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
 export class RingNode extends EventEmitter<NodeEvents> {
-  private readonly options: Required<Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now'>>;
+  private readonly options: Required<
+    Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern'>
+  >;
+  /** The cluster secret's tags; undefined in an open ring. */
+  private readonly auth: PeerAuth | undefined;
+  readonly access: AccessPolicy;
+  private readonly requestLimits: RequestLimits;
   private detector: FailureDetector | undefined;
   private readonly http: HttpServer;
   readonly metrics: NodeMetrics;
@@ -85,16 +95,36 @@ export class RingNode extends EventEmitter<NodeEvents> {
       idleTimeoutMs: nodeOptions.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
       syncIntervalMs: nodeOptions.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
       tombstoneTtlMs: nodeOptions.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
+      requestTimeoutMs: nodeOptions.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+      maxConnections: nodeOptions.maxConnections ?? DEFAULTS.maxConnections,
+      maxRequestsPerConnection: nodeOptions.maxRequestsPerConnection ?? DEFAULTS.maxRequestsPerConnection,
+      maxItemBytes: nodeOptions.maxItemBytes ?? DEFAULTS.maxItemBytes,
+      maxNameBytes: nodeOptions.maxNameBytes ?? DEFAULTS.maxNameBytes,
     };
     this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
+    const secret = nodeOptions.secret;
+    this.auth = secret === undefined ? undefined : new PeerAuth(secret);
+    this.access = new AccessPolicy({ secret: this.auth !== undefined, writeToken: nodeOptions.writeToken, readToken: nodeOptions.readToken });
+    this.requestLimits = {
+      maxNameBytes: this.options.maxNameBytes,
+      namePattern: nodeOptions.namePattern,
+      maxItemBytes: this.options.maxItemBytes,
+    };
+    const tls = nodeOptions.tls;
     // Our own servers (those that have shown they speak our extensions) get persistent connections.
-    this.transport =
+    const transport =
       nodeOptions.transport ??
-      tcpTransport(this.options.connectTimeoutMs, this.options.maxMessageBytes, {
-        self: () => this.address,
-        to: (peer) => this.modernPeers.has(peer),
+      tcpTransport({
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        maxReplyBytes: this.options.maxMessageBytes,
+        streams: {
+          opening: () => this.sealed(encodeMessage({ type: 'STREAM', from: this.address })),
+          to: (peer) => this.modernPeers.has(peer),
+        },
+        tls: tls && { ca: tls.ca },
       });
+    this.transport = this.auth ? sealedTransport(transport, this.auth) : transport;
     this.metrics = new NodeMetrics({
       ringSize: () => this.view?.size ?? 0,
       items: () => this.liveItems().count,
@@ -102,6 +132,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
     this.http = createHttpServer(
+      // Slow-loris clients are cut off by the header deadline, checked this often.
+      { connectionsCheckingInterval: Math.min(1000, this.options.requestTimeoutMs / 4) },
       createWebApp({
         self: () => this.address,
         ask: (message) => this.ask(message),
@@ -111,12 +143,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
         traffic: this,
         log: () => this.log,
         maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
+        access: this.access,
       }),
     );
-    this.http.headersTimeout = this.options.idleTimeoutMs;
-    this.http.requestTimeout = 0; // large bodies stream for as long as they need
+    this.http.headersTimeout = this.options.requestTimeoutMs;
+    this.http.requestTimeout = 0; // large bodies stream for as long as they need (the idle timeout still applies)
+    this.http.timeout = this.options.idleTimeoutMs;
+    this.http.maxRequestsPerSocket = this.options.maxRequestsPerConnection;
     this.listener = new TcpListener(
-      { maxMessageBytes: this.options.maxMessageBytes, idleTimeoutMs: this.options.idleTimeoutMs },
+      {
+        maxMessageBytes: this.options.maxMessageBytes,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        requestTimeoutMs: this.options.requestTimeoutMs,
+        maxConnections: this.options.maxConnections,
+      },
       {
         onMessage: (text, connection) => this.receive(text, connection),
         onStreamMessage: (text) => this.receive(text, detachedConnection) !== 'refused',
@@ -126,7 +166,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
           socket.resume();
         },
       },
+      tls && { cert: tls.cert, key: tls.key },
     );
+  }
+
+  /** The message with the cluster secret's tag, or as it is in an open ring. */
+  private sealed(payload: string): string {
+    return this.auth ? this.auth.seal(payload) : payload;
   }
 
   /** This server's "IP:PORT"; known once started. */
@@ -174,7 +220,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.state = 'running';
-    this.log.info(`listening on ${self}`);
+    this.log.info(`listening on ${self}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
+    if (!this.auth) {
+      this.log.warn('the ring is open: no cluster secret, so any program that reaches this port can join the ring and change its data');
+    }
     const join = this.nodeOptions.join;
     if (join !== undefined) {
       this.joining = true;
@@ -185,6 +234,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         this.log.warn(`no ring came back from ${join}: serving alone`);
       }, JOIN_WAIT_MS).unref();
       try {
+        // With a secret, make sure first that the ring takes ours: a refused INSERT would go unanswered.
+        if (this.auth) await this.ping(join, this.options.connectTimeoutMs + this.options.probeTimeoutMs);
         await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self, from: self }));
         this.log.send(`INSERT ${self} to ${join}`);
       } catch (err) {
@@ -227,8 +278,14 @@ export class RingNode extends EventEmitter<NodeEvents> {
     });
   }
 
-  private peerClientOptions() {
-    return { timeoutMs: this.options.roundTimeoutMs, maxReplyBytes: this.options.maxMessageBytes };
+  /** How this server asks its peers for digests, lists and items: through its transport, so with its tag (and its token). */
+  private peerClientOptions(): ClientOptions {
+    return {
+      timeoutMs: this.options.roundTimeoutMs,
+      maxReplyBytes: this.options.maxMessageBytes,
+      token: this.nodeOptions.writeToken ?? this.nodeOptions.readToken,
+      exchange: (server, payload, timeoutMs) => this.transport.request(server, payload, timeoutMs),
+    };
   }
 
   /** Stops listening, answers waiting clients with an error, clears every timer. Safe to call twice. */
@@ -283,8 +340,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       return;
     }
     let message: Message;
+    let authentic = false;
     try {
+      if (this.auth) ({ text, authentic } = this.auth.open(text));
       message = decodeMessage(text);
+      this.admit(message, authentic);
     } catch (err) {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
       return 'refused';
@@ -293,14 +353,35 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
-    this.dispatch(message, connection);
+    // A peer's request is answered with this server's tag.
+    const replyTo = authentic ? { ...connection, reply: (payload: string) => connection.reply(this.sealed(payload)) } : connection;
+    this.dispatch(message, replyTo);
   }
 
-  /** A request from the HTTP face, through the same handlers; resolves with the reply object. */
+  /**
+   * Refuses what the sender may not do (access.ts), and a client's request
+   * outside this server's limits (requests.ts). A peer with the secret is trusted.
+   */
+  private admit(message: Message, authentic: boolean): void {
+    this.access.check(accessOf(message.type), 'token' in message ? message.token : undefined, authentic);
+    if (!authentic) checkClientRequest(message, this.requestLimits);
+  }
+
+  /**
+   * A request from the HTTP face, through the same handlers; resolves with the
+   * reply object. The HTTP face has checked the token already.
+   */
   ask(message: Message): Promise<Reply> {
     return new Promise((resolve) => {
       if (!this.context || !this.running) {
         resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
+        return;
+      }
+      try {
+        checkClientRequest(message, this.requestLimits);
+      } catch (err) {
+        const { code, message: text } = err as CoopError;
+        resolve(errorReply(code, text));
         return;
       }
       const connection: Connection = {
@@ -370,7 +451,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private refuse(error: CoopError, connection: Connection): void {
-    this.log.warn(`bad message from ${connection.remote}: ${error.message}`);
+    this.log.warn(`refused a message from ${connection.remote}: ${error.message}`);
+    this.metrics.refused.inc({ code: error.code });
     connection.reply(encodeMessage(errorReply(error.code, error.message)));
   }
 
@@ -507,7 +589,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       const next = view.successor();
       if (next === undefined) {
         // Alone now: a round of ours is complete; anyone else's has no creator to return to.
-        if (message.creator === view.self) this.receive(payload, detachedConnection);
+        if (message.creator === view.self) this.dispatch(message, detachedConnection);
         break;
       }
       try {

@@ -2,8 +2,10 @@
 import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
-import { request, sendMessage } from '../transport/tcp.js';
+import { request, sendMessage, type TlsClientOptions } from '../transport/tcp.js';
 import { PeerStreams } from '../transport/streams.js';
+import { CoopError } from '../errors.js';
+import type { PeerAuth } from '../security/peer-auth.js';
 import type { Traffic } from './web.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
@@ -18,18 +20,48 @@ export interface PeerTransport {
 
 /**
  * TCP, as the original: a connection per message. With `streams`, messages to
- * the peers it names go over one persistent connection per peer instead.
+ * the peers it names go over one persistent connection per peer instead,
+ * opened with the message `streams.opening()` gives. With `tls`, TLS.
  */
-export function tcpTransport(
-  connectTimeoutMs: number,
-  maxReplyBytes: number,
-  streams?: { self(): Address; to(peer: Address): boolean },
-): PeerTransport {
-  const pool = streams && new PeerStreams(streams.self, connectTimeoutMs);
+export function tcpTransport(options: {
+  connectTimeoutMs: number;
+  maxReplyBytes: number;
+  streams?: { opening(): string; to(peer: Address): boolean } | undefined;
+  tls?: TlsClientOptions | undefined;
+}): PeerTransport {
+  const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
+  const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls);
   return {
-    send: (to, payload) => (pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs)),
-    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes }),
+    send: (to, payload) => (pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls)),
+    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
     close: () => pool?.close(),
+  };
+}
+
+function isErrorReply(text: string): boolean {
+  try {
+    return (JSON.parse(text) as { type?: unknown } | null)?.type === 'ERROR';
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every message leaves with the cluster secret's tag, and every reply must
+ * carry one too: an answer that does not is refused, except an error, which
+ * is passed on (it can only make the request fail, and says why).
+ */
+export function sealedTransport(inner: PeerTransport, auth: PeerAuth): PeerTransport {
+  return {
+    send: (to, payload) => inner.send(to, auth.seal(payload)),
+    async request(to, payload, timeoutMs) {
+      const opened = auth.open(await inner.request(to, auth.seal(payload), timeoutMs));
+      if (!opened.authentic && !isErrorReply(opened.text)) {
+        throw new CoopError('UNAUTHENTICATED', `${to} answered without the cluster secret's tag: it has no secret, or another`);
+      }
+      return opened.text;
+    },
+    close: () => inner.close?.(),
   };
 }
 
@@ -51,8 +83,28 @@ export interface NodeOptions {
   /** How long a peer may take to accept a connection before it counts as down. */
   connectTimeoutMs?: number;
   maxMessageBytes?: number;
-  /** How long a connection may take to deliver its message. */
+  /** How long a connection may stay silent before its message (or HTTP request head) is complete. */
   idleTimeoutMs?: number;
+  /** How long a connection may take to deliver a whole JSON message or HTTP request head, however it trickles. */
+  requestTimeoutMs?: number;
+  /** Connections held at once; past it, the oldest that has not delivered a message yet is closed. */
+  maxConnections?: number;
+  /** HTTP requests served on one keep-alive connection before it is closed (0: no limit). */
+  maxRequestsPerConnection?: number;
+  /** Largest item accepted from a client, in bytes. */
+  maxItemBytes?: number;
+  /** Longest item name accepted from a client, in UTF-8 bytes (at most 255). */
+  maxNameBytes?: number;
+  /** Item names from clients must match this. */
+  namePattern?: RegExp | undefined;
+  /** The cluster secret: peer messages carry its tag, and messages without a valid one are refused. */
+  secret?: string | Buffer | undefined;
+  /** PUT and DELETE need this token. */
+  writeToken?: string | undefined;
+  /** Reads (GET, the ring page, metrics) need this token, or the write token. */
+  readToken?: string | undefined;
+  /** Serve and dial TLS instead of plain TCP (PEM certificate and key; `ca`: whom to trust when dialing peers). */
+  tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined } | undefined;
   /** Keep items on disk here (a function gets this server's address); without it, in memory. */
   dataDir?: string | ((self: Address) => string) | undefined;
   /** How often to compare contents with a peer and pull what is newer. */
@@ -71,6 +123,11 @@ export const DEFAULTS = {
   connectTimeoutMs: 2000,
   maxMessageBytes: 64 * 1024 * 1024,
   idleTimeoutMs: 30_000,
+  requestTimeoutMs: 30_000,
+  maxConnections: 1000,
+  maxRequestsPerConnection: 1000,
+  maxItemBytes: 4 * 1024 ** 3,
+  maxNameBytes: 255,
   syncIntervalMs: 10_000,
   tombstoneTtlMs: 24 * 3600 * 1000,
 } as const;

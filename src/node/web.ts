@@ -16,6 +16,7 @@ import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
 import type { ItemStore } from '../store/items.js';
 import type { Log } from '../log/logger.js';
 import type { NodeMetrics } from './metrics.js';
+import type { AccessPolicy } from '../security/access.js';
 import { ringPage, notFoundPage } from './pages.js';
 
 export interface Traffic {
@@ -38,6 +39,18 @@ export interface WebDeps {
   log: () => Log;
   /** Largest body taken whole when its length is not announced. */
   maxBodyBytes: number;
+  /** Who may read and write (the tokens). */
+  access: AccessPolicy;
+}
+
+/** The token of `Authorization: Bearer TOKEN`, or the password of Basic credentials (what a browser prompts for). */
+export function tokenOf(header: string | undefined): string | undefined {
+  const match = header === undefined ? null : /^\s*(Bearer|Basic)\s+(\S+)\s*$/i.exec(header);
+  if (!match) return undefined;
+  if (match[1]!.toLowerCase() === 'bearer') return match[2];
+  const credentials = Buffer.from(match[2]!, 'base64').toString('utf8');
+  const colon = credentials.indexOf(':');
+  return colon < 0 ? undefined : credentials.slice(colon + 1);
 }
 
 class HttpError extends Error {
@@ -244,6 +257,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const method = req.method ?? 'GET';
+    deps.access.check(method === 'PUT' || method === 'DELETE' ? 'write' : 'read', tokenOf(req.headers.authorization));
     if (path === '/_ring' && (method === 'GET' || method === 'HEAD')) {
       if ((req.headers.accept ?? '').includes('text/html')) {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
@@ -287,7 +301,10 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
         res.destroy();
         return;
       }
-      res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', connection: 'close' };
+      // Browsers prompt for Basic credentials; the password is the token.
+      if (status === 401) headers['www-authenticate'] = 'Basic realm="Co-op WebServers", charset="UTF-8"';
+      res.writeHead(status, headers);
       res.end(`${(err as Error).message}\n`);
       req.resume();
     });

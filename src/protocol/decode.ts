@@ -157,6 +157,15 @@ function members(value: unknown): MemberData[] | undefined {
   });
 }
 
+/** Tokens are compared, never stored; a bound keeps hostile ones from costing anything. */
+const MAX_TOKEN_LENGTH = 1024;
+
+function token(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length > MAX_TOKEN_LENGTH) bad(`"token" must be a string of at most ${MAX_TOKEN_LENGTH} characters`);
+  return value;
+}
+
 function describeType(type: unknown): string {
   return typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `a value of type ${Array.isArray(type) ? 'array' : typeof type}`;
 }
@@ -184,17 +193,23 @@ function decodeFields(fields: Fields): Message {
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
     case 'DIGEST':
-      return { type };
+      return { type, token: token(fields.token) };
     case 'GET':
-      return { type, data: checkItemName(fields.data), part: rangeRequest(fields.part), local: optionalFlag(fields.local, 'local') };
+      return {
+        type,
+        data: checkItemName(fields.data),
+        part: rangeRequest(fields.part),
+        local: optionalFlag(fields.local, 'local'),
+        token: token(fields.token),
+      };
     case 'DELETE':
-      return { type, data: checkItemName(fields.data) };
+      return { type, data: checkItemName(fields.data), token: token(fields.token) };
     case 'PUT':
-      return { type, data: itemData(fields.data) };
+      return { type, data: itemData(fields.data), token: token(fields.token) };
     case 'LIST': {
       const buckets = fields.data;
       if (!Array.isArray(buckets) || buckets.length > 256) bad('"data" must be a list of bucket numbers');
-      return { type, data: buckets.map((bucket) => count(bucket, 'data[]')) };
+      return { type, data: buckets.map((bucket) => count(bucket, 'data[]')), token: token(fields.token) };
     }
     case 'FORWARD_PUT':
       return { type, creator: address(fields.creator, 'creator'), data: itemData(fields.data), id: optionalId(fields.id) };

@@ -127,14 +127,20 @@ export interface GetMessage {
   part?: RangeRequest | undefined;
   /** Answer from this server's copy only, without a lookup round (peers syncing). */
   local?: boolean | undefined;
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 export interface PutMessage {
   type: 'PUT';
   data: ItemData;
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 export interface DeleteMessage {
   type: 'DELETE';
   data: string;
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 export interface ForwardPutMessage {
   type: 'FORWARD_PUT';
@@ -150,14 +156,20 @@ export interface ForwardGetMessage {
 }
 export interface RingMessage {
   type: 'RING';
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 export interface DigestMessage {
   type: 'DIGEST';
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 export interface ListMessage {
   type: 'LIST';
   /** Digest buckets whose entries are wanted. */
   data: number[];
+  /** A client's access token (--write-token, --read-token on the server). */
+  token?: string | undefined;
 }
 
 export type Message =
@@ -293,12 +305,16 @@ export function encodeMessage(message: Message | Reply): string {
     case 'INSERT':
       return pyDumps({ type: message.type, data: message.data, from: message.from });
     case 'PUT':
-      return pyDumps({ type: message.type, data: 'status' in message.data ? message.data : itemFields(message.data) });
+      return pyDumps({
+        type: message.type,
+        data: 'status' in message.data ? message.data : itemFields(message.data),
+        token: tokenOf(message),
+      });
     case 'GET':
       if (typeof message.data === 'string') {
         const request = message as GetMessage;
         const part = request.part && { offset: request.part.offset, length: request.part.length };
-        return pyDumps({ type: request.type, data: request.data, part, local: request.local });
+        return pyDumps({ type: request.type, data: request.data, part, local: request.local, token: request.token });
       }
       return pyDumps({ type: message.type, data: lookupFields(message.data) });
     case 'LIST':
@@ -311,14 +327,19 @@ export function encodeMessage(message: Message | Reply): string {
         }));
         return pyDumps({ type: message.type, data: entries });
       }
-      return pyDumps({ type: message.type, data: message.data as number[] });
+      return pyDumps({ type: message.type, data: message.data as number[], token: tokenOf(message) });
     case 'RING':
     case 'DIGEST':
-      return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type });
+      return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type, token: tokenOf(message) });
     case 'DELETE':
     case 'ERROR':
-      return pyDumps({ type: message.type, data: message.data });
+      return pyDumps({ type: message.type, data: message.data, token: tokenOf(message) });
   }
+}
+
+/** The token a request carries (our extension, always the last field); replies carry none. */
+function tokenOf(message: Message | Reply): string | undefined {
+  return 'token' in message ? message.token : undefined;
 }
 
 /** The one mapping from error codes to statuses: the JSON reply's text, and the HTTP face's number. */
@@ -331,6 +352,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   CONNECT_FAILED: '502 BAD GATEWAY',
   CLOSED: '502 BAD GATEWAY',
   JOIN_FAILED: '502 BAD GATEWAY',
+  UNAUTHENTICATED: '401 UNAUTHORIZED',
+  UNAUTHORIZED: '401 UNAUTHORIZED',
+  FORBIDDEN: '403 FORBIDDEN',
 };
 
 export function statusOf(code: ErrorCode): string {

@@ -6,10 +6,10 @@
  * message that found it broken is tried once more on a fresh connection, so
  * a peer that restarted is not taken for dead.
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { CoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
-import { pyDumps } from '../protocol/pyjson.js';
+import { dial, readyEvent, type TlsClientOptions } from './tcp.js';
 
 /** A stream that carries nothing for this long is closed (the receiver waits longer). */
 const IDLE_MS = 60_000;
@@ -27,8 +27,10 @@ export class PeerStreams {
   private closed = false;
 
   constructor(
-    private readonly self: () => Address,
+    /** The STREAM message that opens a connection (sealed, where a cluster secret is set). */
+    private readonly opening: () => string,
     private readonly connectTimeoutMs: number,
+    private readonly tls?: TlsClientOptions,
   ) {}
 
   async send(to: Address, payload: string): Promise<void> {
@@ -63,16 +65,15 @@ export class PeerStreams {
   private open(to: Address): Stream {
     this.streams.get(to)?.socket.destroy();
     const { host, port } = parseAddress(to);
-    const socket = createConnection({ host, port });
-    socket.setNoDelay(true);
+    const socket = dial(host, port, this.tls);
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         socket.destroy();
         reject(new CoopError('TIMEOUT', `connecting to ${to} timed out after ${this.connectTimeoutMs} ms`));
       }, this.connectTimeoutMs);
-      socket.once('connect', () => {
+      socket.once(readyEvent(this.tls), () => {
         clearTimeout(timer);
-        socket.write(pyDumps({ type: 'STREAM', from: this.self() }));
+        socket.write(this.opening());
         resolve();
       });
       socket.once('error', (err) => {

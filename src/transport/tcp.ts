@@ -1,11 +1,14 @@
 /**
  * Sockets for the JSON protocol: one message per connection. The listener
  * finds the end of each incoming object by parsing (framing.ts), enforces the
- * size and idle limits, and hands the text to the node with a way to reply.
- * The senders connect, write one object, and either close (peer messages) or
- * wait for one object back (client requests).
+ * limits (message size, silence, a deadline for the whole message, the number
+ * of connections), and hands the text to the node with a way to reply. The
+ * senders connect, write one object, and either close (peer messages) or wait
+ * for one object back (client requests). With TLS options, both sides speak
+ * TLS instead of plain TCP.
  */
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
 import type { HostPort } from '../protocol/address.js';
@@ -13,8 +16,34 @@ import type { HostPort } from '../protocol/address.js';
 export interface Limits {
   /** Largest message accepted, in bytes. */
   maxMessageBytes: number;
-  /** How long a connection may take to deliver its whole message. */
+  /** How long a connection may stay silent before its message is complete. */
   idleTimeoutMs: number;
+  /** How long a connection may take to deliver its whole message (or to finish its TLS handshake), however it trickles. */
+  requestTimeoutMs: number;
+  /** Connections held at once; past it, the oldest one that has not delivered a message yet is closed. */
+  maxConnections: number;
+}
+
+/** A certificate and key to serve TLS with (PEM). */
+export interface TlsServerOptions {
+  cert: string | Buffer;
+  key: string | Buffer;
+}
+
+/** How to dial TLS: the certificates to trust (PEM; default: the system's). */
+export interface TlsClientOptions {
+  ca?: string | Buffer | undefined;
+}
+
+/** Opens a connection, TLS or plain; it is usable once `readyEvent(tls)` fires. */
+export function dial(host: string, port: number, tls?: TlsClientOptions): Socket {
+  const socket = tls ? tlsConnect({ host, port, ca: tls.ca, ALPNProtocols: ['coop'] }) : createConnection({ host, port });
+  socket.setNoDelay(true);
+  return socket;
+}
+
+export function readyEvent(tls: TlsClientOptions | undefined): 'secureConnect' | 'connect' {
+  return tls ? 'secureConnect' : 'connect';
 }
 
 export interface Connection {
@@ -58,11 +87,15 @@ const MAX_PORT_PROBES = 1000;
 
 export class TcpListener {
   private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
+  /** Open connections, oldest first; true while one has not delivered a whole message (it may be closed to make room). */
+  private readonly sockets = new Map<Socket, boolean>();
+  /** Connections closed to make room for newer ones. */
+  evicted = 0;
 
   constructor(
     private readonly limits: Limits,
     private readonly handlers: ListenerHandlers,
+    private readonly tls?: TlsServerOptions,
   ) {}
 
   /**
@@ -73,7 +106,9 @@ export class TcpListener {
     if (this.server) throw new Error('listener already started');
     for (let attempt = 0; ; attempt++) {
       const candidate = port + attempt;
-      const server = createServer((socket) => this.accept(socket));
+      const server = this.tls
+        ? createTlsServer({ ...this.tls, handshakeTimeout: this.limits.requestTimeoutMs }, (socket) => this.accept(socket))
+        : createServer((socket) => this.accept(socket));
       try {
         await listen(server, host, candidate);
         this.server = server;
@@ -92,7 +127,7 @@ export class TcpListener {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    for (const socket of this.sockets) socket.destroy();
+    for (const socket of this.sockets.keys()) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -123,11 +158,38 @@ export class TcpListener {
     socket.resume();
   }
 
+  /** Makes room for one more connection: closes the oldest that has not delivered a whole message yet. */
+  private makeRoom(): void {
+    if (this.sockets.size < this.limits.maxConnections) return;
+    for (const [socket, evictable] of this.sockets) {
+      if (!evictable) continue;
+      this.sockets.delete(socket);
+      socket.destroy();
+      this.evicted++;
+      return;
+    }
+  }
+
+  /** HTTP connections stay evictable: a keep-alive client can always reconnect. */
+  private settled(socket: Socket): void {
+    if (this.sockets.has(socket)) this.sockets.set(socket, false);
+  }
+
   private accept(socket: Socket): void {
-    this.sockets.add(socket);
+    this.makeRoom();
+    if (this.sockets.size >= this.limits.maxConnections) {
+      socket.destroy(); // every connection is busy delivering or awaiting an answer
+      this.evicted++;
+      return;
+    }
+    this.sockets.set(socket, true);
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {}); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
+    // However slowly the bytes trickle in, the whole message has this long.
+    const deadline = setTimeout(() => fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.requestTimeoutMs} ms`)), this.limits.requestTimeoutMs);
+    deadline.unref();
+    socket.once('close', () => clearTimeout(deadline));
 
     const connection = connectionFor(socket);
     const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
@@ -135,6 +197,7 @@ export class TcpListener {
     const fail = (error: CoopError): void => {
       if (done) return;
       done = true;
+      clearTimeout(deadline);
       socket.removeListener('data', onData);
       socket.setTimeout(0);
       this.handlers.onFrameError(error, connection);
@@ -149,6 +212,7 @@ export class TcpListener {
         if (first !== undefined) sniffed = true;
         if (first !== undefined && first !== OPEN_BRACE && this.handlers.onOtherProtocol) {
           done = true;
+          clearTimeout(deadline);
           socket.removeListener('data', onData);
           socket.removeAllListeners('end');
           socket.removeAllListeners('timeout');
@@ -168,6 +232,8 @@ export class TcpListener {
       }
       if (!result) return;
       done = true;
+      clearTimeout(deadline);
+      this.settled(socket);
       socket.removeListener('data', onData);
       socket.pause();
       socket.setTimeout(0);
@@ -216,15 +282,14 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function connect(target: HostPort, timeoutMs: number): Promise<Socket> {
+function connect(target: HostPort, timeoutMs: number, tls?: TlsClientOptions): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = createConnection({ host: target.host, port: target.port });
-    socket.setNoDelay(true);
+    const socket = dial(target.host, target.port, tls);
     const timer = setTimeout(() => {
       socket.destroy();
       reject(new CoopError('TIMEOUT', `connecting to ${target.host}:${target.port} timed out after ${timeoutMs} ms`));
     }, timeoutMs);
-    socket.once('connect', () => {
+    socket.once(readyEvent(tls), () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
       resolve(socket);
@@ -243,8 +308,8 @@ function connect(target: HostPort, timeoutMs: number): Promise<Socket> {
 }
 
 /** Peer style: connect, write one message, close. Resolves once the bytes are handed to the kernel. */
-export async function sendMessage(target: HostPort, payload: string, timeoutMs: number): Promise<void> {
-  const socket = await connect(target, timeoutMs);
+export async function sendMessage(target: HostPort, payload: string, timeoutMs: number, tls?: TlsClientOptions): Promise<void> {
+  const socket = await connect(target, timeoutMs, tls);
   await new Promise<void>((resolve, reject) => {
     socket.on('error', (err) => reject(new CoopError('CLOSED', `sending to ${target.host}:${target.port} failed: ${err.message}`)));
     socket.end(payload, () => resolve());
@@ -256,8 +321,12 @@ export async function sendMessage(target: HostPort, payload: string, timeoutMs: 
  * Client style: connect, write one message without half-closing (as the
  * original client does), and read one object back.
  */
-export async function request(target: HostPort, payload: string, options: { timeoutMs: number; maxReplyBytes: number }): Promise<string> {
-  const socket = await connect(target, options.timeoutMs);
+export async function request(
+  target: HostPort,
+  payload: string,
+  options: { timeoutMs: number; maxReplyBytes: number; tls?: TlsClientOptions | undefined },
+): Promise<string> {
+  const socket = await connect(target, options.timeoutMs, options.tls);
   return new Promise<string>((resolve, reject) => {
     const framer = new JsonObjectFramer(options.maxReplyBytes);
     const finish = (err: Error | undefined, text?: string): void => {

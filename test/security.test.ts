@@ -1,0 +1,247 @@
+/**
+ * Security over real sockets: a ring with a cluster secret refuses forged,
+ * altered and replayed peer messages and servers without the secret; tokens
+ * guard writes (and reads) over both protocols; TLS carries both protocols.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createTestCluster } from '../src/node/cluster.js';
+import { RingNode, tcpTransport, type PeerTransport } from '../src/node/node.js';
+import { deleteItem, getDigest, getItem, getRing, putItem } from '../src/client/client.js';
+import { encodeMessage } from '../src/protocol/messages.js';
+import type { Address } from '../src/protocol/address.js';
+import { isCoopError, type ErrorCode } from '../src/errors.js';
+import { waitFor } from '../src/util/wait.js';
+import { captureLog, rawExchange } from './helpers.js';
+
+const SECRET = 'correct horse battery staple';
+
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
+  await assert.rejects(promise, (err: unknown) => {
+    assert.ok(isCoopError(err), `expected a CoopError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return true;
+  });
+}
+
+function errorCode(text: string): string | undefined {
+  const reply = JSON.parse(text) as { type: string; data: { code?: string } };
+  return reply.type === 'ERROR' ? reply.data.code : undefined;
+}
+
+test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change nothing in a ring with a secret, and are logged', async (t) => {
+  const capture = captureLog();
+  const cluster = await createTestCluster(3, { secret: SECRET, log: capture.log });
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses as [Address, Address, Address];
+  await putItem(a, 'kept.txt', 'the real content');
+  await waitFor(() => cluster.nodes.every((node) => node.store.head('kept.txt')), { what: 'the PUT to reach every server' });
+  const digestBefore = await getDigest(b);
+
+  const forgeries = [
+    encodeMessage({ type: 'FORWARD_PUT', creator: a, data: { item: 'kept.txt', content: 'forged', version: { clock: Date.now() + 1e9, server: a } }, id: 'x1' }),
+    encodeMessage({ type: 'FORWARD_PUT', creator: a, data: { item: 'planted.txt', content: 'forged' } }),
+    encodeMessage({ type: 'UPDATE', creator: a, data: [a, b] }),
+    encodeMessage({
+      type: 'UPDATE',
+      creator: a,
+      data: [a, b],
+      id: 'x2',
+      members: [{ address: c, incarnation: 99, status: 'dead', placed: 1 }],
+    }),
+    encodeMessage({ type: 'INSERT', data: '127.0.0.1:1', from: '127.0.0.1:1' }),
+    encodeMessage({ type: 'STREAM', from: a }),
+    // A tag that is not from the secret.
+    encodeMessage({ type: 'UPDATE', creator: a, data: [a] }).slice(0, -1) + `, "auth": "1.${Date.now()}.0123456789abcdef.0.${'A'.repeat(43)}"}`,
+  ];
+  for (const forged of forgeries) {
+    for (const target of [b, c]) {
+      const reply = await rawExchange(target, forged);
+      assert.equal(errorCode(reply.text), 'UNAUTHENTICATED', `${forged} to ${target}: ${reply.text}`);
+    }
+  }
+  assert.ok(capture.lines.filter((line) => line.tag === 'WARN' && line.msg.startsWith('refused a message')).length >= forgeries.length * 2);
+  for (const node of cluster.nodes) assert.equal(node.members.length, 3, `${node.address} still sees three servers`);
+  await cluster.whenConverged();
+  for (const server of [a, b, c]) {
+    assert.deepEqual(await getItem(server, 'kept.txt'), { found: true, content: 'the real content', encoding: undefined });
+    assert.deepEqual(await getItem(server, 'planted.txt'), { found: false });
+  }
+  assert.deepEqual(await getDigest(b), digestBefore);
+  // Clients still read and write without the secret.
+  await putItem(c, 'client.txt', 'fine');
+  assert.deepEqual(await getItem(a, 'client.txt'), { found: true, content: 'fine', encoding: undefined });
+});
+
+test('a genuine peer message replayed, or altered by one byte, is refused', async (t) => {
+  const sent: Array<{ to: Address; payload: string }> = [];
+  const recording = (): PeerTransport => {
+    const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
+    return { ...real, send: (to, payload) => (sent.push({ to, payload }), real.send(to, payload)) };
+  };
+  const cluster = await createTestCluster(0, { secret: SECRET });
+  t.after(() => cluster.stop());
+  for (let i = 0; i < 3; i++) await cluster.add({ transport: recording() });
+  const [a] = cluster.addresses as [Address];
+  await putItem(a, 'once.txt', 'v1');
+  const genuine = await waitFor(() => sent.find((m) => m.payload.includes('"FORWARD_PUT"') && m.payload.includes('once.txt')), {
+    what: 'a FORWARD_PUT to be sent',
+  });
+  assert.match(genuine.payload, /"auth": "1\./);
+
+  const replayed = await rawExchange(genuine.to, genuine.payload);
+  assert.equal(errorCode(replayed.text), 'UNAUTHENTICATED');
+  assert.match(replayed.text, /seen before/);
+  const altered = await rawExchange(genuine.to, genuine.payload.replace('"v1"', '"v2"'));
+  assert.equal(errorCode(altered.text), 'UNAUTHENTICATED');
+  assert.match(altered.text, /does not match/);
+  for (const node of cluster.nodes) {
+    assert.deepEqual(await getItem(node.address, 'once.txt'), { found: true, content: 'v1', encoding: undefined });
+  }
+});
+
+test('a server with a wrong secret, or none, cannot join; one with the secret joins and takes the ring’s data', async (t) => {
+  const capture = captureLog();
+  const cluster = await createTestCluster(2, { secret: SECRET, log: capture.log, syncIntervalMs: 500 });
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [Address, Address];
+  await putItem(a, 'before.txt', 'written before the join');
+
+  const wrong = new RingNode({ host: '127.0.0.1', port: 0, join: b, secret: 'not the secret', heartbeatMs: 200 });
+  t.after(() => wrong.stop());
+  await rejectsWith(wrong.start(), 'JOIN_FAILED');
+
+  const open = new RingNode({ host: '127.0.0.1', port: 0, join: b, heartbeatMs: 200 });
+  t.after(() => open.stop());
+  await open.start();
+  await waitFor(() => capture.lines.some((line) => line.msg.includes('refused a message') && line.msg.includes('peer messages need the cluster secret')), {
+    what: 'the ring to refuse the INSERT without a tag',
+  });
+  assert.deepEqual(open.members, [open.address]);
+  for (const node of cluster.nodes) assert.equal(node.members.length, 2);
+  await open.stop();
+
+  const good = await cluster.add({ secret: SECRET });
+  await cluster.whenConverged();
+  assert.equal(good.members.length, 3);
+  // Anti-entropy between servers with the secret: the newcomer pulls what was written before it came.
+  await waitFor(() => good.store.head('before.txt'), { what: 'the new server to pull the older item' });
+  assert.deepEqual(await getItem(good.address, 'before.txt'), { found: true, content: 'written before the join', encoding: undefined });
+  // And a server with a secret cannot join an open ring either: its answers carry no tag.
+  const openRing = await createTestCluster(1);
+  t.after(() => openRing.stop());
+  const stray = new RingNode({ host: '127.0.0.1', port: 0, join: openRing.addresses[0], secret: SECRET, heartbeatMs: 200 });
+  t.after(() => stray.stop());
+  await rejectsWith(stray.start(), 'JOIN_FAILED');
+});
+
+test('the start-up log says when the ring is open', async (t) => {
+  const openLog = captureLog();
+  const closedLog = captureLog();
+  const open = await createTestCluster(1, { log: openLog.log });
+  t.after(() => open.stop());
+  const closed = await createTestCluster(1, { log: closedLog.log, secret: SECRET });
+  t.after(() => closed.stop());
+  assert.ok(openLog.has('the ring is open'));
+  assert.ok(!closedLog.has('the ring is open'));
+});
+
+test('JSON protocol: PUT and DELETE without, with a wrong and with the right write token; reads with the read token', async (t) => {
+  const cluster = await createTestCluster(2, { writeToken: 'w-token', secret: SECRET });
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [Address, Address];
+
+  await rejectsWith(putItem(a, 'x.txt', 'no token'), 'UNAUTHORIZED');
+  await rejectsWith(putItem(a, 'x.txt', 'wrong token', undefined, { token: 'nope' }), 'FORBIDDEN');
+  assert.deepEqual(await getItem(b, 'x.txt'), { found: false });
+  assert.equal(await putItem(a, 'x.txt', 'right token', undefined, { token: 'w-token' }), '200 OK');
+  assert.deepEqual(await getItem(b, 'x.txt'), { found: true, content: 'right token', encoding: undefined }, 'reads stay open');
+
+  await rejectsWith(deleteItem(b, 'x.txt'), 'UNAUTHORIZED');
+  await rejectsWith(deleteItem(b, 'x.txt', { token: 'w-tokenx' }), 'FORBIDDEN');
+  assert.deepEqual(await getItem(a, 'x.txt'), { found: true, content: 'right token', encoding: undefined });
+  assert.equal(await deleteItem(b, 'x.txt', { token: 'w-token' }), '200 OK');
+  assert.deepEqual(await getItem(a, 'x.txt'), { found: false });
+
+  const guarded = await createTestCluster(2, { writeToken: 'w', readToken: 'r', secret: SECRET });
+  t.after(() => guarded.stop());
+  const [c, d] = guarded.addresses as [Address, Address];
+  await putItem(c, 'secret.txt', 'for readers', undefined, { token: 'w' });
+  await rejectsWith(getItem(d, 'secret.txt'), 'UNAUTHORIZED');
+  await rejectsWith(getItem(d, 'secret.txt', { token: 'w-not' }), 'FORBIDDEN');
+  await rejectsWith(getRing(d), 'UNAUTHORIZED');
+  await rejectsWith(putItem(c, 'y.txt', 'a reader cannot write', undefined, { token: 'r' }), 'FORBIDDEN');
+  assert.deepEqual(await getItem(d, 'secret.txt', { token: 'r' }), { found: true, content: 'for readers', encoding: undefined });
+  assert.deepEqual(await getItem(d, 'secret.txt', { token: 'w' }), { found: true, content: 'for readers', encoding: undefined });
+  assert.equal((await getRing(d, { token: 'r' })).length, 2);
+});
+
+test('HTTP: PUT and DELETE answer 401 without a token, 403 with a wrong one, and work with Bearer or Basic; reads as set', async (t) => {
+  const cluster = await createTestCluster(2, { writeToken: 'w-token', secret: SECRET });
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [Address, Address];
+  const basic = (password: string): string => `Basic ${Buffer.from(`anyone:${password}`).toString('base64')}`;
+
+  const none = await fetch(`http://${a}/page.html`, { method: 'PUT', body: '<p>x</p>' });
+  assert.equal(none.status, 401);
+  assert.match(none.headers.get('www-authenticate') ?? '', /^Basic realm=/);
+  const wrong = await fetch(`http://${a}/page.html`, { method: 'PUT', body: '<p>x</p>', headers: { authorization: 'Bearer nope' } });
+  assert.equal(wrong.status, 403);
+  assert.equal((await fetch(`http://${b}/page.html`)).status, 404);
+  const right = await fetch(`http://${a}/page.html`, { method: 'PUT', body: '<p>x</p>', headers: { authorization: 'Bearer w-token' } });
+  assert.equal(right.status, 201);
+  const viaBasic = await fetch(`http://${a}/page.html`, { method: 'PUT', body: '<p>y</p>', headers: { authorization: basic('w-token') } });
+  assert.equal(viaBasic.status, 204);
+  assert.equal(await (await fetch(`http://${b}/page.html`)).text(), '<p>y</p>');
+
+  assert.equal((await fetch(`http://${b}/page.html`, { method: 'DELETE' })).status, 401);
+  assert.equal((await fetch(`http://${b}/page.html`, { method: 'DELETE', headers: { authorization: basic('no') } })).status, 403);
+  assert.equal((await fetch(`http://${b}/page.html`)).status, 200);
+  assert.equal((await fetch(`http://${b}/page.html`, { method: 'DELETE', headers: { authorization: 'Bearer w-token' } })).status, 204);
+  assert.equal((await fetch(`http://${a}/page.html`)).status, 404);
+
+  const guarded = await createTestCluster(1, { writeToken: 'w', readToken: 'r' });
+  t.after(() => guarded.stop());
+  const [c] = guarded.addresses as [Address];
+  assert.equal((await fetch(`http://${c}/x`, { method: 'PUT', body: 'x', headers: { authorization: 'Bearer w' } })).status, 201);
+  for (const path of ['/x', '/_ring', '/metrics']) {
+    assert.equal((await fetch(`http://${c}${path}`)).status, 401, path);
+    assert.equal((await fetch(`http://${c}${path}`, { headers: { authorization: 'Bearer bad' } })).status, 403, path);
+    assert.equal((await fetch(`http://${c}${path}`, { headers: { authorization: 'Bearer r' } })).status, 200, path);
+  }
+  assert.equal((await fetch(`http://${c}/x`, { method: 'PUT', body: 'y', headers: { authorization: 'Bearer r' } })).status, 403);
+});
+
+const fixture = (name: string): Buffer => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url));
+
+function httpsGet(address: Address, path: string, ca: Buffer): Promise<{ status: number; body: string }> {
+  const [host, port] = address.split(':') as [string, string];
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest({ host, port: Number(port), path, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('TLS: a ring of servers with a certificate talks TLS to peers and clients; plain TCP gets nowhere', async (t) => {
+  const tls = { cert: fixture('tls-cert.pem'), key: fixture('tls-key.pem'), ca: fixture('tls-cert.pem') };
+  const cluster = await createTestCluster(3, { tls, secret: SECRET });
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses as [Address, Address, Address];
+  const client = { tls: { ca: tls.ca } };
+  await putItem(a, 'tls.txt', 'over TLS', undefined, client);
+  assert.deepEqual(await getItem(c, 'tls.txt', client), { found: true, content: 'over TLS', encoding: undefined });
+  const page = await httpsGet(b, '/tls.txt', tls.ca);
+  assert.deepEqual(page, { status: 200, body: 'over TLS' });
+  // A client that does not trust the certificate, and one that speaks plain TCP, fail cleanly.
+  await rejectsWith(getItem(a, 'tls.txt', { tls: {} }), 'CONNECT_FAILED');
+  await assert.rejects(getItem(a, 'tls.txt', { timeoutMs: 1000 }));
+  assert.equal(cluster.nodes.every((node) => node.running), true);
+  assert.deepEqual(await getItem(b, 'tls.txt', client), { found: true, content: 'over TLS', encoding: undefined });
+});
