@@ -150,6 +150,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.http.requestTimeout = 0; // large bodies stream for as long as they need (the idle timeout still applies)
     this.http.timeout = this.options.idleTimeoutMs;
     this.http.maxRequestsPerSocket = this.options.maxRequestsPerConnection;
+    // The HTTP server never listens itself (it is handed connections), so its deadline checks, which
+    // start when it does, are started here: a client that trickles its request head is cut off.
+    this.http.emit('listening');
     this.listener = new TcpListener(
       {
         maxMessageBytes: this.options.maxMessageBytes,
@@ -299,6 +302,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     this.transport.close?.();
+    this.http.close(() => undefined); // stops its deadline checks
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
