@@ -4,7 +4,7 @@ import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
-import { captureLog } from './helpers.js';
+import { captureLog, rawExchange } from './helpers.js';
 
 test('three servers joined in a chain agree on the ring, in join order', async (t) => {
   const cluster = await createTestCluster(3);
@@ -120,4 +120,14 @@ test('JSON logs tie a client request to the forwards it caused with one round id
   assert.ok(round, 'the receiving server names the round');
   const nodes = new Set(capture.lines.filter((line) => (line as { round?: string }).round === round).map((line) => line.node));
   assert.deepEqual(nodes, new Set(cluster.addresses), 'every server logs that round');
+});
+
+test('a client that half-closes after its request still gets the answer of a whole round', async (t) => {
+  const cluster = await createTestCluster(3);
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  const miss = await rawExchange(a, '{"type": "GET", "data": "nowhere.txt"}', { halfClose: true });
+  assert.deepEqual(JSON.parse(miss.text), { type: 'GET', data: { item: 'nowhere.txt', content: '404 NOT FOUND', found: false } });
+  const put = await rawExchange(a, '{"type": "PUT", "data": {"item": "half.txt", "content": "x"}}', { halfClose: true });
+  assert.deepEqual(JSON.parse(put.text), { type: 'PUT', data: { item: 'half.txt', status: '200 OK' } });
 });

@@ -161,9 +161,12 @@ test('HTTP request smuggling and path tricks: refused or taken as plain names, n
     ['/%C0%AE%C0%AE/etc/passwd', 400], // overlong UTF-8 for '.'
     ['/a%00b', 400], // NUL
     ['/%FF', 400], // not UTF-8
-    ['/%2e%2e/%2e%2e/etc/passwd', 404], // a name like any other, not found
-    ['/../../etc/passwd', 404], // the URL parser resolves it to /etc/passwd: a name, not found
-    ['//etc/passwd', 404],
+    ['/%2e%2e/%2e%2e/etc/passwd', 404], // the name "../../etc/passwd", not found
+    ['/../../etc/passwd', 404], // the same name
+    ['//etc/passwd', 404], // the name "/etc/passwd"
+    ['//', 404], // the name "/"
+    ['*', 400], // not a path
+    ['http://elsewhere/x', 400], // an absolute URL: this is no proxy
   ];
   for (const [path, status] of tricks) {
     const reply = await rawExchange(a, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
@@ -171,6 +174,7 @@ test('HTTP request smuggling and path tricks: refused or taken as plain names, n
   }
   const planted = await rawExchange(a, 'PUT /%2e%2e/%2e%2e/tmp/planted HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi');
   assert.match(planted.text, /^HTTP\/1\.1 201 /);
-  // URL rules resolve encoded dot segments too: the name is "tmp/planted", a key in the store like any other.
-  assert.deepEqual(await getItem(a, 'tmp/planted'), { found: true, content: 'hi', encoding: undefined });
+  // Dot segments are not resolved: the name is "../../tmp/planted", a key in the store like any other.
+  assert.deepEqual(await getItem(a, '../../tmp/planted'), { found: true, content: 'hi', encoding: undefined });
+  assert.deepEqual(await getItem(a, 'tmp/planted'), { found: false });
 });

@@ -7,6 +7,7 @@
  * changes are announced with UPDATE rounds and merged everywhere.
  */
 import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { CoopError, isCoopError } from '../errors.js';
@@ -150,6 +151,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.http.requestTimeout = 0; // large bodies stream for as long as they need (the idle timeout still applies)
     this.http.timeout = this.options.idleTimeoutMs;
     this.http.maxRequestsPerSocket = this.options.maxRequestsPerConnection;
+    // CONNECT asks for a tunnel: this is no proxy.
+    this.http.on('connect', (_request, socket: Duplex) => {
+      socket.on('error', () => undefined);
+      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, PUT, DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
     // The HTTP server never listens itself (it is handed connections), so its deadline checks, which
     // start when it does, are started here: a client that trickles its request head is cut off.
     this.http.emit('listening');

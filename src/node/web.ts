@@ -68,6 +68,18 @@ function contentType(name: string): string {
   return charset ? `${type}; charset=${charset.toLowerCase()}` : type;
 }
 
+/**
+ * The path of the request target, as sent: no dot segments resolved, since a
+ * name is a key, never a file path ("/a/../b" names the item "a/../b").
+ */
+function pathOf(target: string | undefined): string {
+  const raw = target ?? '/';
+  const end = raw.search(/[?#]/);
+  const path = end < 0 ? raw : raw.slice(0, end);
+  if (!path.startsWith('/')) throw new HttpError(400, 'the request target must be a path, such as /index.html');
+  return path;
+}
+
 function itemName(path: string): string {
   let decoded: string;
   try {
@@ -255,7 +267,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
   };
 
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const path = pathOf(req.url);
     const method = req.method ?? 'GET';
     deps.access.check(method === 'PUT' || method === 'DELETE' ? 'write' : 'read', tokenOf(req.headers.authorization));
     if (path === '/_ring' && (method === 'GET' || method === 'HEAD')) {

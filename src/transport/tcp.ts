@@ -106,9 +106,10 @@ export class TcpListener {
     if (this.server) throw new Error('listener already started');
     for (let attempt = 0; ; attempt++) {
       const candidate = port + attempt;
+      // Half-open: a client that half-closes after its message still gets the reply, however long its round takes.
       const server = this.tls
-        ? createTlsServer({ ...this.tls, handshakeTimeout: this.limits.requestTimeoutMs }, (socket) => this.accept(socket))
-        : createServer((socket) => this.accept(socket));
+        ? createTlsServer({ ...this.tls, allowHalfOpen: true, handshakeTimeout: this.limits.requestTimeoutMs }, (socket) => this.accept(socket))
+        : createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
       try {
         await listen(server, host, candidate);
         this.server = server;
