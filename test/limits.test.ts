@@ -87,8 +87,14 @@ test('the connection cap closes the oldest connections that have not sent a whol
   await waitFor(() => first.attackers.slice(0, 25).every((attacker) => attacker.closedByServer) || undefined, {
     what: 'the 25 oldest connections to be closed',
   });
-  assert.ok(second.attackers.every((attacker) => !attacker.closedByServer), 'the newer ones are kept');
-  assert.ok(first.attackers.slice(26).every((attacker) => !attacker.closedByServer), 'only as many as needed are closed');
+  assert.ok(
+    second.attackers.every((attacker) => !attacker.closedByServer),
+    'the newer ones are kept',
+  );
+  assert.ok(
+    first.attackers.slice(26).every((attacker) => !attacker.closedByServer),
+    'only as many as needed are closed',
+  );
   assert.deepEqual(await getItem(a, 'x'), { found: false });
 });
 
@@ -172,7 +178,10 @@ test('HTTP request smuggling and path tricks: refused or taken as plain names, n
     const reply = await rawExchange(a, `GET ${path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
     assert.match(reply.text, new RegExp(`^HTTP/1\\.1 ${status} `), path);
   }
-  const planted = await rawExchange(a, 'PUT /%2e%2e/%2e%2e/tmp/planted HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi');
+  const planted = await rawExchange(
+    a,
+    'PUT /%2e%2e/%2e%2e/tmp/planted HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi',
+  );
   assert.match(planted.text, /^HTTP\/1\.1 201 /);
   // Dot segments are not resolved: the name is "../../tmp/planted", a key in the store like any other.
   assert.deepEqual(await getItem(a, '../../tmp/planted'), { found: true, content: 'hi', encoding: undefined });

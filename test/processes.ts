@@ -73,9 +73,14 @@ export interface ClientRun {
 }
 
 export function runClient(args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<ClientRun> {
+  return runProgram(WEBCLIENT, args, env, wrap);
+}
+
+/** Runs a program to its end: for a webserver that is expected to stop by itself. */
+export function runProgram(program: string, args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<ClientRun> {
   const [command, ...prefix] = [...wrap, process.execPath];
   return new Promise((resolve) => {
-    const child = spawn(command!, [...prefix, WEBCLIENT, ...args], {
+    const child = spawn(command!, [...prefix, program, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

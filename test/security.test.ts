@@ -14,7 +14,10 @@ import { encodeMessage } from '../src/protocol/messages.js';
 import type { Address } from '../src/protocol/address.js';
 import { isCoopError, type ErrorCode } from '../src/errors.js';
 import { waitFor } from '../src/util/wait.js';
-import { captureLog, rawExchange } from './helpers.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { at, captureLog, rawExchange, tempDir } from './helpers.js';
+import { killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
 
 const SECRET = 'correct horse battery staple';
 
@@ -41,7 +44,12 @@ test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change noth
   const digestBefore = await getDigest(b);
 
   const forgeries = [
-    encodeMessage({ type: 'FORWARD_PUT', creator: a, data: { item: 'kept.txt', content: 'forged', version: { clock: Date.now() + 1e9, server: a } }, id: 'x1' }),
+    encodeMessage({
+      type: 'FORWARD_PUT',
+      creator: a,
+      data: { item: 'kept.txt', content: 'forged', version: { clock: Date.now() + 1e9, server: a } },
+      id: 'x1',
+    }),
     encodeMessage({ type: 'FORWARD_PUT', creator: a, data: { item: 'planted.txt', content: 'forged' } }),
     encodeMessage({ type: 'UPDATE', creator: a, data: [a, b] }),
     encodeMessage({
@@ -54,7 +62,8 @@ test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change noth
     encodeMessage({ type: 'INSERT', data: '127.0.0.1:1', from: '127.0.0.1:1' }),
     encodeMessage({ type: 'STREAM', from: a }),
     // A tag that is not from the secret.
-    encodeMessage({ type: 'UPDATE', creator: a, data: [a] }).slice(0, -1) + `, "auth": "1.${Date.now()}.0123456789abcdef.0.${'A'.repeat(43)}"}`,
+    encodeMessage({ type: 'UPDATE', creator: a, data: [a] }).slice(0, -1) +
+      `, "auth": "1.${Date.now()}.0123456789abcdef.0.${'A'.repeat(43)}"}`,
   ];
   for (const forged of forgeries) {
     for (const target of [b, c]) {
@@ -116,9 +125,13 @@ test('a server with a wrong secret, or none, cannot join; one with the secret jo
   const open = new RingNode({ host: '127.0.0.1', port: 0, join: b, heartbeatMs: 200 });
   t.after(() => open.stop());
   await open.start();
-  await waitFor(() => capture.lines.some((line) => line.msg.includes('refused a message') && line.msg.includes('peer messages need the cluster secret')), {
-    what: 'the ring to refuse the INSERT without a tag',
-  });
+  await waitFor(
+    () =>
+      capture.lines.some((line) => line.msg.includes('refused a message') && line.msg.includes('peer messages need the cluster secret')),
+    {
+      what: 'the ring to refuse the INSERT without a tag',
+    },
+  );
   assert.deepEqual(open.members, [open.address]);
   for (const node of cluster.nodes) assert.equal(node.members.length, 2);
   await open.stop();
@@ -242,6 +255,38 @@ test('TLS: a ring of servers with a certificate talks TLS to peers and clients; 
   // A client that does not trust the certificate, and one that speaks plain TCP, fail cleanly.
   await rejectsWith(getItem(a, 'tls.txt', { tls: {} }), 'CONNECT_FAILED');
   await assert.rejects(getItem(a, 'tls.txt', { timeoutMs: 1000 }));
-  assert.equal(cluster.nodes.every((node) => node.running), true);
+  assert.equal(
+    cluster.nodes.every((node) => node.running),
+    true,
+  );
   assert.deepEqual(await getItem(b, 'tls.txt', client), { found: true, content: 'over TLS', encoding: undefined });
+});
+
+test('the programs: secret from a file, token from the environment; a wrong secret exits, a missing token is exit status 5', async (t) => {
+  t.after(killAll);
+  const dir = await tempDir(t);
+  const secretFile = join(dir, 'secret');
+  await writeFile(secretFile, `${SECRET}\n`);
+  const env = { WEBSERVER_SECRET_FILE: secretFile, WEBSERVER_WRITE_TOKEN: 'tok' };
+  const a = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5'], env);
+  assert.doesNotMatch(a.output(), /the ring is open/);
+  const b = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', ...at(a.address)], env);
+  await waitFor(async () => (await getRing(a.address)).length === 2 || undefined, { what: 'a ring of two' });
+
+  const intruder = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--secret', 'guess', ...at(a.address)]);
+  assert.equal(intruder.status, 1);
+  assert.match(intruder.stdout.toString() + intruder.stderr, /cannot join .*authentication tag does not match/);
+  assert.equal((await getRing(b.address)).length, 2);
+
+  const file = join(dir, 'note.txt');
+  await writeFile(file, 'guarded');
+  const refused = await runClient(['-put', file, ...at(a.address)]);
+  assert.equal(refused.status, 5);
+  assert.match(refused.stderr, /needs a token/);
+  const wrong = await runClient(['-put', file, ...at(a.address), '--token', 'nope']);
+  assert.equal(wrong.status, 5);
+  assert.equal((await runClient(['-put', file, ...at(a.address)], { WEBCLIENT_TOKEN: 'tok' })).status, 0);
+  const got = await runClient(['-get', 'note.txt', ...at(b.address)]);
+  assert.equal(got.status, 0);
+  assert.equal(got.stdout.toString(), 'guarded');
 });

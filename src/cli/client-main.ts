@@ -75,7 +75,11 @@ export function clientCommand(io: Io): Command {
       ),
     )
     .addOption(new Option('--tls', 'speak TLS to a server started with --tls-cert').default(false).env('WEBCLIENT_TLS'))
-    .addOption(new Option('--tls-ca <FILE>', "trust the certificates in FILE (PEM), such as the server's own; implies --tls").env('WEBCLIENT_TLS_CA'))
+    .addOption(
+      new Option('--tls-ca <FILE>', "trust the certificates in FILE (PEM), such as the server's own; implies --tls").env(
+        'WEBCLIENT_TLS_CA',
+      ),
+    )
     .addHelpText(
       'after',
       '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply, 5 token missing or wrong.\n' +

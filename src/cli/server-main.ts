@@ -147,7 +147,9 @@ export function serverCommand(): Command {
     .addOption(
       new Option('--read-token <TOKEN>', 'GET, the ring page and metrics need this token or the write token').env('WEBSERVER_READ_TOKEN'),
     )
-    .addOption(new Option('--tls-cert <FILE>', 'serve TLS (HTTPS and the JSON protocol) with this PEM certificate').env('WEBSERVER_TLS_CERT'))
+    .addOption(
+      new Option('--tls-cert <FILE>', 'serve TLS (HTTPS and the JSON protocol) with this PEM certificate').env('WEBSERVER_TLS_CERT'),
+    )
     .addOption(new Option('--tls-key <FILE>', 'the private key (PEM) of --tls-cert').env('WEBSERVER_TLS_KEY'))
     .addOption(
       new Option('--tls-ca <FILE>', "certificates (PEM) to trust when connecting to peers (default: the system's)").env('WEBSERVER_TLS_CA'),

@@ -51,7 +51,11 @@ export async function ask<T extends ReplyType>(
   const payload = encodeMessage(options.token === undefined ? message : ({ ...message, token: options.token } as Message));
   const text = options.exchange
     ? await options.exchange(server, payload, timeoutMs)
-    : await request(parseAddress(server), payload, { timeoutMs, maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY, tls: options.tls });
+    : await request(parseAddress(server), payload, {
+        timeoutMs,
+        maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
+        tls: options.tls,
+      });
   const reply = decodeReply(text, expected) as Reply;
   if (reply.type === 'ERROR') throw new CoopError(reply.data.code, `${server} answered ${reply.data.status}: ${reply.data.message}`);
   return reply as Extract<Reply, { type: T }>;

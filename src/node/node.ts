@@ -106,7 +106,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.log = nodeOptions.log ?? silentLog;
     const secret = nodeOptions.secret;
     this.auth = secret === undefined ? undefined : new PeerAuth(secret);
-    this.access = new AccessPolicy({ secret: this.auth !== undefined, writeToken: nodeOptions.writeToken, readToken: nodeOptions.readToken });
+    this.access = new AccessPolicy({
+      secret: this.auth !== undefined,
+      writeToken: nodeOptions.writeToken,
+      readToken: nodeOptions.readToken,
+    });
     this.requestLimits = {
       maxNameBytes: this.options.maxNameBytes,
       namePattern: nodeOptions.namePattern,

@@ -32,7 +32,8 @@ export function tcpTransport(options: {
   const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
   const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls);
   return {
-    send: (to, payload) => (pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls)),
+    send: (to, payload) =>
+      pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls),
     request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
     close: () => pool?.close(),
   };

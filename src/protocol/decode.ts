@@ -162,7 +162,8 @@ const MAX_TOKEN_LENGTH = 1024;
 
 function token(value: unknown): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== 'string' || value.length > MAX_TOKEN_LENGTH) bad(`"token" must be a string of at most ${MAX_TOKEN_LENGTH} characters`);
+  if (typeof value !== 'string' || value.length > MAX_TOKEN_LENGTH)
+    bad(`"token" must be a string of at most ${MAX_TOKEN_LENGTH} characters`);
   return value;
 }
 

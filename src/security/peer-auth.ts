@@ -68,7 +68,10 @@ export class PeerAuth {
     }
     const age = this.now() - Number(ts);
     if (Math.abs(age) > MAX_SKEW_MS) {
-      throw new CoopError('UNAUTHENTICATED', `the message is stamped ${Math.round(age / 1000)} s away from this server's clock: a replay, or clocks that differ`);
+      throw new CoopError(
+        'UNAUTHENTICATED',
+        `the message is stamped ${Math.round(age / 1000)} s away from this server's clock: a replay, or clocks that differ`,
+      );
     }
     this.forgetQuietSenders();
     let window = this.senders.get(boot);

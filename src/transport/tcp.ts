@@ -89,6 +89,7 @@ export class TcpListener {
   private server: Server | undefined;
   /** Open connections, oldest first; true while one has not delivered a whole message (it may be closed to make room). */
   private readonly sockets = new Map<Socket, boolean>();
+  private readonly raw = new Set<Socket>();
   /** Connections closed to make room for newer ones. */
   evicted = 0;
 
@@ -108,8 +109,15 @@ export class TcpListener {
       const candidate = port + attempt;
       // Half-open: a client that half-closes after its message still gets the reply, however long its round takes.
       const server = this.tls
-        ? createTlsServer({ ...this.tls, allowHalfOpen: true, handshakeTimeout: this.limits.requestTimeoutMs }, (socket) => this.accept(socket))
+        ? createTlsServer({ ...this.tls, allowHalfOpen: true, handshakeTimeout: this.limits.requestTimeoutMs }, (socket) =>
+            this.accept(socket),
+          )
         : createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
+      // Every TCP connection, also one still in its TLS handshake, is closed on stop.
+      server.on('connection', (socket: Socket) => {
+        this.raw.add(socket);
+        socket.once('close', () => this.raw.delete(socket));
+      });
       try {
         await listen(server, host, candidate);
         this.server = server;
@@ -129,6 +137,7 @@ export class TcpListener {
     if (!server) return;
     this.server = undefined;
     for (const socket of this.sockets.keys()) socket.destroy();
+    for (const socket of this.raw) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
@@ -188,7 +197,10 @@ export class TcpListener {
     socket.on('error', () => {}); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
     // However slowly the bytes trickle in, the whole message has this long.
-    const deadline = setTimeout(() => fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.requestTimeoutMs} ms`)), this.limits.requestTimeoutMs);
+    const deadline = setTimeout(
+      () => fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.requestTimeoutMs} ms`)),
+      this.limits.requestTimeoutMs,
+    );
     deadline.unref();
     socket.once('close', () => clearTimeout(deadline));
 

@@ -81,11 +81,18 @@ function hostileInputs(a: Address, b: Address): fc.Arbitrary<Buffer> {
       if (how === 'replace') copy[key] = value;
       else if (how === 'remove') delete copy[key];
       else if (how === 'add') copy[`x${pick % 7}`] = value;
-      else if (typeof copy.data === 'object' && copy.data !== null) (copy.data as Record<string, unknown>)[Object.keys(copy.data)[0] ?? 'item'] = value;
+      else if (typeof copy.data === 'object' && copy.data !== null)
+        (copy.data as Record<string, unknown>)[Object.keys(copy.data)[0] ?? 'item'] = value;
       return JSON.stringify(copy);
     });
   const byteMutated = fc
-    .tuple(valid, fc.array(fc.tuple(fc.constantFrom('truncate', 'flip', 'insert', 'repeat'), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 })), { minLength: 1, maxLength: 4 }))
+    .tuple(
+      valid,
+      fc.array(fc.tuple(fc.constantFrom('truncate', 'flip', 'insert', 'repeat'), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 })), {
+        minLength: 1,
+        maxLength: 4,
+      }),
+    )
     .map(([message, edits]) => {
       let bytes = Buffer.from(JSON.stringify(message), 'utf8');
       for (const [how, at, noise] of edits) {
@@ -102,16 +109,27 @@ function hostileInputs(a: Address, b: Address): fc.Arbitrary<Buffer> {
     return `{"type": "PUT", "data": ${open.repeat(depth)}1${close.repeat(depth)}}`;
   });
   const numbers = fc
-    .tuple(fc.constantFrom('1e999999', '-1e999999', '9'.repeat(500), '-0', '0.0000000000000000000001', 'NaN', 'Infinity', '1E+400'), fc.constantFrom('data', 'part'))
-    .map(([n, where]) => (where === 'data' ? `{"type": "GET", "data": ${n}}` : `{"type": "GET", "data": "x", "part": {"offset": ${n}, "length": ${n}}}`));
+    .tuple(
+      fc.constantFrom('1e999999', '-1e999999', '9'.repeat(500), '-0', '0.0000000000000000000001', 'NaN', 'Infinity', '1E+400'),
+      fc.constantFrom('data', 'part'),
+    )
+    .map(([n, where]) =>
+      where === 'data' ? `{"type": "GET", "data": ${n}}` : `{"type": "GET", "data": "x", "part": {"offset": ${n}, "length": ${n}}}`,
+    );
   const http = fc
     .tuple(
       fc.constantFrom('GET', 'PUT', 'DELETE', 'HEAD', 'POST', 'OPTIONS', 'CONNECT', 'TRACE', 'G\u0000T'),
-      fc.oneof(fc.constantFrom('/canary.txt', '/%2e%2e/%2e%2e/etc/passwd', '/%C0%AE', '/%00', '//', '/_ring', '/metrics', '*'), fc.string()),
+      fc.oneof(
+        fc.constantFrom('/canary.txt', '/%2e%2e/%2e%2e/etc/passwd', '/%C0%AE', '/%00', '//', '/_ring', '/metrics', '*'),
+        fc.string(),
+      ),
       fc.array(fc.tuple(fc.string({ maxLength: 20 }), fc.string({ maxLength: 40 })), { maxLength: 5 }),
       fc.string({ maxLength: 100 }),
     )
-    .map(([method, path, headers, body]) => `${method} ${path} HTTP/1.1\r\nHost: a\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`);
+    .map(
+      ([method, path, headers, body]) =>
+        `${method} ${path} HTTP/1.1\r\nHost: a\r\n${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n${body}`,
+    );
   return fc.oneof(
     text(fc.json({ maxDepth: 5 })),
     text(fieldMutated),
@@ -182,8 +200,15 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       rssMiB: rssBefore.map((before, i) => ({ before: Math.round(before), after: Math.round(rssAfter[i]!) })),
     };
     say(`${runs} hostile inputs in ${options.seconds} s (seed ${options.seed})`);
-    say(`outcomes: ${Object.entries(outcomes).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-    say(`ring unchanged: ${report.ringUnchanged}; data unchanged: ${dataUnchanged}; RSS MiB ${report.rssMiB.map((r) => `${r.before} -> ${r.after}`).join(', ')}`);
+    say(
+      `outcomes: ${Object.entries(outcomes)
+        .sort((x, y) => y[1] - x[1])
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
+    say(
+      `ring unchanged: ${report.ringUnchanged}; data unchanged: ${dataUnchanged}; RSS MiB ${report.rssMiB.map((r) => `${r.before} -> ${r.after}`).join(', ')}`,
+    );
     if (failure) say(`FAILURE: ${failure}`);
     return report;
   } finally {

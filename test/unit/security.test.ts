@@ -155,7 +155,8 @@ describe('checkClientRequest', () => {
     assertCode(() => checkClientRequest({ type: 'PUT', data: { item: 'a', content: 'abcde' } }, limits), 'TOO_LARGE');
     checkClientRequest({ type: 'PUT', data: { item: 'a', content: Buffer.alloc(4).toString('base64'), encoding: 'base64' } }, limits);
     assertCode(
-      () => checkClientRequest({ type: 'PUT', data: { item: 'a', content: Buffer.alloc(5).toString('base64'), encoding: 'base64' } }, limits),
+      () =>
+        checkClientRequest({ type: 'PUT', data: { item: 'a', content: Buffer.alloc(5).toString('base64'), encoding: 'base64' } }, limits),
       'TOO_LARGE',
     );
     const part = { upload: 'u', offset: 0, size: 5 };
