@@ -147,6 +147,12 @@ const HOSTILE: Array<{ name: string; bytes: string | Buffer; code: string }> = [
   { name: 'an INSERT of a non-address', bytes: '{"type": "INSERT", "data": 42}', code: 'BAD_FIELD' },
   { name: 'a truncated object, then end of stream', bytes: '{"type": "PUT", "data": {"item": "t", "con', code: 'CLOSED' },
   { name: 'huge numbers', bytes: '{"type": "GET", "data": 1e999999}', code: 'BAD_FIELD' },
+  {
+    name: 'overlong UTF-8 in a name',
+    bytes: Buffer.concat([Buffer.from('{"type": "GET", "data": "'), Buffer.from([0xc0, 0xae, 0xc0, 0xae]), Buffer.from('"}')]),
+    code: 'BAD_JSON',
+  },
+  { name: 'a lone surrogate, encoded', bytes: Buffer.from('{"type": "GET", "data": "\xed\xa0\x80"}', 'latin1'), code: 'BAD_JSON' },
 ];
 
 test('defect 10: hostile input gets a clear error reply, and the server and its data are unharmed', async (t) => {

@@ -60,6 +60,9 @@ test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change noth
       members: [{ address: c, incarnation: 99, status: 'dead', placed: 1 }],
     }),
     encodeMessage({ type: 'INSERT', data: '127.0.0.1:1', from: '127.0.0.1:1' }),
+    encodeMessage({ type: 'CHECK', from: a }),
+    encodeMessage({ creator: a, type: 'FORWARD_GET', data: { item: 'kept.txt', content: '404 NOT FOUND' }, id: 'x3' }),
+    encodeMessage({ type: 'PING', from: a, members: [{ address: b, incarnation: 5, status: 'dead', placed: 1 }] }),
     encodeMessage({ type: 'STREAM', from: a }),
     // A tag that is not from the secret.
     encodeMessage({ type: 'UPDATE', creator: a, data: [a] }).slice(0, -1) +

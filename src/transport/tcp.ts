@@ -7,6 +7,7 @@
  * for one object back (client requests). With TLS options, both sides speak
  * TLS instead of plain TCP.
  */
+import { isUtf8 } from 'node:buffer';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
@@ -152,7 +153,7 @@ export class TcpListener {
           if (!result) return;
           framer = new JsonObjectFramer(this.limits.maxMessageBytes);
           rest = result.rest;
-          if (this.handlers.onStreamMessage?.(result.frame.toString('utf8')) === false) {
+          if (this.handlers.onStreamMessage?.(utf8Text(result.frame)) === false) {
             socket.destroy();
             return;
           }
@@ -237,20 +238,22 @@ export class TcpListener {
         }
       }
       let result;
+      let text;
       try {
         result = framer.push(chunk);
+        if (result) text = utf8Text(result.frame);
       } catch (err) {
         fail(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)));
         return;
       }
-      if (!result) return;
+      if (!result || text === undefined) return;
       done = true;
       clearTimeout(deadline);
       this.settled(socket);
       socket.removeListener('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      if (this.handlers.onMessage(result.frame.toString('utf8'), connection) === 'stream') this.stream(socket, result.rest);
+      if (this.handlers.onMessage(text, connection) === 'stream') this.stream(socket, result.rest);
     };
     socket.on('data', onData);
     socket.on('end', () => {
@@ -266,6 +269,16 @@ export class TcpListener {
       fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.idleTimeoutMs} ms`)),
     );
   }
+}
+
+/**
+ * The message as text. Bytes that are not UTF-8 (overlong forms, lone
+ * surrogates, stray continuation bytes) are refused rather than silently
+ * replaced, so a name never changes on its way in.
+ */
+function utf8Text(frame: Buffer): string {
+  if (!isUtf8(frame)) throw new CoopError('BAD_JSON', 'the message is not valid UTF-8');
+  return frame.toString('utf8');
 }
 
 /** Streams from peers that say nothing for this long are closed. */
