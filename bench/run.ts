@@ -7,7 +7,7 @@
  *
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
  * GET times with webclient, and each server's peak memory. `--only
- * get,put,membership,idle,scale,big` runs just those parts.
+ * get,put,membership,idle,scale,security,big` runs just those parts.
  *
  * `--target` adds any server of the original protocol (the original program,
  * say) to the JSON GET rows, measured under the same load in the same run.
@@ -312,6 +312,49 @@ async function scaleFigures(): Promise<void> {
   await cluster.stop();
 }
 
+/** What closing the ring costs: the cluster secret's tags on every hop, and TLS on the HTTP face. */
+async function securityFigures(): Promise<void> {
+  say('Security: the cost of a secret and of TLS');
+  const put = (entry: string, concurrency: number): Promise<LoadResult> => {
+    let n = 0;
+    const body = 'p'.repeat(1024);
+    return jsonLoad(entry, () => `{"type": "PUT", "data": {"item": "sec-${n++ % 500}.txt", "content": "${body}"}}`, {
+      concurrency,
+      seconds: SECONDS,
+    });
+  };
+  for (const [label, extra] of [
+    ['open ring', []],
+    ['with --secret', ['--secret', 'bench-secret']],
+  ] as const) {
+    const three = await ring(3, [...extra]);
+    await load('security: PUT 1 KiB, ring of 3, 32 clients', label, () => put(three[0]!.address, 32));
+    await Promise.all(three.map((proc) => proc.stop()));
+    const five = await ring(5, [...extra]);
+    await load('security: PUT 1 KiB, ring of 5, 1 client', label, () => put(five[0]!.address, 1));
+    await Promise.all(five.map((proc) => proc.stop()));
+  }
+  if (!ensure('wrk', 'wrk', say)) return;
+  const fixtures = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
+  for (const [label, extra, scheme] of [
+    ['plain HTTP', [], 'http'],
+    ['HTTPS (--tls-cert)', ['--tls-cert', `${fixtures}tls-cert.pem`, '--tls-key', `${fixtures}tls-key.pem`], 'https'],
+  ] as const) {
+    const server = await webserver([...extra]);
+    await putItem(
+      server.address,
+      'small.txt',
+      SMALL,
+      undefined,
+      scheme === 'https' ? { tls: { ca: await readFile(`${fixtures}tls-cert.pem`) } } : {},
+    );
+    await measure('security: GET, HTTP keep-alive (wrk -t1 -c8)', label, 'req/s', () =>
+      wrk(`${scheme}://${server.address}/small.txt`, 8, SECONDS),
+    );
+    await server.stop();
+  }
+}
+
 function table(): string {
   const lines = [
     `Co-op WebServers benchmark, ${new Date().toISOString().slice(0, 10)}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), Node ${process.version}, medians of ${RUNS} runs of ${SECONDS} s`,
@@ -330,7 +373,7 @@ function table(): string {
 
 async function main(): Promise<void> {
   try {
-    // --only get,put,membership,idle,scale,big runs just those parts.
+    // --only get,put,membership,idle,scale,security,big runs just those parts.
     const only = option('--only', '');
     const wanted = (part: string) => (only ? only.split(',').includes(part) : part !== 'big' || args.includes('--big'));
     if (wanted('get')) await getFigures();
@@ -338,6 +381,7 @@ async function main(): Promise<void> {
     if (wanted('membership')) await membershipFigures();
     if (wanted('idle')) await idleFigures();
     if (wanted('scale')) await scaleFigures();
+    if (wanted('security')) await securityFigures();
     if (wanted('big')) await bigFileFigures();
   } finally {
     await stopAll();

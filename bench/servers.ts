@@ -1,5 +1,6 @@
 /** Server processes for the benchmarks: started on free loopback ports, their output discarded, always stopped. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { getRing } from '../src/client/client.js';
@@ -47,7 +48,9 @@ export async function webserver(args: string[] = [], join?: string): Promise<Pro
   const memory = args.includes('--data') ? [] : ['--memory'];
   const child = spawn(process.execPath, [WEBSERVER, '--listen', address, ...memory, ...args, ...joinArgs], { stdio: 'ignore' });
   const proc = track(child, address);
-  await waitFor(() => getRing(address, { timeoutMs: 500 }).then(() => true), { timeoutMs: 10_000, what: `webserver at ${address}` });
+  const cert = args.indexOf('--tls-cert');
+  const tls = cert === -1 ? undefined : { ca: readFileSync(args[cert + 1]!) };
+  await waitFor(() => getRing(address, { timeoutMs: 500, tls }).then(() => true), { timeoutMs: 10_000, what: `webserver at ${address}` });
   return proc;
 }
 

@@ -16,6 +16,7 @@ import { isCoopError, type ErrorCode } from '../src/errors.js';
 import { waitFor } from '../src/util/wait.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { at, captureLog, rawExchange, tempDir } from './helpers.js';
 import { killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
 
@@ -292,4 +293,20 @@ test('the programs: secret from a file, token from the environment; a wrong secr
   const got = await runClient(['-get', 'note.txt', ...at(b.address)]);
   assert.equal(got.status, 0);
   assert.equal(got.stdout.toString(), 'guarded');
+});
+
+test('the programs over TLS: webserver --tls-cert/--tls-key, webclient --tls-ca', async (t) => {
+  t.after(killAll);
+  const dir = await tempDir(t);
+  const [cert, key] = ['tls-cert.pem', 'tls-key.pem'].map((name) => fileURLToPath(new URL(`../../test/fixtures/${name}`, import.meta.url)));
+  const server = await startServer(['--listen', '127.0.0.1:0', '--tls-cert', cert!, '--tls-key', key!, '--tls-ca', cert!]);
+  assert.match(server.output(), /listening on \S+ \(TLS\)/);
+  const file = join(dir, 'tls.txt');
+  await writeFile(file, 'private line');
+  assert.equal((await runClient(['-put', file, ...at(server.address), '--tls-ca', cert!])).status, 0);
+  const got = await runClient(['-get', 'tls.txt', ...at(server.address)], { WEBCLIENT_TLS_CA: cert! });
+  assert.equal(got.stdout.toString(), 'private line');
+  const untrusted = await runClient(['-get', 'tls.txt', ...at(server.address), '--tls']);
+  assert.equal(untrusted.status, 3);
+  assert.match(untrusted.stderr, /self.signed|certificate/i);
 });
