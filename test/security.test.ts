@@ -88,7 +88,7 @@ test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change noth
   assert.deepEqual(await getItem(a, 'client.txt'), { found: true, content: 'fine', encoding: undefined });
 });
 
-test('a genuine peer message replayed, or altered by one byte, is refused', async (t) => {
+test('a genuine peer message replayed, sent to another server, or altered by one byte, is refused', async (t) => {
   const sent: Array<{ to: Address; payload: string }> = [];
   const recording = (): PeerTransport => {
     const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
@@ -110,6 +110,10 @@ test('a genuine peer message replayed, or altered by one byte, is refused', asyn
   const altered = await rawExchange(genuine.to, genuine.payload.replace('"v1"', '"v2"'));
   assert.equal(errorCode(altered.text), 'UNAUTHENTICATED');
   assert.match(altered.text, /does not match/);
+  const elsewhere = cluster.addresses.find((address) => address !== genuine.to)!;
+  const redirected = await rawExchange(elsewhere, genuine.payload);
+  assert.equal(errorCode(redirected.text), 'UNAUTHENTICATED', 'a message taken off one link is refused on another');
+  assert.match(redirected.text, /meant for another server/);
   for (const node of cluster.nodes) {
     assert.deepEqual(await getItem(node.address, 'once.txt'), { found: true, content: 'v1', encoding: undefined });
   }

@@ -25,7 +25,7 @@ import type { Member } from '../ring/membership.js';
 import { FailureDetector } from './probe.js';
 import { liveItems, nodeStatus } from './status.js';
 import { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
-import { PeerAuth } from '../security/peer-auth.js';
+import { answerTo, PeerAuth } from '../security/peer-auth.js';
 import { AccessPolicy, accessOf } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
@@ -124,7 +124,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
         connectTimeoutMs: this.options.connectTimeoutMs,
         maxReplyBytes: this.options.maxMessageBytes,
         streams: {
-          opening: () => this.sealed(encodeMessage({ type: 'STREAM', from: this.address })),
+          opening: (peer) => {
+            const payload = encodeMessage({ type: 'STREAM', from: this.address });
+            return this.auth ? this.auth.seal(payload, peer).text : payload;
+          },
           to: (peer) => this.modernPeers.has(peer),
         },
         tls: tls && { ca: tls.ca },
@@ -181,11 +184,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       tls && { cert: tls.cert, key: tls.key },
     );
-  }
-
-  /** The message with the cluster secret's tag, or as it is in an open ring. */
-  private sealed(payload: string): string {
-    return this.auth ? this.auth.seal(payload) : payload;
   }
 
   /** This server's "IP:PORT"; known once started. */
@@ -355,8 +353,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
     let message: Message;
     let authentic = false;
+    let nonce: string | undefined;
     try {
-      if (this.auth) ({ text, authentic } = this.auth.open(text));
+      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address));
       message = decodeMessage(text);
       this.admit(message, authentic);
     } catch (err) {
@@ -367,8 +366,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
-    // A peer's request is answered with this server's tag.
-    const replyTo = authentic ? { ...connection, reply: (payload: string) => connection.reply(this.sealed(payload)) } : connection;
+    // A peer's request is answered with this server's tag, sealed for that request alone.
+    const auth = this.auth;
+    const replyTo =
+      auth && nonce !== undefined
+        ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
+        : connection;
     this.dispatch(message, replyTo);
   }
 

@@ -5,7 +5,7 @@ import type { Log } from '../log/logger.js';
 import { request, sendMessage, type TlsClientOptions } from '../transport/tcp.js';
 import { PeerStreams } from '../transport/streams.js';
 import { CoopError } from '../errors.js';
-import type { PeerAuth } from '../security/peer-auth.js';
+import { answerTo, type PeerAuth } from '../security/peer-auth.js';
 import type { Traffic } from './web.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
@@ -26,7 +26,7 @@ export interface PeerTransport {
 export function tcpTransport(options: {
   connectTimeoutMs: number;
   maxReplyBytes: number;
-  streams?: { opening(): string; to(peer: Address): boolean } | undefined;
+  streams?: { opening(peer: Address): string; to(peer: Address): boolean } | undefined;
   tls?: TlsClientOptions | undefined;
 }): PeerTransport {
   const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
@@ -54,9 +54,10 @@ function isErrorReply(text: string): boolean {
  */
 export function sealedTransport(inner: PeerTransport, auth: PeerAuth): PeerTransport {
   return {
-    send: (to, payload) => inner.send(to, auth.seal(payload)),
+    send: (to, payload) => inner.send(to, auth.seal(payload, to).text),
     async request(to, payload, timeoutMs) {
-      const opened = auth.open(await inner.request(to, auth.seal(payload), timeoutMs));
+      const sealed = auth.seal(payload, to);
+      const opened = auth.open(await inner.request(to, sealed.text, timeoutMs), answerTo(sealed.nonce));
       if (!opened.authentic && !isErrorReply(opened.text)) {
         throw new CoopError('UNAUTHENTICATED', `${to} answered without the cluster secret's tag: it has no secret, or another`);
       }

@@ -3,13 +3,16 @@
  *
  * A sealed message is the message as encoded, with one more field at its end:
  * `"auth": "1.TS.BOOT.COUNTER.MAC"`, where MAC is HMAC-SHA256 under the
- * secret over `1.TS.BOOT.COUNTER.` followed by the message's bytes without
- * that field. TS is the sender's clock (ms), BOOT a random id of the sending
- * process and COUNTER its message count. A receiver rejects a tag that does
- * not verify (another secret, or altered bytes), a timestamp outside the
- * allowed skew, and a BOOT/COUNTER pair it has seen before (a replay). Within
- * the skew it remembers, per sender process, a window of recent counters, so
- * memory stays bounded however fast messages come.
+ * secret over the audience, `1.TS.BOOT.COUNTER.` and the message's bytes
+ * without that field. TS is the sender's clock (ms), BOOT a random id of the
+ * sending process and COUNTER its message count. The audience is the address
+ * of the server the message is for (or, for an answer, the request's
+ * BOOT.COUNTER), so a message taken off one link is refused on any other. A
+ * receiver rejects a tag that does not verify (another secret, another
+ * audience, or altered bytes), a timestamp outside the allowed skew, and a
+ * BOOT/COUNTER pair it has seen before (a replay). Within the skew it
+ * remembers, per sender process, a window of recent counters, so memory stays
+ * bounded however fast messages come.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CoopError } from '../errors.js';
@@ -27,6 +30,19 @@ export interface Opened {
   text: string;
   /** It carried a tag that verified: it comes from a server holding the secret. */
   authentic: boolean;
+  /** BOOT.COUNTER of an authentic message: what its answer is sealed for (`answerTo`). */
+  nonce?: string;
+}
+
+export interface Sealed {
+  text: string;
+  /** BOOT.COUNTER: the answer to this message is sealed for `answerTo(nonce)`. */
+  nonce: string;
+}
+
+/** The audience of an answer to the message with this nonce. */
+export function answerTo(nonce: string): string {
+  return `answer to ${nonce}`;
 }
 
 export class PeerAuth {
@@ -43,12 +59,13 @@ export class PeerAuth {
     if (this.key.length === 0) throw new Error('the cluster secret is empty');
   }
 
-  /** The message with its tag appended as the last field. */
-  seal(payload: string): string {
+  /** The message with its tag appended as the last field, for `audience` only. */
+  seal(payload: string, audience: string): Sealed {
     const body = payload.trimEnd();
     if (!body.endsWith('}')) throw new Error('only a JSON object can be sealed');
-    const header = `1.${Math.floor(this.now())}.${this.boot}.${(this.counter++).toString(36)}.`;
-    return `${body.slice(0, -1)}${FIELD}${header}${this.mac(header, body)}"}`;
+    const nonce = `${this.boot}.${(this.counter++).toString(36)}`;
+    const header = `1.${Math.floor(this.now())}.${nonce}.`;
+    return { text: `${body.slice(0, -1)}${FIELD}${header}${this.mac(audience, header, body)}"}`, nonce };
   }
 
   /**
@@ -56,15 +73,18 @@ export class PeerAuth {
    * without one comes back as not authentic; a tag that fails throws
    * UNAUTHENTICATED with the reason.
    */
-  open(text: string): Opened {
+  open(text: string, audience: string): Opened {
     const at = text.lastIndexOf(FIELD);
     const match = at < 0 ? null : TAG.exec(text.slice(at + FIELD.length));
     if (!match) return { text, authentic: false };
     const body = `${text.slice(0, at)}}`;
     const [, ts, boot, counter, mac] = match as unknown as [string, string, string, string, string];
-    const expected = this.mac(`1.${ts}.${boot}.${counter}.`, body);
+    const expected = this.mac(audience, `1.${ts}.${boot}.${counter}.`, body);
     if (!timingSafeEqual(Buffer.from(mac), Buffer.from(expected))) {
-      throw new CoopError('UNAUTHENTICATED', 'the authentication tag does not match: another cluster secret, or altered bytes');
+      throw new CoopError(
+        'UNAUTHENTICATED',
+        'the authentication tag does not match: another cluster secret, a message meant for another server, or altered bytes',
+      );
     }
     const age = this.now() - Number(ts);
     if (Math.abs(age) > MAX_SKEW_MS) {
@@ -80,11 +100,11 @@ export class PeerAuth {
       this.senders.set(boot, window);
     }
     if (!window.accept(parseInt(counter, 36), this.now())) throw new CoopError('UNAUTHENTICATED', 'this message was seen before: a replay');
-    return { text: body, authentic: true };
+    return { text: body, authentic: true, nonce: `${boot}.${counter}` };
   }
 
-  private mac(header: string, body: string): string {
-    return createHmac('sha256', this.key).update(header).update(body).digest('base64url');
+  private mac(audience: string, header: string, body: string): string {
+    return createHmac('sha256', this.key).update(`${audience}\n`).update(header).update(body).digest('base64url');
   }
 
   /** A sender silent for longer than the skew cannot be replayed any more (its timestamps are too old). */

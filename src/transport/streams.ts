@@ -27,8 +27,8 @@ export class PeerStreams {
   private closed = false;
 
   constructor(
-    /** The STREAM message that opens a connection (sealed, where a cluster secret is set). */
-    private readonly opening: () => string,
+    /** The STREAM message that opens a connection to a peer (sealed for it, where a cluster secret is set). */
+    private readonly opening: (peer: Address) => string,
     private readonly connectTimeoutMs: number,
     private readonly tls?: TlsClientOptions,
   ) {}
@@ -73,7 +73,7 @@ export class PeerStreams {
       }, this.connectTimeoutMs);
       socket.once(readyEvent(this.tls), () => {
         clearTimeout(timer);
-        socket.write(this.opening());
+        socket.write(this.opening(to));
         resolve();
       });
       socket.once('error', (err) => {

@@ -1,7 +1,7 @@
 /** Peer tags, access rules and client limits, without sockets. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PeerAuth, MAX_SKEW_MS } from '../../src/security/peer-auth.js';
+import { answerTo, PeerAuth, MAX_SKEW_MS } from '../../src/security/peer-auth.js';
 import { AccessPolicy, accessOf, type Access } from '../../src/security/access.js';
 import { checkClientRequest } from '../../src/security/requests.js';
 import { decodeMessage, encodeMessage, type Message } from '../../src/protocol/messages.js';
@@ -23,60 +23,74 @@ const PUT = encodeMessage({
   id: 'r1',
 });
 
+const TO = '127.0.0.1:4044';
+const seal = (auth: PeerAuth, payload = PUT): string => auth.seal(payload, TO).text;
+
 describe('PeerAuth', () => {
   test('a sealed message opens to the same bytes, authentic, and still decodes for an open-ring server', () => {
-    const sealed = new PeerAuth('s3cret').seal(PUT);
-    assert.match(sealed, /, "auth": "1\.\d+\.[0-9a-f]{16}\.0\.[A-Za-z0-9_-]{43}"\}$/);
-    assert.deepEqual(new PeerAuth('s3cret').open(sealed), { text: PUT, authentic: true });
-    assert.deepEqual(decodeMessage(sealed), decodeMessage(PUT));
+    const sealed = new PeerAuth('s3cret').seal(PUT, TO);
+    assert.match(sealed.text, /, "auth": "1\.\d+\.[0-9a-f]{16}\.0\.[A-Za-z0-9_-]{43}"\}$/);
+    assert.deepEqual(new PeerAuth('s3cret').open(sealed.text, TO), { text: PUT, authentic: true, nonce: sealed.nonce });
+    assert.deepEqual(decodeMessage(sealed.text), decodeMessage(PUT));
   });
 
   test('a message without a tag opens as not authentic, unchanged', () => {
     const auth = new PeerAuth('s3cret');
-    assert.deepEqual(auth.open(PUT), { text: PUT, authentic: false });
+    assert.deepEqual(auth.open(PUT, TO), { text: PUT, authentic: false });
     // Text that only mentions the field, inside a string, is no tag: its quotes are escaped.
     const mention = encodeMessage({ type: 'PUT', data: { item: 'x', content: ', "auth": "1.2.3"}' } });
-    assert.deepEqual(auth.open(mention), { text: mention, authentic: false });
+    assert.deepEqual(auth.open(mention, TO), { text: mention, authentic: false });
   });
 
-  test('another secret, or any altered byte, is refused', () => {
-    const sealed = new PeerAuth('s3cret').seal(PUT);
-    assertCode(() => new PeerAuth('other').open(sealed), 'UNAUTHENTICATED', 'does not match');
+  test('another secret, another audience, or any altered byte, is refused', () => {
+    const sealed = seal(new PeerAuth('s3cret'));
+    assertCode(() => new PeerAuth('other').open(sealed, TO), 'UNAUTHENTICATED', 'does not match');
+    assertCode(() => new PeerAuth('s3cret').open(sealed, '127.0.0.1:4045'), 'UNAUTHENTICATED', 'meant for another server');
     const altered = sealed.replace('hello', 'hellO');
-    assertCode(() => new PeerAuth('s3cret').open(altered), 'UNAUTHENTICATED', 'does not match');
+    assertCode(() => new PeerAuth('s3cret').open(altered, TO), 'UNAUTHENTICATED', 'does not match');
     const retagged = sealed.replace(/\.0\./, '.1.');
-    assertCode(() => new PeerAuth('s3cret').open(retagged), 'UNAUTHENTICATED', 'does not match');
+    assertCode(() => new PeerAuth('s3cret').open(retagged, TO), 'UNAUTHENTICATED', 'does not match');
+  });
+
+  test('an answer is sealed for the request it answers, and for no other', () => {
+    const asker = new PeerAuth('s3cret');
+    const answerer = new PeerAuth('s3cret');
+    const [first, second] = [asker.seal(PUT, TO), asker.seal(PUT, TO)];
+    const opened = answerer.open(first.text, TO);
+    const answer = answerer.seal('{"type": "ACK"}', answerTo(opened.nonce!)).text;
+    assertCode(() => asker.open(answer, answerTo(second.nonce)), 'UNAUTHENTICATED', 'does not match');
+    assert.equal(asker.open(answer, answerTo(first.nonce)).authentic, true);
   });
 
   test('a replayed message is refused; messages out of order are not', () => {
     const sender = new PeerAuth('s3cret');
     const receiver = new PeerAuth('s3cret');
-    const [first, second, third] = [sender.seal(PUT), sender.seal(PUT), sender.seal(PUT)];
-    assert.equal(receiver.open(third).authentic, true);
-    assert.equal(receiver.open(first).authentic, true);
-    assert.equal(receiver.open(second).authentic, true);
-    assertCode(() => receiver.open(first), 'UNAUTHENTICATED', 'seen before');
-    assertCode(() => receiver.open(third), 'UNAUTHENTICATED', 'seen before');
+    const [first, second, third] = [seal(sender), seal(sender), seal(sender)];
+    assert.equal(receiver.open(third, TO).authentic, true);
+    assert.equal(receiver.open(first, TO).authentic, true);
+    assert.equal(receiver.open(second, TO).authentic, true);
+    assertCode(() => receiver.open(first, TO), 'UNAUTHENTICATED', 'seen before');
+    assertCode(() => receiver.open(third, TO), 'UNAUTHENTICATED', 'seen before');
   });
 
   test('a message far behind the newest one from its sender is refused', () => {
     const sender = new PeerAuth('s3cret');
     const receiver = new PeerAuth('s3cret');
-    const oldest = sender.seal(PUT);
+    const oldest = seal(sender);
     let newest = '';
-    for (let i = 0; i < 70_000; i++) newest = sender.seal(PUT);
-    assert.equal(receiver.open(newest).authentic, true);
-    assertCode(() => receiver.open(oldest), 'UNAUTHENTICATED', 'seen before');
+    for (let i = 0; i < 70_000; i++) newest = seal(sender);
+    assert.equal(receiver.open(newest, TO).authentic, true);
+    assertCode(() => receiver.open(oldest, TO), 'UNAUTHENTICATED', 'seen before');
   });
 
   test('a message stamped outside the allowed skew is refused', () => {
     const now = Date.now();
-    const late = new PeerAuth('s3cret', () => now - MAX_SKEW_MS - 1000).seal(PUT);
-    const early = new PeerAuth('s3cret', () => now + MAX_SKEW_MS + 1000).seal(PUT);
+    const late = seal(new PeerAuth('s3cret', () => now - MAX_SKEW_MS - 1000));
+    const early = seal(new PeerAuth('s3cret', () => now + MAX_SKEW_MS + 1000));
     const receiver = new PeerAuth('s3cret', () => now);
-    assertCode(() => receiver.open(late), 'UNAUTHENTICATED', 'stamped');
-    assertCode(() => receiver.open(early), 'UNAUTHENTICATED', 'stamped');
-    assert.equal(receiver.open(new PeerAuth('s3cret', () => now - MAX_SKEW_MS + 1000).seal(PUT)).authentic, true);
+    assertCode(() => receiver.open(late, TO), 'UNAUTHENTICATED', 'stamped');
+    assertCode(() => receiver.open(early, TO), 'UNAUTHENTICATED', 'stamped');
+    assert.equal(receiver.open(seal(new PeerAuth('s3cret', () => now - MAX_SKEW_MS + 1000)), TO).authentic, true);
   });
 
   test('an empty secret is refused', () => {
