@@ -242,7 +242,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.joinTimer = setTimeout(() => {
         if (!this.joining) return;
         this.joining = false;
-        this.log.warn(`no ring came back from ${join}: serving alone`);
+        this.log.warn(
+          `no ring came back from ${join}: serving alone${this.auth ? '' : ' (a ring with a cluster secret refuses servers without it)'}`,
+        );
       }, JOIN_WAIT_MS).unref();
       try {
         // With a secret, make sure first that the ring takes ours: a refused INSERT would go unanswered.
