@@ -116,6 +116,13 @@ export class ItemStore {
     return { meta, content: bytes.toString(meta.encoding === 'base64' ? 'base64' : 'utf8') };
   }
 
+  /** The whole content of a live item when it is kept inline (no I/O to wait for); undefined otherwise. */
+  contentAtHand(name: string): string | undefined {
+    const meta = this.index.get(name);
+    if (!meta || meta.deleted) return undefined;
+    return this.inflight.get(name) ?? this.persistence.readInline(name);
+  }
+
   /** Raw bytes [offset, offset + length) of a live item's content. */
   async readRange(name: string, offset: number, length: number): Promise<Buffer> {
     const meta = this.index.get(name);
