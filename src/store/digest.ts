@@ -5,7 +5,7 @@
  * out, put the new one in. Two servers compare the 256 values and list only
  * the buckets that differ; contents never travel to compare.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Version } from './version.js';
 
 export const BUCKETS = 256;
@@ -15,16 +15,25 @@ export interface DigestEntry {
   deleted: boolean;
 }
 
-function hash(text: string): Buffer {
-  return createHash('sha1').update(text).digest();
-}
+/** SHA-1, through the one-shot crypto.hash where Node has it (20.12+): a third of the cost of a Hash object. */
+const hash: (text: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha1', text, 'buffer')
+    : (text) => crypto.createHash('sha1').update(text).digest();
 
 export function bucketOf(name: string): number {
   return hash(name)[0]!;
 }
 
+/** Each entry's hash (with the name it was taken under), kept so that taking an entry out costs no second hashing. */
+const entryHashes = new WeakMap<DigestEntry, { name: string; value: bigint }>();
+
 function entryHash(name: string, entry: DigestEntry): bigint {
-  return hash(`${name}\u0000${entry.version.clock}\u0000${entry.version.server}\u0000${entry.deleted ? 1 : 0}`).readBigUInt64BE(0);
+  const kept = entryHashes.get(entry);
+  if (kept?.name === name) return kept.value;
+  const value = hash(`${name}\u0000${entry.version.clock}\u0000${entry.version.server}\u0000${entry.deleted ? 1 : 0}`).readBigUInt64BE(0);
+  entryHashes.set(entry, { name, value });
+  return value;
 }
 
 export class BucketDigest {
