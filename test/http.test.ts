@@ -57,6 +57,52 @@ test('PUT over HTTP, GET over HTTP and JSON elsewhere, and the other way round; 
   assert.equal(await home.text(), '<h1>home</h1>');
 });
 
+test('a GET repeated on one connection answers from the copy held now: after a write, a delete, for bytes and for text', async (t) => {
+  const cluster = await createTestCluster(2);
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.addresses as [string, string];
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  t.after(() => agent.destroy());
+  const get = (path: string, method = 'GET') =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+      const { host, port } = parseAddress(a);
+      const req = httpRequest({ host, port, path, method, agent }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+
+  await putItem(b, 'note.txt', 'first \u00e9t\u00e9');
+  for (let i = 0; i < 3; i++) {
+    const got = await get('/note.txt');
+    assert.equal(got.status, 200);
+    assert.equal(got.body.toString('utf8'), 'first \u00e9t\u00e9');
+    assert.equal(got.headers['content-length'], String(Buffer.byteLength('first \u00e9t\u00e9')));
+    assert.equal(got.headers.etag, `"${createHash('sha1').update('first \u00e9t\u00e9').digest('hex')}"`);
+  }
+  const head = await get('/note.txt', 'HEAD');
+  assert.equal(head.status, 200);
+  assert.equal(head.body.length, 0);
+  assert.equal(head.headers['content-length'], String(Buffer.byteLength('first \u00e9t\u00e9')));
+
+  await putItem(b, 'note.txt', 'second');
+  const second = await get('/note.txt');
+  assert.equal(second.body.toString('utf8'), 'second');
+  assert.equal(second.headers.etag, `"${createHash('sha1').update('second').digest('hex')}"`);
+
+  const bytes = randomBytes(3000);
+  await putItem(b, 'note.txt', bytes.toString('base64'), 'base64');
+  assert.ok((await get('/note.txt')).body.equals(bytes));
+  assert.ok((await get('/note.txt')).body.equals(bytes));
+
+  assert.equal((await fetch(url(b, '/note.txt'), { method: 'DELETE' })).status, 204);
+  assert.equal((await get('/note.txt')).status, 404);
+  assert.equal((await get('/note.txt?again')).status, 404);
+});
+
 test('404 with a small HTML page, ranges (206, suffix, 416), DELETE, bad names and methods', async (t) => {
   const cluster = await createTestCluster(3);
   t.after(() => cluster.stop());

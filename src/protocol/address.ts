@@ -33,12 +33,19 @@ export function formatAddress(host: string, port: number): Address {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** Addresses already found valid: a ring names the same few servers in every message. */
+const VALID = new Set<string>();
+const MAX_VALID = 1024;
+
 export function isAddress(value: unknown): value is Address {
   if (typeof value !== 'string' || value.length > 300) return false;
+  if (VALID.has(value)) return true;
   try {
     parseAddress(value);
-    return true;
   } catch {
     return false;
   }
+  if (VALID.size >= MAX_VALID) VALID.clear();
+  VALID.add(value);
+  return true;
 }

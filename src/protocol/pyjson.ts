@@ -14,7 +14,23 @@ function escapeChar(ch: string): string {
 
 export function pyString(value: string): string {
   const json = JSON.stringify(value);
+  // Plain ASCII (the usual case, and every 1 KiB of content) is found without a regular expression:
+  // its UTF-8 length is its length, and it has no DEL.
+  if (Buffer.byteLength(value, 'utf8') === value.length && !value.includes('\u007f')) return json;
   return HAS_NON_ASCII.test(json) ? json.replace(NON_ASCII, escapeChar) : json;
+}
+
+/** Object keys are a few field names: each is encoded once, with its separator. */
+const KEYS = new Map<string, string>();
+const MAX_KEYS = 1000;
+
+function pyKey(key: string): string {
+  let encoded = KEYS.get(key);
+  if (encoded === undefined) {
+    encoded = pyString(key) + ': ';
+    if (KEYS.size < MAX_KEYS) KEYS.set(key, encoded);
+  }
+  return encoded;
 }
 
 export type PyJson = string | number | boolean | null | PyJson[] | { [key: string]: PyJson | undefined };
@@ -28,10 +44,16 @@ export function pyDumps(value: PyJson): string {
   }
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value === null) return 'null';
-  if (Array.isArray(value)) return '[' + value.map(pyDumps).join(', ') + ']';
-  const parts: string[] = [];
-  for (const [key, inner] of Object.entries(value)) {
-    if (inner !== undefined) parts.push(pyString(key) + ': ' + pyDumps(inner));
+  let out: string;
+  if (Array.isArray(value)) {
+    out = '[';
+    for (let i = 0; i < value.length; i++) out += (i === 0 ? '' : ', ') + pyDumps(value[i]!);
+    return out + ']';
   }
-  return '{' + parts.join(', ') + '}';
+  out = '{';
+  for (const key of Object.keys(value)) {
+    const inner = value[key];
+    if (inner !== undefined) out += (out.length === 1 ? '' : ', ') + pyKey(key) + pyDumps(inner);
+  }
+  return out + '}';
 }

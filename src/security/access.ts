@@ -65,6 +65,11 @@ export class AccessPolicy {
     return !this.secret && !this.write && !this.read;
   }
 
+  /** Anybody may read: no read token. */
+  get readsOpen(): boolean {
+    return !this.read;
+  }
+
   /** Throws UNAUTHENTICATED, UNAUTHORIZED or FORBIDDEN when `access` is not granted. */
   check(access: Access, token: string | undefined, authenticPeer = false): void {
     if (authenticPeer) return;

@@ -10,7 +10,7 @@
  * then the write goes to the persistence layer; `apply` resolves once the copy
  * is durable there. Until then reads are served from the in-flight copy.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { Encoding } from '../protocol/messages.js';
 import { BucketDigest, bucketOf } from './digest.js';
 import { supersedes, type Version } from './version.js';
@@ -61,9 +61,11 @@ export interface Persistence {
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
 
-export function sha1(bytes: Buffer): string {
-  return createHash('sha1').update(bytes).digest('hex');
-}
+/** SHA-1, hex; through the one-shot crypto.hash where Node has it (20.12+), cheaper than a Hash object. */
+export const sha1: (bytes: Buffer) => string =
+  typeof crypto.hash === 'function'
+    ? (bytes) => crypto.hash('sha1', bytes, 'hex')
+    : (bytes) => crypto.createHash('sha1').update(bytes).digest('hex');
 
 export class ItemStore {
   private readonly index = new Map<string, ItemMeta>();
@@ -114,6 +116,13 @@ export class ItemStore {
     if (inline !== undefined) return { meta, content: inline };
     const bytes = await this.persistence.readRange(name, meta, 0, meta.size);
     return { meta, content: bytes.toString(meta.encoding === 'base64' ? 'base64' : 'utf8') };
+  }
+
+  /** The whole content of a live item when it is kept inline (no I/O to wait for); undefined otherwise. */
+  contentAtHand(name: string): string | undefined {
+    const meta = this.index.get(name);
+    if (!meta || meta.deleted) return undefined;
+    return this.inflight.get(name) ?? this.persistence.readInline(name);
   }
 
   /** Raw bytes [offset, offset + length) of a live item's content. */

@@ -1,0 +1,83 @@
+/**
+ * Ready-made HTTP answers for the small items a server holds (issue 6): the
+ * headers (type, ETag, Last-Modified, length) and the body are made once per
+ * stored version, so a keep-alive GET of a small item costs a lookup and one
+ * write. An answer is kept with the store entry it was made from; every write
+ * replaces that entry, so a stale answer is never served, only made again.
+ */
+import mime from 'mime-types';
+import type { ItemMeta, ItemStore } from '../store/items.js';
+
+export function contentType(name: string): string {
+  const type = mime.lookup(name) || 'application/octet-stream';
+  const charset = mime.charset(type);
+  return charset ? `${type}; charset=${charset.toLowerCase()}` : type;
+}
+
+export interface ReadyAnswer {
+  /** The store entry this answer was made from. */
+  readonly meta: ItemMeta;
+  /** For writeHead: name, value, name, value... */
+  readonly headers: string[];
+  /** Text stays a string: Node then writes the head and the body in one call. */
+  readonly body: string | Buffer;
+}
+
+export interface ReadyLimits {
+  /** Larger items are answered the general way. */
+  itemBytes: number;
+  /** The answers together hold at most this much content; the oldest go first. */
+  totalBytes: number;
+}
+
+export class ReadyAnswers {
+  private readonly answers = new Map<string, ReadyAnswer>();
+  private bytes = 0;
+
+  constructor(private readonly limits: ReadyLimits = { itemBytes: 64 * 1024, totalBytes: 8 * 1024 * 1024 }) {}
+
+  /** The answer for a live, small item kept inline; undefined for anything else. */
+  get(store: ItemStore, name: string): ReadyAnswer | undefined {
+    const meta = store.head(name);
+    if (!meta || meta.deleted || meta.size > this.limits.itemBytes) return undefined;
+    const kept = this.answers.get(name);
+    if (kept?.meta === meta) return kept;
+    const content = store.contentAtHand(name);
+    if (content === undefined) return undefined;
+    const answer: ReadyAnswer = {
+      meta,
+      headers: [
+        'content-type',
+        contentType(name),
+        'accept-ranges',
+        'bytes',
+        'etag',
+        `"${meta.hash}"`,
+        'last-modified',
+        new Date(meta.version.clock).toUTCString(),
+        'content-length',
+        String(meta.size),
+      ],
+      body: meta.encoding === 'base64' ? Buffer.from(content, 'base64') : content,
+    };
+    this.keep(name, answer);
+    return answer;
+  }
+
+  private keep(name: string, answer: ReadyAnswer): void {
+    this.forget(name);
+    this.answers.set(name, answer);
+    this.bytes += answer.meta.size;
+    for (const oldest of this.answers.keys()) {
+      if (this.bytes <= this.limits.totalBytes) break;
+      this.forget(oldest);
+    }
+  }
+
+  private forget(name: string): void {
+    const kept = this.answers.get(name);
+    if (!kept) return;
+    this.answers.delete(name);
+    this.bytes -= kept.meta.size;
+  }
+}
