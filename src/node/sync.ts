@@ -128,6 +128,9 @@ export class AntiEntropy {
       const held = store.head(entry.item);
       if (held && compareVersions(entry.version, held.version) <= 0) continue;
       if (entry.deleted) {
+        // A tombstone older than the TTL deletes nothing here: taking it would only
+        // restart its age, and servers would hand it back and forth for ever.
+        if (!held && entry.version.clock < now() - this.options.tombstoneTtlMs) continue;
         if (await store.apply(entry.item, { version: entry.version, deleted: true, content: '' }, now())) result.deleted++;
       } else if (await pullItem(store, peer, entry.item, now(), client)) {
         result.pulled++;
