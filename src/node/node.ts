@@ -7,9 +7,8 @@
  * changes are announced with UPDATE rounds and merged everywhere.
  */
 import { EventEmitter } from 'node:events';
-import type { Duplex } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { Server as HttpServer } from 'node:http';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, type Address } from '../protocol/address.js';
 import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, type Message, type Reply } from '../protocol/messages.js';
@@ -21,10 +20,18 @@ import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
-import type { Member } from '../ring/membership.js';
-import { FailureDetector } from './probe.js';
+import { RingKeeper } from './keeper.js';
 import { liveItems, nodeStatus } from './status.js';
-import { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
+import {
+  resolveOptions,
+  sealedTransport,
+  tcpTransport,
+  type NodeEvents,
+  type NodeOptions,
+  type PeerTransport,
+  type ResolvedOptions,
+} from './options.js';
+import { createHttpFace } from './http-server.js';
 import { answerTo, PeerAuth } from '../security/peer-auth.js';
 import { AccessPolicy, accessOf } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';
@@ -46,14 +53,12 @@ const JOIN_WAIT_MS = 10_000;
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
 export class RingNode extends EventEmitter<NodeEvents> {
-  private readonly options: Required<
-    Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern'>
-  >;
+  private readonly options: ResolvedOptions;
   /** The cluster secret's tags; undefined in an open ring. */
   private readonly auth: PeerAuth | undefined;
   readonly access: AccessPolicy;
   private readonly requestLimits: RequestLimits;
-  private detector: FailureDetector | undefined;
+  private keeper: RingKeeper | undefined;
   private readonly http: HttpServer;
   readonly metrics: NodeMetrics;
   private readonly startedAt = Date.now();
@@ -65,7 +70,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly now: () => number;
   private log: Log;
   private view: RingView | undefined;
-  private checkPayload = '';
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
   /** When each peer last answered a probe or probed us (ms). */
@@ -83,25 +87,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
-    this.options = {
-      host: nodeOptions.host,
-      port: nodeOptions.port,
-      probeUpward: nodeOptions.probeUpward ?? false,
-      heartbeatMs: nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs,
-      suspicionTimeoutMs: nodeOptions.suspicionTimeoutMs ?? 3 * (nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs),
-      probeTimeoutMs: nodeOptions.probeTimeoutMs ?? Math.min(2000, (nodeOptions.heartbeatMs ?? DEFAULTS.heartbeatMs) / 2),
-      roundTimeoutMs: nodeOptions.roundTimeoutMs ?? DEFAULTS.roundTimeoutMs,
-      connectTimeoutMs: nodeOptions.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
-      maxMessageBytes: nodeOptions.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
-      idleTimeoutMs: nodeOptions.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-      syncIntervalMs: nodeOptions.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
-      tombstoneTtlMs: nodeOptions.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
-      requestTimeoutMs: nodeOptions.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
-      maxConnections: nodeOptions.maxConnections ?? DEFAULTS.maxConnections,
-      maxRequestsPerConnection: nodeOptions.maxRequestsPerConnection ?? DEFAULTS.maxRequestsPerConnection,
-      maxItemBytes: nodeOptions.maxItemBytes ?? DEFAULTS.maxItemBytes,
-      maxNameBytes: nodeOptions.maxNameBytes ?? DEFAULTS.maxNameBytes,
-    };
+    this.options = resolveOptions(nodeOptions);
     this.now = nodeOptions.now ?? Date.now;
     this.log = nodeOptions.log ?? silentLog;
     const secret = nodeOptions.secret;
@@ -139,9 +125,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       bytesStored: () => this.liveItems().bytes,
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
-    this.http = createHttpServer(
-      // Slow-loris clients are cut off by the header deadline, checked this often.
-      { connectionsCheckingInterval: Math.min(1000, this.options.requestTimeoutMs / 4) },
+    this.http = createHttpFace(
       createWebApp({
         self: () => this.address,
         ask: (message) => this.ask(message),
@@ -153,19 +137,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
         access: this.access,
       }),
+      this.options,
     );
-    this.http.headersTimeout = this.options.requestTimeoutMs;
-    this.http.requestTimeout = 0; // large bodies stream for as long as they need (the idle timeout still applies)
-    this.http.timeout = this.options.idleTimeoutMs;
-    this.http.maxRequestsPerSocket = this.options.maxRequestsPerConnection;
-    // CONNECT asks for a tunnel: this is no proxy.
-    this.http.on('connect', (_request, socket: Duplex) => {
-      socket.on('error', () => undefined);
-      socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, PUT, DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    });
-    // The HTTP server never listens itself (it is handed connections), so its deadline checks, which
-    // start when it does, are started here: a client that trickles its request head is cut off.
-    this.http.emit('listening');
     this.listener = new TcpListener(
       {
         maxMessageBytes: this.options.maxMessageBytes,
@@ -220,7 +193,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const self = formatAddress(bound.host, bound.port);
     this.view = new RingView(self, [self], this.now);
     this.log = this.log.child({ node: self });
-    this.checkPayload = encodeMessage({ type: 'CHECK', from: self });
     try {
       this.itemStore = await this.openStore(self);
     } catch (err) {
@@ -230,6 +202,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.uploads = new Uploads(this.itemStore);
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
+    this.keeper = this.createKeeper(this.view, this.context);
     this.state = 'running';
     this.log.info(`listening on ${self}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
     if (!this.auth) {
@@ -248,7 +221,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       }, JOIN_WAIT_MS).unref();
       try {
         // With a secret, make sure first that the ring takes ours: a refused INSERT would go unanswered.
-        if (this.auth) await this.ping(join, this.options.connectTimeoutMs + this.options.probeTimeoutMs);
+        if (this.auth) await this.keeper.ping(join, this.options.connectTimeoutMs + this.options.probeTimeoutMs);
         await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self, from: self }));
         this.log.send(`INSERT ${self} to ${join}`);
       } catch (err) {
@@ -258,8 +231,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } else {
       this.ringChanged();
     }
-    this.detector = this.createDetector(this.view);
-    this.detector.start();
+    this.keeper.start();
     this.antiEntropy.start();
     return self;
   }
@@ -305,7 +277,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
-    this.detector?.stop();
+    this.keeper?.stop();
     clearTimeout(this.joinTimer);
     this.antiEntropy?.stop();
     for (const waiting of this.waiting.drain()) {
@@ -334,12 +306,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
       forward: (message) => void this.forward(message),
-      announceRing: () => this.announceRing(),
+      announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
       peerSpeaksExtensions: (address) => this.modernPeers.add(address),
-      absorb: (members) => this.absorb(members),
+      absorb: (members) => this.keeper?.absorb(members),
       probeFor: (target) =>
-        this.ping(target, this.options.probeTimeoutMs).then(
+        this.keeper!.ping(target, this.options.probeTimeoutMs).then(
           () => true,
           () => false,
         ),
@@ -489,6 +461,29 @@ export class RingNode extends EventEmitter<NodeEvents> {
     connection.reply(payload);
   }
 
+  private createKeeper(view: RingView, context: HandlerContext): RingKeeper {
+    return new RingKeeper({
+      view,
+      transport: this.transport,
+      log: this.log,
+      now: this.now,
+      modernPeers: this.modernPeers,
+      lastHeard: this.lastHeard,
+      running: () => this.running,
+      newRoundId: context.newRoundId,
+      forward: (message) => void this.forward(message),
+      ringChanged: () => this.ringChanged(),
+      syncNow: () => void this.antiEntropy?.syncNow(),
+      traffic: (traffic) => this.emit('traffic', traffic),
+      declaredDead: () => this.metrics.failuresDetected.inc(),
+      timing: {
+        heartbeatMs: this.options.heartbeatMs,
+        probeTimeoutMs: this.options.probeTimeoutMs,
+        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
+      },
+    });
+  }
+
   private ringChanged(): void {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
@@ -500,98 +495,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
   }
 
-  private announceRing(): void {
-    const view = this.view;
-    if (!view || view.size < 2) return;
-    const update = {
-      type: 'UPDATE',
-      creator: view.self,
-      data: [...view.members],
-      id: this.context!.newRoundId(),
-      members: view.membership.all(),
-    };
-    void this.forward(update as RoundMessage);
-  }
-
-  /** Merges a peer's view: print and announce what changed; after a refutation, catch up on data too. */
-  private absorb(members: Member[]): void {
-    const view = this.view;
-    if (!view || !this.running) return;
-    const { changed, refuted } = view.merge(members);
-    if (refuted) this.log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
-    if (!changed) return;
-    this.ringChanged();
-    this.announceRing();
-    if (refuted) void this.antiEntropy?.syncNow();
-  }
-
-  private async ping(address: Address, timeoutMs: number): Promise<Member[]> {
-    const view = this.view!;
-    const payload = encodeMessage({ type: 'PING', from: view.self, members: view.membership.all() });
-    this.log.send(`PING to ${address}`, undefined, true);
-    const reply = decodeReply(await this.transport.request(address, payload, timeoutMs), 'ACK');
-    if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
-    this.modernPeers.add(address);
-    this.lastHeard.set(address, Date.now());
-    this.emit('traffic', { type: 'PING', from: view.self, to: address });
-    return reply.members ?? [];
-  }
-
-  private createDetector(view: RingView): FailureDetector {
-    return new FailureDetector(
-      {
-        view,
-        log: this.log,
-        now: this.now,
-        speaksExtensions: (address) => this.modernPeers.has(address),
-        check: (address) => this.transport.send(address, this.checkPayload),
-        ping: (address, timeoutMs) => this.ping(address, timeoutMs),
-        pingVia: async (helper, target, timeoutMs) => {
-          const payload = encodeMessage({ type: 'PING_REQ', data: target, from: view.self });
-          const reply = decodeReply(await this.transport.request(helper, payload, timeoutMs), 'PING_REQ');
-          return reply.type === 'PING_REQ' && reply.data.alive;
-        },
-        absorb: (members) => this.absorb(members),
-        declaredDead: () => this.metrics.failuresDetected.inc(),
-        changed: () => {
-          this.ringChanged();
-          this.announceRing();
-        },
-      },
-      {
-        heartbeatMs: this.options.heartbeatMs,
-        probeTimeoutMs: this.options.probeTimeoutMs,
-        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
-      },
-    );
-  }
-
   /**
-   * Leaves the ring gracefully: tells the successor (which passes it on) that
-   * this server has left, so everybody drops it at once, then stops. With
-   * every item on every server, nothing is lost.
+   * Leaves the ring gracefully (keeper.ts), then stops. Safe before start and
+   * after stop.
    */
   async leave(): Promise<void> {
-    const view = this.view;
-    if (!view || !this.running) return this.stop();
-    const targets = view.fromSelf().slice(1);
-    view.membership.leave();
-    const update = encodeMessage({
-      type: 'UPDATE',
-      creator: view.self,
-      data: [...view.members],
-      id: this.context!.newRoundId(),
-      members: view.membership.all(),
-    });
-    for (const target of targets) {
-      try {
-        await this.transport.send(target, update);
-        this.log.info(`left the ring (told ${target})`);
-        break;
-      } catch {
-        // Try the next one.
-      }
-    }
+    if (this.keeper && this.running) await this.keeper.leave();
     await this.stop();
   }
 
@@ -628,7 +537,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         if (message.type === 'UPDATE') break;
       }
     }
-    if (removed) this.announceRing();
+    if (removed) this.keeper?.announce();
   }
 }
 

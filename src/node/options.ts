@@ -139,3 +139,31 @@ export interface NodeEvents {
   /** Messages this server sends, and requests it answers: what the ring page animates. */
   traffic: [Traffic];
 }
+
+/** Every option a server has a default for, filled in. */
+export type ResolvedOptions = Required<
+  Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern'>
+>;
+
+export function resolveOptions(options: NodeOptions): ResolvedOptions {
+  const heartbeatMs = options.heartbeatMs ?? DEFAULTS.heartbeatMs;
+  return {
+    host: options.host,
+    port: options.port,
+    probeUpward: options.probeUpward ?? false,
+    heartbeatMs,
+    suspicionTimeoutMs: options.suspicionTimeoutMs ?? 3 * heartbeatMs,
+    probeTimeoutMs: options.probeTimeoutMs ?? Math.min(2000, heartbeatMs / 2),
+    roundTimeoutMs: options.roundTimeoutMs ?? DEFAULTS.roundTimeoutMs,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
+    idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+    syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
+    tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
+    requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
+    maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
+    maxRequestsPerConnection: options.maxRequestsPerConnection ?? DEFAULTS.maxRequestsPerConnection,
+    maxItemBytes: options.maxItemBytes ?? DEFAULTS.maxItemBytes,
+    maxNameBytes: options.maxNameBytes ?? DEFAULTS.maxNameBytes,
+  };
+}
