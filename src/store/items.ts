@@ -216,15 +216,14 @@ export class ItemStore {
 
   /** Writes of one name happen one after another, so the disk ends with the newest. */
   private serially<T>(name: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.chains.get(name) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(name, tail);
-    void tail.then(() => {
+    const previous = this.chains.get(name);
+    // Nothing of this name in flight (the usual case): start at once, without waiting a turn of promises.
+    const result = previous ? previous.then(task) : task();
+    const settled = (): void => {
       if (this.chains.get(name) === tail) this.chains.delete(name);
-    });
+    };
+    const tail: Promise<void> = result.then(settled, settled);
+    this.chains.set(name, tail);
     return result;
   }
 
