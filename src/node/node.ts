@@ -375,7 +375,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
-    if (RELAYED_AS_RECEIVED.has(message.type) && 'id' in message && message.id !== undefined) this.received.set(message, text);
+    if (text.length <= KEPT_TEXT_LIMIT && RELAYED_AS_RECEIVED.has(message.type) && 'id' in message && message.id !== undefined) {
+      this.received.set(message, text);
+    }
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.auth;
     const replyTo =
@@ -649,6 +651,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
  * Only those with a round id (from our servers) are kept as text.
  */
 const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET', 'UPDATE']);
+/**
+ * Larger texts are not kept: a part of a large item would stay in memory
+ * twice (text and decoded) while it is written, and encoding it is a small
+ * share of its cost.
+ */
+const KEPT_TEXT_LIMIT = 64 * 1024;
 
 /** Where a round that completes without leaving this server "replies": nowhere. */
 const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };
