@@ -84,6 +84,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joinTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
+  /**
+   * The text (tag removed) of round messages that came from our servers: a
+   * handler that passes such a message on unchanged (the same object) sends
+   * this text again instead of encoding it anew. A changed message is a new
+   * object, encoded as usual; the tag is made afresh for the next hop either way.
+   */
+  private readonly received = new WeakMap<Message, string>();
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -340,6 +347,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
+    if (text.length <= KEPT_TEXT_LIMIT && RELAYED_AS_RECEIVED.has(message.type) && 'id' in message && message.id !== undefined) {
+      this.received.set(message, text);
+    }
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.auth;
     const replyTo =
@@ -396,7 +406,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         ? `${describe(message)} (round ${round.round})`
         : describe(message);
     this.log.recv(text, round, heartbeat);
-    if (replied && !heartbeat) this.emit('traffic', { type: message.type, from: 'client', to: ctx.self });
+    if (replied && !heartbeat && this.listenerCount('traffic') > 0)
+      this.emit('traffic', { type: message.type, from: 'client', to: ctx.self });
     if (!replied) {
       connection.close();
       this.metrics.requests.inc({ type: message.type, outcome: 'ok' });
@@ -511,7 +522,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
    */
   private async forward(message: RoundMessage): Promise<void> {
     const view = this.view!;
-    const payload = encodeMessage(message);
+    // Our own servers may get the text as it came; an original server always gets our encoding.
+    const received = this.received.get(message);
+    let encoded: string | undefined;
     let removed = false;
     for (;;) {
       const next = view.successor();
@@ -521,10 +534,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
         break;
       }
       try {
+        const payload = received !== undefined && this.modernPeers.has(next) ? received : (encoded ??= encodeMessage(message));
         await this.transport.send(next, payload);
         this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
         this.metrics.forwards.inc({ type: message.type });
-        this.emit('traffic', { type: message.type, from: view.self, to: next });
+        if (this.listenerCount('traffic') > 0) this.emit('traffic', { type: message.type, from: view.self, to: next });
         break;
       } catch (err) {
         if (!this.running) return;
@@ -540,6 +554,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (removed) this.keeper?.announce();
   }
 }
+
+/**
+ * Round messages a relay may pass on as received (to our own servers only).
+ * Only those with a round id (from our servers) are kept as text.
+ */
+const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET', 'UPDATE']);
+/**
+ * Larger texts are not kept: a part of a large item would stay in memory
+ * twice (text and decoded) while it is written, and encoding it is a small
+ * share of its cost.
+ */
+const KEPT_TEXT_LIMIT = 64 * 1024;
 
 /** Where a round that completes without leaving this server "replies": nowhere. */
 const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };

@@ -18,7 +18,7 @@
  */
 import type { ErrorCode } from '../errors.js';
 import type { Address } from './address.js';
-import { pyDumps, type PyJson } from './pyjson.js';
+import { pyDumps, pyString, type PyJson } from './pyjson.js';
 
 export { decodeMessage, decodeReply } from './decode.js';
 
@@ -274,6 +274,21 @@ function lookupFields(data: LookupData): PyJson {
   };
 }
 
+/**
+ * A whole item's FORWARD_PUT, written directly: the text pyDumps gives for
+ * the same fields, without the intermediate objects (every PUT makes one).
+ */
+function encodeForwardPut(message: ForwardPutMessage): string {
+  const { item, content, encoding, version, deleted } = message.data;
+  let out = `{"creator": ${pyString(message.creator)}, "type": "FORWARD_PUT", "data": {"item": ${pyString(item)}, "content": ${pyString(content)}`;
+  if (encoding !== undefined) out += `, "encoding": ${pyString(encoding)}`;
+  if (version) out += `, "version": {"clock": ${pyDumps(version.clock)}, "server": ${pyString(version.server)}}`;
+  if (deleted !== undefined) out += `, "deleted": ${deleted ? 'true' : 'false'}`;
+  out += '}';
+  if (message.id !== undefined) out += `, "id": ${pyString(message.id)}`;
+  return `${out}}`;
+}
+
 /** Encodes with the original's field order (creator, type, data) and byte format; our fields follow. */
 export function encodeMessage(message: Message | Reply): string {
   switch (message.type) {
@@ -297,7 +312,9 @@ export function encodeMessage(message: Message | Reply): string {
           : { type: message.type, data: { target: message.data.target, alive: message.data.alive } },
       );
     case 'FORWARD_PUT':
-      return pyDumps({ creator: message.creator, type: message.type, data: itemFields(message.data), id: message.id });
+      return message.data.part
+        ? pyDumps({ creator: message.creator, type: message.type, data: itemFields(message.data), id: message.id })
+        : encodeForwardPut(message);
     case 'FORWARD_GET':
       return pyDumps({ creator: message.creator, type: message.type, data: lookupFields(message.data), id: message.id });
     case 'CHECK':

@@ -67,6 +67,36 @@ export const sha1: (bytes: Buffer) => string =
     ? (bytes) => crypto.hash('sha1', bytes, 'hex')
     : (bytes) => crypto.createHash('sha1').update(bytes).digest('hex');
 
+/**
+ * The record of content kept inline. Its hash is taken when first read (an
+ * ETag, a record written to disk), not on every store: a copy relayed around
+ * the ring is stored on every hop, and most are never asked for their hash.
+ */
+function inlineMeta(version: Version, deleted: boolean, encoding: Encoding | undefined, content: string, now: number): ItemMeta {
+  if (encoding === 'base64') {
+    // Bytes are decoded to be measured anyway: hashed at once, so the decoded copy is not kept.
+    const bytes = Buffer.from(content, 'base64');
+    return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
+  }
+  let text: string | undefined = content;
+  let hashed: string | undefined;
+  return {
+    version,
+    deleted,
+    encoding,
+    // UTF-8 text is measured without being converted.
+    size: Buffer.byteLength(content, 'utf8'),
+    storedAt: now,
+    get hash(): string {
+      if (text !== undefined) {
+        hashed = sha1(Buffer.from(text, 'utf8'));
+        text = undefined; // the content is not kept alive for the hash once it is taken
+      }
+      return hashed!;
+    },
+  };
+}
+
 export class ItemStore {
   private readonly index = new Map<string, ItemMeta>();
   private readonly inflight = new Map<string, string>();
@@ -150,13 +180,14 @@ export class ItemStore {
     const deleted = copy.deleted === true;
     const content = deleted ? '' : copy.content;
     const encoding = deleted ? undefined : copy.encoding;
-    const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-    const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
     if (content.length > INLINE_LIMIT) {
+      const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
+      const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
       const staged = await this.persistence.stage();
       await staged.append(bytes);
       return this.applyStaged(name, meta, staged);
     }
+    const meta = inlineMeta(copy.version, deleted, encoding, content, now);
     return this.serially(name, async () => {
       if (!supersedes(meta.version, this.index.get(name)?.version)) return false;
       this.replace(name, meta);
@@ -185,15 +216,14 @@ export class ItemStore {
 
   /** Writes of one name happen one after another, so the disk ends with the newest. */
   private serially<T>(name: string, task: () => Promise<T>): Promise<T> {
-    const result = (this.chains.get(name) ?? Promise.resolve()).then(task);
-    const tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.chains.set(name, tail);
-    void tail.then(() => {
+    const previous = this.chains.get(name);
+    // Nothing of this name in flight (the usual case): start at once, without waiting a turn of promises.
+    const result = previous ? previous.then(task) : task();
+    const settled = (): void => {
       if (this.chains.get(name) === tail) this.chains.delete(name);
-    });
+    };
+    const tail: Promise<void> = result.then(settled, settled);
+    this.chains.set(name, tail);
     return result;
   }
 

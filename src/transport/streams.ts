@@ -18,6 +18,8 @@ interface Stream {
   socket: Socket;
   /** Resolves once connected; rejects with CONNECT_FAILED. */
   ready: Promise<void>;
+  /** The connection is open (`ready` has resolved): writes need not wait for it. */
+  connected: boolean;
   /** Has carried a message: a failure now may be the peer restarting, worth one retry. */
   used: boolean;
   /** Writes are being gathered until the end of this turn of the event loop. */
@@ -69,7 +71,7 @@ export class PeerStreams {
   }
 
   private async write(stream: Stream, payload: string): Promise<void> {
-    await stream.ready;
+    if (!stream.connected) await stream.ready;
     await new Promise<void>((resolve, reject) => {
       if (stream.socket.destroyed || !stream.socket.writable) {
         reject(new CoopError('CLOSED', 'the stream is closed'));
@@ -93,6 +95,7 @@ export class PeerStreams {
       socket.once(readyEvent(this.tls), () => {
         clearTimeout(timer);
         socket.write(this.opening(to));
+        stream.connected = true;
         resolve();
       });
       socket.once('error', (err) => {
@@ -101,7 +104,7 @@ export class PeerStreams {
       });
     });
     ready.catch(() => undefined);
-    const stream: Stream = { socket, ready, used: false, gathering: false };
+    const stream: Stream = { socket, ready, connected: false, used: false, gathering: false };
     const forget = (): void => {
       if (this.streams.get(to) === stream) this.streams.delete(to);
     };

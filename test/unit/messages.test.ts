@@ -13,6 +13,7 @@ import {
   type Reply,
 } from '../../src/protocol/messages.js';
 import { CoopError, type ErrorCode } from '../../src/errors.js';
+import { pyDumps } from '../../src/protocol/pyjson.js';
 
 function assertCode(fn: () => unknown, code: ErrorCode): void {
   assert.throws(fn, (err: unknown) => {
@@ -619,4 +620,24 @@ describe('errorReply', () => {
 
 test('REPLIED_TYPES holds exactly the requests answered on the same connection', () => {
   assert.deepEqual([...REPLIED_TYPES].sort(), ['DELETE', 'DIGEST', 'GET', 'LIST', 'PING', 'PING_REQ', 'PUT', 'RING']);
+});
+
+test('a whole FORWARD_PUT is encoded as pyDumps encodes the same fields in the same order', () => {
+  const versions = [undefined, { clock: 1_700_000_000_123, server: '10.0.0.2:4044' }];
+  for (const version of versions) {
+    for (const deleted of [undefined, false, true]) {
+      for (const encoding of [undefined, 'base64'] as const) {
+        for (const id of [undefined, 'ab12-3']) {
+          for (const content of ['', 'plain', 'Ünïcødé "quoted" \\ \u007f \u2028 😀']) {
+            const data = { item: 'dïr/a "b".txt', content, encoding, version, deleted };
+            const message: Message = { type: 'FORWARD_PUT', creator: '127.0.0.1:4043', data, id };
+            const fields = { item: data.item, content, encoding, version: version && { ...version }, deleted };
+            const expected = pyDumps({ creator: message.creator, type: 'FORWARD_PUT', data: fields, id });
+            assert.equal(encodeMessage(message), expected);
+            assert.deepEqual(decodeMessage(expected), decodeMessage(encodeMessage(message)));
+          }
+        }
+      }
+    }
+  }
 });
