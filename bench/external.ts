@@ -58,7 +58,7 @@ http {
   access_log off;
   client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;
   uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;
-  keepalive_requests 1000000;
+  keepalive_requests 1000;  # nginx's default, and the webserver's --max-requests-per-connection
   server { listen 127.0.0.1:${port}; root ${root}; }
 }
 `,

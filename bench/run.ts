@@ -7,7 +7,8 @@
  *
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
  * GET times with webclient, and each server's peak memory. `--only
- * get,put,membership,idle,scale,security,big` runs just those parts.
+ * targets,get,put,membership,idle,scale,security,big` runs just those parts.
+ * `targets` measures the issue's ratios in alternation, round by round.
  *
  * `--target` adds any server of the original protocol (the original program,
  * say) to the JSON GET rows, measured under the same load in the same run.
@@ -64,6 +65,9 @@ async function measure(group: string, name: string, unit: string, one: () => Pro
 async function load(group: string, name: string, run: () => Promise<LoadResult>, extra: Array<'bytes'> = []): Promise<number> {
   const results: LoadResult[] = [];
   for (let i = 0; i < RUNS; i++) results.push(await run());
+  return record(group, name, results, extra);
+}
+function record(group: string, name: string, results: LoadResult[], extra: Array<'bytes'> = []): number {
   const add = (suffix: string, unit: string, pick: (r: LoadResult) => number): number => {
     const runs = results.map(pick);
     const value = median(runs);
@@ -312,6 +316,48 @@ async function scaleFigures(): Promise<void> {
   await cluster.stop();
 }
 
+/**
+ * The issue's targets, each a ratio of two figures measured in alternation,
+ * round by round, so that both sides see the same machine: the median of the
+ * per-round ratios is the figure.
+ */
+async function targetFigures(): Promise<void> {
+  say('Targets: ratios measured side by side, alternating, round by round');
+  const rounds = Math.max(RUNS, 5);
+  const ratio = (name: string, ours: number[], theirs: number[]): void => {
+    const runs = ours.map((value, i) => (100 * value) / theirs[i]!);
+    rows.push({ group: 'targets (medians of per-round ratios)', name, value: median(runs), unit: '%', runs });
+    say(`  ${name}: ${format(median(runs))} % (rounds: ${runs.map(format).join(', ')})`);
+  };
+  const base = await baseline();
+  const ours = await webserver();
+  const three = await ring(3);
+  for (const address of [base.address, ours.address]) await putItem(address, 'small.txt', SMALL);
+  const json = { base: [] as number[], ours: [] as number[], put: [] as number[] };
+  let n = 0;
+  const body = 'p'.repeat(1024);
+  for (let i = 0; i < rounds; i++) {
+    json.base.push((await jsonLoad(base.address, GET, { concurrency: 8, seconds: SECONDS })).rps);
+    json.ours.push((await jsonLoad(ours.address, GET, { concurrency: 8, seconds: SECONDS })).rps);
+    const put = () => `{"type": "PUT", "data": {"item": "t-${n++ % 500}.txt", "content": "${body}"}}`;
+    json.put.push((await jsonLoad(three[0]!.address, put, { concurrency: 32, seconds: SECONDS })).rps);
+  }
+  ratio('JSON GET, 8 clients: co-op webserver / bare baseline (target >= 85)', json.ours, json.base);
+  ratio('PUT 1 KiB through a ring of 3, 32 clients / single-server JSON GET, 8 clients (target >= 50)', json.put, json.ours);
+  await Promise.all([base.stop(), ...three.map((proc) => proc.stop())]);
+  if (ensure('nginx', 'nginx-light', say) && ensure('wrk', 'wrk', say)) {
+    const web = await nginx({ 'small.txt': SMALL });
+    const http = { ours: [] as number[], nginx: [] as number[] };
+    for (let i = 0; i < rounds; i++) {
+      http.ours.push(wrk(`http://${ours.address}/small.txt`, 8, SECONDS));
+      http.nginx.push(wrk(`http://${web.address}/small.txt`, 8, SECONDS));
+    }
+    ratio('HTTP keep-alive GET, wrk -t1 -c8: co-op webserver / nginx (target >= 60)', http.ours, http.nginx);
+    await web.stop();
+  }
+  await ours.stop();
+}
+
 /** What closing the ring costs: the cluster secret's tags on every hop, and TLS on the HTTP face. */
 async function securityFigures(): Promise<void> {
   say('Security: the cost of a secret and of TLS');
@@ -323,36 +369,40 @@ async function securityFigures(): Promise<void> {
       seconds: SECONDS,
     });
   };
-  for (const [label, extra] of [
-    ['open ring', []],
-    ['with --secret', ['--secret', 'bench-secret']],
-  ] as const) {
-    const three = await ring(3, [...extra]);
-    await load('security: PUT 1 KiB, ring of 3, 32 clients', label, () => put(three[0]!.address, 32));
-    await Promise.all(three.map((proc) => proc.stop()));
-    const five = await ring(5, [...extra]);
-    await load('security: PUT 1 KiB, ring of 5, 1 client', label, () => put(five[0]!.address, 1));
-    await Promise.all(five.map((proc) => proc.stop()));
+  // Both rings run at once and take turns, so both see the same machine.
+  const open = { three: await ring(3), five: await ring(5), many: [] as LoadResult[], one: [] as LoadResult[] };
+  const sealed = { three: await ring(3, ['--secret', 'bench-secret']), five: await ring(5, ['--secret', 'bench-secret']) };
+  const sealedRuns = { many: [] as LoadResult[], one: [] as LoadResult[] };
+  for (let i = 0; i < RUNS; i++) {
+    open.many.push(await put(open.three[0]!.address, 32));
+    sealedRuns.many.push(await put(sealed.three[0]!.address, 32));
+    open.one.push(await put(open.five[0]!.address, 1));
+    sealedRuns.one.push(await put(sealed.five[0]!.address, 1));
   }
+  record('security: PUT 1 KiB, ring of 3, 32 clients', 'open ring', open.many);
+  record('security: PUT 1 KiB, ring of 3, 32 clients', 'with --secret', sealedRuns.many);
+  record('security: PUT 1 KiB, ring of 5, 1 client', 'open ring', open.one);
+  record('security: PUT 1 KiB, ring of 5, 1 client', 'with --secret', sealedRuns.one);
+  await Promise.all([...open.three, ...open.five, ...sealed.three, ...sealed.five].map((proc) => proc.stop()));
   if (!ensure('wrk', 'wrk', say)) return;
   const fixtures = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
-  for (const [label, extra, scheme] of [
-    ['plain HTTP', [], 'http'],
-    ['HTTPS (--tls-cert)', ['--tls-cert', `${fixtures}tls-cert.pem`, '--tls-key', `${fixtures}tls-key.pem`], 'https'],
-  ] as const) {
-    const server = await webserver([...extra]);
-    await putItem(
-      server.address,
-      'small.txt',
-      SMALL,
-      undefined,
-      scheme === 'https' ? { tls: { ca: await readFile(`${fixtures}tls-cert.pem`) } } : {},
-    );
-    await measure('security: GET, HTTP keep-alive (wrk -t1 -c8)', label, 'req/s', () =>
-      wrk(`${scheme}://${server.address}/small.txt`, 8, SECONDS),
-    );
-    await server.stop();
+  const cert = `${fixtures}tls-cert.pem`;
+  const plain = await webserver();
+  const tls = await webserver(['--tls-cert', cert, '--tls-key', `${fixtures}tls-key.pem`]);
+  await putItem(plain.address, 'small.txt', SMALL);
+  await putItem(tls.address, 'small.txt', SMALL, undefined, { tls: { ca: await readFile(cert) } });
+  const runs = { plain: [] as number[], tls: [] as number[] };
+  for (let i = 0; i < RUNS; i++) {
+    runs.plain.push(wrk(`http://${plain.address}/small.txt`, 8, SECONDS));
+    runs.tls.push(wrk(`https://${tls.address}/small.txt`, 8, SECONDS));
   }
+  for (const [name, values] of [
+    ['plain HTTP', runs.plain],
+    ['HTTPS (--tls-cert)', runs.tls],
+  ] as const) {
+    rows.push({ group: 'security: GET, HTTP keep-alive (wrk -t1 -c8)', name, value: median(values), unit: 'req/s', runs: values });
+  }
+  await Promise.all([plain.stop(), tls.stop()]);
 }
 
 function table(): string {
@@ -373,9 +423,10 @@ function table(): string {
 
 async function main(): Promise<void> {
   try {
-    // --only get,put,membership,idle,scale,security,big runs just those parts.
+    // --only targets,get,put,membership,idle,scale,security,big runs just those parts.
     const only = option('--only', '');
     const wanted = (part: string) => (only ? only.split(',').includes(part) : part !== 'big' || args.includes('--big'));
+    if (wanted('targets')) await targetFigures();
     if (wanted('get')) await getFigures();
     if (wanted('put')) await putFigures();
     if (wanted('membership')) await membershipFigures();
