@@ -5,7 +5,8 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { getDigest, getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
-import { killAll, startServer, type ServerProcess } from './processes.js';
+import { spawn } from 'node:child_process';
+import { killAll, startServer, WEBSERVER, type ServerProcess } from './processes.js';
 import { at } from './helpers.js';
 
 after(killAll);
@@ -120,4 +121,21 @@ test('SIGTERM: the server leaves, the ring drops it at once, and no acknowledged
     assert.deepEqual(await getItem(a.address, name), { found: true, content: `kept ${i}`, encoding: undefined });
     assert.deepEqual(await getItem(c.address, name), { found: true, content: `kept ${i}`, encoding: undefined });
   }
+});
+
+test('SIGTERM ends a server whose log reader has stopped reading (a full pipe)', async (t) => {
+  const child = spawn(process.execPath, [WEBSERVER, '--listen', '127.0.0.1:0', '--memory'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  const onData = (chunk: Buffer): void => void (output += chunk.toString('utf8'));
+  child.stdout.on('data', onData);
+  const address = await waitFor(() => /listening on (\S+)/.exec(output)?.[1], { what: 'the address' });
+  child.stdout.off('data', onData);
+  child.stdout.pause(); // from now on nobody reads: the pipe fills up
+  let exited = false;
+  child.on('exit', () => (exited = true));
+  // Every request logs a line: far more than a pipe holds.
+  for (let i = 0; i < 40; i++) await Promise.all(Array.from({ length: 50 }, (_, j) => getItem(address, `missing-${i}-${j}`)));
+  child.kill('SIGTERM');
+  await waitFor(() => exited, { timeoutMs: 5000, what: 'the server to exit' });
 });

@@ -105,11 +105,21 @@ function writesNeverWait(fd: number): boolean {
   }
 }
 
+/** Log bytes held for a pipe that does not take them. */
+const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
+
 /** Standard output, written once per turn of the event loop and flushed when the process exits. */
 function standardOutput(): TurnBuffer {
   if (!stdout) {
-    const out = new TurnBuffer(new SonicBoom({ fd: 1, sync: writesNeverWait(1) }));
+    // At exit, a reader that has stopped reading (a full pipe) must not keep the process
+    // from ending: what it has not taken is dropped instead of retried for ever.
+    let exiting = false;
+    // A reader that stops reading for good costs at most MAX_PENDING of memory; later lines are dropped.
+    const out = new TurnBuffer(
+      new SonicBoom({ fd: 1, sync: writesNeverWait(1), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
+    );
     process.on('exit', () => {
+      exiting = true;
       try {
         out.flushSync();
       } catch {
