@@ -1,10 +1,11 @@
 /**
  * One server: wires the codec, the ring view and the store to sockets and
- * timers. Incoming text is decoded and dispatched to handlers.ts; round
+ * timers. Incoming text has its peer tag checked (security/), is decoded,
+ * admitted (tag or token, client limits) and dispatched to handlers.ts; round
  * messages leave through forward(), which fails over past dead successors the
  * way the original does (cut the dead one out, announce the new ring, try the
- * next). Failure detection (probe.ts) watches the successor; membership
- * changes are announced with UPDATE rounds and merged everywhere.
+ * next). The membership side (announcements, merging, probes, leaving) is
+ * keeper.ts; the HTTP face is web.ts behind http-server.ts.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
