@@ -114,11 +114,13 @@ export class TcpListener {
             this.accept(socket),
           )
         : createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
-      // Every TCP connection, also one still in its TLS handshake, is closed on stop.
-      server.on('connection', (socket: Socket) => {
-        this.raw.add(socket);
-        socket.once('close', () => this.raw.delete(socket));
-      });
+      // With TLS, a connection still in its handshake is not accepted yet: closed on stop all the same.
+      if (this.tls) {
+        server.on('connection', (socket: Socket) => {
+          this.raw.add(socket);
+          socket.once('close', () => this.raw.delete(socket));
+        });
+      }
       try {
         await listen(server, host, candidate);
         this.server = server;
@@ -197,13 +199,9 @@ export class TcpListener {
     socket.on('close', () => this.sockets.delete(socket));
     socket.on('error', () => {}); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
-    // However slowly the bytes trickle in, the whole message has this long.
-    const deadline = setTimeout(
-      () => fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.requestTimeoutMs} ms`)),
-      this.limits.requestTimeoutMs,
-    );
-    deadline.unref();
-    socket.once('close', () => clearTimeout(deadline));
+    // However slowly the bytes trickle in, the whole message has this long: checked as bytes come
+    // (silence is the idle timeout's), so that a connection costs no timer of its own.
+    const deadline = performance.now() + this.limits.requestTimeoutMs;
 
     const connection = connectionFor(socket);
     const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
@@ -211,7 +209,6 @@ export class TcpListener {
     const fail = (error: CoopError): void => {
       if (done) return;
       done = true;
-      clearTimeout(deadline);
       socket.removeListener('data', onData);
       socket.setTimeout(0);
       this.handlers.onFrameError(error, connection);
@@ -226,7 +223,6 @@ export class TcpListener {
         if (first !== undefined) sniffed = true;
         if (first !== undefined && first !== OPEN_BRACE && this.handlers.onOtherProtocol) {
           done = true;
-          clearTimeout(deadline);
           socket.removeListener('data', onData);
           socket.removeAllListeners('end');
           socket.removeAllListeners('timeout');
@@ -246,9 +242,11 @@ export class TcpListener {
         fail(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)));
         return;
       }
-      if (!result || text === undefined) return;
+      if (!result || text === undefined) {
+        if (performance.now() > deadline) fail(new CoopError('TIMEOUT', `no complete message within ${this.limits.requestTimeoutMs} ms`));
+        return;
+      }
       done = true;
-      clearTimeout(deadline);
       this.settled(socket);
       socket.removeListener('data', onData);
       socket.pause();
