@@ -354,7 +354,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.auth;
     const replyTo =
-      auth && nonce !== undefined
+      auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
         ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
         : connection;
     this.dispatch(message, replyTo);

@@ -6,7 +6,8 @@
  * `/_events` streams its traffic (server-sent events); `/metrics` is for
  * Prometheus.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha1 } from '../store/hash.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isCoopError } from '../errors.js';
 import { checkItemName } from '../protocol/names.js';
@@ -194,12 +195,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
       ? Buffer.from(local.content, local.meta.encoding === 'base64' ? 'base64' : 'utf8')
       : Buffer.from(first.content, 'base64');
     const meta = deps.store().head(name);
-    const hash =
-      meta && !meta.deleted && meta.size === size
-        ? meta.hash
-        : size === firstBytes.length
-          ? createHash('sha1').update(firstBytes).digest('hex')
-          : undefined;
+    const hash = meta && !meta.deleted && meta.size === size ? meta.hash : size === firstBytes.length ? sha1(firstBytes) : undefined;
     const headers: Record<string, string | number> = { 'content-type': contentType(name), 'accept-ranges': 'bytes' };
     if (hash) headers.etag = `"${hash}"`;
     if (first.version) headers['last-modified'] = new Date(first.version.clock).toUTCString();

@@ -60,11 +60,6 @@ export class AccessPolicy {
     this.secret = options.secret ?? false;
   }
 
-  /** Anything is allowed to anybody: no secret, no tokens. */
-  get open(): boolean {
-    return !this.secret && !this.write && !this.read;
-  }
-
   /** Anybody may read: no read token. */
   get readsOpen(): boolean {
     return !this.read;

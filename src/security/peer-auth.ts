@@ -65,7 +65,8 @@ export class PeerAuth {
     if (!body.endsWith('}')) throw new Error('only a JSON object can be sealed');
     const nonce = `${this.boot}.${(this.counter++).toString(36)}`;
     const header = `1.${Math.floor(this.now())}.${nonce}.`;
-    return { text: `${body.slice(0, -1)}${FIELD}${header}${this.mac(audience, header, body)}"}`, nonce };
+    const mac = this.digest(audience, header, body).toString('base64url');
+    return { text: `${body.slice(0, -1)}${FIELD}${header}${mac}"}`, nonce };
   }
 
   /**
@@ -93,9 +94,9 @@ export class PeerAuth {
         `the message is stamped ${Math.round(age / 1000)} s away from this server's clock: a replay, or clocks that differ`,
       );
     }
-    this.forgetQuietSenders();
     let window = this.senders.get(boot);
     if (!window) {
+      this.forgetQuietSenders();
       window = new ReplayWindow();
       this.senders.set(boot, window);
     }
@@ -103,15 +104,14 @@ export class PeerAuth {
     return { text: body, authentic: true, nonce: `${boot}.${counter}` };
   }
 
-  private mac(audience: string, header: string, body: string): string {
-    return this.digest(audience, header, body).toString('base64url');
-  }
-
   private digest(audience: string, header: string, body: string): Buffer {
     return createHmac('sha256', this.key).update(`${audience}\n${header}`).update(body).digest();
   }
 
-  /** A sender silent for longer than the skew cannot be replayed any more (its timestamps are too old). */
+  /**
+   * Before a new sender is remembered: a sender silent for longer than the
+   * skew cannot be replayed any more (its timestamps are too old).
+   */
   private forgetQuietSenders(): void {
     if (this.senders.size < 64) return;
     const cutoff = this.now() - 2 * MAX_SKEW_MS;

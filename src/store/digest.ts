@@ -5,7 +5,7 @@
  * out, put the new one in. Two servers compare the 256 values and list only
  * the buckets that differ; contents never travel to compare.
  */
-import * as crypto from 'node:crypto';
+import { sha1Bytes as hash } from './hash.js';
 import type { Version } from './version.js';
 
 export const BUCKETS = 256;
@@ -14,12 +14,6 @@ export interface DigestEntry {
   version: Version;
   deleted: boolean;
 }
-
-/** SHA-1, through the one-shot crypto.hash where Node has it (20.12+): a third of the cost of a Hash object. */
-const hash: (text: string) => Buffer =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha1', text, 'buffer')
-    : (text) => crypto.createHash('sha1').update(text).digest();
 
 export function bucketOf(name: string): number {
   return hash(name)[0]!;

@@ -12,7 +12,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
-import { sha1, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
+import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+import { sha1 } from './hash.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;

@@ -10,10 +10,10 @@
  * then the write goes to the persistence layer; `apply` resolves once the copy
  * is durable there. Until then reads are served from the in-flight copy.
  */
-import * as crypto from 'node:crypto';
 import type { Encoding } from '../protocol/messages.js';
 import { BucketDigest, bucketOf } from './digest.js';
 import { supersedes, type Version } from './version.js';
+import { sha1 } from './hash.js';
 
 export interface ItemMeta {
   version: Version;
@@ -61,40 +61,10 @@ export interface Persistence {
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
 
-/** SHA-1, hex; through the one-shot crypto.hash where Node has it (20.12+), cheaper than a Hash object. */
-export const sha1: (bytes: Buffer) => string =
-  typeof crypto.hash === 'function'
-    ? (bytes) => crypto.hash('sha1', bytes, 'hex')
-    : (bytes) => crypto.createHash('sha1').update(bytes).digest('hex');
-
-/**
- * The record of content kept inline. Its hash is taken when first read (an
- * ETag, a record written to disk), not on every store: a copy relayed around
- * the ring is stored on every hop, and most are never asked for their hash.
- */
+/** The record of content kept inline. */
 function inlineMeta(version: Version, deleted: boolean, encoding: Encoding | undefined, content: string, now: number): ItemMeta {
-  if (encoding === 'base64') {
-    // Bytes are decoded to be measured anyway: hashed at once, so the decoded copy is not kept.
-    const bytes = Buffer.from(content, 'base64');
-    return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
-  }
-  let text: string | undefined = content;
-  let hashed: string | undefined;
-  return {
-    version,
-    deleted,
-    encoding,
-    // UTF-8 text is measured without being converted.
-    size: Buffer.byteLength(content, 'utf8'),
-    storedAt: now,
-    get hash(): string {
-      if (text !== undefined) {
-        hashed = sha1(Buffer.from(text, 'utf8'));
-        text = undefined; // the content is not kept alive for the hash once it is taken
-      }
-      return hashed!;
-    },
-  };
+  const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
+  return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
 }
 
 export class ItemStore {
@@ -142,7 +112,7 @@ export class ItemStore {
   async get(name: string): Promise<{ meta: ItemMeta; content: string } | undefined> {
     const meta = this.index.get(name);
     if (!meta || meta.deleted) return undefined;
-    const inline = this.inflight.get(name) ?? this.persistence.readInline(name);
+    const inline = this.contentAtHand(name);
     if (inline !== undefined) return { meta, content: inline };
     const bytes = await this.persistence.readRange(name, meta, 0, meta.size);
     return { meta, content: bytes.toString(meta.encoding === 'base64' ? 'base64' : 'utf8') };
@@ -161,7 +131,7 @@ export class ItemStore {
     if (!meta || meta.deleted) throw new Error(`no item ${name}`);
     const end = Math.min(meta.size, offset + length);
     if (offset >= end) return Buffer.alloc(0);
-    const inline = this.inflight.get(name) ?? this.persistence.readInline(name);
+    const inline = this.contentAtHand(name);
     if (inline !== undefined) return Buffer.from(inline, meta.encoding === 'base64' ? 'base64' : 'utf8').subarray(offset, end);
     return this.persistence.readRange(name, meta, offset, end - offset);
   }
@@ -182,9 +152,9 @@ export class ItemStore {
     const encoding = deleted ? undefined : copy.encoding;
     if (content.length > INLINE_LIMIT) {
       const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-      const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
       const staged = await this.persistence.stage();
-      await staged.append(bytes);
+      await staged.append(bytes); // the staged file hashes what it takes
+      const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: staged.hash() };
       return this.applyStaged(name, meta, staged);
     }
     const meta = inlineMeta(copy.version, deleted, encoding, content, now);

@@ -91,8 +91,6 @@ export class TcpListener {
   /** Open connections, oldest first; true while one has not delivered a whole message (it may be closed to make room). */
   private readonly sockets = new Map<Socket, boolean>();
   private readonly raw = new Set<Socket>();
-  /** Connections closed to make room for newer ones. */
-  evicted = 0;
 
   constructor(
     private readonly limits: Limits,
@@ -178,7 +176,6 @@ export class TcpListener {
       if (!evictable) continue;
       this.sockets.delete(socket);
       socket.destroy();
-      this.evicted++;
       return;
     }
   }
@@ -192,7 +189,6 @@ export class TcpListener {
     this.makeRoom();
     if (this.sockets.size >= this.limits.maxConnections) {
       socket.destroy(); // every connection is busy delivering or awaiting an answer
-      this.evicted++;
       return;
     }
     this.sockets.set(socket, true);
