@@ -2,6 +2,7 @@
  * The webclient program. GET writes the content, byte for byte, to standard
  * output; every message goes to standard error. Exit status: see EXIT.
  */
+import { once } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
@@ -51,10 +52,9 @@ export interface Io {
   stderr: { write(chunk: string): unknown };
 }
 
-/** Writes and waits while the pipe is full, so a slow reader bounds the memory used. */
-function writeOut(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> | void {
-  if (stream.write(bytes)) return;
-  return new Promise((resolve) => stream.once('drain', () => resolve()));
+/** Writes and waits while the pipe is full, so a slow reader bounds the memory used; a reader that goes away is an error. */
+async function writeOut(stream: NodeJS.WritableStream, bytes: Buffer): Promise<void> {
+  if (!stream.write(bytes)) await once(stream, 'drain');
 }
 
 export function clientCommand(io: Io): Command {

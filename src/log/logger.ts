@@ -8,7 +8,7 @@
  * half the server's throughput. Both write to standard output through
  * sonic-boom (pino's writer), gathered per turn of the event loop;
  * asynchronously to a pipe or socket, so a busy server never waits on a slow
- * reader of its log. Heartbeat (PING/CHECK) traffic is logged only with -v.
+ * reader of its log. Heartbeat (PING, PING_REQ, CHECK) traffic is logged only with -v.
  */
 import { fstatSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
@@ -114,7 +114,7 @@ function standardOutput(): TurnBuffer {
     // At exit, a reader that has stopped reading (a full pipe) must not keep the process
     // from ending: what it has not taken is dropped instead of retried for ever.
     let exiting = false;
-    // A reader that stops reading for good costs at most MAX_PENDING of memory; later lines are dropped.
+    // A reader that stops reading for good costs at most MAX_PENDING_LOG_BYTES of memory; later lines are dropped.
     const out = new TurnBuffer(
       new SonicBoom({ fd: 1, sync: writesNeverWait(1), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
     );

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, type Address } from '../protocol/address.js';
-import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, type Message, type Reply } from '../protocol/messages.js';
+import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, requestToken, type Message, type Reply } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import { ItemStore } from '../store/items.js';
 import { MemoryPersistence } from '../store/memory.js';
@@ -73,7 +73,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
-  /** When each peer last answered a probe or probed us (ms). */
+  /** When each peer last answered one of our probes (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
   private readonly seen = new SeenRounds();
@@ -365,7 +365,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * outside this server's limits (requests.ts). A peer with the secret is trusted.
    */
   private admit(message: Message, authentic: boolean): void {
-    this.access.check(accessOf(message.type), 'token' in message ? message.token : undefined, authentic);
+    this.access.check(accessOf(message.type), requestToken(message), authentic);
     if (!authentic) checkClientRequest(message, this.requestLimits);
   }
 

@@ -140,6 +140,8 @@ const TARGETS_REMEMBERED = 1024;
 
 export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerResponse) => void {
   const ready = new ReadyAnswers();
+  // Ready answers skip the token check: they are for servers whose reads are open.
+  const readsOpen = deps.access.readsOpen;
   const targets = new Map<string, string>();
   const getOk = deps.metrics.requests.labels({ type: 'GET', outcome: 'ok' });
   const getLatency = deps.metrics.latency.labels({ type: 'GET' });
@@ -313,7 +315,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
       return;
     }
     const name = itemName(path);
-    if ((method === 'GET' || method === 'HEAD') && req.url !== undefined && !targets.has(req.url)) {
+    if (readsOpen && (method === 'GET' || method === 'HEAD') && req.url !== undefined && !targets.has(req.url)) {
       if (targets.size >= TARGETS_REMEMBERED) targets.clear();
       targets.set(req.url, name);
     }
@@ -334,8 +336,6 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
     }
   };
 
-  // Ready answers skip the token check: they are for servers whose reads are open.
-  const readsOpen = deps.access.readsOpen;
   return (req, res) => {
     if (readsOpen && answerReady(req, res)) return;
     res.on('finish', () => deps.metrics.http.inc({ method: req.method ?? '?', status: String(res.statusCode) }));

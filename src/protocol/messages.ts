@@ -325,13 +325,13 @@ export function encodeMessage(message: Message | Reply): string {
       return pyDumps({
         type: message.type,
         data: 'status' in message.data ? message.data : itemFields(message.data),
-        token: tokenOf(message),
+        token: requestToken(message),
       });
     case 'GET':
       if (typeof message.data === 'string') {
         const request = message as GetMessage;
         const part = request.part && { offset: request.part.offset, length: request.part.length };
-        return pyDumps({ type: request.type, data: request.data, part, local: request.local, token: request.token });
+        return pyDumps({ type: request.type, data: request.data, part, local: request.local, token: requestToken(request) });
       }
       return pyDumps({ type: message.type, data: lookupFields(message.data) });
     case 'LIST':
@@ -344,18 +344,19 @@ export function encodeMessage(message: Message | Reply): string {
         }));
         return pyDumps({ type: message.type, data: entries });
       }
-      return pyDumps({ type: message.type, data: message.data as number[], token: tokenOf(message) });
+      return pyDumps({ type: message.type, data: message.data as number[], token: requestToken(message) });
     case 'RING':
     case 'DIGEST':
-      return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type, token: tokenOf(message) });
+      return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type, token: requestToken(message) });
     case 'DELETE':
+      return pyDumps({ type: message.type, data: message.data, token: requestToken(message) });
     case 'ERROR':
-      return pyDumps({ type: message.type, data: message.data, token: tokenOf(message) });
+      return pyDumps({ type: message.type, data: message.data });
   }
 }
 
 /** The token a request carries (our extension, always the last field); replies carry none. */
-function tokenOf(message: Message | Reply): string | undefined {
+export function requestToken(message: Message | Reply): string | undefined {
   return 'token' in message ? message.token : undefined;
 }
 

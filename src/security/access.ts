@@ -41,9 +41,11 @@ export interface AccessOptions {
 
 /** Compares digests, so neither the length nor the content of a token leaks through timing. */
 function sameToken(given: string, expected: Buffer): boolean {
-  return timingSafeEqual(createHash('sha256').update(given).digest(), expected);
+  return timingSafeEqual(digestOf(given), expected);
 }
 
+function digestOf(token: string): Buffer;
+function digestOf(token: string | undefined): Buffer | undefined;
 function digestOf(token: string | undefined): Buffer | undefined {
   return token === undefined ? undefined : createHash('sha256').update(token).digest();
 }

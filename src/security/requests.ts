@@ -2,7 +2,8 @@
  * The limits a server puts on what clients ask of it, beyond what every
  * message must satisfy (protocol/decode.ts): a shorter item-name limit, the
  * characters names may use, and the largest item. Peers are not held to
- * them: a copy that another server accepted is kept.
+ * them: a copy that another server accepted is kept, and a peer's GET of its
+ * copy (`local`, anti-entropy) is answered, with a secret or without.
  */
 import { CoopError } from '../errors.js';
 import type { Message } from '../protocol/messages.js';
@@ -20,7 +21,7 @@ function contentBytes(content: string, encoding: string | undefined): number {
   return Math.floor((content.length * 3) / 4) - padding;
 }
 
-export function checkName(name: string, limits: RequestLimits): void {
+function checkName(name: string, limits: RequestLimits): void {
   if (Buffer.byteLength(name, 'utf8') > limits.maxNameBytes) {
     throw new CoopError('BAD_NAME', `the item name is longer than this server's limit of ${limits.maxNameBytes} bytes`);
   }
@@ -33,6 +34,8 @@ export function checkName(name: string, limits: RequestLimits): void {
 export function checkClientRequest(message: Message, limits: RequestLimits): void {
   switch (message.type) {
     case 'GET':
+      if (!message.local) checkName(message.data, limits);
+      return;
     case 'DELETE':
       checkName(message.data, limits);
       return;

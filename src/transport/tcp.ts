@@ -1,5 +1,6 @@
 /**
- * Sockets for the JSON protocol: one message per connection. The listener
+ * Sockets for the JSON protocol: one message per connection (a peer's STREAM
+ * connection, many, in order). The listener
  * finds the end of each incoming object by parsing (framing.ts), enforces the
  * limits (message size, silence, a deadline for the whole message, the number
  * of connections), and hands the text to the node with a way to reply. The

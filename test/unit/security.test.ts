@@ -177,6 +177,11 @@ describe('checkClientRequest', () => {
     assertCode(() => checkClientRequest({ type: 'PUT', data: { item: 'a', content: '', encoding: 'base64', part } }, limits), 'TOO_LARGE');
   });
 
+  test("a peer's GET of its own copy (local, anti-entropy) is not held to the client limits", () => {
+    checkClientRequest({ type: 'GET', data: 'Much-Too-Long.txt', local: true }, limits);
+    assertCode(() => checkClientRequest({ type: 'GET', data: 'Much-Too-Long.txt' }, limits), 'BAD_NAME');
+  });
+
   test('other requests pass', () => {
     checkClientRequest({ type: 'RING' }, limits);
     checkClientRequest({ type: 'CHECK' }, limits);
