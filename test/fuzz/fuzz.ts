@@ -37,6 +37,8 @@ export interface FuzzReport {
   rssMiB: Array<{ before: number; after: number }>;
 }
 
+/** How much a server's resident memory may grow over a run: bounded, whatever the inputs. */
+export const MEMORY_GROWTH_MIB = 64;
 const SECRET = 'fuzz-secret';
 const TOKEN = 'fuzz-write-token';
 const CANARY = { item: 'canary.txt', content: 'the canary sings' };
@@ -163,7 +165,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     await waitFor(async () => (await getRing(a)).length === 2 && (await getRing(b)).length === 2, { what: 'the ring of two' });
     await putItem(a, CANARY.item, CANARY.content, undefined, { token: TOKEN });
     await waitFor(async () => (await getItem(b, CANARY.item)).found || undefined, { what: 'the canary to reach both servers' });
-    const ringBefore = await getRing(a);
+    const ringBefore = [await getRing(a), await getRing(b)];
     const digestsBefore = [await getDigest(a), await getDigest(b)];
     const rssBefore = [await rssMiB(first.process.pid!), await rssMiB(second.process.pid!)];
 
@@ -188,7 +190,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
     } catch (err) {
       failure = (err as Error).message;
     }
-    const ringAfter = await getRing(a);
+    const ringAfter = [await getRing(a), await getRing(b)];
     const dataUnchanged = JSON.stringify([await getDigest(a), await getDigest(b)]) === JSON.stringify(digestsBefore);
     const rssAfter = [await rssMiB(first.process.pid!), await rssMiB(second.process.pid!)];
     const report: FuzzReport = {
@@ -224,7 +226,11 @@ if (invoked) {
   const seed = seedAt === -1 ? Date.now() % 1_000_000 : Number(process.argv[seedAt + 1]);
   runFuzz({ seconds, seed, say: (line) => console.log(line) }).then(
     (report) => {
-      const ok = report.failure === undefined && report.ringUnchanged && report.dataUnchanged;
+      const ok =
+        report.failure === undefined &&
+        report.ringUnchanged &&
+        report.dataUnchanged &&
+        report.rssMiB.every(({ before, after }) => after < before + MEMORY_GROWTH_MIB);
       console.log(ok ? 'fuzz: PASS' : 'fuzz: FAIL');
       process.exit(ok ? 0 : 1);
     },
