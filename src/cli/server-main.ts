@@ -263,7 +263,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   }
   const shutdown = (signal: string): void => {
     log.info(`${signal}: leaving the ring`);
-    // Leave gracefully, but never hang: the process is gone within about a second.
+    // Leave gracefully, but never hang: the process is gone within a second and a half.
     setTimeout(() => process.exit(0), 1500).unref();
     void node.leave().then(() => process.exit(0));
   };
