@@ -414,22 +414,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.metrics.requests.inc({ type: message.type, outcome: 'ok' });
     }
     const started = performance.now();
-    const measured: Connection = replied
-      ? {
-          remote: connection.remote,
-          close: () => connection.close(),
-          reply: (payload) => {
-            this.observe(message.type, started, !payload.startsWith('{"type": "ERROR"'));
-            connection.reply(payload);
-          },
-          deliver:
-            connection.deliver &&
-            ((reply) => {
-              this.observe(message.type, started, (reply as Reply).type !== 'ERROR');
-              connection.deliver!(reply);
-            }),
-        }
-      : connection;
+    const measured: Connection = replied ? { ...connection, answered: (ok) => this.observe(message.type, started, ok) } : connection;
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
     Promise.resolve()
       .then(() => handler(message, measured, ctx))
@@ -461,15 +446,17 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   private reply(connection: Connection, reply: Reply): void {
     if (connection.deliver) {
+      connection.answered?.(reply.type !== 'ERROR');
       connection.deliver(reply);
       return;
     }
-    const payload = encodeMessage(reply);
+    let payload = encodeMessage(reply);
     if (payload.length > this.options.maxMessageBytes && reply.type !== 'ERROR') {
       const message = `the reply would be ${payload.length} bytes, more than the limit of ${this.options.maxMessageBytes}: fetch it in parts (webclient does)`;
-      connection.reply(encodeMessage(errorReply('TOO_LARGE', message)));
-      return;
+      reply = errorReply('TOO_LARGE', message);
+      payload = encodeMessage(reply);
     }
+    connection.answered?.(reply.type !== 'ERROR');
     connection.reply(payload);
   }
 

@@ -53,6 +53,8 @@ export interface Connection {
   readonly remote: string;
   /** In-process requests (the HTTP face) take the reply object itself, never encoded. */
   deliver?(reply: unknown): void;
+  /** Told, just before the answer goes, whether it is one (true) or an error (false): for metrics. */
+  answered?(ok: boolean): void;
   /** Writes the reply and closes; does nothing once the connection is gone. */
   reply(payload: string): void;
   close(): void;
