@@ -115,6 +115,34 @@ async function serveLocal(ctx: HandlerContext, connection: Connection, item: str
   return true;
 }
 
+/** Answers a whole GET at once when the content is at hand (inline, small): no promise, no I/O. */
+function serveAtHand(ctx: HandlerContext, connection: Connection, item: string): boolean {
+  const meta = ctx.store.head(item);
+  if (!meta || meta.deleted || meta.size > ctx.wholeLimit) return false;
+  const content = ctx.store.contentAtHand(item);
+  if (content === undefined) return false;
+  ctx.reply(connection, { type: 'GET', data: { item, content, encoding: meta.encoding, found: true, version: meta.version } });
+  return true;
+}
+
+/** A GET the content at hand did not answer: a part, a copy on disk, or a lookup around the ring. */
+async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerContext): Promise<void> {
+  const item = message.data;
+  if (await serveLocal(ctx, connection, item, message.part)) return;
+  if (ctx.joining() && !message.local) {
+    ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
+    return;
+  }
+  // A tombstone is an answer too: the item was deleted.
+  if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) {
+    ctx.reply(connection, missReply(item));
+    return;
+  }
+  const id = ctx.newRoundId();
+  waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part });
+  ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
+}
+
 /**
  * A round from another server: pass it on only the first time we see it.
  * Rounds from original servers carry no id; for those, a creator that is no
@@ -232,21 +260,9 @@ export const handlers: HandlerTable = {
     ctx.reply(connection, { type: 'LIST', data: entries });
   },
 
-  async GET(message: GetMessage, connection, ctx) {
-    const item = message.data;
-    if (await serveLocal(ctx, connection, item, message.part)) return;
-    if (ctx.joining() && !message.local) {
-      ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
-      return;
-    }
-    // A tombstone is an answer too: the item was deleted.
-    if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) {
-      ctx.reply(connection, missReply(item));
-      return;
-    }
-    const id = ctx.newRoundId();
-    waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part });
-    ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
+  GET(message: GetMessage, connection, ctx) {
+    if (message.part === undefined && serveAtHand(ctx, connection, message.data)) return;
+    return lookUp(message, connection, ctx);
   },
 
   async PUT(message, connection, ctx) {

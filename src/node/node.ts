@@ -416,12 +416,16 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const started = performance.now();
     const measured: Connection = replied ? { ...connection, answered: (ok) => this.observe(message.type, started, ok) } : connection;
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
-    Promise.resolve()
-      .then(() => handler(message, measured, ctx))
-      .catch((err: unknown) => {
-        this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-        this.reply(measured, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
-      });
+    const failed = (err: unknown): void => {
+      this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
+      this.reply(measured, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
+    };
+    // Called at once: a GET answered from content at hand costs no promise.
+    try {
+      handler(message, measured, ctx)?.catch(failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   private observe(type: string, started: number, ok: boolean): void {
