@@ -329,6 +329,19 @@ async function targetFigures(): Promise<void> {
     rows.push({ group: 'targets (medians of per-round ratios)', name, value: median(runs), unit: '%', runs });
     say(`  ${name}: ${format(median(runs))} % (rounds: ${runs.map(format).join(', ')})`);
   };
+  // The servers' CPU per answered request, summed over the processes that served it: less
+  // sensitive than requests/s to what else this shared machine runs.
+  const cpu: Array<[string, number[]]> = [];
+  const timed = async (name: string, procs: Proc[], run: () => Promise<{ rps: number; requests: number }>): Promise<number> => {
+    const spent = async (): Promise<number> =>
+      (await Promise.all(procs.map((proc) => usage(proc.child.pid!)))).reduce((sum, u) => sum + u.cpuSeconds, 0);
+    const before = await spent();
+    const result = await run();
+    const perRequest = result.requests > 0 ? (1e6 * ((await spent()) - before)) / result.requests : NaN;
+    const entry = cpu.find(([label]) => label === name) ?? (cpu.push([name, []]), cpu.at(-1)!);
+    entry[1].push(perRequest);
+    return result.rps;
+  };
   const base = await baseline();
   const ours = await webserver();
   const three = await ring(3);
@@ -336,11 +349,15 @@ async function targetFigures(): Promise<void> {
   const json = { base: [] as number[], ours: [] as number[], put: [] as number[] };
   let n = 0;
   const body = 'p'.repeat(1024);
+  const put = () => `{"type": "PUT", "data": {"item": "t-${n++ % 500}.txt", "content": "${body}"}}`;
+  const get = (proc: Proc) => () => jsonLoad(proc.address, GET, { concurrency: 8, seconds: SECONDS });
+  const putRing = () => jsonLoad(three[0]!.address, put, { concurrency: 32, seconds: SECONDS });
+  // A round of warm-up, not counted: every side's code is compiled before it is timed.
+  for (const run of [get(base), get(ours), putRing]) await run();
   for (let i = 0; i < rounds; i++) {
-    json.base.push((await jsonLoad(base.address, GET, { concurrency: 8, seconds: SECONDS })).rps);
-    json.ours.push((await jsonLoad(ours.address, GET, { concurrency: 8, seconds: SECONDS })).rps);
-    const put = () => `{"type": "PUT", "data": {"item": "t-${n++ % 500}.txt", "content": "${body}"}}`;
-    json.put.push((await jsonLoad(three[0]!.address, put, { concurrency: 32, seconds: SECONDS })).rps);
+    json.base.push(await timed('JSON GET, bare baseline', [base], get(base)));
+    json.ours.push(await timed('JSON GET, co-op webserver', [ours], get(ours)));
+    json.put.push(await timed('PUT 1 KiB, ring of 3 (the three servers together)', three, putRing));
   }
   ratio('JSON GET, 8 clients: co-op webserver / bare baseline (target >= 85)', json.ours, json.base);
   ratio('PUT 1 KiB through a ring of 3, 32 clients / single-server JSON GET, 8 clients (target >= 50)', json.put, json.ours);
@@ -348,14 +365,23 @@ async function targetFigures(): Promise<void> {
   if (ensure('nginx', 'nginx-light', say) && ensure('wrk', 'wrk', say)) {
     const web = await nginx({ 'small.txt': SMALL });
     const http = { ours: [] as number[], nginx: [] as number[] };
+    const load = (address: string) => async () => {
+      const rps = wrk(`http://${address}/small.txt`, 8, SECONDS);
+      return { rps, requests: rps * SECONDS };
+    };
+    for (const run of [load(ours.address), load(web.address)]) await run();
     for (let i = 0; i < rounds; i++) {
-      http.ours.push(wrk(`http://${ours.address}/small.txt`, 8, SECONDS));
-      http.nginx.push(wrk(`http://${web.address}/small.txt`, 8, SECONDS));
+      http.ours.push(await timed('HTTP keep-alive GET, co-op webserver', [ours], load(ours.address)));
+      http.nginx.push((await load(web.address)()).rps);
     }
     ratio('HTTP keep-alive GET, wrk -t1 -c8: co-op webserver / nginx (target >= 60)', http.ours, http.nginx);
     await web.stop();
   }
   await ours.stop();
+  for (const [name, runs] of cpu) {
+    rows.push({ group: 'targets: server CPU per request (medians)', name, value: median(runs), unit: 'µs', runs });
+    say(`  CPU per request, ${name}: ${format(median(runs))} µs`);
+  }
 }
 
 /** What closing the ring costs: the cluster secret's tags on every hop, and TLS on the HTTP face. */
