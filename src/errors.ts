@@ -20,6 +20,7 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED', // a peer message without a valid tag where a cluster secret is set
   'UNAUTHORIZED', // a request that needs a token and carries none
   'FORBIDDEN', // a request with a wrong token
+  'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

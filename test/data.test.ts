@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { open as openLmdb } from 'lmdb';
 import { createTestCluster, type TestCluster } from '../src/node/cluster.js';
@@ -10,7 +11,8 @@ import { deleteItem, fetchParts, getItem, putBytes, putItem } from '../src/clien
 import { sendMessage } from '../src/transport/tcp.js';
 import { parseAddress } from '../src/protocol/address.js';
 import { waitFor } from '../src/util/wait.js';
-import { rawExchange, tempDir } from './helpers.js';
+import { captureLog, rawExchange, tempDir } from './helpers.js';
+import { INLINE_LIMIT } from '../src/store/items.js';
 
 /** Every running node holds the same names with the same versions and contents. */
 async function identical(cluster: TestCluster | RingNode[]): Promise<boolean> {
@@ -191,4 +193,27 @@ test('a large binary file goes through the ring in parts and comes back byte-exa
   const parts: Buffer[] = [];
   await fetchParts(late.address, 'video.bin', (part) => void parts.push(part));
   assert.ok(Buffer.concat(parts).equals(bytes));
+});
+
+test('a stored file that can no longer be read: its GET gets INTERNAL, the failure is logged, and the server keeps serving', async (t) => {
+  const dir = await tempDir(t);
+  const captured = captureLog();
+  const node = new RingNode({ host: '127.0.0.1', port: 0, dataDir: dir, log: captured.log });
+  await node.start();
+  t.after(() => node.stop());
+  const bytes = randomBytes(INLINE_LIMIT + 1000); // kept as a blob file, not inline
+  const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+  assert.equal(await putBytes(node.address, 'lost.bin', bytes.length, read), '200 OK');
+  assert.equal(await putItem(node.address, 'kept.txt', 'still here'), '200 OK');
+  const blobs = join(dir, 'blobs');
+  for (const file of await readdir(blobs)) await rm(join(blobs, file));
+
+  const reply = JSON.parse(
+    (await rawExchange(node.address, '{"type": "GET", "data": "lost.bin", "part": {"offset": 0, "length": 100}}')).text,
+  );
+  assert.equal(reply.type, 'ERROR');
+  assert.equal(reply.data.code, 'INTERNAL');
+  assert.equal(reply.data.status, '500 INTERNAL SERVER ERROR');
+  assert.ok(captured.lines.some((line) => line.tag === 'ERROR' && line.msg.includes('handling GET failed')));
+  assert.deepEqual(await getItem(node.address, 'kept.txt'), { found: true, content: 'still here', encoding: undefined });
 });

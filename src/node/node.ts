@@ -418,7 +418,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
     const failed = (err: unknown): void => {
       this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-      this.reply(measured, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
+      this.reply(
+        measured,
+        errorReply('INTERNAL', `the server could not handle this ${message.type}: ${(err as Error).message ?? String(err)}`),
+      );
     };
     // Called at once: a GET answered from content at hand costs no promise.
     try {

@@ -373,6 +373,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   UNAUTHENTICATED: '401 UNAUTHORIZED',
   UNAUTHORIZED: '401 UNAUTHORIZED',
   FORBIDDEN: '403 FORBIDDEN',
+  INTERNAL: '500 INTERNAL SERVER ERROR',
 };
 
 export function statusOf(code: ErrorCode): string {
