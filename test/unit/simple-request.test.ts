@@ -1,7 +1,15 @@
-/** The simple-request recognizer of the HTTP fast path: a table of simple and not simple heads, partial heads, pipelining. */
+/**
+ * The simple-request recognizer of the HTTP fast path: a table of simple and
+ * not simple heads, partial heads, pipelining; and, on generated request
+ * sequences, agreement with node:http's own parser on every request it calls simple.
+ */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Duplex } from 'node:stream';
+import fc from 'fast-check';
 import { MAX_SIMPLE_HEAD_BYTES, MAX_SIMPLE_HEADERS, recognize } from '../../src/protocol/simple-request.js';
+import { requestSequence } from '../fuzz/http-diff.js';
 
 const head = (...lines: string[]): string => `${lines.join('\r\n')}\r\n\r\n`;
 const bytes = (text: string): Buffer => Buffer.from(text, 'latin1');
@@ -195,5 +203,52 @@ describe('recognize: pipelined requests', () => {
       if (got.kind === 'simple') offset += got.length;
     }
     assert.equal(offset, many.length);
+  });
+});
+
+/** What node:http's server takes from `bytes`, handed to it at once: each request's method, target and body, in order. */
+async function nodeTakes(server: Server, bytes: Buffer): Promise<string[]> {
+  const taken: Array<{ head: string; body: string }> = [];
+  const socket = new Duplex({
+    read() {},
+    write(_chunk, _encoding, done) {
+      done();
+    },
+  });
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    if (req.socket !== socket) return;
+    const request = { head: `${req.method} ${req.url}`, body: '' };
+    taken.push(request);
+    req.on('data', (chunk: Buffer) => (request.body += chunk.toString('latin1')));
+    res.end();
+  };
+  server.on('request', onRequest);
+  server.emit('connection', socket);
+  socket.push(bytes);
+  // node:http parses what it is handed at once; bodies and answers follow within a few turns.
+  for (let i = 0; i < 5; i++) await new Promise((resolve) => setImmediate(resolve));
+  server.off('request', onRequest);
+  socket.destroy();
+  return taken.map(({ head, body }) => `${head} [${body}]`);
+}
+
+describe('recognize against node:http', () => {
+  test('the simple requests at the start are the ones node:http takes, with the same method and target, no body, and the same end', async () => {
+    const server = createServer();
+    await fc.assert(
+      fc.asyncProperty(requestSequence, async ({ bytes }) => {
+        const ours: string[] = [];
+        let end = 0;
+        for (let head = recognize(bytes); head.kind === 'simple'; head = recognize(bytes, end)) {
+          ours.push(`${head.method} ${head.target} []`);
+          end += head.length;
+        }
+        const all = await nodeTakes(server, bytes);
+        assert.deepEqual(all.slice(0, ours.length), ours);
+        // node:http, handed only what follows, takes the same requests from there: the boundary is the same.
+        assert.deepEqual(all.slice(ours.length), await nodeTakes(server, bytes.subarray(end)));
+      }),
+      { numRuns: 1500 },
+    );
   });
 });
