@@ -64,6 +64,30 @@ function httpDate(): string {
   return dateText;
 }
 
+interface Wire {
+  /** The Date and the Connection lines these bytes carry. */
+  date: string;
+  connection: string;
+  /** The whole answer to a GET, and to a HEAD (its head alone). */
+  get: Buffer;
+  head: Buffer;
+}
+
+/** Each answer's bytes, made once a second: a write is then one Buffer, with nothing to join or encode. */
+const wires = new WeakMap<FastAnswer, Wire>();
+
+function wireOf(answer: FastAnswer, connection: string): Wire {
+  const date = httpDate();
+  let wire = wires.get(answer);
+  if (wire === undefined || wire.date !== date || wire.connection !== connection) {
+    const head = Buffer.from(`${answer.head}Date: ${date}\r\n${connection}`, 'latin1');
+    const body = typeof answer.body === 'string' ? Buffer.from(answer.body) : answer.body;
+    wire = { date, connection, head, get: Buffer.concat([head, body]) };
+    wires.set(answer, wire);
+  }
+  return wire;
+}
+
 /** Takes HTTP connections (their first bytes put back) in front of `http`. */
 export function fastGetFront(http: Server, answerFor: AnswerFor): (socket: Socket) => void {
   return (socket) => serve(socket, http, answerFor);
@@ -109,16 +133,8 @@ function serve(socket: Socket, http: Server, answerFor: AnswerFor): void {
       offset += request.length;
       headSince = 0;
       const last = ++served === cap;
-      const head = `${answer.head}Date: ${httpDate()}\r\n${last ? 'Connection: close\r\n\r\n' : keepAlive}`;
-      let flushed: boolean;
-      if (request.method === 'HEAD') flushed = socket.write(head);
-      else if (typeof answer.body === 'string') flushed = socket.write(head + answer.body);
-      else {
-        socket.cork();
-        socket.write(head);
-        flushed = socket.write(answer.body);
-        socket.uncork();
-      }
+      const wire = wireOf(answer, last ? 'Connection: close\r\n\r\n' : keepAlive);
+      const flushed = socket.write(request.method === 'HEAD' ? wire.head : wire.get);
       if (last) {
         leave();
         socket.end(() => socket.destroy());
