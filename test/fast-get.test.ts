@@ -306,3 +306,21 @@ test('the hand-over is for good and at a request boundary: node:http reads the r
     connection.destroy();
   }
 });
+
+test('stopping the server closes the connections the front holds, between requests and mid-head', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  const [server] = cluster.addresses as [Address];
+  await putItem(server, 'a.txt', 'alpha');
+  const between = await openHttp(server);
+  t.after(() => between.destroy());
+  between.write(get('/a.txt') + get('/a.txt'));
+  await between.responses(2);
+  const midHead = await openHttp(server);
+  t.after(() => midHead.destroy());
+  midHead.write(get('/a.txt'));
+  await midHead.responses(1);
+  midHead.write('GET /a.txt HTTP/1.1\r\nHo');
+  await cluster.stop();
+  await Promise.all([between.whenClosed(), midHead.whenClosed()]);
+});
