@@ -10,6 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
+import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, type Address } from '../protocol/address.js';
 import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, requestToken, type Message, type Reply } from '../protocol/messages.js';
@@ -38,6 +39,7 @@ import { AccessPolicy, accessOf } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from './web.js';
+import { fastGetFront, handToHttp } from '../transport/fast-get.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
@@ -133,20 +135,24 @@ export class RingNode extends EventEmitter<NodeEvents> {
       bytesStored: () => this.liveItems().bytes,
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
-    this.http = createHttpFace(
-      createWebApp({
-        self: () => this.address,
-        ask: (message) => this.ask(message),
-        store: () => this.store,
-        status: () => this.status(),
-        metrics: this.metrics,
-        traffic: this,
-        log: () => this.log,
-        maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
-        access: this.access,
-      }),
-      this.options,
-    );
+    const web = createWebApp({
+      self: () => this.address,
+      ask: (message) => this.ask(message),
+      store: () => this.store,
+      status: () => this.status(),
+      metrics: this.metrics,
+      traffic: this,
+      log: () => this.log,
+      maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
+      access: this.access,
+    });
+    this.http = createHttpFace(web.listener, this.options);
+    // Simple GETs of small items are answered in front of node:http (which can only ever hand them over to node:http when reads need a token).
+    const http = this.http;
+    const takeHttp =
+      nodeOptions.httpFastPath !== false && this.access.readsOpen
+        ? fastGetFront(http, web.ready)
+        : (socket: Socket) => handToHttp(http, socket);
     this.listener = new TcpListener(
       {
         maxMessageBytes: this.options.maxMessageBytes,
@@ -158,10 +164,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         onMessage: (text, connection) => this.receive(text, connection),
         onStreamMessage: (text) => this.receive(text, detachedConnection) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
-        onOtherProtocol: (socket) => {
-          this.http.emit('connection', socket);
-          socket.resume();
-        },
+        onOtherProtocol: takeHttp,
       },
       tls && { cert: tls.cert, key: tls.key },
     );

@@ -113,6 +113,8 @@ export interface NodeOptions {
   syncIntervalMs?: number;
   /** How long a delete's tombstone is kept before it is collected. */
   tombstoneTtlMs?: number;
+  /** Answer simple GETs of small items in front of node:http (transport/fast-get.ts); default true, false for comparisons. */
+  httpFastPath?: boolean;
   log?: Log;
   transport?: PeerTransport;
   /** The time, for versions and tombstone ages; tests may pass their own. */
@@ -142,7 +144,10 @@ export interface NodeEvents {
 
 /** Every option a server has a default for, filled in. */
 export type ResolvedOptions = Required<
-  Omit<NodeOptions, 'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern'>
+  Omit<
+    NodeOptions,
+    'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern' | 'httpFastPath'
+  >
 >;
 
 export function resolveOptions(options: NodeOptions): ResolvedOptions {

@@ -19,8 +19,20 @@ export interface ReadyAnswer {
   readonly meta: ItemMeta;
   /** For writeHead: name, value, name, value... */
   readonly headers: string[];
+  /**
+   * The status line and these headers as node:http writes them (each line
+   * ending in CRLF), for the fast path, which adds Date and Connection itself.
+   */
+  readonly head: string;
   /** Text stays a string: Node then writes the head and the body in one call. */
   readonly body: string | Buffer;
+}
+
+/** How node:http writes a 200 with these headers, before its own Date and Connection lines. */
+function headOf(headers: readonly string[]): string {
+  let head = 'HTTP/1.1 200 OK\r\n';
+  for (let i = 0; i < headers.length; i += 2) head += `${headers[i]!}: ${headers[i + 1]!}\r\n`;
+  return head;
 }
 
 export interface ReadyLimits {
@@ -44,22 +56,20 @@ export class ReadyAnswers {
     if (kept?.meta === meta) return kept;
     const content = store.contentAtHand(name);
     if (content === undefined) return undefined;
-    const answer: ReadyAnswer = {
-      meta,
-      headers: [
-        'content-type',
-        contentType(name),
-        'accept-ranges',
-        'bytes',
-        'etag',
-        `"${meta.hash}"`,
-        'last-modified',
-        new Date(meta.version.clock).toUTCString(),
-        'content-length',
-        String(meta.size),
-      ],
-      body: meta.encoding === 'base64' ? Buffer.from(content, 'base64') : content,
-    };
+    const headers = [
+      'content-type',
+      contentType(name),
+      'accept-ranges',
+      'bytes',
+      'etag',
+      `"${meta.hash}"`,
+      'last-modified',
+      new Date(meta.version.clock).toUTCString(),
+      'content-length',
+      String(meta.size),
+    ];
+    const body = meta.encoding === 'base64' ? Buffer.from(content, 'base64') : content;
+    const answer: ReadyAnswer = { meta, headers, head: headOf(headers), body };
     this.keep(name, answer);
     return answer;
   }

@@ -18,7 +18,7 @@ import type { Log } from '../log/logger.js';
 import type { NodeMetrics } from './metrics.js';
 import type { AccessPolicy } from '../security/access.js';
 import { ringPage, notFoundPage } from './pages.js';
-import { contentType, ReadyAnswers } from './ready.js';
+import { contentType, ReadyAnswers, type ReadyAnswer } from './ready.js';
 
 export interface Traffic {
   type: string;
@@ -138,7 +138,18 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 /** Request targets remembered with the item name they decode to, for the ready answers. */
 const TARGETS_REMEMBERED = 1024;
 
-export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerResponse) => void {
+export interface WebApp {
+  /** node:http's request listener. */
+  listener(req: IncomingMessage, res: ServerResponse): void;
+  /**
+   * The ready answer to a plain GET or HEAD of `target` (as sent, query
+   * included), counted as answered; undefined when the request needs the
+   * general path. For the fast path in front of node:http.
+   */
+  ready(target: string, method: 'GET' | 'HEAD'): ReadyAnswer | undefined;
+}
+
+export function createWebApp(deps: WebDeps): WebApp {
   const ready = new ReadyAnswers();
   // Ready answers skip the token check: they are for servers whose reads are open.
   const readsOpen = deps.access.readsOpen;
@@ -148,6 +159,17 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
   const answered = {
     GET: deps.metrics.http.labels({ method: 'GET', status: '200' }),
     HEAD: deps.metrics.http.labels({ method: 'HEAD', status: '200' }),
+  };
+
+  /** The ready answer of a small item held here whose target has been seen; undefined for anything else. */
+  const readyFor = (target: string): ReadyAnswer | undefined => {
+    const name = targets.get(target);
+    return name === undefined ? undefined : ready.get(deps.store(), name);
+  };
+  const countReady = (method: 'GET' | 'HEAD', started: number): void => {
+    getOk.inc();
+    getLatency.observe((performance.now() - started) / 1000);
+    answered[method].inc();
   };
 
   /**
@@ -161,16 +183,12 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
     if ((method !== 'GET' && method !== 'HEAD') || req.headers.range !== undefined || req.headers['if-none-match'] !== undefined) {
       return false;
     }
-    const name = targets.get(req.url!);
-    if (name === undefined) return false;
     const started = performance.now();
-    const answer = ready.get(deps.store(), name);
+    const answer = readyFor(req.url!);
     if (!answer) return false;
     res.writeHead(200, answer.headers);
     res.end(method === 'HEAD' ? undefined : answer.body);
-    getOk.inc();
-    getLatency.observe((performance.now() - started) / 1000);
-    answered[method].inc();
+    countReady(method, started);
     return true;
   };
 
@@ -336,7 +354,7 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
     }
   };
 
-  return (req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
     if (readsOpen && answerReady(req, res)) return;
     res.on('finish', () => deps.metrics.http.inc({ method: req.method ?? '?', status: String(res.statusCode) }));
     route(req, res).catch((err: unknown) => {
@@ -353,5 +371,15 @@ export function createWebApp(deps: WebDeps): (req: IncomingMessage, res: ServerR
       res.end(`${(err as Error).message}\n`);
       req.resume();
     });
+  };
+  return {
+    listener,
+    ready(target, method) {
+      if (!readsOpen) return undefined;
+      const started = performance.now();
+      const answer = readyFor(target);
+      if (answer) countReady(method, started); // the write follows at once, in the fast path
+      return answer;
+    },
   };
 }
