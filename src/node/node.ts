@@ -348,7 +348,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
-    if (text.length <= KEPT_TEXT_LIMIT && RELAYED_AS_RECEIVED.has(message.type) && 'id' in message && message.id !== undefined) {
+    if (
+      text.length <= KEPT_TEXT_LIMIT &&
+      RELAYED_AS_RECEIVED.has(message.type) &&
+      'id' in message &&
+      message.id !== undefined &&
+      message.creator !== this.view!.self // a round of ours, back home, goes no further
+    ) {
       this.received.set(message, text);
     }
     // A peer's request is answered with this server's tag, sealed for that request alone.
@@ -416,12 +422,17 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const started = performance.now();
     const measured: Connection = replied ? { ...connection, answered: (ok) => this.observe(message.type, started, ok) } : connection;
     const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
-    Promise.resolve()
-      .then(() => handler(message, measured, ctx))
-      .catch((err: unknown) => {
-        this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-        this.reply(measured, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
-      });
+    // Called at once, not from a promise: two promises and a turn of the microtask queue fewer per message.
+    try {
+      handler(message, measured, ctx)?.catch((err: unknown) => this.failed(message, measured, err));
+    } catch (err) {
+      this.failed(message, measured, err);
+    }
+  }
+
+  private failed(message: Message, connection: Connection, err: unknown): void {
+    this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
+    this.reply(connection, errorReply('BAD_FIELD', `the server could not handle this ${message.type}`));
   }
 
   private observe(type: string, started: number, ok: boolean): void {
