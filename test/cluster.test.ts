@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
+import { tcpTransport } from '../src/node/node.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
@@ -108,6 +109,46 @@ test('a STREAM connection carries one peer message after another, and bad input 
   await waitFor(() => ended, { timeoutMs: 5000, what: 'the server to end the stream' });
   assert.deepEqual(await getItem(a, 's1.txt'), { found: true, content: 'via a stream', encoding: undefined });
   assert.equal(await putItem(a, 'after.txt', 'the server goes on'), '200 OK');
+});
+
+test('a PUT round goes back to its creator without its content, and whole to every other server', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  // The second server sends through a transport that records what it sends (a connection per message).
+  const sent: Array<{ to: string; message: { creator?: string; type: string; data: { item: string; content: string }; id?: string } }> = [];
+  const inner = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 20 });
+  await cluster.add({
+    transport: {
+      send: (to, payload) => {
+        sent.push({ to, message: JSON.parse(payload) as (typeof sent)[number]['message'] });
+        return inner.send(to, payload);
+      },
+      request: (to, payload, timeoutMs) => inner.request(to, payload, timeoutMs),
+    },
+  });
+  await cluster.add();
+  const [a, b, c] = cluster.addresses as [string, string, string];
+  const forwards = (item: string) => sent.filter(({ message }) => message.type === 'FORWARD_PUT' && message.data.item === item);
+
+  // Created at c: c -> a -> b -> c. b's hop goes home to c: no content, the same round.
+  assert.equal(await putItem(c, 'home.txt', 'the content'), '200 OK');
+  const home = forwards('home.txt');
+  assert.equal(home.length, 1);
+  assert.equal(home[0]!.to, c);
+  assert.equal(home[0]!.message.creator, c);
+  assert.equal(home[0]!.message.data.content, '');
+  assert.ok(home[0]!.message.id, 'the round keeps its id');
+  // Created at a: a -> b -> c -> a. b's hop goes to c, which must store it: whole.
+  assert.equal(await putItem(a, 'away.txt', 'the content'), '200 OK');
+  assert.deepEqual(
+    forwards('away.txt').map(({ to, message }) => [to, message.data.content]),
+    [[c, 'the content']],
+  );
+  for (const server of [a, b, c]) {
+    for (const item of ['home.txt', 'away.txt']) {
+      assert.deepEqual(await getItem(server, item), { found: true, content: 'the content', encoding: undefined }, `${item} at ${server}`);
+    }
+  }
 });
 
 test('JSON logs tie a client request to the forwards it caused with one round id, on every server', async (t) => {

@@ -157,7 +157,8 @@ class PinoLog implements Log {
 }
 
 class PrettyLog implements Log {
-  private readonly paint: Record<Tag, (text: string) => string>;
+  /** Each tag as printed, `[INFO]` and so on, painted once. */
+  private readonly tags: Record<Tag, string>;
 
   constructor(
     private readonly out: { write(line: string): unknown },
@@ -167,11 +168,17 @@ class PrettyLog implements Log {
     private readonly prefixNode: boolean,
   ) {
     const c = picocolors.createColors(color);
-    this.paint = { INFO: c.green, SEND: c.cyan, RECV: c.magenta, WARN: c.yellow, ERROR: c.red };
+    this.tags = {
+      INFO: c.green('[INFO]'),
+      SEND: c.cyan('[SEND]'),
+      RECV: c.magenta('[RECV]'),
+      WARN: c.yellow('[WARN]'),
+      ERROR: c.red('[ERROR]'),
+    };
   }
 
   private line(tag: Tag, message: string): void {
-    this.out.write(`${this.prefix}${this.paint[tag](`[${tag}]`)} ${message}\n`);
+    this.out.write(`${this.prefix}${this.tags[tag]} ${message}\n`);
   }
 
   info(message: string): void {

@@ -180,14 +180,13 @@ function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Wai
 }
 
 /** Applies a write that came around the ring (or from a client), whole or one part. */
-async function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<void> {
+function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<unknown> {
   ctx.clock.observe(version);
   if (data.part) {
     const bytes = Buffer.from(data.content, 'base64');
-    await ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
-    return;
+    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
   }
-  await ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
+  return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
 }
 
 /** A lookup passing by: keep the copy it carries when ours is missing or older. */

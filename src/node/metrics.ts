@@ -12,6 +12,13 @@ import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'pr
 
 type Labels<L extends string> = Record<L, string>;
 
+/** The values of a label set, in label order, as one string: what a series is found by (counted per message, so no array is built). */
+function seriesKey<L extends string>(names: readonly L[], labels: Labels<L>): string {
+  let key = labels[names[0]!];
+  for (let i = 1; i < names.length; i++) key += `\u0000${labels[names[i]!]}`;
+  return key;
+}
+
 /** One label set's running count; `inc` is an addition. */
 export interface CounterSeries {
   inc(by?: number): void;
@@ -43,7 +50,7 @@ export class TallyCounter<L extends string> {
 
   /** The series of one label set, to keep at hand where it is counted often. */
   labels(labels: Labels<L>): CounterSeries {
-    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
+    const key = seriesKey(this.labelNames, labels);
     let entry = this.series.get(key);
     if (!entry) {
       const created = {
@@ -89,7 +96,7 @@ export class LatencyHistogram<L extends string> {
   }
 
   labels(labels: Labels<L>): HistogramSeries {
-    const key = this.labelNames.map((name) => labels[name]).join('\u0000');
+    const key = seriesKey(this.labelNames, labels);
     let entry = this.series.get(key);
     if (!entry) {
       const buckets = this.buckets;

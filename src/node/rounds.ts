@@ -65,6 +65,14 @@ export class PendingRounds<T> {
  */
 export class SeenRounds {
   private readonly ids = new Set<string>();
+  /**
+   * The same ids in the order they came, as a ring: the oldest is the one
+   * about to be overwritten. Taking the oldest from the Set itself (its first
+   * in iteration order) cost a walk past every entry deleted before it, which
+   * grew to tens of microseconds per round once the capacity was reached.
+   */
+  private readonly order: string[] = [];
+  private oldest = 0;
 
   constructor(private readonly capacity = 50_000) {}
 
@@ -72,10 +80,12 @@ export class SeenRounds {
   firstSighting(id: string): boolean {
     if (this.ids.has(id)) return false;
     this.ids.add(id);
-    if (this.ids.size > this.capacity) {
-      // Sets iterate in insertion order: drop the oldest.
-      const oldest = this.ids.values().next().value as string;
-      this.ids.delete(oldest);
+    if (this.order.length < this.capacity) {
+      this.order.push(id);
+    } else {
+      this.ids.delete(this.order[this.oldest]!);
+      this.order[this.oldest] = id;
+      this.oldest = (this.oldest + 1) % this.capacity;
     }
     return true;
   }

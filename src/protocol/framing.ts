@@ -46,6 +46,16 @@ export class JsonObjectFramer {
     return this.buffered;
   }
 
+  /** Forgets the object found (or begun), to find the next one in the same stream. */
+  reset(): void {
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.started = false;
+    this.depth = 0;
+    this.inString = false;
+    this.escaped = false;
+  }
+
   /** Feeds a chunk; returns the completed object, or undefined when more bytes are needed. Throws CoopError. */
   push(chunk: Buffer): FrameResult | undefined {
     const end = this.scan(chunk);

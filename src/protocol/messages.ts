@@ -322,11 +322,10 @@ export function encodeMessage(message: Message | Reply): string {
     case 'INSERT':
       return pyDumps({ type: message.type, data: message.data, from: message.from });
     case 'PUT':
-      return pyDumps({
-        type: message.type,
-        data: 'status' in message.data ? message.data : itemFields(message.data),
-        token: requestToken(message),
-      });
+      // The answer to every PUT, written directly (the text pyDumps gives).
+      if ('status' in message.data)
+        return `{"type": "PUT", "data": {"item": ${pyString(message.data.item)}, "status": ${pyString(message.data.status)}}}`;
+      return pyDumps({ type: message.type, data: itemFields(message.data), token: requestToken(message) });
     case 'GET':
       if (typeof message.data === 'string') {
         const request = message as GetMessage;

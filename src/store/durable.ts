@@ -54,6 +54,14 @@ async function syncDirectory(path: string): Promise<void> {
 }
 
 export class DiskPersistence implements Persistence {
+  /**
+   * The blob file of each item whose content is one, known without reading its
+   * record: reading it back before every write (to find a blob to delete)
+   * decoded the whole record, content and all, and cost as much as the write.
+   * Filled by load(), which the store calls first.
+   */
+  private readonly blobs = new Map<string, string>();
+
   private constructor(
     private readonly dir: string,
     private readonly db: RootDatabase<DiskRecord, string>,
@@ -73,7 +81,10 @@ export class DiskPersistence implements Persistence {
       if (await this.intact(value)) {
         const { blob, ...record } = value;
         records.push([key, record]);
-        if (blob) referenced.add(blob);
+        if (blob) {
+          referenced.add(blob);
+          this.blobs.set(key, blob);
+        }
       } else {
         damaged.push(key);
       }
@@ -101,7 +112,7 @@ export class DiskPersistence implements Persistence {
   }
 
   async write(name: string, meta: ItemMeta, body: Body): Promise<void> {
-    const previous = this.db.get(name)?.blob;
+    const previous = this.blobs.get(name);
     let record: DiskRecord;
     if ('inline' in body) {
       record = { ...meta, content: body.inline };
@@ -115,6 +126,8 @@ export class DiskPersistence implements Persistence {
       record = { ...meta, blob };
     }
     await this.db.put(name, record);
+    if (record.blob) this.blobs.set(name, record.blob);
+    else this.blobs.delete(name);
     if (previous && previous !== record.blob) await rm(this.blobPath(previous), { force: true });
   }
 
@@ -123,7 +136,7 @@ export class DiskPersistence implements Persistence {
   }
 
   async readRange(name: string, _meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
-    const blob = this.db.get(name)?.blob;
+    const blob = this.blobs.get(name);
     if (!blob) return Buffer.alloc(0);
     const file = await open(this.blobPath(blob), 'r');
     try {
@@ -136,8 +149,9 @@ export class DiskPersistence implements Persistence {
   }
 
   async remove(name: string): Promise<void> {
-    const blob = this.db.get(name)?.blob;
+    const blob = this.blobs.get(name);
     await this.db.remove(name);
+    this.blobs.delete(name);
     if (blob) await rm(this.blobPath(blob), { force: true });
   }
 

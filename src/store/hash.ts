@@ -3,7 +3,7 @@ import * as crypto from 'node:crypto';
 
 const oneShot = typeof crypto.hash === 'function';
 
-/** Hex SHA-1: content hashes (ETags, damage checks). */
+/** Hex SHA-1: content hashes (ETags, damage checks). A string is hashed as its UTF-8 bytes. */
 export function sha1(data: Buffer | string): string {
   return oneShot ? crypto.hash('sha1', data, 'hex') : crypto.createHash('sha1').update(data).digest('hex');
 }

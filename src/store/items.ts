@@ -63,8 +63,12 @@ export const INLINE_LIMIT = 1024 * 1024;
 
 /** The record of content kept inline. */
 function inlineMeta(version: Version, deleted: boolean, encoding: Encoding | undefined, content: string, now: number): ItemMeta {
-  const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-  return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
+  if (encoding === 'base64') {
+    const bytes = Buffer.from(content, 'base64');
+    return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
+  }
+  // Text is hashed as its UTF-8 bytes without making a Buffer of them (every PUT, on every server).
+  return { version, deleted, encoding, size: Buffer.byteLength(content, 'utf8'), storedAt: now, hash: sha1(content) };
 }
 
 export class ItemStore {
@@ -141,34 +145,45 @@ export class ItemStore {
    * version supersedes the held one. Resolves true once applied durably, false
    * when the held version is as new or newer.
    */
-  async apply(
+  apply(
     name: string,
     copy: { version: Version; deleted?: boolean; encoding?: Encoding | undefined; content: string },
     now: number,
   ): Promise<boolean> {
-    if (!supersedes(copy.version, this.index.get(name)?.version)) return false;
+    if (!supersedes(copy.version, this.index.get(name)?.version)) return Promise.resolve(false);
     const deleted = copy.deleted === true;
     const content = deleted ? '' : copy.content;
     const encoding = deleted ? undefined : copy.encoding;
-    if (content.length > INLINE_LIMIT) {
-      const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-      const staged = await this.persistence.stage();
-      await staged.append(bytes); // the staged file hashes what it takes
-      const meta: ItemMeta = { version: copy.version, deleted, encoding, size: bytes.length, storedAt: now, hash: staged.hash() };
-      return this.applyStaged(name, meta, staged);
-    }
+    if (content.length > INLINE_LIMIT) return this.applyLarge(name, copy.version, deleted, encoding, content, now);
     const meta = inlineMeta(copy.version, deleted, encoding, content, now);
-    return this.serially(name, async () => {
-      if (!supersedes(meta.version, this.index.get(name)?.version)) return false;
-      this.replace(name, meta);
-      this.inflight.set(name, content);
-      try {
-        await this.persistence.write(name, meta, { inline: content });
-      } finally {
-        if (this.inflight.get(name) === content) this.inflight.delete(name);
-      }
-      return true;
-    });
+    return this.serially(name, () => this.writeInline(name, meta, content));
+  }
+
+  private async writeInline(name: string, meta: ItemMeta, content: string): Promise<boolean> {
+    if (!supersedes(meta.version, this.index.get(name)?.version)) return false;
+    this.replace(name, meta);
+    this.inflight.set(name, content);
+    try {
+      await this.persistence.write(name, meta, { inline: content });
+    } finally {
+      if (this.inflight.get(name) === content) this.inflight.delete(name);
+    }
+    return true;
+  }
+
+  private async applyLarge(
+    name: string,
+    version: Version,
+    deleted: boolean,
+    encoding: Encoding | undefined,
+    content: string,
+    now: number,
+  ): Promise<boolean> {
+    const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
+    const staged = await this.persistence.stage();
+    await staged.append(bytes); // the staged file hashes what it takes
+    const meta: ItemMeta = { version, deleted, encoding, size: bytes.length, storedAt: now, hash: staged.hash() };
+    return this.applyStaged(name, meta, staged);
   }
 
   /** Applies content that was staged part by part (large items). */

@@ -1,15 +1,17 @@
 /**
  * Persistent connections to our own servers: instead of a connection per
  * message, one connection per peer, opened with a STREAM message and then
- * carrying one object after another, in order. Original servers never get
- * one (the caller decides who does). A stream that breaks is dropped; the
- * message that found it broken is tried once more on a fresh connection, so
- * a peer that restarted is not taken for dead.
+ * carrying one object after another, in order, written in batches
+ * (batch.ts). Original servers never get one (the caller decides who does).
+ * A stream that breaks is dropped; the messages that found it broken are
+ * tried once more on a fresh connection, so a peer that restarted is not
+ * taken for dead.
  */
 import type { Socket } from 'node:net';
 import { CoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
 import { dial, readyEvent, type TlsClientOptions } from './tcp.js';
+import { WriteBatch } from './batch.js';
 
 /** A stream that carries nothing for this long is closed (the receiver waits longer). */
 const IDLE_MS = 60_000;
@@ -22,24 +24,8 @@ interface Stream {
   connected: boolean;
   /** Has carried a message: a failure now may be the peer restarting, worth one retry. */
   used: boolean;
-  /** Writes are being gathered until the end of this turn of the event loop. */
-  gathering: boolean;
-}
-
-/**
- * Messages written to one stream in the same turn of the event loop go out
- * in one system call: under load a server relays many rounds per turn, and a
- * write per message (and a wake-up of the peer per message) was most of a
- * relay's cost (issue 6). The turn ends in setImmediate, so nothing waits longer.
- */
-function gather(stream: Stream): void {
-  if (stream.gathering) return;
-  stream.gathering = true;
-  stream.socket.cork();
-  setImmediate(() => {
-    stream.gathering = false;
-    stream.socket.uncork();
-  });
+  /** Messages on their way out, written together (batch.ts). */
+  batch: WriteBatch;
 }
 
 export class PeerStreams {
@@ -59,8 +45,10 @@ export class PeerStreams {
       await this.write(stream, payload);
     } catch (err) {
       if (!stream.used || this.closed) throw err;
-      // A stream that worked before broke: open a fresh one once; a dead peer refuses it.
-      await this.write(this.open(to), payload);
+      // A stream that worked before broke: once more on a fresh one (shared by the
+      // messages that broke with it); a dead peer refuses it.
+      const fresh = this.streams.get(to);
+      await this.write(fresh !== undefined && fresh !== stream ? fresh : this.open(to), payload);
     }
   }
 
@@ -70,17 +58,10 @@ export class PeerStreams {
     this.streams.clear();
   }
 
-  private async write(stream: Stream, payload: string): Promise<void> {
-    if (!stream.connected) await stream.ready;
-    await new Promise<void>((resolve, reject) => {
-      if (stream.socket.destroyed || !stream.socket.writable) {
-        reject(new CoopError('CLOSED', 'the stream is closed'));
-        return;
-      }
-      gather(stream);
-      stream.socket.write(payload, (err) => (err ? reject(new CoopError('CLOSED', `stream write failed: ${err.message}`)) : resolve()));
-    });
-    stream.used = true;
+  private write(stream: Stream, payload: string): Promise<void> {
+    if (!stream.connected) return stream.ready.then(() => this.write(stream, payload));
+    if (stream.socket.destroyed || !stream.socket.writable) return Promise.reject(new CoopError('CLOSED', 'the stream is closed'));
+    return stream.batch.add(payload);
   }
 
   private open(to: Address): Stream {
@@ -104,7 +85,20 @@ export class PeerStreams {
       });
     });
     ready.catch(() => undefined);
-    const stream: Stream = { socket, ready, connected: false, used: false, gathering: false };
+    const batch = new WriteBatch(
+      {
+        get writable() {
+          return !socket.destroyed && socket.writable;
+        },
+        write: (text, done) =>
+          socket.write(text, (err) => {
+            if (!err) stream.used = true;
+            done(err);
+          }),
+      },
+      (err) => new CoopError('CLOSED', `stream write failed: ${(err as Error).message}`),
+    );
+    const stream: Stream = { socket, ready, connected: false, used: false, batch };
     const forget = (): void => {
       if (this.streams.get(to) === stream) this.streams.delete(to);
     };

@@ -147,14 +147,14 @@ export class TcpListener {
 
   /** Reads one object after another from a peer's persistent connection; a bad one ends the stream. */
   private stream(socket: Socket, first: Buffer): void {
-    let framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+    const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
     const take = (chunk: Buffer): void => {
       try {
         let rest = chunk;
         while (rest.length > 0) {
           const result = framer.push(rest);
           if (!result) return;
-          framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+          framer.reset();
           rest = result.rest;
           if (this.handlers.onStreamMessage?.(utf8Text(result.frame)) === false) {
             socket.destroy();

@@ -189,6 +189,25 @@ describe('DiskPersistence: blob files', () => {
     });
   });
 
+  test('a blob written before a restart is read, superseded and collected after it', async (t) => {
+    const dir = await tempDir(t);
+    const blobsDir = join(dir, 'blobs');
+    await withStore(dir, (store) => store.apply('x', { version: v(1), content: largeText('one') }, NOW));
+    await withStore(dir, (store) => store.apply('gone', { version: v(1), content: largeText('gone') }, NOW));
+    assert.equal((await readdir(blobsDir)).length, 2);
+    await withStore(dir, async (store) => {
+      assert.ok((await store.readRange('x', 0, 4)).equals(Buffer.from('one:')));
+      await store.apply('x', { version: v(2), content: 'small now' }, NOW);
+      await store.apply('gone', { version: v(2), deleted: true, content: '' }, NOW);
+      assert.deepEqual(await readdir(blobsDir), [], 'both old blob files are removed');
+      assert.equal(await store.collectTombstones(NOW + 1), 1);
+    });
+    await withStore(dir, async (store) => {
+      assert.deepEqual(await store.get('x'), { meta: store.head('x'), content: 'small now' });
+      assert.equal(store.head('gone'), undefined);
+    });
+  });
+
   test('orphan blob files and staging files are removed at open', async (t) => {
     const dir = await tempDir(t);
     await withStore(dir, async (store) => {

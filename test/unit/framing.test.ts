@@ -112,6 +112,40 @@ describe('JsonObjectFramer', () => {
     assert.equal(framer.bufferedBytes, 8);
   });
 
+  test('after reset, the same framer finds the next object of a stream, split anywhere, with a fresh size limit', () => {
+    const framer = new JsonObjectFramer(40);
+    const stream = Buffer.from('{"a": "}{"}{"b": [1, {"c": "\\\\"}]}\n{"d": "' + 'x'.repeat(28) + '"}');
+    for (let split = 1; split < stream.length; split++) {
+      const found: string[] = [];
+      for (const chunk of [stream.subarray(0, split), stream.subarray(split)]) {
+        let rest: Buffer = chunk;
+        while (rest.length > 0) {
+          const result = framer.push(rest);
+          if (!result) break;
+          found.push(result.frame.toString());
+          framer.reset();
+          rest = result.rest;
+        }
+      }
+      assert.deepEqual(
+        found.map((text) => JSON.parse(text)),
+        [{ a: '}{' }, { b: [1, { c: '\\' }] }, { d: 'x'.repeat(28) }],
+        `split at ${split}`,
+      );
+      assert.equal(framer.hasStarted, false);
+      assert.equal(framer.bufferedBytes, 0);
+    }
+  });
+
+  test('reset in the middle of an object forgets it: strings, nesting and all', () => {
+    const framer = new JsonObjectFramer(1024);
+    assert.equal(framer.push(Buffer.from('{"a": ["unclosed \\')), undefined);
+    framer.reset();
+    const result = framer.push(Buffer.from('{"b": 2}'));
+    assert.ok(result);
+    assert.deepEqual(JSON.parse(result.frame.toString()), { b: 2 });
+  });
+
   const garbage: ReadonlyArray<string> = ['x', '[]', '"str"', '1', 'null', '}', ']', '\u0000{}', '  x{}', '\ufeff{}'];
   for (const text of garbage) {
     test(`rejects a message that does not start with an object: ${JSON.stringify(text)}`, () => {

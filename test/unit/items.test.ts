@@ -353,6 +353,7 @@ describe('ItemStore contents', () => {
   const hashes: ReadonlyArray<{ name: string; encoding?: 'base64'; content: string; bytes: Buffer }> = [
     { name: 'text', content: 'hello', bytes: Buffer.from('hello') },
     { name: 'multibyte text', content: 'ünïcødé', bytes: Buffer.from('ünïcødé', 'utf8') },
+    { name: 'text beyond the BMP', content: 'snow ☃ and 😀', bytes: Buffer.from('snow ☃ and 😀', 'utf8') },
     { name: 'base64 bytes', encoding: 'base64', content: pattern(64).toString('base64'), bytes: pattern(64) },
     { name: 'empty', content: '', bytes: Buffer.alloc(0) },
   ];

@@ -641,3 +641,12 @@ test('a whole FORWARD_PUT is encoded as pyDumps encodes the same fields in the s
     }
   }
 });
+
+test('the answer to a PUT is encoded as pyDumps encodes the same fields in the same order', () => {
+  for (const item of ['a.txt', 'dïr/a "b".txt', 'back\\slash \u2028 😀']) {
+    for (const status of [PUT_OK_STATUS, 'anything "else"']) {
+      const reply: Reply = { type: 'PUT', data: { item, status } };
+      assert.equal(encodeMessage(reply), pyDumps({ type: 'PUT', data: { item, status } }));
+    }
+  }
+});

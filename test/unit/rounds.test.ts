@@ -166,6 +166,22 @@ describe('SeenRounds', () => {
     assert.equal(seen.firstSighting('a'), false);
   });
 
+  test('keeps exactly the newest ids, however many times its capacity is passed', () => {
+    const capacity = 7;
+    const seen = new SeenRounds(capacity);
+    const model: string[] = []; // the ids it should remember, oldest first
+    for (let i = 0; i < 200; i += 1) {
+      // Mostly new ids, now and then one seen recently or long ago.
+      const id = i % 5 === 4 ? `r${i - 1 - (i % 11)}` : `r${i}`;
+      const first = !model.includes(id);
+      assert.equal(seen.firstSighting(id), first, `firstSighting(${id}) at step ${i}`);
+      if (first) {
+        model.push(id);
+        if (model.length > capacity) model.shift();
+      }
+    }
+  });
+
   test('the default capacity holds many ids', () => {
     const seen = new SeenRounds();
     for (let i = 0; i < 50_000; i += 1) seen.firstSighting(`r${i}`);

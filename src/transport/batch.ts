@@ -1,0 +1,99 @@
+/**
+ * Gathers the messages written to one peer stream and writes them together.
+ *
+ * A batch is written once a turn of the event loop adds nothing to it: a
+ * server that relays a batch it received writes it on at the end of the next
+ * turn, and a lone message waits one turn. A server that keeps adding
+ * messages turn after turn (the server where a burst of client PUTs comes
+ * in, one or two per turn) keeps gathering, up to `holdMs` or `holdChars`.
+ * Every message written costs a system call and wakes the peer, which then
+ * reads, parses and passes on what it got; a batch costs that once (issue 6:
+ * the entry server of a busy ring wrote one message per turn, and each
+ * server after it woke up once per message).
+ *
+ * All messages of a batch share its outcome: one promise, settled when the
+ * batch has been handed to the kernel, or has failed.
+ */
+
+/** Where a batch goes: one write of the whole text, with a callback (a socket). */
+export interface BatchSink {
+  /** False when nothing can be written any more (the connection is gone). */
+  readonly writable: boolean;
+  write(text: string, done: (err?: Error | null) => void): void;
+}
+
+export interface BatchOptions {
+  /** The longest a batch is held while messages keep coming. */
+  holdMs: number;
+  /** A batch this large (in UTF-16 units of text) is written at the end of its turn. */
+  holdChars: number;
+  /** Runs `fn` at the end of this turn of the event loop (setImmediate). */
+  schedule?(fn: () => void): void;
+  /** Milliseconds, for the hold (performance.now). */
+  now?(): number;
+}
+
+export const DEFAULT_HOLD: Readonly<BatchOptions> = { holdMs: 1, holdChars: 64 * 1024 };
+
+export class WriteBatch {
+  private chunks: string[] = [];
+  private chars = 0;
+  private started = 0;
+  /** Messages were added since the last check. */
+  private grew = false;
+  private outcome: { promise: Promise<void>; resolve(): void; reject(err: Error): void } | undefined;
+  private readonly schedule: (fn: () => void) => void;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly sink: BatchSink,
+    private readonly onError: (err: unknown) => Error,
+    private readonly options: BatchOptions = DEFAULT_HOLD,
+  ) {
+    this.schedule = options.schedule ?? setImmediate;
+    this.now = options.now ?? (() => performance.now());
+  }
+
+  /** Messages waiting to be written. */
+  get size(): number {
+    return this.chunks.length;
+  }
+
+  /** Adds one message; resolves when its batch has been written. */
+  add(text: string): Promise<void> {
+    if (!this.outcome) {
+      let resolve!: () => void;
+      let reject!: (err: Error) => void;
+      const promise = new Promise<void>((yes, no) => {
+        resolve = yes;
+        reject = no;
+      });
+      this.outcome = { promise, resolve, reject };
+      this.started = this.now();
+      this.schedule(this.check);
+    }
+    this.chunks.push(text);
+    this.chars += text.length;
+    this.grew = true;
+    return this.outcome.promise;
+  }
+
+  private readonly check = (): void => {
+    if (this.grew && this.chars < this.options.holdChars && this.now() - this.started < this.options.holdMs) {
+      this.grew = false;
+      this.schedule(this.check);
+      return;
+    }
+    const outcome = this.outcome!;
+    const text = this.chunks.length === 1 ? this.chunks[0]! : this.chunks.join('');
+    this.chunks = [];
+    this.chars = 0;
+    this.grew = false;
+    this.outcome = undefined;
+    if (!this.sink.writable) {
+      outcome.reject(this.onError(new Error('the connection is closed')));
+      return;
+    }
+    this.sink.write(text, (err) => (err ? outcome.reject(this.onError(err)) : outcome.resolve()));
+  };
+}
