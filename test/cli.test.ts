@@ -147,17 +147,21 @@ test('kill -9 of the middle server process: the others repair the ring and keep 
 });
 
 test('defect 5: servers started with no port choose distinct free ports, skipping taken ones', async (t) => {
-  // A free port found now; the port after it is taken by a stranger.
-  const probe = await listenOn(0);
-  const base = (probe.address() as { port: number }).port;
-  await new Promise((resolve) => probe.close(resolve));
+  // A free port found now, and the port after it held by a stranger (a port merely in use by
+  // someone else's connection at that moment could be free again by the time the servers start).
+  let base = 0;
   let stranger: Server | undefined;
-  try {
-    stranger = await listenOn(base + 1);
-  } catch {
-    // Taken already: just as good for this test.
+  for (let attempt = 0; stranger === undefined; attempt++) {
+    const probe = await listenOn(0);
+    base = (probe.address() as { port: number }).port;
+    await new Promise((resolve) => probe.close(resolve));
+    stranger = await listenOn(base + 1).catch((err: unknown) => {
+      if (attempt >= 20) throw err;
+      return undefined;
+    });
   }
-  t.after(() => new Promise<void>((resolve) => (stranger ? stranger.close(() => resolve()) : resolve())));
+  const held = stranger;
+  t.after(() => new Promise<void>((resolve) => held.close(() => resolve())));
   const servers = await Promise.all([0, 1, 2].map(() => startServer([], { WEBSERVER_LISTEN: `127.0.0.1:${base}+` })));
   t.after(() => Promise.all(servers.map((s) => s.kill())).then(() => undefined));
   const ports = servers.map((s) => parseAddress(s.address).port);
