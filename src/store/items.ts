@@ -8,7 +8,10 @@
  *
  * The decision to apply is taken synchronously against the in-memory index,
  * then the write goes to the persistence layer; `apply` resolves once the copy
- * is durable there. Until then reads are served from the in-flight copy.
+ * is committed there (it survives the process being killed; on disk, LMDB
+ * flushes a commit to the device in the background, overlapping the next one,
+ * so a power cut can lose the last moment). Until then reads are served from
+ * the in-flight copy.
  */
 import type { Encoding } from '../protocol/messages.js';
 import { BucketDigest, bucketOf } from './digest.js';
@@ -49,7 +52,7 @@ export interface StoredRecord extends ItemMeta {
 export interface Persistence {
   /** Every intact record; damaged ones (content not matching its hash, blob missing) are dropped and named. */
   load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }>;
-  /** Durable when resolved. */
+  /** Committed when resolved: it survives the process being killed (see the module's header on power cuts). */
   write(name: string, meta: ItemMeta, body: Body): Promise<void>;
   readInline(name: string): string | undefined;
   readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
@@ -142,7 +145,7 @@ export class ItemStore {
 
   /**
    * Applies a copy (or a tombstone, with deleted set and content '') when its
-   * version supersedes the held one. Resolves true once applied durably, false
+   * version supersedes the held one. Resolves true once committed, false
    * when the held version is as new or newer.
    */
   apply(
