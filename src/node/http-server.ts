@@ -6,6 +6,7 @@
  */
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ALLOWED_METHODS } from './web.js';
 
 export interface HttpLimits {
   requestTimeoutMs: number;
@@ -22,7 +23,7 @@ export function createHttpFace(app: RequestListener, limits: HttpLimits): Server
   server.maxRequestsPerSocket = limits.maxRequestsPerConnection;
   server.on('connect', (_request, socket: Duplex) => {
     socket.on('error', () => undefined);
-    socket.end('HTTP/1.1 405 Method Not Allowed\r\nAllow: GET, HEAD, PUT, DELETE\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\nAllow: ${ALLOWED_METHODS}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
   });
   // Its deadline checks start when it listens, which it never does: start them here.
   server.emit('listening');

@@ -135,6 +135,9 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** The methods the HTTP face answers (the Allow header of a 405). */
+export const ALLOWED_METHODS = 'GET, HEAD, PUT, DELETE';
+
 /** Request targets remembered with the item name they decode to, for the ready answers. */
 const TARGETS_REMEMBERED = 1024;
 
@@ -161,15 +164,21 @@ export function createWebApp(deps: WebDeps): WebApp {
     HEAD: deps.metrics.http.labels({ method: 'HEAD', status: '200' }),
   };
 
-  /** The ready answer of a small item held here whose target has been seen; undefined for anything else. */
-  const readyFor = (target: string): ReadyAnswer | undefined => {
+  /**
+   * The ready answer of a small item held here whose target has been served
+   * before (targets are remembered only where reads are open), counted as
+   * answered; undefined for anything else.
+   */
+  const readyAnswer = (target: string, method: 'GET' | 'HEAD'): ReadyAnswer | undefined => {
     const name = targets.get(target);
-    return name === undefined ? undefined : ready.get(deps.store(), name);
-  };
-  const countReady = (method: 'GET' | 'HEAD', started: number): void => {
+    if (name === undefined) return undefined;
+    const started = performance.now();
+    const answer = ready.get(deps.store(), name);
+    if (!answer) return undefined;
     getOk.inc();
     getLatency.observe((performance.now() - started) / 1000);
     answered[method].inc();
+    return answer;
   };
 
   /**
@@ -183,12 +192,10 @@ export function createWebApp(deps: WebDeps): WebApp {
     if ((method !== 'GET' && method !== 'HEAD') || req.headers.range !== undefined || req.headers['if-none-match'] !== undefined) {
       return false;
     }
-    const started = performance.now();
-    const answer = readyFor(req.url!);
+    const answer = readyAnswer(req.url!, method);
     if (!answer) return false;
     res.writeHead(200, answer.headers);
     res.end(method === 'HEAD' ? undefined : answer.body);
-    countReady(method, started);
     return true;
   };
 
@@ -199,8 +206,13 @@ export function createWebApp(deps: WebDeps): WebApp {
     const started = held ? performance.now() : 0;
     const local = held && !held.deleted && held.size <= PART_BYTES ? await deps.store().get(name) : undefined;
     if (local) {
-      deps.metrics.requests.inc({ type: 'GET', outcome: 'ok' });
-      deps.metrics.latency.observe({ type: 'GET' }, (performance.now() - started) / 1000);
+      getOk.inc();
+      getLatency.observe((performance.now() - started) / 1000);
+      // Its next plain GET can be a ready answer. Only held items are remembered, so misses cannot crowd them out.
+      if (readsOpen && req.url !== undefined && !targets.has(req.url)) {
+        if (targets.size >= TARGETS_REMEMBERED) targets.clear();
+        targets.set(req.url, name);
+      }
     }
     const first = local
       ? { item: name, content: '', found: true, version: local.meta.version, size: local.meta.size, offset: 0 }
@@ -333,10 +345,6 @@ export function createWebApp(deps: WebDeps): WebApp {
       return;
     }
     const name = itemName(path);
-    if (readsOpen && (method === 'GET' || method === 'HEAD') && req.url !== undefined && !targets.has(req.url)) {
-      if (targets.size >= TARGETS_REMEMBERED) targets.clear();
-      targets.set(req.url, name);
-    }
     switch (method) {
       case 'GET':
       case 'HEAD':
@@ -349,7 +357,7 @@ export function createWebApp(deps: WebDeps): WebApp {
         res.end();
         return;
       default:
-        res.writeHead(405, { allow: 'GET, HEAD, PUT, DELETE', 'content-type': 'text/plain; charset=utf-8' });
+        res.writeHead(405, { allow: ALLOWED_METHODS, 'content-type': 'text/plain; charset=utf-8' });
         res.end(`${method} is not supported here\n`);
     }
   };
@@ -374,12 +382,6 @@ export function createWebApp(deps: WebDeps): WebApp {
   };
   return {
     listener,
-    ready(target, method) {
-      if (!readsOpen) return undefined;
-      const started = performance.now();
-      const answer = readyFor(target);
-      if (answer) countReady(method, started); // the write follows at once, in the fast path
-      return answer;
-    },
+    ready: readyAnswer, // the write follows at once, in the fast path
   };
 }
