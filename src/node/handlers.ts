@@ -30,7 +30,7 @@ import {
 import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
-import type { ItemStore } from '../store/items.js';
+import type { ItemMeta, ItemStore } from '../store/items.js';
 import { unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
@@ -91,44 +91,45 @@ function missReply(item: string): Reply {
   return { type: 'GET', data: { item, content: NOT_FOUND_CONTENT, found: false } };
 }
 
-/** Answers a GET from this server's own copy; false when it has none to give. */
-async function serveLocal(ctx: HandlerContext, connection: Connection, item: string, part: RangeRequest | undefined): Promise<boolean> {
+/**
+ * Answers a GET from this server's own copy; false when it has none to give.
+ * A whole item whose content is at hand is answered at once (true, no
+ * promise); a part or a copy on disk resolves once answered.
+ */
+function serveLocal(ctx: HandlerContext, connection: Connection, item: string, part: RangeRequest | undefined): boolean | Promise<boolean> {
   const meta = ctx.store.head(item);
   if (!meta || meta.deleted) return false;
   const version = meta.version;
-  if (part) {
-    const length = Math.min(part.length, PART_BYTES);
-    const bytes = await ctx.store.readRange(item, part.offset, length);
-    const content = bytes.toString('base64');
-    const data = { item, content, encoding: meta.encoding, found: true, version, size: meta.size, offset: part.offset };
-    ctx.reply(connection, { type: 'GET', data });
-    return true;
-  }
+  if (part) return serveRange(ctx, connection, item, meta, part);
   if (meta.size > ctx.wholeLimit) {
     const message = `${item} is ${meta.size} bytes, more than one reply carries: fetch it in parts (webclient does)`;
     ctx.reply(connection, errorReply('TOO_LARGE', message));
     return true;
   }
-  const held = await ctx.store.get(item);
-  if (!held) return false;
-  ctx.reply(connection, { type: 'GET', data: { item, content: held.content, encoding: meta.encoding, found: true, version } });
-  return true;
-}
-
-/** Answers a whole GET at once when the content is at hand (inline, small): no promise, no I/O. */
-function serveAtHand(ctx: HandlerContext, connection: Connection, item: string): boolean {
-  const meta = ctx.store.head(item);
-  if (!meta || meta.deleted || meta.size > ctx.wholeLimit) return false;
   const content = ctx.store.contentAtHand(item);
-  if (content === undefined) return false;
-  ctx.reply(connection, { type: 'GET', data: { item, content, encoding: meta.encoding, found: true, version: meta.version } });
+  if (content !== undefined) {
+    ctx.reply(connection, { type: 'GET', data: { item, content, encoding: meta.encoding, found: true, version } });
+    return true;
+  }
+  return ctx.store.get(item).then((held) => {
+    if (!held) return false;
+    ctx.reply(connection, { type: 'GET', data: { item, content: held.content, encoding: meta.encoding, found: true, version } });
+    return true;
+  });
+}
+
+async function serveRange(ctx: HandlerContext, connection: Connection, item: string, meta: ItemMeta, part: RangeRequest): Promise<boolean> {
+  const length = Math.min(part.length, PART_BYTES);
+  const content = (await ctx.store.readRange(item, part.offset, length)).toString('base64');
+  const data = { item, content, encoding: meta.encoding, found: true, version: meta.version, size: meta.size, offset: part.offset };
+  ctx.reply(connection, { type: 'GET', data });
   return true;
 }
 
-/** A GET the content at hand did not answer: a part, a copy on disk, or a lookup around the ring. */
-async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerContext): Promise<void> {
+/** A GET this server could not answer at once (`served`): a part, a copy on disk, or a lookup around the ring. */
+async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerContext, served: false | Promise<boolean>): Promise<void> {
   const item = message.data;
-  if (await serveLocal(ctx, connection, item, message.part)) return;
+  if (await served) return;
   if (ctx.joining() && !message.local) {
     ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
     return;
@@ -260,8 +261,8 @@ export const handlers: HandlerTable = {
   },
 
   GET(message: GetMessage, connection, ctx) {
-    if (message.part === undefined && serveAtHand(ctx, connection, message.data)) return;
-    return lookUp(message, connection, ctx);
+    const served = serveLocal(ctx, connection, message.data, message.part);
+    return served === true ? undefined : lookUp(message, connection, ctx, served);
   },
 
   async PUT(message, connection, ctx) {
