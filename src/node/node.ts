@@ -453,10 +453,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   private failed(message: Message, connection: Connection, err: unknown): void {
     this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-    this.reply(
-      connection,
-      errorReply('INTERNAL', `the server could not handle this ${message.type}: ${(err as Error).message ?? String(err)}`),
-    );
+    // The cause stays in the log: it may name files of this server.
+    this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
   }
 
   private observe(type: string, started: number, ok: boolean): void {
