@@ -1,5 +1,5 @@
 /** What a server reports about itself (`GET /_ring`, the metrics): pure functions of its view and store. */
-import { createHash } from 'node:crypto';
+import { sha1 } from '../store/hash.js';
 import type { Address } from '../protocol/address.js';
 import type { RingView } from '../ring/ring.js';
 import type { ItemStore } from '../store/items.js';
@@ -37,6 +37,6 @@ export function nodeStatus(
     items: count,
     bytes,
     // Equal digests mean equal holdings: the ring page shows who is in sync.
-    digest: createHash('sha1').update(store.digest.toWire().join()).digest('hex').slice(0, 16),
+    digest: sha1(store.digest.toWire().join()).slice(0, 16),
   };
 }
