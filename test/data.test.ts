@@ -217,3 +217,17 @@ test('a stored file that can no longer be read: its GET gets INTERNAL, the failu
   assert.ok(captured.lines.some((line) => line.tag === 'ERROR' && line.msg.includes('handling GET failed')));
   assert.deepEqual(await getItem(node.address, 'kept.txt'), { found: true, content: 'still here', encoding: undefined });
 });
+
+test('a tombstone older than the TTL is not taken by a server that never held the item (it would only restart its age)', async (t) => {
+  const now = Date.now();
+  const cluster = await createTestCluster(2, { syncIntervalMs: 60_000, tombstoneTtlMs: 60_000, now: () => now });
+  t.after(() => cluster.stop());
+  const [a, b] = cluster.nodes as [RingNode, RingNode];
+  // Only a holds these deletions: one expired (not collected yet), one recent.
+  await a.store.apply('old.txt', { version: { clock: now - 120_000, server: a.address }, deleted: true, content: '' }, now);
+  await a.store.apply('new.txt', { version: { clock: now - 1000, server: a.address }, deleted: true, content: '' }, now);
+  const result = await b.sync.syncNow(a.address);
+  assert.equal(result?.deleted, 1);
+  assert.equal(b.store.head('old.txt'), undefined);
+  assert.equal(b.store.head('new.txt')?.deleted, true);
+});

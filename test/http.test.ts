@@ -240,6 +240,20 @@ test('/metrics is Prometheus text, and its counters move with requests', async (
   assert.equal(value(after, 'coop_ring_size'), 2);
   assert.ok(value(after, 'coop_http_requests_total{method="GET",status="200"}') >= 1);
   assert.ok(value(after, 'coop_forwards_total{type="FORWARD_PUT"}') >= 1);
+  // The latency histogram (counted in plain numbers, handed to prom-client when scraped): cumulative buckets ending in +Inf = count.
+  const buckets = after
+    .split('\n')
+    .filter((line) => line.startsWith('coop_request_duration_seconds_bucket{') && line.includes('type="GET"'))
+    .map((line) => Number(line.split(' ')[1]));
+  assert.ok(buckets.length > 2, 'GET latency buckets are exported');
+  assert.ok(
+    buckets.every((count, i) => i === 0 || count >= buckets[i - 1]!),
+    `buckets are cumulative: ${buckets.join(', ')}`,
+  );
+  const count = value(after, 'coop_request_duration_seconds_count{type="GET"}');
+  assert.ok(count >= 2);
+  assert.equal(buckets.at(-1), count, 'the +Inf bucket holds every observation');
+  assert.ok(value(after, 'coop_request_duration_seconds_sum{type="GET"}') > 0);
   await cluster.nodes[1]!.stop();
   await cluster.whenConverged(5000);
   assert.equal(value(await scrape(), 'coop_failures_detected_total'), 1);
