@@ -597,9 +597,10 @@ function homeward(message: RoundMessage): ForwardPutMessage | undefined {
 
 /**
  * Round messages a relay may pass on as received (to our own servers only).
- * Only those with a round id (from our servers) are kept as text.
+ * Only those with a round id (from our servers) are kept as text. Not UPDATE:
+ * ours always carry members, and a relay passes on its merged view instead.
  */
-const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET', 'UPDATE']);
+const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET']);
 /**
  * Larger texts are not kept: a part of a large item would stay in memory
  * twice (text and decoded) while it is written, and encoding it is a small
