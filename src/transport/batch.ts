@@ -54,11 +54,6 @@ export class WriteBatch {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** Messages waiting to be written. */
-  get size(): number {
-    return this.chunks.length;
-  }
-
   /** Adds one message; resolves when its batch has been written. */
   add(text: string): Promise<void> {
     if (!this.outcome) {
