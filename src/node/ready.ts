@@ -14,6 +14,17 @@ export function contentType(name: string): string {
   return charset ? `${type}; charset=${charset.toLowerCase()}` : type;
 }
 
+/**
+ * The headers of a stored item's answer, general or ready (for writeHead: name,
+ * value, ...): its type, ranges accepted, its ETag and Last-Modified when known.
+ */
+export function itemHeaders(name: string, hash: string | undefined, clock: number | undefined): string[] {
+  const headers = ['content-type', contentType(name), 'accept-ranges', 'bytes'];
+  if (hash !== undefined) headers.push('etag', `"${hash}"`);
+  if (clock !== undefined) headers.push('last-modified', new Date(clock).toUTCString());
+  return headers;
+}
+
 export interface ReadyAnswer {
   /** The store entry this answer was made from. */
   readonly meta: ItemMeta;
@@ -56,18 +67,7 @@ export class ReadyAnswers {
     if (kept?.meta === meta) return kept;
     const content = store.contentAtHand(name);
     if (content === undefined) return undefined;
-    const headers = [
-      'content-type',
-      contentType(name),
-      'accept-ranges',
-      'bytes',
-      'etag',
-      `"${meta.hash}"`,
-      'last-modified',
-      new Date(meta.version.clock).toUTCString(),
-      'content-length',
-      String(meta.size),
-    ];
+    const headers = [...itemHeaders(name, meta.hash, meta.version.clock), 'content-length', String(meta.size)];
     const body = meta.encoding === 'base64' ? Buffer.from(content, 'base64') : content;
     const answer: ReadyAnswer = { meta, headers, head: headOf(headers), body };
     this.keep(name, answer);

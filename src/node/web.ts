@@ -18,7 +18,7 @@ import type { Log } from '../log/logger.js';
 import type { NodeMetrics } from './metrics.js';
 import type { AccessPolicy } from '../security/access.js';
 import { ringPage, notFoundPage } from './pages.js';
-import { contentType, ReadyAnswers, type ReadyAnswer } from './ready.js';
+import { itemHeaders, ReadyAnswers, type ReadyAnswer } from './ready.js';
 
 export interface Traffic {
   type: string;
@@ -228,9 +228,7 @@ export function createWebApp(deps: WebDeps): WebApp {
       : Buffer.from(first.content, 'base64');
     const meta = deps.store().head(name);
     const hash = meta && !meta.deleted && meta.size === size ? meta.hash : size === firstBytes.length ? sha1(firstBytes) : undefined;
-    const headers: Record<string, string | number> = { 'content-type': contentType(name), 'accept-ranges': 'bytes' };
-    if (hash) headers.etag = `"${hash}"`;
-    if (first.version) headers['last-modified'] = new Date(first.version.clock).toUTCString();
+    const headers = itemHeaders(name, hash, first.version?.clock);
     if (hash && req.headers['if-none-match']?.split(',').some((tag) => tag.trim() === `"${hash}"` || tag.trim() === '*')) {
       res.writeHead(304, headers);
       res.end();
@@ -248,9 +246,9 @@ export function createWebApp(deps: WebDeps): WebApp {
       }
       ({ start, end } = range);
       status = 206;
-      headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      headers.push('content-range', `bytes ${start}-${end}/${size}`);
     }
-    headers['content-length'] = Math.max(0, end - start + 1);
+    headers.push('content-length', String(Math.max(0, end - start + 1)));
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || size === 0) {
       res.end();
