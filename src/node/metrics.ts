@@ -19,6 +19,34 @@ function seriesKey<L extends string>(names: readonly L[], labels: Labels<L>): st
   return key;
 }
 
+/** Series found by their label values, each made on first use (with its own copy of the labels). */
+class SeriesTable<L extends string, T> {
+  private readonly entries = new Map<string, T>();
+
+  constructor(
+    private readonly names: readonly L[],
+    private readonly make: (labels: Labels<L>) => T,
+  ) {}
+
+  get(labels: Labels<L>): T {
+    const key = seriesKey(this.names, labels);
+    let entry = this.entries.get(key);
+    if (entry === undefined) {
+      entry = this.make({ ...labels });
+      this.entries.set(key, entry);
+    }
+    return entry;
+  }
+
+  values(): IterableIterator<T> {
+    return this.entries.values();
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
 /** One label set's running count; `inc` is an addition. */
 export interface CounterSeries {
   inc(by?: number): void;
@@ -26,12 +54,19 @@ export interface CounterSeries {
 
 /** A counter whose increments wait in memory until the next scrape. */
 export class TallyCounter<L extends string> {
-  private readonly series = new Map<string, { labels: Labels<L>; pending: number; inc(by?: number): void }>();
-  private readonly labelNames: readonly L[];
+  private readonly series: SeriesTable<L, { labels: Labels<L>; pending: number } & CounterSeries>;
 
   constructor(config: { name: string; help: string; labelNames: readonly L[]; registers: Registry[] }) {
-    const series = this.series;
-    this.labelNames = config.labelNames;
+    const series = (this.series = new SeriesTable(config.labelNames, (labels) => {
+      const created = {
+        labels,
+        pending: 0,
+        inc(by = 1) {
+          created.pending += by;
+        },
+      };
+      return created;
+    }));
     new Counter<L>({
       ...config,
       collect() {
@@ -50,20 +85,7 @@ export class TallyCounter<L extends string> {
 
   /** The series of one label set, to keep at hand where it is counted often. */
   labels(labels: Labels<L>): CounterSeries {
-    const key = seriesKey(this.labelNames, labels);
-    let entry = this.series.get(key);
-    if (!entry) {
-      const created = {
-        labels: { ...labels },
-        pending: 0,
-        inc(by = 1) {
-          created.pending += by;
-        },
-      };
-      entry = created;
-      this.series.set(key, entry);
-    }
-    return entry;
+    return this.series.get(labels);
   }
 }
 
@@ -79,29 +101,18 @@ export interface HistogramSeries {
 export class LatencyHistogram<L extends string> {
   readonly type = 'histogram';
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, { labels: Labels<L>; counts: number[]; sum: number; count: number } & HistogramSeries>();
+  private readonly series: SeriesTable<L, { labels: Labels<L>; counts: number[]; sum: number; count: number } & HistogramSeries>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     private readonly buckets: readonly number[],
     registry: Registry,
   ) {
-    registry.registerMetric(this as unknown as Metric);
-  }
-
-  observe(labels: Labels<L>, seconds: number): void {
-    this.labels(labels).observe(seconds);
-  }
-
-  labels(labels: Labels<L>): HistogramSeries {
-    const key = seriesKey(this.labelNames, labels);
-    let entry = this.series.get(key);
-    if (!entry) {
-      const buckets = this.buckets;
+    this.series = new SeriesTable(labelNames, (labels) => {
       const created = {
-        labels: { ...labels },
+        labels,
         counts: buckets.map(() => 0),
         sum: 0,
         count: 0,
@@ -116,10 +127,17 @@ export class LatencyHistogram<L extends string> {
           }
         },
       };
-      entry = created;
-      this.series.set(key, entry);
-    }
-    return entry;
+      return created;
+    });
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(labels: Labels<L>, seconds: number): void {
+    this.labels(labels).observe(seconds);
+  }
+
+  labels(labels: Labels<L>): HistogramSeries {
+    return this.series.get(labels);
   }
 
   /** What the registry prints: cumulative buckets, +Inf, sum and count per label set. */
