@@ -5,15 +5,29 @@
  * id (an original server passed it on without our extra field) is matched to
  * the oldest waiting request of the same type and item.
  */
-export interface Waiting<T> {
+interface Waiting<T> {
   id: string;
   key: string;
   value: T;
-  timer: NodeJS.Timeout;
+  /** When it times out, on the `now` clock. */
+  deadline: number;
+  onTimeout: (value: T) => void;
 }
 
+/**
+ * One timer serves every waiting request, armed for the earliest deadline:
+ * a timer of its own per request cost an allocation, a timer-list insertion
+ * and a removal on every PUT, and kept the request reachable through the
+ * timer list (issue 6). Deadlines are kept exactly: the timer fires at the
+ * earliest one, and whatever is due then times out.
+ */
 export class PendingRounds<T> {
   private readonly byId = new Map<string, Waiting<T>>();
+  private timer: NodeJS.Timeout | undefined;
+  /** The deadline the timer is armed for. */
+  private armedFor = Infinity;
+
+  constructor(private readonly now: () => number = () => performance.now()) {}
 
   get size(): number {
     return this.byId.size;
@@ -21,13 +35,10 @@ export class PendingRounds<T> {
 
   /** Waits up to timeoutMs for the round, then calls onTimeout with the value. */
   add(id: string, key: string, value: T, timeoutMs: number, onTimeout: (value: T) => void): void {
-    clearTimeout(this.byId.get(id)?.timer);
-    const timer = setTimeout(() => {
-      if (this.byId.get(id)?.timer !== timer) return;
-      this.byId.delete(id);
-      onTimeout(value);
-    }, timeoutMs);
-    this.byId.set(id, { id, key, value, timer });
+    this.byId.delete(id);
+    const deadline = this.now() + timeoutMs;
+    this.byId.set(id, { id, key, value, deadline, onTimeout });
+    if (deadline < this.armedFor) this.arm(deadline);
   }
 
   /** Takes the request that round `id` answers, or, with no id, the oldest one under `key`. */
@@ -42,20 +53,46 @@ export class PendingRounds<T> {
       }
     }
     if (!waiting) return undefined;
-    clearTimeout(waiting.timer);
     this.byId.delete(waiting.id);
+    // The timer stays armed: when it fires it finds nothing due and re-arms for what is left.
+    if (this.byId.size === 0) this.disarm();
     return waiting.value;
   }
 
   /** Ends every wait and returns the values, for shutdown. */
   drain(): T[] {
-    const values = [...this.byId.values()].map((waiting) => {
-      clearTimeout(waiting.timer);
-      return waiting.value;
-    });
+    const values = [...this.byId.values()].map((waiting) => waiting.value);
     this.byId.clear();
+    this.disarm();
     return values;
   }
+
+  private arm(deadline: number): void {
+    clearTimeout(this.timer);
+    this.armedFor = deadline;
+    this.timer = setTimeout(this.expire, Math.max(0, deadline - this.now()));
+  }
+
+  private disarm(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.armedFor = Infinity;
+  }
+
+  private readonly expire = (): void => {
+    this.timer = undefined;
+    this.armedFor = Infinity;
+    const now = this.now();
+    const due: Waiting<T>[] = [];
+    let next = Infinity;
+    for (const waiting of this.byId.values()) {
+      if (waiting.deadline <= now) due.push(waiting);
+      else next = Math.min(next, waiting.deadline);
+    }
+    for (const waiting of due) this.byId.delete(waiting.id);
+    if (next !== Infinity) this.arm(next);
+    for (const waiting of due) waiting.onTimeout(waiting.value);
+  };
 }
 
 /**

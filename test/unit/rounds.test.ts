@@ -7,10 +7,15 @@ const NEVER = (): void => {
   assert.fail('onTimeout must not be called');
 };
 
+/** Deadlines on Date.now, which the tests' mock timers move with setTimeout. */
+function pendingRounds<T>(): PendingRounds<T> {
+  return new PendingRounds<T>(() => Date.now());
+}
+
 describe('PendingRounds', () => {
   test('take by id returns the value waiting under that id, once', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     pending.add('r1', 'PUT a', 'client-1', 1000, NEVER);
     pending.add('r2', 'PUT a', 'client-2', 1000, NEVER);
     pending.add('r3', 'GET b', 'client-3', 1000, NEVER);
@@ -25,8 +30,8 @@ describe('PendingRounds', () => {
   });
 
   test('take with an unknown id takes nothing, even when the key matches', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     pending.add('r1', 'PUT a', 'client-1', 1000, NEVER);
     assert.equal(pending.take('other', 'PUT a'), undefined);
     assert.equal(pending.size, 1);
@@ -34,8 +39,8 @@ describe('PendingRounds', () => {
   });
 
   test('take without id takes the oldest request under the key', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     const steps: ReadonlyArray<[string, string, string]> = [
       ['r1', 'PUT a', 'first a'],
       ['r2', 'GET a', 'get a'],
@@ -62,8 +67,8 @@ describe('PendingRounds', () => {
   });
 
   test('a request taken by id is not taken again by key', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     pending.add('r1', 'PUT a', 'one', 1000, NEVER);
     pending.add('r2', 'PUT a', 'two', 1000, NEVER);
     assert.equal(pending.take('r1', 'PUT a'), 'one');
@@ -71,8 +76,8 @@ describe('PendingRounds', () => {
   });
 
   test('timeout calls onTimeout exactly once, with the value, when the time is up', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     const timedOut: string[] = [];
     pending.add('r1', 'PUT a', 'client-1', 1000, (value) => timedOut.push(value));
     t.mock.timers.tick(999);
@@ -88,8 +93,8 @@ describe('PendingRounds', () => {
   });
 
   test('each request times out on its own clock', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     const timedOut: string[] = [];
     const record = (value: string): void => {
       timedOut.push(value);
@@ -106,8 +111,8 @@ describe('PendingRounds', () => {
   });
 
   test('a taken request never times out', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<string>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
     let calls = 0;
     pending.add('r1', 'k', 'v', 100, () => {
       calls += 1;
@@ -117,9 +122,48 @@ describe('PendingRounds', () => {
     assert.equal(calls, 0);
   });
 
+  test('one request taken early does not keep the others from timing out on time', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const timedOut: Array<[string, number]> = [];
+    const record = (value: string): void => {
+      timedOut.push([value, Date.now()]);
+    };
+    const start = Date.now();
+    pending.add('a', 'k', 'a', 1000, record);
+    t.mock.timers.tick(300);
+    pending.add('b', 'k', 'b', 1000, record);
+    assert.equal(pending.take('a', 'k'), 'a'); // the timer was armed for a's deadline
+    t.mock.timers.tick(700); // a's deadline: nothing is due, the timer re-arms for b
+    assert.deepEqual(timedOut, []);
+    pending.add('c', 'k', 'c', 200, record); // earlier than b's: the timer re-arms sooner
+    t.mock.timers.tick(200);
+    assert.deepEqual(timedOut, [['c', start + 1200]]);
+    t.mock.timers.tick(100);
+    assert.deepEqual(timedOut, [
+      ['c', start + 1200],
+      ['b', start + 1300],
+    ]);
+    assert.equal(pending.size, 0);
+  });
+
+  test('requests due at the same moment all time out together, and one added again under its id waits anew', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<number>();
+    const timedOut: number[] = [];
+    for (let i = 0; i < 5; i++) pending.add(`r${i}`, 'k', i, 500, (value) => timedOut.push(value));
+    pending.add('r2', 'k', 20, 900, (value) => timedOut.push(value));
+    t.mock.timers.tick(500);
+    assert.deepEqual(timedOut, [0, 1, 3, 4]);
+    t.mock.timers.tick(399);
+    assert.deepEqual(timedOut, [0, 1, 3, 4]);
+    t.mock.timers.tick(1);
+    assert.deepEqual(timedOut, [0, 1, 3, 4, 20]);
+  });
+
   test('drain returns every waiting value and clears everything', (t) => {
-    t.mock.timers.enable({ apis: ['setTimeout'] });
-    const pending = new PendingRounds<number>();
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<number>();
     let calls = 0;
     const count = (): void => {
       calls += 1;
