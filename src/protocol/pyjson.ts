@@ -12,10 +12,15 @@ function escapeChar(ch: string): string {
   return '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0');
 }
 
+/** Anything but printable ASCII, quote and backslash: a string without these is its own JSON text, quoted. */
+const NEEDS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
+
 export function pyString(value: string): string {
+  // The usual content (plain text) is written quoted as it is: no copy of it is made
+  // here, where JSON.stringify copied every kilobyte of a PUT (issue 6).
+  if (!NEEDS_ESCAPE.test(value)) return '"' + value + '"';
   const json = JSON.stringify(value);
-  // Plain ASCII (the usual case, and every 1 KiB of content) is found without a regular expression:
-  // its UTF-8 length is its length, and it has no DEL.
+  // ASCII with escapes (quotes, controls): its UTF-8 length is its length, and it has no DEL.
   if (Buffer.byteLength(value, 'utf8') === value.length && !value.includes('\u007f')) return json;
   return HAS_NON_ASCII.test(json) ? json.replace(NON_ASCII, escapeChar) : json;
 }

@@ -34,6 +34,17 @@ describe('pyString', () => {
     });
   }
 
+  test('every BMP code unit alone, and amid plain text, is written as JSON.stringify with non-ASCII escaped', () => {
+    const reference = (value: string): string =>
+      JSON.stringify(value).replace(/[\u007f-\uffff]/g, (ch) => '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0'));
+    for (let code = 0; code <= 0xffff; code += 1) {
+      const ch = String.fromCharCode(code);
+      assert.equal(pyString(ch), reference(ch), `U+${code.toString(16)}`);
+      const amid = `plain ${ch} text`;
+      assert.equal(pyString(amid), reference(amid), `U+${code.toString(16)} amid text`);
+    }
+  });
+
   test('output is pure printable ASCII for every BMP code unit', () => {
     let all = '';
     for (let code = 0; code <= 0xffff; code += 1) all += String.fromCharCode(code);
