@@ -190,6 +190,17 @@ function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<u
   return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
 }
 
+/** A write passing by: store this server's copy, then pass the round on. */
+async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage): Promise<void> {
+  try {
+    await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
+  } catch (err) {
+    // This copy is lost here (anti-entropy repairs it); the round must go on.
+    ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
+  }
+  ctx.forward(message);
+}
+
 /** A lookup passing by: keep the copy it carries when ours is missing or older. */
 async function keepCopy(ctx: HandlerContext, data: LookupData, creator: Address): Promise<void> {
   if (data.holder !== undefined || !isFound(data)) return;
@@ -294,22 +305,16 @@ export const handlers: HandlerTable = {
     replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 
-  async FORWARD_PUT(message, _connection, ctx) {
-    const { item } = message.data;
+  FORWARD_PUT(message, _connection, ctx) {
     if (message.creator === ctx.self) {
-      const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', item));
+      // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
+      const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
-    try {
-      await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
-    } catch (err) {
-      // This copy is lost here (anti-entropy repairs it); the round must go on.
-      ctx.log.warn(`could not store ${item} from ${message.creator}: ${(err as Error).message}`);
-    }
-    ctx.forward(message);
+    return keepAndPassOn(ctx, message);
   },
 
   async FORWARD_GET(message, _connection, ctx) {
