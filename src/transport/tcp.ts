@@ -195,7 +195,15 @@ export class TcpListener {
       return;
     }
     this.sockets.set(socket, true);
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      // A closed socket stays reachable for a while from Node's own bookkeeping (its
+      // finished write and shutdown requests), so every young-generation collection
+      // until then copies it, and everything its listeners hold (framer, connection,
+      // closures). Dropped now, they die young: a third less copied per collection
+      // under load (issue 6). Nothing is emitted after 'close'.
+      socket.removeAllListeners();
+    });
     socket.on('error', () => {}); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
     // However slowly the bytes trickle in, the whole message has this long: checked as bytes come
