@@ -323,7 +323,7 @@ async function scaleFigures(): Promise<void> {
  */
 async function targetFigures(): Promise<void> {
   say('Targets: ratios measured side by side, alternating, round by round');
-  const rounds = Math.max(RUNS, 5);
+  const rounds = Math.max(RUNS, 7);
   const ratio = (name: string, ours: number[], theirs: number[]): void => {
     const runs = ours.map((value, i) => (100 * value) / theirs[i]!);
     rows.push({ group: 'targets (medians of per-round ratios)', name, value: median(runs), unit: '%', runs });
