@@ -40,6 +40,7 @@ export class PeerStreams {
   ) {}
 
   async send(to: Address, payload: string): Promise<void> {
+    if (this.closed) throw new CoopError('CLOSED', 'the streams are closed: the server is stopping');
     const stream = this.streams.get(to) ?? this.open(to);
     try {
       await this.write(stream, payload);
