@@ -41,12 +41,15 @@ function track(child: ChildProcess, address: string): Proc {
   };
 }
 
-/** A webserver process (in memory unless the arguments say otherwise), ready when it answers RING. */
-export async function webserver(args: string[] = [], join?: string): Promise<Proc> {
+/**
+ * A webserver process (in memory unless the arguments say otherwise), ready
+ * when it answers RING; `script` runs another build's webserver (bench/ab.ts).
+ */
+export async function webserver(args: string[] = [], join?: string, script = WEBSERVER): Promise<Proc> {
   const address = `127.0.0.1:${await freePort()}`;
   const joinArgs = join ? ['-i', join.split(':')[0]!, '-p', join.split(':')[1]!] : [];
   const memory = args.includes('--data') ? [] : ['--memory'];
-  const child = spawn(process.execPath, [WEBSERVER, '--listen', address, ...memory, ...args, ...joinArgs], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [script, '--listen', address, ...memory, ...args, ...joinArgs], { stdio: 'ignore' });
   const proc = track(child, address);
   const cert = args.indexOf('--tls-cert');
   const tls = cert === -1 ? undefined : { ca: readFileSync(args[cert + 1]!) };
@@ -55,10 +58,10 @@ export async function webserver(args: string[] = [], join?: string): Promise<Pro
 }
 
 /** A ring of `size` webserver processes, each joining the previous one. */
-export async function ring(size: number, args: string[] = []): Promise<Proc[]> {
+export async function ring(size: number, args: string[] = [], script = WEBSERVER): Promise<Proc[]> {
   const procs: Proc[] = [];
   for (let i = 0; i < size; i++) {
-    procs.push(await webserver(args, procs.at(-1)?.address));
+    procs.push(await webserver(args, procs.at(-1)?.address, script));
     await waitFor(async () => (await getRing(procs[0]!.address)).length === procs.length, { timeoutMs: 10_000, what: 'the ring to grow' });
   }
   return procs;
