@@ -9,6 +9,7 @@ interface Waiting<T> {
   id: string;
   key: string;
   value: T;
+  timeoutMs: number;
   /** When it times out, on the `now` clock. */
   deadline: number;
   onTimeout: (value: T) => void;
@@ -19,10 +20,14 @@ interface Waiting<T> {
  * a timer of its own per request cost an allocation, a timer-list insertion
  * and a removal on every PUT, and kept the request reachable through the
  * timer list (issue 6). Deadlines are kept exactly: the timer fires at the
- * earliest one, and whatever is due then times out.
+ * earliest one, and whatever is due then times out. Requests are queued by
+ * their timeout, so each queue is in deadline order and a firing looks only
+ * at what is due (plus one), however many wait.
  */
 export class PendingRounds<T> {
   private readonly byId = new Map<string, Waiting<T>>();
+  /** The same requests by timeout; each queue is in the order of its deadlines (the order they came). */
+  private readonly queues = new Map<number, Map<string, Waiting<T>>>();
   private timer: NodeJS.Timeout | undefined;
   /** The deadline the timer is armed for. */
   private armedFor = Infinity;
@@ -35,10 +40,14 @@ export class PendingRounds<T> {
 
   /** Waits up to timeoutMs for the round, then calls onTimeout with the value. */
   add(id: string, key: string, value: T, timeoutMs: number, onTimeout: (value: T) => void): void {
-    this.byId.delete(id);
-    const deadline = this.now() + timeoutMs;
-    this.byId.set(id, { id, key, value, deadline, onTimeout });
-    if (deadline < this.armedFor) this.arm(deadline);
+    const old = this.byId.get(id);
+    if (old) this.remove(old);
+    const waiting = { id, key, value, timeoutMs, deadline: this.now() + timeoutMs, onTimeout };
+    this.byId.set(id, waiting);
+    let queue = this.queues.get(timeoutMs);
+    if (!queue) this.queues.set(timeoutMs, (queue = new Map()));
+    queue.set(id, waiting);
+    if (waiting.deadline < this.armedFor) this.arm(waiting.deadline);
   }
 
   /** Takes the request that round `id` answers, or, with no id, the oldest one under `key`. */
@@ -53,7 +62,7 @@ export class PendingRounds<T> {
       }
     }
     if (!waiting) return undefined;
-    this.byId.delete(waiting.id);
+    this.remove(waiting);
     // The timer stays armed: when it fires it finds nothing due and re-arms for what is left.
     if (this.byId.size === 0) this.disarm();
     return waiting.value;
@@ -63,8 +72,16 @@ export class PendingRounds<T> {
   drain(): T[] {
     const values = [...this.byId.values()].map((waiting) => waiting.value);
     this.byId.clear();
+    this.queues.clear();
     this.disarm();
     return values;
+  }
+
+  private remove(waiting: Waiting<T>): void {
+    this.byId.delete(waiting.id);
+    const queue = this.queues.get(waiting.timeoutMs)!;
+    queue.delete(waiting.id);
+    if (queue.size === 0) this.queues.delete(waiting.timeoutMs);
   }
 
   private arm(deadline: number): void {
@@ -85,11 +102,18 @@ export class PendingRounds<T> {
     const now = this.now();
     const due: Waiting<T>[] = [];
     let next = Infinity;
-    for (const waiting of this.byId.values()) {
-      if (waiting.deadline <= now) due.push(waiting);
-      else next = Math.min(next, waiting.deadline);
+    for (const queue of this.queues.values()) {
+      for (const waiting of queue.values()) {
+        if (waiting.deadline > now) {
+          next = Math.min(next, waiting.deadline);
+          break;
+        }
+        due.push(waiting);
+      }
     }
-    for (const waiting of due) this.byId.delete(waiting.id);
+    for (const waiting of due) this.remove(waiting);
+    // A late firing finds several due, perhaps in several queues: they time out in deadline order.
+    if (due.length > 1) due.sort((a, b) => a.deadline - b.deadline);
     if (next !== Infinity) this.arm(next);
     for (const waiting of due) waiting.onTimeout(waiting.value);
   };

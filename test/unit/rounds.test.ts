@@ -161,6 +161,55 @@ describe('PendingRounds', () => {
     assert.deepEqual(timedOut, [0, 1, 3, 4, 20]);
   });
 
+  test('requests with different timeouts, added in turns, each time out at their own deadline', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const start = Date.now();
+    const timedOut: Array<[string, number]> = [];
+    const record = (value: string): void => {
+      timedOut.push([value, Date.now() - start]);
+    };
+    pending.add('a', 'k', 'a', 1000, record); // due at 1000
+    pending.add('b', 'k', 'b', 300, record); // due at 300
+    t.mock.timers.tick(100);
+    pending.add('c', 'k', 'c', 1000, record); // due at 1100
+    pending.add('d', 'k', 'd', 300, record); // due at 400
+    pending.add('a', 'k', 'a again', 300, record); // a waits anew: due at 400
+    for (let step = 0; step < 11; step++) t.mock.timers.tick(100);
+    assert.deepEqual(timedOut, [
+      ['b', 300],
+      ['d', 400],
+      ['a again', 400],
+      ['c', 1100],
+    ]);
+    assert.equal(pending.size, 0);
+  });
+
+  test('a timer that fires late times out what is due in the order of the deadlines', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const timedOut: string[] = [];
+    const record = (value: string): void => void timedOut.push(value);
+    pending.add('long', 'k', 'long', 500, record);
+    pending.add('short', 'k', 'short', 200, record);
+    t.mock.timers.tick(100);
+    pending.add('later', 'k', 'later', 200, record);
+    t.mock.timers.tick(1000); // one step past every deadline: all three are due at one firing
+    assert.deepEqual(timedOut, ['short', 'later', 'long']);
+  });
+
+  test('ten thousand waiting, half taken: the rest time out together, once each', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<number>();
+    const timedOut: number[] = [];
+    for (let i = 0; i < 10_000; i++) pending.add(`r${i}`, 'k', i, 1000, (value) => timedOut.push(value));
+    for (let i = 0; i < 10_000; i += 2) assert.equal(pending.take(`r${i}`, 'k'), i);
+    t.mock.timers.tick(1000);
+    assert.equal(timedOut.length, 5000);
+    assert.ok(timedOut.every((value, i) => value === 2 * i + 1));
+    assert.equal(pending.size, 0);
+  });
+
   test('drain returns every waiting value and clears everything', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
     const pending = pendingRounds<number>();
