@@ -79,6 +79,7 @@ export interface ListenerHandlers {
 }
 
 const OPEN_BRACE = 0x7b;
+const ignore = (): void => undefined;
 
 /** The first byte that is not blank, or undefined when the chunk is all blanks. */
 function firstByte(chunk: Buffer): number | undefined {
@@ -201,8 +202,10 @@ export class TcpListener {
       // finished write and shutdown requests), so every young-generation collection
       // until then copies it, and everything its listeners hold (framer, connection,
       // closures). Dropped now, they die young: a third less copied per collection
-      // under load (issue 6). Nothing is emitted after 'close'.
+      // under load (issue 6). Nothing is emitted after 'close'; should an error come
+      // all the same, a listener that holds nothing is there for it.
       socket.removeAllListeners();
+      socket.on('error', ignore);
     });
     socket.on('error', () => {}); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
