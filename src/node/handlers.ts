@@ -64,7 +64,8 @@ export interface HandlerContext {
   now(): number;
   newRoundId(): string;
   /** Passes a round message to the successor, failing over past dead ones. */
-  forward(message: RoundMessage): void;
+  /** `received`: the message's text as it came, when it goes on unchanged (Connection.received). */
+  forward(message: RoundMessage, received?: string): void;
   /** Starts an UPDATE round with this server as creator. */
   announceRing(): void;
   /** The view changed: print it. */
@@ -191,14 +192,14 @@ function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<u
 }
 
 /** A write passing by: store this server's copy, then pass the round on. */
-async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage): Promise<void> {
+async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, received: string | undefined): Promise<void> {
   try {
     await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
   } catch (err) {
     // This copy is lost here (anti-entropy repairs it); the round must go on.
     ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
   }
-  ctx.forward(message);
+  ctx.forward(message, received);
 }
 
 /** A lookup passing by: keep the copy it carries when ours is missing or older. */
@@ -305,7 +306,7 @@ export const handlers: HandlerTable = {
     replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 
-  FORWARD_PUT(message, _connection, ctx) {
+  FORWARD_PUT(message, connection, ctx) {
     if (message.creator === ctx.self) {
       // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
@@ -314,10 +315,10 @@ export const handlers: HandlerTable = {
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
     if (!shouldRelay(message, ctx)) return;
-    return keepAndPassOn(ctx, message);
+    return keepAndPassOn(ctx, message, connection.received);
   },
 
-  async FORWARD_GET(message, _connection, ctx) {
+  async FORWARD_GET(message, connection, ctx) {
     const { item } = message.data;
     if (message.creator === ctx.self) {
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_GET', item));
@@ -343,6 +344,6 @@ export const handlers: HandlerTable = {
       return;
     }
     await keepCopy(ctx, message.data, message.creator);
-    ctx.forward(message);
+    ctx.forward(message, connection.received);
   },
 };

@@ -96,13 +96,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joinTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
-  /**
-   * The text (tag removed) of round messages that came from our servers: a
-   * handler that passes such a message on unchanged (the same object) sends
-   * this text again instead of encoding it anew. A changed message is a new
-   * object, encoded as usual; the tag is made afresh for the next hop either way.
-   */
-  private readonly received = new WeakMap<Message, string>();
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -325,7 +318,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       joining: () => this.joining,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message) => void this.forward(message),
+      forward: (message, received) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
       peerSpeaksExtensions: (address) => this.modernPeers.add(address),
@@ -360,19 +353,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.modernPeers.add(message.from);
       return 'stream';
     }
-    if (
+    // A round message from our servers travels with its text: a handler that passes it on
+    // unchanged sends that text again instead of encoding it anew (the tag is made afresh
+    // for the next hop either way); a changed message is encoded as usual.
+    const relayed =
       text.length <= KEPT_TEXT_LIMIT &&
       RELAYED_AS_RECEIVED.has(message.type) &&
       'id' in message &&
       message.id !== undefined &&
-      message.creator !== this.view!.self // a round of ours, back home, goes no further
-    ) {
-      this.received.set(message, text);
-    }
+      message.creator !== this.view!.self; // a round of ours, back home, goes no further
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.auth;
-    const replyTo =
-      auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
+    const replyTo = relayed
+      ? { remote: connection.remote, reply: connection.reply, close: connection.close, received: text }
+      : auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
         ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
         : connection;
     this.dispatch(message, replyTo);
@@ -541,10 +535,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * is cut out and the next one tried; the new ring is then announced. A
    * failed UPDATE is not passed further: the announcement replaces it.
    */
-  private async forward(message: RoundMessage): Promise<void> {
+  private async forward(message: RoundMessage, received?: string): Promise<void> {
     const view = this.view!;
-    // Our own servers may get the text as it came; an original server always gets our encoding.
-    const received = this.received.get(message);
+    // Our own servers may get the text as it came (`received`); an original server always gets our encoding.
     let encoded: string | undefined;
     let home: string | undefined;
     let removed = false;

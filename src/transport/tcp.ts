@@ -58,6 +58,11 @@ export interface Connection {
   /** Writes the reply and closes; does nothing once the connection is gone. */
   reply(payload: string): void;
   close(): void;
+  /**
+   * The message's text as it came (its tag removed), where a relay may pass
+   * the message on unchanged to our own servers: round messages from them.
+   */
+  readonly received?: string | undefined;
 }
 
 export interface ListenerHandlers {
