@@ -12,8 +12,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { jsonLoad } from './load.js';
-import { ring, stopAll, usage, webserver, type Proc } from './servers.js';
+import { format, jsonLoad, median } from './load.js';
+import { cpuSeconds, ring, stopAll, webserver, type Proc } from './servers.js';
 
 const USAGE = 'usage: npm run bench:ab -- OTHER_CHECKOUT [--rounds 9] [--seconds 2]\n';
 let parsed;
@@ -57,10 +57,6 @@ const FIGURES = [
 ] as const;
 type Figure = (typeof FIGURES)[number];
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const cpuSeconds = async (procs: Proc[]): Promise<number> =>
-  (await Promise.all(procs.map((proc) => usage(proc.child.pid!)))).reduce((sum, u) => sum + u.cpuSeconds, 0);
-
 async function start(label: string, script?: string): Promise<Side> {
   const one = await webserver([], undefined, script);
   const side: Side = {
@@ -102,9 +98,9 @@ async function round(side: Side, counted: boolean): Promise<void> {
 
 const sides = [await start('this build'), await start(`other (${other})`, otherScript)];
 try {
-  for (let i = 0; i <= ROUNDS; i++) for (const side of sides) await round(side, i > 0); // round 0 warms up, uncounted
+  // Round 0 warms up, uncounted; the sides take turns at going first, so neither always follows the other.
+  for (let i = 0; i <= ROUNDS; i++) for (const side of i % 2 === 0 ? sides : [...sides].reverse()) await round(side, i > 0);
   const [mine, theirs] = sides as [Side, Side];
-  const format = (value: number): string => (value >= 100 ? value.toFixed(0) : value.toPrecision(3));
   process.stdout.write(`${ROUNDS} alternating rounds of ${SECONDS} s\n`);
   process.stdout.write(`${'figure'.padEnd(28)}${'this build'.padStart(12)}${'other'.padStart(12)}  this / other (median of rounds)\n`);
   for (const figure of FIGURES) {

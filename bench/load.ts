@@ -25,6 +25,17 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** The middle of the finite values (NaN when there are none). */
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
+}
+
+/** A figure as the tables print it. */
+export function format(value: number): string {
+  return !Number.isFinite(value) ? '-' : value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toFixed(3);
+}
+
 function summarize(latencies: number[], errors: number, seconds: number, bytes: number): LoadResult {
   latencies.sort((a, b) => a - b);
   return {

@@ -23,8 +23,8 @@ import { getRing, putItem } from '../src/client/client.js';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { RingNode } from '../src/node/node.js';
 import { waitFor } from '../src/util/wait.js';
-import { httpLoad, jsonLoad, type LoadResult } from './load.js';
-import { baseline, ring, stopAll, usage, webserver, type Proc } from './servers.js';
+import { format, httpLoad, jsonLoad, median, type LoadResult } from './load.js';
+import { baseline, cpuSeconds, ring, stopAll, usage, webserver, type Proc } from './servers.js';
 import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
 
@@ -49,10 +49,6 @@ const TARGET = option('--target', '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
 
 const rows: Row[] = [];
-function median(values: number[]): number {
-  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
-  return sorted.length === 0 ? NaN : sorted[Math.floor(sorted.length / 2)]!;
-}
 async function measure(group: string, name: string, unit: string, one: () => Promise<number> | number, times = RUNS): Promise<number> {
   const runs: number[] = [];
   for (let i = 0; i < times; i++) runs.push(await one());
@@ -83,9 +79,6 @@ function record(group: string, name: string, results: LoadResult[], extra: Array
     `  ${group} | ${name}: ${format(rps)} req/s, p50 ${format(median(results.map((r) => r.p50ms)))} ms${errors ? `, ${errors} errors` : ''}`,
   );
   return rps;
-}
-function format(value: number): string {
-  return !Number.isFinite(value) ? '-' : value >= 100 ? value.toFixed(0) : value >= 1 ? value.toFixed(2) : value.toFixed(3);
 }
 
 const GET = (): string => '{"type": "GET", "data": "small.txt"}';
@@ -333,11 +326,9 @@ async function targetFigures(): Promise<void> {
   // sensitive than requests/s to what else this shared machine runs.
   const cpu: Array<[string, number[]]> = [];
   const timed = async (name: string, procs: Proc[], run: () => Promise<{ rps: number; requests: number }>): Promise<number> => {
-    const spent = async (): Promise<number> =>
-      (await Promise.all(procs.map((proc) => usage(proc.child.pid!)))).reduce((sum, u) => sum + u.cpuSeconds, 0);
-    const before = await spent();
+    const before = await cpuSeconds(procs);
     const result = await run();
-    const perRequest = result.requests > 0 ? (1e6 * ((await spent()) - before)) / result.requests : NaN;
+    const perRequest = result.requests > 0 ? (1e6 * ((await cpuSeconds(procs)) - before)) / result.requests : NaN;
     const entry = cpu.find(([label]) => label === name) ?? (cpu.push([name, []]), cpu.at(-1)!);
     entry[1].push(perRequest);
     return result.rps;

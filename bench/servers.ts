@@ -97,6 +97,11 @@ export async function stopAll(): Promise<void> {
   );
 }
 
+/** CPU seconds spent so far by these processes together. */
+export async function cpuSeconds(procs: Proc[]): Promise<number> {
+  return (await Promise.all(procs.map((proc) => usage(proc.child.pid!)))).reduce((sum, u) => sum + u.cpuSeconds, 0);
+}
+
 /** CPU seconds and resident memory of a process, from /proc. */
 export async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: number }> {
   const { readFile } = await import('node:fs/promises');
