@@ -63,8 +63,10 @@ export interface HandlerContext {
   joining(): boolean;
   now(): number;
   newRoundId(): string;
-  /** Passes a round message to the successor, failing over past dead ones. */
-  /** `received`: the message's text as it came, when it goes on unchanged (Connection.received). */
+  /**
+   * Passes a round message to the successor, failing over past dead ones;
+   * `received` is its text as it came, when it goes on unchanged (Connection.received).
+   */
   forward(message: RoundMessage, received?: string): void;
   /** Starts an UPDATE round with this server as creator. */
   announceRing(): void;

@@ -212,7 +212,7 @@ export class TcpListener {
       socket.removeAllListeners();
       socket.on('error', ignore);
     });
-    socket.on('error', () => {}); // resets from peers are normal; 'close' follows
+    socket.on('error', ignore); // resets from peers are normal; 'close' follows
     socket.setNoDelay(true);
     // However slowly the bytes trickle in, the whole message has this long: checked as bytes come
     // (silence is the idle timeout's), so that a connection costs no timer of its own.
@@ -353,7 +353,7 @@ export async function sendMessage(target: HostPort, payload: string, timeoutMs: 
     socket.on('error', (err) => reject(new CoopError('CLOSED', `sending to ${target.host}:${target.port} failed: ${err.message}`)));
     socket.end(payload, () => resolve());
   });
-  socket.on('error', () => {});
+  socket.on('error', ignore);
 }
 
 /**
