@@ -151,6 +151,41 @@ test('a PUT round goes back to its creator without its content, and whole to eve
   }
 });
 
+test('a relay passes a round from our servers on as the text it received', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  // The second server (the relay) sends through a transport that records the texts it sends.
+  const sent: Array<{ to: string; payload: string }> = [];
+  const inner = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 20 });
+  await cluster.add({
+    transport: {
+      send: (to, payload) => {
+        sent.push({ to, payload });
+        return inner.send(to, payload);
+      },
+      request: (to, payload, timeoutMs) => inner.request(to, payload, timeoutMs),
+    },
+  });
+  await cluster.add();
+  const [a, b, c] = cluster.addresses as [string, string, string];
+  // A round created at c has passed b: b knows c speaks our extensions.
+  assert.equal(await putItem(c, 'known.txt', 'c is ours'), '200 OK');
+  // A round of a's, as a's stream would carry it, but spaced unlike our encoder: b relays it to c.
+  const text = `{"creator": "${a}", "type": "FORWARD_PUT", "data": {"item": "raw.txt", "content": "as sent", "version": {"clock": 99, "server": "${a}"}},   "id": "raw-round-1"}`;
+  const { createConnection } = await import('node:net');
+  const { host, port } = (await import('../src/protocol/address.js')).parseAddress(b);
+  const socket = createConnection({ host, port });
+  t.after(() => void socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`{"type": "STREAM", "from": "${a}"}${text}`);
+  await waitFor(() => sent.some(({ payload }) => payload.includes('"raw.txt"')), { what: 'b to pass the round on' });
+  assert.deepEqual(
+    sent.filter(({ payload }) => payload.includes('"raw.txt"')),
+    [{ to: c, payload: text }],
+  );
+  await waitFor(async () => (await getItem(c, 'raw.txt')).found, { what: 'c to store the relayed copy' });
+});
+
 test('JSON logs tie a client request to the forwards it caused with one round id, on every server', async (t) => {
   const capture = captureLog();
   const cluster = await createTestCluster(3, { log: capture.log });

@@ -15,7 +15,7 @@ import { putItem } from '../src/client/client.js';
 import { createHttpFace } from '../src/node/http-server.js';
 import { fastGetFront } from '../src/transport/fast-get.js';
 import { formatAddress, type Address } from '../src/protocol/address.js';
-import { openHttp, parseResponses, type HttpResponse } from './helpers.js';
+import { nodeHttpRequests, openHttp, parseResponses, type HttpResponse } from './helpers.js';
 
 /** A fixed clock: two servers given the same writes stamp the same versions, so the same Last-Modified. */
 const NOW = 1_767_225_600_000;
@@ -28,11 +28,16 @@ const put = (path: string, body: string): string =>
   `PUT ${path} HTTP/1.1\r\nHost: a\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 const withoutDate = (response: HttpResponse): string => response.raw.toString('latin1').replace(/\r\nDate: [^\r]*\r\n/, '\r\nDate: -\r\n');
 
+/** Per server of serverWithItems: how many HTTP requests node:http has handled (the rest were answered in front). */
+const handledByNode = new Map<Address, () => number>();
+const byNodeHttp = (server: Address): number => handledByNode.get(server)!();
+
 /** A server holding a.txt, b.bin and c.html, each GET once already (so their targets have ready answers). */
 async function serverWithItems(t: { after(fn: () => Promise<void>): void }, options: ClusterNodeOptions = {}): Promise<Address> {
   const cluster = await createTestCluster(1, { now: () => NOW, ...options });
   t.after(() => cluster.stop());
   const [address] = cluster.addresses as [Address];
+  handledByNode.set(address, nodeHttpRequests(cluster.nodes[0]!));
   await putItem(address, 'a.txt', 'alpha', undefined, options.tls ? { tls: { ca: options.tls.cert } } : {});
   await putItem(address, 'b.bin', BINARY.toString('base64'), 'base64', options.tls ? { tls: { ca: options.tls.cert } } : {});
   await putItem(address, 'c.html', '<p>caf\u00e9</p>', undefined, options.tls ? { tls: { ca: options.tls.cert } } : {});
@@ -55,11 +60,14 @@ test('pipelined GETs and HEADs answered in order, byte for byte as node:http ans
   const heads = requests.map((r) => r.startsWith('HEAD'));
   const answers: HttpResponse[][] = [];
   for (const server of [fast, plain]) {
+    const before = byNodeHttp(server);
     const connection = await openHttp(server);
     t.after(() => connection.destroy());
     connection.write(requests.join(''));
     answers.push(await connection.responses(requests.length, heads));
     assert.equal(connection.closed, false);
+    // Every one answered in front where the fast path is on; every one by node:http where it is off.
+    assert.equal(byNodeHttp(server) - before, server === fast ? 0 : requests.length);
   }
   const [ours, node] = answers as [HttpResponse[], HttpResponse[]];
   assert.deepEqual(
@@ -82,14 +90,17 @@ test('pipelined GETs and HEADs answered in order, byte for byte as node:http ans
 
 test('a GET answered in front, then a PUT on the same connection: node:http takes over, stores it, and no GET is answered stale', async (t) => {
   const server = await serverWithItems(t);
+  const before = byNodeHttp(server);
   const connection = await openHttp(server);
   t.after(() => connection.destroy());
   connection.write(get('/a.txt'));
   assert.equal((await connection.responses(1))[0]!.body.toString(), 'alpha');
+  assert.equal(byNodeHttp(server), before, 'the first GET is answered in front');
   connection.write(put('/a.txt', 'beta'));
   assert.equal((await connection.responses(2))[1]!.status, 204);
   connection.write(get('/a.txt'));
   assert.equal((await connection.responses(3))[2]!.body.toString(), 'beta');
+  assert.equal(byNodeHttp(server), before + 2, 'after the PUT, node:http answers this connection');
 
   // A connection still in front answers from the copy held now, whoever wrote it.
   const other = await openHttp(server);
@@ -99,6 +110,7 @@ test('a GET answered in front, then a PUT on the same connection: node:http take
   await putItem(server, 'a.txt', 'gamma');
   other.write(get('/a.txt'));
   assert.equal((await other.responses(2))[1]!.body.toString(), 'gamma');
+  assert.equal(byNodeHttp(server), before + 2, 'both answered in front');
   connection.write(get('/a.txt') + head('/b.bin'));
   const last = await connection.responses(5, [false, false, false, false, true]);
   assert.deepEqual(
@@ -112,6 +124,7 @@ test('a GET answered in front, then a PUT on the same connection: node:http take
 
 test('conditions, items not held and requests that are not simple go to node:http, which then keeps the connection', async (t) => {
   const server = await serverWithItems(t);
+  const before = byNodeHttp(server);
   const connection = await openHttp(server);
   t.after(() => connection.destroy());
   connection.write(get('/a.txt'));
@@ -123,6 +136,9 @@ test('conditions, items not held and requests that are not simple go to node:htt
     answers.map((r) => r.status),
     [200, 304, 200],
   );
+  // The first in front; the condition and the plain GET after it by node:http, on the same connection.
+  assert.equal(byNodeHttp(server) - before, 2);
+  assert.equal(connection.closed, false);
 
   const missing = await openHttp(server);
   t.after(() => missing.destroy());
@@ -197,6 +213,7 @@ test('the request cap: the last answer says Connection: close, as node:http says
 
 test('timeouts in front: silence in a head, a head that trickles past the deadline (408), silence after an answer', async (t) => {
   const server = await serverWithItems(t, { idleTimeoutMs: 300, requestTimeoutMs: 800 });
+  const before = byNodeHttp(server);
   const silent = await openHttp(server);
   t.after(() => silent.destroy());
   silent.write(get('/a.txt'));
@@ -206,6 +223,7 @@ test('timeouts in front: silence in a head, a head that trickles past the deadli
   t.after(() => trickling.destroy());
   trickling.write(get('/a.txt'));
   await trickling.responses(1);
+  assert.equal(byNodeHttp(server), before, 'both connections are held by the front');
 
   const quiet = await openHttp(server);
   t.after(() => quiet.destroy());
@@ -218,7 +236,7 @@ test('timeouts in front: silence in a head, a head that trickles past the deadli
   // Each byte in time for the idle timeout, the head never complete: the deadline ends it.
   started = performance.now();
   trickling.write('GET /a.txt HTTP/1.1\r\nHost: a\r\n');
-  const drip = setInterval(() => trickling.write('X'), 100);
+  const drip = setInterval(() => trickling.write('X'), 50); // well inside the idle timeout of 300 ms
   t.after(() => clearInterval(drip));
   await trickling.whenClosed();
   clearInterval(drip);
@@ -230,7 +248,7 @@ test('timeouts in front: silence in a head, a head that trickles past the deadli
   assert.ok(performance.now() - silentSince >= 5000);
 });
 
-test('a client that pipelines without reading: the front stops at a full socket and answers everything in order once read', async (t) => {
+test('a client that pipelines 12 MiB worth of answers at once: the front answers them all, in order, by itself', async (t) => {
   const server = await serverWithItems(t);
   const big = randomBytes(60 * 1024);
   await putItem(server, 'big.bin', big.toString('base64'), 'base64');
@@ -238,18 +256,21 @@ test('a client that pipelines without reading: the front stops at a full socket 
   warm.write(get('/big.bin'));
   await warm.responses(1);
   warm.destroy();
+  const before = byNodeHttp(server);
   const connection = await openHttp(server);
   t.after(() => connection.destroy());
   const count = 200; // 12 MiB of answers
   connection.write(`${get('/big.bin')}${get('/a.txt')}`.repeat(count / 2));
   const answers = await connection.responses(count, [], 20_000);
   for (let i = 0; i < count; i++) assert.ok(answers[i]!.body.equals(i % 2 === 0 ? big : Buffer.from('alpha')), `answer ${i}`);
+  assert.equal(byNodeHttp(server), before);
 });
 
 test('over TLS the front answers the same way and hands over the same way', async (t) => {
   const fixture = (name: string): Buffer => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url));
   const tls = { cert: fixture('tls-cert.pem'), key: fixture('tls-key.pem'), ca: fixture('tls-cert.pem') };
   const server = await serverWithItems(t, { tls });
+  const before = byNodeHttp(server);
   const connection = await openHttp(server, tls.ca);
   t.after(() => connection.destroy());
   connection.write(get('/a.txt') + head('/b.bin') + put('/a.txt', 'over TLS') + get('/c.html'));
@@ -266,6 +287,7 @@ test('over TLS the front answers the same way and hands over the same way', asyn
       [200, 'over TLS'],
     ],
   );
+  assert.equal(byNodeHttp(server) - before, 3, 'the GET and the HEAD in front; from the PUT on, node:http');
 });
 
 test('the hand-over is for good and at a request boundary: node:http reads the rest, however the bytes were split', async (t) => {
@@ -311,11 +333,17 @@ test('stopping the server closes the connections the front holds, between reques
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
   const [server] = cluster.addresses as [Address];
+  const handled = nodeHttpRequests(cluster.nodes[0]!);
   await putItem(server, 'a.txt', 'alpha');
+  const warm = await openHttp(server);
+  t.after(() => warm.destroy());
+  warm.write(get('/a.txt')); // served once: its target has a ready answer now
+  await warm.responses(1);
   const between = await openHttp(server);
   t.after(() => between.destroy());
   between.write(get('/a.txt') + get('/a.txt'));
   await between.responses(2);
+  assert.equal(handled(), 1, 'both answered in front, which holds the connection');
   const midHead = await openHttp(server);
   t.after(() => midHead.destroy());
   midHead.write(get('/a.txt'));

@@ -26,4 +26,5 @@ test('the HTTP fast path against node:http alone, for 8 seconds: the same answer
   assert.ok(report.runs > 100, `only ${report.runs} sequences`);
   assert.ok(report.cuts < report.runs / 4, `${report.cuts} of ${report.runs} sequences cut short by a close`);
   assert.ok(report.simpleHeads > report.runs / 5, `only ${report.simpleHeads} simple requests for the fast path`);
+  assert.ok(report.inFront > report.runs / 10, `only ${report.inFront} requests answered by the fast path itself`);
 });

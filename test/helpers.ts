@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { parseAddress, type Address } from '../src/protocol/address.js';
 import { createLogger, type Log } from '../src/log/logger.js';
 import { waitFor } from '../src/util/wait.js';
+import type { RingNode } from '../src/node/node.js';
+import type { Server as HttpServer } from 'node:http';
 
 export interface RawReply {
   text: string;
@@ -164,4 +166,16 @@ export async function openHttp(server: Address, ca?: Buffer): Promise<HttpConnec
       waitFor(() => closed || undefined, { timeoutMs, intervalMs: 5, what: 'the server to close' }).then(() => undefined),
     destroy: () => socket.destroy(),
   };
+}
+
+/**
+ * Counts the HTTP requests node:http itself handles on a server from now on;
+ * those the fast path answers in front of it never reach it. The HTTP face is
+ * private to the node: the tests listen to it to tell the two apart.
+ */
+export function nodeHttpRequests(node: RingNode): () => number {
+  const http = (node as unknown as { http: HttpServer }).http;
+  let count = 0;
+  http.on('request', () => void count++);
+  return () => count;
 }
