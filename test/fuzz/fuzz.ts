@@ -18,12 +18,7 @@ import { killAll, startServer } from '../processes.js';
 import { rawExchange } from '../helpers.js';
 import { waitFor } from '../../src/util/wait.js';
 import type { Address } from '../../src/protocol/address.js';
-
-export interface FuzzOptions {
-  seconds: number;
-  seed: number;
-  say?: (line: string) => void;
-}
+import { runFromCommandLine, type FuzzOptions } from './command.js';
 
 export interface FuzzReport {
   runs: number;
@@ -218,25 +213,14 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   }
 }
 
-const invoked = process.argv[1]?.endsWith('fuzz.js');
-if (invoked) {
-  const at = process.argv.indexOf('--seconds');
-  const seconds = at === -1 ? 60 : Number(process.argv[at + 1]);
-  const seedAt = process.argv.indexOf('--seed');
-  const seed = seedAt === -1 ? Date.now() % 1_000_000 : Number(process.argv[seedAt + 1]);
-  runFuzz({ seconds, seed, say: (line) => console.log(line) }).then(
-    (report) => {
-      const ok =
-        report.failure === undefined &&
-        report.ringUnchanged &&
-        report.dataUnchanged &&
-        report.rssMiB.every(({ before, after }) => after < before + MEMORY_GROWTH_MIB);
-      console.log(ok ? 'fuzz: PASS' : 'fuzz: FAIL');
-      process.exit(ok ? 0 : 1);
-    },
-    (err: unknown) => {
-      console.error(`fuzz: FAIL: ${(err as Error).stack ?? String(err)}`);
-      process.exit(1);
-    },
-  );
+if (process.argv[1]?.endsWith('fuzz.js')) {
+  runFromCommandLine('fuzz', async (options) => {
+    const report = await runFuzz(options);
+    return (
+      report.failure === undefined &&
+      report.ringUnchanged &&
+      report.dataUnchanged &&
+      report.rssMiB.every(({ before, after }) => after < before + MEMORY_GROWTH_MIB)
+    );
+  });
 }

@@ -44,12 +44,7 @@ import { putItem } from '../../src/client/client.js';
 import { parseAddress, type Address } from '../../src/protocol/address.js';
 import { recognize } from '../../src/protocol/simple-request.js';
 import { nodeHttpRequests } from '../helpers.js';
-
-export interface HttpDiffOptions {
-  seconds: number;
-  seed: number;
-  say?: (line: string) => void;
-}
+import { runFromCommandLine, type FuzzOptions } from './command.js';
 
 export interface HttpDiffReport {
   runs: number;
@@ -302,7 +297,7 @@ async function server(httpFastPath: boolean): Promise<TestCluster> {
   return cluster;
 }
 
-export async function runHttpDiff(options: HttpDiffOptions): Promise<HttpDiffReport> {
+export async function runHttpDiff(options: FuzzOptions): Promise<HttpDiffReport> {
   const say = options.say ?? (() => undefined);
   const clusters: TestCluster[] = [];
   const statuses: Record<string, number> = {};
@@ -355,20 +350,6 @@ export async function runHttpDiff(options: HttpDiffOptions): Promise<HttpDiffRep
   return { runs, cuts, simpleHeads, inFront, statuses, failure };
 }
 
-const invoked = process.argv[1]?.endsWith('http-diff.js');
-if (invoked) {
-  const at = process.argv.indexOf('--seconds');
-  const seconds = at === -1 ? 60 : Number(process.argv[at + 1]);
-  const seedAt = process.argv.indexOf('--seed');
-  const seed = seedAt === -1 ? Date.now() % 1_000_000 : Number(process.argv[seedAt + 1]);
-  runHttpDiff({ seconds, seed, say: (line) => console.log(line) }).then(
-    (report) => {
-      console.log(report.failure === undefined ? 'http-diff: PASS' : 'http-diff: FAIL');
-      process.exit(report.failure === undefined ? 0 : 1);
-    },
-    (err: unknown) => {
-      console.error(`http-diff: FAIL: ${(err as Error).stack ?? String(err)}`);
-      process.exit(1);
-    },
-  );
+if (process.argv[1]?.endsWith('http-diff.js')) {
+  runFromCommandLine('http-diff', async (options) => (await runHttpDiff(options)).failure === undefined);
 }
