@@ -363,6 +363,8 @@ describe('ItemStore contents', () => {
       t.after(() => store.close());
       await store.apply('h', { version: v(1), encoding, content }, NOW);
       assert.equal(store.head('h')?.hash, sha1Hex(bytes));
+      assert.equal(store.head('h')?.hash, sha1Hex(bytes), 'asked again');
+      assert.equal({ ...store.head('h') }.hash, sha1Hex(bytes), 'in a copy of the record, as a disk store writes it');
       assert.equal(store.head('h')?.size, bytes.length);
     });
   }
