@@ -213,7 +213,6 @@ export class TcpListener {
       socket.on('error', ignore);
     });
     socket.on('error', ignore); // resets from peers are normal; 'close' follows
-    socket.setNoDelay(true);
     // However slowly the bytes trickle in, the whole message has this long: checked as bytes come
     // (silence is the idle timeout's), so that a connection costs no timer of its own.
     const deadline = performance.now() + this.limits.requestTimeoutMs;
@@ -244,6 +243,10 @@ export class TcpListener {
           socket.setTimeout(0);
           socket.pause();
           socket.unshift(chunk);
+          // HTTP answers in several writes on a kept-alive connection: none may wait for an
+          // acknowledgement. A JSON reply is one write and the end, which the kernel sends at
+          // once, so JSON connections are spared the system call (issue 6).
+          socket.setNoDelay(true);
           this.handlers.onOtherProtocol(socket);
           return;
         }
