@@ -228,6 +228,24 @@ describe('PendingRounds', () => {
     assert.equal(calls, 0);
     assert.deepEqual(pending.drain(), []);
   });
+
+  test('one timer serves every waiting request, and none is left once nothing waits (last take, drain)', () => {
+    // Real timers: a timer left armed is what keeps a process from ending.
+    const timers = (): number => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length;
+    const before = timers();
+    const pending = new PendingRounds<string>();
+    pending.add('r1', 'k', 'a', 60_000, NEVER);
+    pending.add('r2', 'k', 'b', 30_000, NEVER);
+    assert.equal(timers(), before + 1, 'one timer for both');
+    pending.take('r1', 'k');
+    assert.equal(timers(), before + 1, 'still armed while one waits');
+    pending.take(undefined, 'k');
+    assert.equal(timers(), before, 'disarmed by the last take');
+    pending.add('r3', 'k', 'c', 60_000, NEVER);
+    assert.equal(timers(), before + 1);
+    pending.drain();
+    assert.equal(timers(), before, 'disarmed by drain');
+  });
 });
 
 describe('SeenRounds', () => {
