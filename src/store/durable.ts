@@ -12,7 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
-import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+import { metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 import { sha1 } from './hash.js';
 
 interface DiskRecord extends StoredRecord {
@@ -115,7 +115,7 @@ export class DiskPersistence implements Persistence {
     const previous = this.blobs.get(name);
     let record: DiskRecord;
     if ('inline' in body) {
-      record = { ...meta, content: body.inline };
+      record = { ...metaFields(meta), content: body.inline };
     } else {
       const staged = body.blob as FileStaged;
       await staged.file.sync();
@@ -123,7 +123,7 @@ export class DiskPersistence implements Persistence {
       const blob = `${meta.version.clock}-${randomBytes(8).toString('hex')}`;
       await rename(staged.path, this.blobPath(blob));
       await syncDirectory(join(this.dir, 'blobs'));
-      record = { ...meta, blob };
+      record = { ...metaFields(meta), blob };
     }
     await this.db.put(name, record);
     if (record.blob) this.blobs.set(name, record.blob);

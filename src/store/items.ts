@@ -64,35 +64,52 @@ export interface Persistence {
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
 
-/**
- * The record of content kept inline. The hash of text is taken when first
- * asked for (an ETag, a disk store's record), not when the copy is stored: in
- * memory, a copy overwritten before anyone reads it by HTTP never needs one,
- * and a PUT no longer hashes its content on every server of the ring (issue
- * 6). Once taken, the record lets go of the content. Bytes (base64) are
- * decoded for their exact size anyway, and hashed then.
- */
+/** The record of content kept inline. */
 function inlineMeta(version: Version, deleted: boolean, encoding: Encoding | undefined, content: string, now: number): ItemMeta {
   if (encoding === 'base64') {
     const bytes = Buffer.from(content, 'base64');
     return { version, deleted, encoding, size: bytes.length, storedAt: now, hash: sha1(bytes) };
   }
-  let text: string | undefined = content;
-  let hash: string | undefined;
-  return {
-    version,
-    deleted,
-    encoding,
-    size: Buffer.byteLength(content, 'utf8'),
-    storedAt: now,
-    get hash(): string {
-      if (hash === undefined) {
-        hash = sha1(text!); // as its UTF-8 bytes, without making a Buffer of them
-        text = undefined;
-      }
-      return hash;
-    },
-  };
+  return new TextMeta(version, deleted, content, now);
+}
+
+/**
+ * The record of inline text. Its hash is taken when first asked for (an
+ * ETag, a disk store's record), not when the copy is stored: in memory, a
+ * copy overwritten before anyone reads it by HTTP never needs one, and a PUT
+ * no longer hashes its content on every server of the ring (issue 6). Once
+ * taken, the record lets go of the text. The hash is a getter, which a spread
+ * does not copy: `metaFields` makes the plain record.
+ */
+class TextMeta implements ItemMeta {
+  readonly encoding = undefined;
+  readonly size: number;
+  #text: string | undefined;
+  #hash: string | undefined;
+
+  constructor(
+    readonly version: Version,
+    readonly deleted: boolean,
+    text: string,
+    readonly storedAt: number,
+  ) {
+    this.size = Buffer.byteLength(text, 'utf8');
+    this.#text = text;
+  }
+
+  get hash(): string {
+    if (this.#hash === undefined) {
+      this.#hash = sha1(this.#text!); // as its UTF-8 bytes, without making a Buffer of them
+      this.#text = undefined;
+    }
+    return this.#hash;
+  }
+}
+
+/** A record's fields as a plain object (what a disk store keeps). */
+export function metaFields(meta: ItemMeta): ItemMeta {
+  const { version, deleted, encoding, size, storedAt, hash } = meta;
+  return { version, deleted, encoding, size, storedAt, hash };
 }
 
 export class ItemStore {
