@@ -12,7 +12,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { format, jsonLoad, median } from './load.js';
+import { RING_WARM_SECONDS, format, jsonLoad, median, putMessage, warm } from './load.js';
 import { cpuSeconds, ring, stopAll, webserver, type Proc } from './servers.js';
 
 const USAGE = 'usage: npm run bench:ab -- OTHER_CHECKOUT [--rounds 9] [--seconds 2]\n';
@@ -74,9 +74,7 @@ async function start(label: string, script?: string): Promise<Side> {
   return side;
 }
 
-let n = 0;
-const body = 'p'.repeat(1024);
-const put = (): string => `{"type": "PUT", "data": {"item": "ab-${n++ % 500}.txt", "content": "${body}"}}`;
+const put = putMessage('ab');
 
 async function round(side: Side, counted: boolean): Promise<void> {
   let before = await cpuSeconds([side.one]);
@@ -98,7 +96,8 @@ async function round(side: Side, counted: boolean): Promise<void> {
 
 const sides = [await start('this build'), await start(`other (${other})`, otherScript)];
 try {
-  // Round 0 warms up, uncounted; the sides take turns at going first, so neither always follows the other.
+  // The rings warm up first, and round 0, uncounted; the sides take turns at going first, so neither always follows the other.
+  for (const side of sides) for (const entry of [side.three, side.five]) await warm(entry[0]!.address, put, 32, RING_WARM_SECONDS);
   for (let i = 0; i <= ROUNDS; i++) for (const side of i % 2 === 0 ? sides : [...sides].reverse()) await round(side, i > 0);
   const [mine, theirs] = sides as [Side, Side];
   process.stdout.write(`${ROUNDS} alternating rounds of ${SECONDS} s\n`);

@@ -23,7 +23,7 @@ import { getRing, putItem } from '../src/client/client.js';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { RingNode } from '../src/node/node.js';
 import { waitFor } from '../src/util/wait.js';
-import { format, httpLoad, jsonLoad, median, type LoadResult } from './load.js';
+import { RING_WARM_SECONDS, format, httpLoad, jsonLoad, median, putMessage, warm, type LoadResult } from './load.js';
 import { baseline, cpuSeconds, ring, stopAll, usage, webserver, type Proc } from './servers.js';
 import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
@@ -82,21 +82,6 @@ function record(group: string, name: string, results: LoadResult[], extra: Array
 }
 
 const GET = (): string => '{"type": "GET", "data": "small.txt"}';
-const putMessage = (prefix: string, bytes = 1024): (() => string) => {
-  let n = 0;
-  const body = 'p'.repeat(bytes);
-  return () => `{"type": "PUT", "data": {"item": "${prefix}-${n++ % 500}.txt", "content": "${body}"}}`;
-};
-
-/**
- * One uncounted second of load on fresh processes: until V8 has compiled the
- * hot code, the first thousands of requests run slower (the first timed run of
- * one PUT through a fresh ring of 5 came out 2.6 ms, the third 1.6 ms), and a
- * server that has run a while is what the figures are about.
- */
-async function warm(address: string, message: () => string, concurrency: number): Promise<void> {
-  await jsonLoad(address, message, { concurrency, seconds: 1 });
-}
 const SMALL = 'x'.repeat(100);
 
 async function getFigures(): Promise<void> {
@@ -109,7 +94,7 @@ async function getFigures(): Promise<void> {
   ];
   if (TARGET) targets.push([`target ${TARGET}`, TARGET]);
   for (const [, address] of targets) await putItem(address, 'small.txt', SMALL);
-  for (const [, address] of targets) await warm(address, GET, 8);
+  for (const [, address] of targets) await warm(address, GET, 8, 1);
   for (const concurrency of [1, 8, 64]) {
     for (const [label, address] of targets) {
       await load('GET, JSON (a connection per request)', `${label}, ${concurrency} clients`, () =>
@@ -148,7 +133,7 @@ async function putFigures(): Promise<void> {
   for (const size of quick ? [1, 3] : [1, 3, 5]) {
     const procs = await ring(size);
     const entry = procs[0]!.address;
-    await warm(entry, putMessage('warm'), 32);
+    await warm(entry, putMessage('warm'), 32, quick ? 1 : RING_WARM_SECONDS);
     for (const [label, bytes] of [
       ['1 KiB', 1024],
       ['64 KiB', 64 * 1024],
@@ -301,7 +286,7 @@ async function scaleFigures(): Promise<void> {
   for (const size of quick ? [3] : [3, 5, 9]) {
     const procs = await ring(size);
     const put = putMessage('s');
-    await warm(procs[0]!.address, put, 8);
+    await warm(procs[0]!.address, put, 8, quick ? 1 : RING_WARM_SECONDS);
     await load(`scale: PUT 1 KiB, 8 clients`, `ring of ${size} processes`, () =>
       jsonLoad(procs[0]!.address, put, { concurrency: 8, seconds: SECONDS }),
     );
@@ -312,7 +297,7 @@ async function scaleFigures(): Promise<void> {
   }
   const cluster = await createTestCluster(32, { heartbeatMs: 2000, syncIntervalMs: 60_000 });
   const put = putMessage('s');
-  await warm(cluster.addresses[0]!, put, 8);
+  await warm(cluster.addresses[0]!, put, 8, quick ? 1 : RING_WARM_SECONDS);
   await load('scale: PUT 1 KiB, 8 clients', 'ring of 32 in one process', () =>
     jsonLoad(cluster.addresses[0]!, put, { concurrency: 8, seconds: SECONDS }),
   );
@@ -354,8 +339,9 @@ async function targetFigures(): Promise<void> {
   const put = putMessage('t');
   const get = (proc: Proc) => () => jsonLoad(proc.address, GET, { concurrency: 8, seconds: SECONDS });
   const putRing = () => jsonLoad(three[0]!.address, put, { concurrency: 32, seconds: SECONDS });
-  // A round of warm-up, not counted: every side's code is compiled before it is timed.
-  for (const run of [get(base), get(ours), putRing]) await run();
+  // Warm-up, not counted: every side's code is compiled before it is timed (a ring takes longest).
+  for (const run of [get(base), get(ours)]) await run();
+  await warm(three[0]!.address, put, 32, RING_WARM_SECONDS);
   for (let i = 0; i < rounds; i++) {
     json.base.push(await timed('JSON GET, bare baseline', [base], get(base)));
     json.ours.push(await timed('JSON GET, co-op webserver', [ours], get(ours)));
@@ -367,7 +353,7 @@ async function targetFigures(): Promise<void> {
   // One client's PUT through a ring of 5: a latency, not a ratio; the median of as many warm rounds.
   const five = await ring(5);
   const one = () => jsonLoad(five[0]!.address, put, { concurrency: 1, seconds: SECONDS });
-  await warm(five[0]!.address, put, 32);
+  await warm(five[0]!.address, put, 32, RING_WARM_SECONDS);
   const p50: number[] = [];
   for (let i = 0; i < rounds; i++) p50.push((await one()).p50ms);
   rows.push({
@@ -410,7 +396,8 @@ async function securityFigures(): Promise<void> {
   const open = { three: await ring(3), five: await ring(5), many: [] as LoadResult[], one: [] as LoadResult[] };
   const sealed = { three: await ring(3, ['--secret', 'bench-secret']), five: await ring(5, ['--secret', 'bench-secret']) };
   const sealedRuns = { many: [] as LoadResult[], one: [] as LoadResult[] };
-  for (const entry of [open.three, open.five, sealed.three, sealed.five]) await warm(entry[0]!.address, putMessage('warm'), 32);
+  for (const entry of [open.three, open.five, sealed.three, sealed.five])
+    await warm(entry[0]!.address, putMessage('warm'), 32, quick ? 1 : RING_WARM_SECONDS);
   for (let i = 0; i < RUNS; i++) {
     open.many.push(await put(open.three[0]!.address, 32));
     sealedRuns.many.push(await put(sealed.three[0]!.address, 32));
