@@ -55,6 +55,11 @@ export interface Persistence {
   /** Committed when resolved: it survives the process being killed (see the module's header on power cuts). */
   write(name: string, meta: ItemMeta, body: Body): Promise<void>;
   readInline(name: string): string | undefined;
+  /**
+   * Commits inline content at once, where that takes no I/O (in memory):
+   * the store then applies a copy without a promise or a turn of its own.
+   */
+  writeInlineNow?(name: string, meta: ItemMeta, content: string): void;
   readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
   remove(name: string): Promise<void>;
   stage(): Promise<Staged>;
@@ -111,6 +116,8 @@ export function metaFields(meta: ItemMeta): ItemMeta {
   const { version, deleted, encoding, size, storedAt, hash } = meta;
   return { version, deleted, encoding, size, storedAt, hash };
 }
+
+const APPLIED = Promise.resolve(true);
 
 export class ItemStore {
   private readonly index = new Map<string, ItemMeta>();
@@ -197,6 +204,13 @@ export class ItemStore {
     const encoding = deleted ? undefined : copy.encoding;
     if (content.length > INLINE_LIMIT) return this.applyLarge(name, copy.version, deleted, encoding, content, now);
     const meta = inlineMeta(copy.version, deleted, encoding, content, now);
+    if (this.persistence.writeInlineNow && !this.chains.has(name)) {
+      // Nothing of this name in flight, and a write that needs no waiting: done here and now
+      // (every copy of every small PUT, on every server of an in-memory ring; issue 6).
+      this.replace(name, meta);
+      this.persistence.writeInlineNow(name, meta, content);
+      return APPLIED;
+    }
     return this.serially(name, () => this.writeInline(name, meta, content));
   }
 

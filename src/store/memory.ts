@@ -30,14 +30,18 @@ export class MemoryPersistence implements Persistence {
     return { records: [], damaged: [] };
   }
 
-  async write(name: string, _meta: ItemMeta, body: Body): Promise<void> {
+  async write(name: string, meta: ItemMeta, body: Body): Promise<void> {
     if ('inline' in body) {
-      this.inline.set(name, body.inline);
-      this.blobs.delete(name);
+      this.writeInlineNow(name, meta, body.inline);
     } else {
       this.blobs.set(name, Buffer.concat((body.blob as MemoryStaged).chunks));
       this.inline.delete(name);
     }
+  }
+
+  writeInlineNow(name: string, _meta: ItemMeta, content: string): void {
+    this.inline.set(name, content);
+    this.blobs.delete(name);
   }
 
   readInline(name: string): string | undefined {
