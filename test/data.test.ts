@@ -218,6 +218,33 @@ test('a stored file that can no longer be read: its GET gets INTERNAL, the failu
   assert.deepEqual(await getItem(node.address, 'kept.txt'), { found: true, content: 'still here', encoding: undefined });
 });
 
+test('a request whose handler fails at once (the store throws) gets INTERNAL, the failure is logged, and the server keeps serving', async (t) => {
+  const captured = captureLog();
+  const node = new RingNode({ host: '127.0.0.1', port: 0, log: captured.log });
+  await node.start();
+  t.after(() => node.stop());
+  assert.equal(await putItem(node.address, 'kept.txt', 'still here'), '200 OK');
+  // GET looks its item up before anything is awaited: a throw there comes out of the handler itself, not out of a promise.
+  const store = node.store;
+  const head = store.head.bind(store);
+  store.head = (name) => {
+    if (name === 'broken.txt') throw new Error('the index is damaged');
+    return head(name);
+  };
+
+  const reply = JSON.parse((await rawExchange(node.address, '{"type": "GET", "data": "broken.txt"}')).text);
+  assert.equal(reply.type, 'ERROR');
+  assert.equal(reply.data.code, 'INTERNAL');
+  assert.equal(reply.data.status, '500 INTERNAL SERVER ERROR');
+  assert.ok(!JSON.stringify(reply).includes('the index is damaged'), 'the cause stays in the log');
+  assert.ok(
+    captured.lines.some(
+      (line) => line.tag === 'ERROR' && line.msg.includes('handling GET failed') && line.msg.includes('the index is damaged'),
+    ),
+  );
+  assert.deepEqual(await getItem(node.address, 'kept.txt'), { found: true, content: 'still here', encoding: undefined });
+});
+
 test('a tombstone older than the TTL is not taken by a server that never held the item (it would only restart its age)', async (t) => {
   const now = Date.now();
   const cluster = await createTestCluster(2, { syncIntervalMs: 60_000, tombstoneTtlMs: 60_000, now: () => now });
