@@ -1,7 +1,7 @@
 /** The real programs, spawned as a user runs them. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { parseAddress } from '../src/protocol/address.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { getRing } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
-import { cpuSeconds, killAll, runClient, startServer } from './processes.js';
+import { cpuSeconds, killAll, runClient, runProgram, startServer } from './processes.js';
 import { at, tempDir } from './helpers.js';
 
 after(killAll);
@@ -221,6 +221,34 @@ test('webserver options: --help, environment variables, -v shows heartbeats, no 
 
   const bad = await startServer(['--heartbeat', 'soon']).catch((err: Error) => err);
   assert.ok(bad instanceof Error && /heartbeat/.test(bad.message) && /seconds/.test(bad.message));
+});
+
+test('log lines on standard output: all of them, in order, when the process exits before they are due, to a pipe and to a file', async (t) => {
+  const dir = await tempDir(t);
+  const script = join(dir, 'log.mjs');
+  await writeFile(
+    script,
+    [
+      `import { createLogger } from ${JSON.stringify(new URL('../src/log/logger.js', import.meta.url).href)};`,
+      'const log = createLogger();',
+      "for (let i = 0; i < 1000; i++) log.info('line ' + i);", // 15 KB: gathered until the exit writes them
+      "log.recv('the last, just before exit');",
+      'process.exit(0);', // before the lines' timer fires
+    ].join('\n'),
+  );
+  const expected = `${Array.from({ length: 1000 }, (_, i) => `[INFO] line ${i}\n`).join('')}[RECV] the last, just before exit\n`;
+  const piped = await runProgram(script, []);
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(piped.stdout.toString(), expected);
+
+  const file = join(dir, 'log.txt');
+  const handle = await open(file, 'w');
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [script], { stdio: ['ignore', handle.fd, 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+  const status = await new Promise((resolve) => child.on('exit', resolve));
+  await handle.close();
+  assert.equal(status, 0);
+  assert.equal(await readFile(file, 'utf8'), expected);
 });
 
 test('webclient --delete, and the default data directory under the working directory', async (t) => {

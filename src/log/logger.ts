@@ -6,11 +6,11 @@
  * does, coloured on a terminal (never when NO_COLOR is set); it is formatted
  * here directly, because going through pino's JSON and parsing it back cost
  * half the server's throughput. Both write to standard output through
- * sonic-boom (pino's writer), gathered per turn of the event loop;
- * asynchronously to a pipe or socket, so a busy server never waits on a slow
- * reader of its log. Heartbeat (PING, PING_REQ, CHECK) traffic is logged only with -v.
+ * sonic-boom (pino's writer), gathered for up to LOG_FLUSH_MS and written
+ * together; asynchronously to a pipe or socket, so a busy server never waits
+ * on a slow reader of its log. Heartbeat (PING, PING_REQ, CHECK) traffic is logged only with -v.
  */
-import { fstatSync } from 'node:fs';
+import { fstatSync, writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
 import sonicBoom from 'sonic-boom';
 
@@ -54,41 +54,67 @@ function wantsColor(destination: { isTTY?: boolean }, forced: boolean | undefine
   return destination.isTTY === true;
 }
 
-/**
- * Lines written in one turn of the event loop reach sonic-boom as one string,
- * at the end of the turn. A write per line cost an asynchronous file write
- * each, with a wake-up of libuv's thread pool: about a quarter of a busy
- * relaying server's time (issue 6). Nothing waits longer than the turn.
- */
-class TurnBuffer {
-  private pending = '';
-  private scheduled = false;
+/** The longest a log line waits before it is written. */
+const LOG_FLUSH_MS = 10;
+/** Gathered lines are written at once past this many characters. */
+const LOG_FLUSH_CHARS = 64 * 1024;
 
-  constructor(private readonly out: SonicBoom) {}
+/**
+ * Lines reach sonic-boom gathered, at most LOG_FLUSH_MS after the first of
+ * them (or at once past LOG_FLUSH_CHARS), and at exit. A write per line cost
+ * an asynchronous file write each, with a wake-up of libuv's thread pool:
+ * about a quarter of a busy relaying server's time (issue 6). A write per
+ * turn of the event loop still cost a JSON GET about 8% of its CPU: under
+ * load a turn holds a request or two, and each turn that logged paid a
+ * system call and an extra pass of the event loop for its setImmediate.
+ * A process that ends by itself waits for the timer (and the write it
+ * starts); a process killed outright loses at most the last LOG_FLUSH_MS of
+ * its log.
+ */
+class GatheredLines {
+  private pending = '';
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly out: SonicBoom,
+    private readonly fd: number,
+  ) {}
 
   write(line: string): boolean {
     this.pending += line;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(this.flush);
-    }
+    if (this.pending.length >= LOG_FLUSH_CHARS) this.flush();
+    else if (this.timer === undefined) this.timer = setTimeout(this.flush, LOG_FLUSH_MS);
     return true;
   }
 
+  /**
+   * At exit (process.exit), when no timer runs and no asynchronous write
+   * finishes any more: what sonic-boom holds, then what is gathered here,
+   * written synchronously. Handing the gathered lines to sonic-boom would
+   * start an asynchronous write of them that the exit may cut off.
+   */
   flushSync(): void {
-    this.flush();
+    const text = this.take();
     this.out.flushSync();
+    let bytes = Buffer.from(text);
+    while (bytes.length > 0) bytes = bytes.subarray(writeSync(this.fd, bytes));
+  }
+
+  private take(): string {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const text = this.pending;
+    this.pending = '';
+    return text;
   }
 
   private readonly flush = (): void => {
-    this.scheduled = false;
-    const text = this.pending;
-    this.pending = '';
+    const text = this.take();
     if (text !== '') this.out.write(text);
   };
 }
 
-let stdout: TurnBuffer | undefined;
+let stdout: GatheredLines | undefined;
 
 /**
  * Whether standard output is a file, a terminal or /dev/null: writes there
@@ -108,15 +134,16 @@ function writesNeverWait(fd: number): boolean {
 /** Log bytes held for a pipe that does not take them. */
 const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
 
-/** Standard output, written once per turn of the event loop and flushed when the process exits. */
-function standardOutput(): TurnBuffer {
+/** Standard output, written every LOG_FLUSH_MS at most and flushed when the process exits. */
+function standardOutput(): GatheredLines {
   if (!stdout) {
     // At exit, a reader that has stopped reading (a full pipe) must not keep the process
     // from ending: what it has not taken is dropped instead of retried for ever.
     let exiting = false;
     // A reader that stops reading for good costs at most MAX_PENDING_LOG_BYTES of memory; later lines are dropped.
-    const out = new TurnBuffer(
+    const out = new GatheredLines(
       new SonicBoom({ fd: 1, sync: writesNeverWait(1), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
+      1,
     );
     process.on('exit', () => {
       exiting = true;
