@@ -12,8 +12,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { RING_WARM_SECONDS, format, jsonLoad, median, putMessage, warm } from './load.js';
-import { cpuSeconds, ring, stopAll, webserver, type Proc } from './servers.js';
+import { putItem } from '../src/client/client.js';
+import { GET_SMALL, RING_WARM_SECONDS, SMALL, format, jsonLoad, median, putMessage, warm } from './load.js';
+import { cpuPerRequest, ring, stopAll, webserver, type Proc } from './servers.js';
 
 const USAGE = 'usage: npm run bench:ab -- OTHER_CHECKOUT [--rounds 9] [--seconds 2]\n';
 let parsed;
@@ -41,8 +42,9 @@ if (!existsSync(otherScript)) {
 }
 
 interface Side {
-  label: string;
   one: Proc;
+  /** Requests that failed, over every round: a build that fails fast would look fast. */
+  errors: number;
   three: Proc[];
   five: Proc[];
   figures: Record<Figure, number[]>;
@@ -57,34 +59,31 @@ const FIGURES = [
 ] as const;
 type Figure = (typeof FIGURES)[number];
 
-async function start(label: string, script?: string): Promise<Side> {
+async function start(script?: string): Promise<Side> {
   const one = await webserver([], undefined, script);
   const side: Side = {
-    label,
     one,
+    errors: 0,
     three: await ring(3, [], script),
     five: await ring(5, [], script),
     figures: Object.fromEntries(FIGURES.map((figure) => [figure, []])) as unknown as Record<Figure, number[]>,
   };
-  await jsonLoad(one.address, () => '{"type": "PUT", "data": {"item": "small.txt", "content": "hello world, small item"}}', {
-    concurrency: 1,
-    seconds: 1,
-    count: 1,
-  });
+  await putItem(one.address, 'small.txt', SMALL);
   return side;
 }
 
 const put = putMessage('ab');
 
 async function round(side: Side, counted: boolean): Promise<void> {
-  let before = await cpuSeconds([side.one]);
-  const get = await jsonLoad(side.one.address, () => '{"type": "GET", "data": "small.txt"}', { concurrency: 8, seconds: SECONDS });
-  const getCpu = (1e6 * ((await cpuSeconds([side.one])) - before)) / get.requests;
-  before = await cpuSeconds(side.three);
-  const many = await jsonLoad(side.three[0]!.address, put, { concurrency: 32, seconds: SECONDS });
-  const putCpu = (1e6 * ((await cpuSeconds(side.three)) - before)) / many.requests;
+  const { result: get, cpuUs: getCpu } = await cpuPerRequest([side.one], () =>
+    jsonLoad(side.one.address, GET_SMALL, { concurrency: 8, seconds: SECONDS }),
+  );
+  const { result: many, cpuUs: putCpu } = await cpuPerRequest(side.three, () =>
+    jsonLoad(side.three[0]!.address, put, { concurrency: 32, seconds: SECONDS }),
+  );
   const single = await jsonLoad(side.five[0]!.address, put, { concurrency: 1, seconds: SECONDS });
   if (!counted) return;
+  side.errors += get.errors + many.errors + single.errors;
   const add = (figure: Figure, value: number): void => void side.figures[figure].push(value);
   add('JSON GET req/s', get.rps);
   add('PUT req/s', many.rps);
@@ -94,13 +93,19 @@ async function round(side: Side, counted: boolean): Promise<void> {
   add('one PUT, ring of 5, p50 ms', single.p50ms);
 }
 
-const sides = [await start('this build'), await start(`other (${other})`, otherScript)];
+const sides = [await start(), await start(otherScript)];
 try {
   // The rings warm up first, and round 0, uncounted; the sides take turns at going first, so neither always follows the other.
   for (const side of sides) for (const entry of [side.three, side.five]) await warm(entry[0]!.address, put, 32, RING_WARM_SECONDS);
   for (let i = 0; i <= ROUNDS; i++) for (const side of i % 2 === 0 ? sides : [...sides].reverse()) await round(side, i > 0);
   const [mine, theirs] = sides as [Side, Side];
-  process.stdout.write(`${ROUNDS} alternating rounds of ${SECONDS} s\n`);
+  process.stdout.write(`${ROUNDS} alternating rounds of ${SECONDS} s; other: ${other}\n`);
+  for (const [label, side] of [
+    ['this build', mine],
+    ['other', theirs],
+  ] as const) {
+    if (side.errors > 0) process.stdout.write(`${label}: ${side.errors} requests failed; its figures do not count\n`);
+  }
   process.stdout.write(`${'figure'.padEnd(28)}${'this build'.padStart(12)}${'other'.padStart(12)}  this / other (median of rounds)\n`);
   for (const figure of FIGURES) {
     const ratios = mine.figures[figure].map((value, i) => value / theirs.figures[figure][i]!);

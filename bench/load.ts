@@ -148,6 +148,10 @@ export async function httpLoad(target: string, path: string, options: LoadOption
   }
 }
 
+/** The small item every GET figure reads (100 bytes, stored as `small.txt`), and its JSON GET. */
+export const SMALL = 'x'.repeat(100);
+export const GET_SMALL = (): string => '{"type": "GET", "data": "small.txt"}';
+
 /** A PUT of `bytes` of content, each call to the next of 500 names. */
 export function putMessage(prefix: string, bytes = 1024): () => string {
   let n = 0;

@@ -8,7 +8,9 @@
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
  * GET times with webclient, and each server's peak memory. `--only
  * targets,get,put,membership,idle,scale,security,big` runs just those parts.
- * `targets` measures the issue's ratios in alternation, round by round.
+ * `targets` measures the issue's ratios in alternation, round by round. A run
+ * with `--only` or `--quick` writes its table to the temporary directory
+ * unless `--out` says where, so the committed full-run results stay.
  *
  * `--target` adds any server of the original protocol (the original program,
  * say) to the JSON GET rows, measured under the same load in the same run.
@@ -23,8 +25,19 @@ import { getRing, putItem } from '../src/client/client.js';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
 import { RingNode } from '../src/node/node.js';
 import { waitFor } from '../src/util/wait.js';
-import { RING_WARM_SECONDS, format, httpLoad, jsonLoad, median, putMessage, warm, type LoadResult } from './load.js';
-import { baseline, cpuSeconds, ring, stopAll, usage, webserver, type Proc } from './servers.js';
+import {
+  GET_SMALL as GET,
+  RING_WARM_SECONDS,
+  SMALL,
+  format,
+  httpLoad,
+  jsonLoad,
+  median,
+  putMessage,
+  warm,
+  type LoadResult,
+} from './load.js';
+import { baseline, cpuPerRequest, ring, stopAll, usage, webserver, type Proc } from './servers.js';
 import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
 
@@ -44,9 +57,22 @@ const option = (name: string, fallback: string): string => {
 const quick = args.includes('--quick');
 const RUNS = Number(option('--runs', quick ? '1' : '3'));
 const SECONDS = Number(option('--seconds', quick ? '1' : '2'));
-const OUT = option('--out', 'bench/results');
+const PARTS = ['targets', 'get', 'put', 'membership', 'idle', 'scale', 'security', 'big'];
+const ONLY = option('--only', '')
+  .split(',')
+  .filter((part) => part !== '');
+for (const part of ONLY) {
+  if (!PARTS.includes(part)) {
+    process.stderr.write(`bench: no part "${part}"; the parts are ${PARTS.join(', ')}\n`);
+    process.exit(2);
+  }
+}
+// A partial or quick run does not replace the committed results of a full run (bench/results.*).
+const OUT = option('--out', ONLY.length > 0 || quick ? join(tmpdir(), 'coop-bench-results') : 'bench/results');
 const TARGET = option('--target', '');
 const say = (line: string): void => void process.stderr.write(`${line}\n`);
+/** A fresh ring's warm-up outside the targets, which always take RING_WARM_SECONDS. */
+const RING_WARM = quick ? 1 : RING_WARM_SECONDS;
 
 const rows: Row[] = [];
 async function measure(group: string, name: string, unit: string, one: () => Promise<number> | number, times = RUNS): Promise<number> {
@@ -80,9 +106,6 @@ function record(group: string, name: string, results: LoadResult[], extra: Array
   );
   return rps;
 }
-
-const GET = (): string => '{"type": "GET", "data": "small.txt"}';
-const SMALL = 'x'.repeat(100);
 
 async function getFigures(): Promise<void> {
   say('GET of a small item the server holds');
@@ -133,7 +156,7 @@ async function putFigures(): Promise<void> {
   for (const size of quick ? [1, 3] : [1, 3, 5]) {
     const procs = await ring(size);
     const entry = procs[0]!.address;
-    await warm(entry, putMessage('warm'), 32, quick ? 1 : RING_WARM_SECONDS);
+    await warm(entry, putMessage('warm'), 32, RING_WARM);
     for (const [label, bytes] of [
       ['1 KiB', 1024],
       ['64 KiB', 64 * 1024],
@@ -286,7 +309,7 @@ async function scaleFigures(): Promise<void> {
   for (const size of quick ? [3] : [3, 5, 9]) {
     const procs = await ring(size);
     const put = putMessage('s');
-    await warm(procs[0]!.address, put, 8, quick ? 1 : RING_WARM_SECONDS);
+    await warm(procs[0]!.address, put, 8, RING_WARM);
     await load(`scale: PUT 1 KiB, 8 clients`, `ring of ${size} processes`, () =>
       jsonLoad(procs[0]!.address, put, { concurrency: 8, seconds: SECONDS }),
     );
@@ -297,7 +320,7 @@ async function scaleFigures(): Promise<void> {
   }
   const cluster = await createTestCluster(32, { heartbeatMs: 2000, syncIntervalMs: 60_000 });
   const put = putMessage('s');
-  await warm(cluster.addresses[0]!, put, 8, quick ? 1 : RING_WARM_SECONDS);
+  await warm(cluster.addresses[0]!, put, 8, RING_WARM);
   await load('scale: PUT 1 KiB, 8 clients', 'ring of 32 in one process', () =>
     jsonLoad(cluster.addresses[0]!, put, { concurrency: 8, seconds: SECONDS }),
   );
@@ -324,11 +347,9 @@ async function targetFigures(): Promise<void> {
   // sensitive than requests/s to what else this shared machine runs.
   const cpu: Array<[string, number[]]> = [];
   const timed = async (name: string, procs: Proc[], run: () => Promise<{ rps: number; requests: number }>): Promise<number> => {
-    const before = await cpuSeconds(procs);
-    const result = await run();
-    const perRequest = result.requests > 0 ? (1e6 * ((await cpuSeconds(procs)) - before)) / result.requests : NaN;
+    const { result, cpuUs } = await cpuPerRequest(procs, run);
     const entry = cpu.find(([label]) => label === name) ?? (cpu.push([name, []]), cpu.at(-1)!);
-    entry[1].push(perRequest);
+    entry[1].push(cpuUs);
     return result.rps;
   };
   const base = await baseline();
@@ -396,8 +417,7 @@ async function securityFigures(): Promise<void> {
   const open = { three: await ring(3), five: await ring(5), many: [] as LoadResult[], one: [] as LoadResult[] };
   const sealed = { three: await ring(3, ['--secret', 'bench-secret']), five: await ring(5, ['--secret', 'bench-secret']) };
   const sealedRuns = { many: [] as LoadResult[], one: [] as LoadResult[] };
-  for (const entry of [open.three, open.five, sealed.three, sealed.five])
-    await warm(entry[0]!.address, putMessage('warm'), 32, quick ? 1 : RING_WARM_SECONDS);
+  for (const entry of [open.three, open.five, sealed.three, sealed.five]) await warm(entry[0]!.address, putMessage('warm'), 32, RING_WARM);
   for (let i = 0; i < RUNS; i++) {
     open.many.push(await put(open.three[0]!.address, 32));
     sealedRuns.many.push(await put(sealed.three[0]!.address, 32));
@@ -417,6 +437,7 @@ async function securityFigures(): Promise<void> {
   await putItem(plain.address, 'small.txt', SMALL);
   await putItem(tls.address, 'small.txt', SMALL, undefined, { tls: { ca: await readFile(cert) } });
   const runs = { plain: [] as number[], tls: [] as number[] };
+  for (const url of [`http://${plain.address}/small.txt`, `https://${tls.address}/small.txt`]) wrk(url, 8, 1); // warm, uncounted
   for (let i = 0; i < RUNS; i++) {
     runs.plain.push(wrk(`http://${plain.address}/small.txt`, 8, SECONDS));
     runs.tls.push(wrk(`https://${tls.address}/small.txt`, 8, SECONDS));
@@ -448,9 +469,8 @@ function table(): string {
 
 async function main(): Promise<void> {
   try {
-    // --only targets,get,put,membership,idle,scale,security,big runs just those parts.
-    const only = option('--only', '');
-    const wanted = (part: string) => (only ? only.split(',').includes(part) : part !== 'big' || args.includes('--big'));
+    // --only targets,get,... runs just those parts (PARTS).
+    const wanted = (part: string) => (ONLY.length > 0 ? ONLY.includes(part) : part !== 'big' || args.includes('--big'));
     if (wanted('targets')) await targetFigures();
     if (wanted('get')) await getFigures();
     if (wanted('put')) await putFigures();

@@ -102,6 +102,17 @@ export async function cpuSeconds(procs: Proc[]): Promise<number> {
   return (await Promise.all(procs.map((proc) => usage(proc.child.pid!)))).reduce((sum, u) => sum + u.cpuSeconds, 0);
 }
 
+/** Runs `run` and tells the CPU these processes spent on it per request, in µs (NaN when none was answered). */
+export async function cpuPerRequest<R extends { requests: number }>(
+  procs: Proc[],
+  run: () => Promise<R>,
+): Promise<{ result: R; cpuUs: number }> {
+  const before = await cpuSeconds(procs);
+  const result = await run();
+  const cpuUs = result.requests > 0 ? (1e6 * ((await cpuSeconds(procs)) - before)) / result.requests : NaN;
+  return { result, cpuUs };
+}
+
 /** CPU seconds and resident memory of a process, from /proc. */
 export async function usage(pid: number): Promise<{ cpuSeconds: number; rssBytes: number }> {
   const { readFile } = await import('node:fs/promises');
