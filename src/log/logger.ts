@@ -141,9 +141,10 @@ function standardOutput(): GatheredLines {
     // from ending: what it has not taken is dropped instead of retried for ever.
     let exiting = false;
     // A reader that stops reading for good costs at most MAX_PENDING_LOG_BYTES of memory; later lines are dropped.
+    const fd = 1;
     const out = new GatheredLines(
-      new SonicBoom({ fd: 1, sync: writesNeverWait(1), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
-      1,
+      new SonicBoom({ fd, sync: writesNeverWait(fd), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
+      fd,
     );
     process.on('exit', () => {
       exiting = true;
