@@ -76,18 +76,27 @@ export function runClient(args: string[], env: Record<string, string> = {}, wrap
   return runProgram(WEBCLIENT, args, env, wrap);
 }
 
-/** Runs a program to its end: for a webserver that is expected to stop by itself. */
-export function runProgram(program: string, args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<ClientRun> {
+/**
+ * Runs a program to its end: for a webserver that is expected to stop by itself.
+ * With `stdoutFd`, its standard output goes to that file descriptor instead of being collected.
+ */
+export function runProgram(
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+  wrap: string[] = [],
+  stdoutFd?: number,
+): Promise<ClientRun> {
   const [command, ...prefix] = [...wrap, process.execPath];
   return new Promise((resolve) => {
     const child = spawn(command!, [...prefix, program, ...args], {
       env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'],
     });
     const stdout: Buffer[] = [];
     let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout), stderr }));
   });
 }

@@ -56,12 +56,12 @@ function wantsColor(destination: { isTTY?: boolean }, forced: boolean | undefine
 
 /** The longest a log line waits before it is written. */
 const LOG_FLUSH_MS = 10;
-/** Gathered lines are written at once past this many characters. */
+/** Gathered lines past this many characters go out at the end of the turn. */
 const LOG_FLUSH_CHARS = 64 * 1024;
 
 /**
  * Lines reach sonic-boom gathered, at most LOG_FLUSH_MS after the first of
- * them (or at once past LOG_FLUSH_CHARS), and at exit. A write per line cost
+ * them (at the end of the turn past LOG_FLUSH_CHARS), and at exit. A write per line cost
  * an asynchronous file write each, with a wake-up of libuv's thread pool:
  * about a quarter of a busy relaying server's time (issue 6). A write per
  * turn of the event loop still cost a JSON GET about 8% of its CPU: under
@@ -74,6 +74,7 @@ const LOG_FLUSH_CHARS = 64 * 1024;
 class GatheredLines {
   private pending = '';
   private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
 
   constructor(
     private readonly out: SonicBoom,
@@ -82,8 +83,10 @@ class GatheredLines {
 
   write(line: string): boolean {
     this.pending += line;
-    if (this.pending.length >= LOG_FLUSH_CHARS) this.flush();
-    else if (this.timer === undefined) this.timer = setTimeout(this.flush, LOG_FLUSH_MS);
+    // Not written here and now: a write started in the middle of a turn may still be on its way
+    // when process.exit comes later in that turn, and the lines written at exit would overtake it.
+    if (this.pending.length >= LOG_FLUSH_CHARS) this.immediate ??= setImmediate(this.flush);
+    else this.timer ??= setTimeout(this.flush, LOG_FLUSH_MS);
     return true;
   }
 
@@ -102,7 +105,9 @@ class GatheredLines {
 
   private take(): string {
     clearTimeout(this.timer);
+    clearImmediate(this.immediate);
     this.timer = undefined;
+    this.immediate = undefined;
     const text = this.pending;
     this.pending = '';
     return text;
