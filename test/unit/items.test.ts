@@ -397,6 +397,21 @@ describe('ItemStore concurrency', () => {
       assert.deepEqual(store.digest.toWire(), expected.toWire());
     });
   }
+
+  test('a small newer copy that comes while a staged copy of the same name is being written waits for it, and ends newest', async (t) => {
+    const store = await newStore();
+    t.after(() => store.close());
+    const bytes = pattern(100_000);
+    const staged = await store.stage();
+    await staged.append(bytes);
+    const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash: staged.hash() };
+    // Issued in the same turn: the small one must not be applied at once, under the larger one's write.
+    const results = await Promise.all([store.applyStaged('x', meta, staged), store.apply('x', { version: v(2), content: 'small' }, NOW)]);
+    assert.deepEqual(results, [true, true]);
+    assert.deepEqual(store.head('x')?.version, v(2));
+    assert.equal(store.head('x')?.size, 5);
+    assert.equal((await store.get('x'))?.content, 'small');
+  });
 });
 
 describe('ItemStore.listBuckets', () => {
