@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestCluster, agreedRing } from '../src/node/cluster.js';
-import { tcpTransport } from '../src/node/node.js';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
-import { captureLog, rawExchange } from './helpers.js';
+import { captureLog, openPeerStream, rawExchange, recordingTransport } from './helpers.js';
 
 test('three servers joined in a chain agree on the ring, in join order', async (t) => {
   const cluster = await createTestCluster(3);
@@ -94,12 +93,8 @@ test('a STREAM connection carries one peer message after another, and bad input 
   const [a, b] = cluster.addresses as [string, string];
   const put = (name: string, id: string) =>
     `{"creator": "${b}", "type": "FORWARD_PUT", "data": {"item": "${name}", "content": "via a stream", "version": {"clock": 5, "server": "${b}"}}, "id": "${id}"}`;
-  const { createConnection } = await import('node:net');
-  const { host, port } = (await import('../src/protocol/address.js')).parseAddress(a);
-  const socket = createConnection({ host, port });
-  t.after(() => void socket.destroy());
-  await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write(`{"type": "STREAM", "from": "${b}"}` + put('s1.txt', 'st-1') + '\n' + put('s2.txt', 'st-2'));
+  const socket = await openPeerStream(t, a, b);
+  socket.write(put('s1.txt', 'st-1') + '\n' + put('s2.txt', 'st-2'));
   await waitFor(() => cluster.nodes[0]!.store.head('s2.txt') !== undefined && cluster.nodes[0]!.store.head('s1.txt') !== undefined, {
     what: 'both messages of the stream to be applied',
   });
@@ -115,20 +110,15 @@ test('a PUT round goes back to its creator without its content, and whole to eve
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
   // The second server sends through a transport that records what it sends (a connection per message).
-  const sent: Array<{ to: string; message: { creator?: string; type: string; data: { item: string; content: string }; id?: string } }> = [];
-  const inner = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 20 });
-  await cluster.add({
-    transport: {
-      send: (to, payload) => {
-        sent.push({ to, message: JSON.parse(payload) as (typeof sent)[number]['message'] });
-        return inner.send(to, payload);
-      },
-      request: (to, payload, timeoutMs) => inner.request(to, payload, timeoutMs),
-    },
-  });
+  const sent: Array<{ to: string; payload: string }> = [];
+  await cluster.add({ transport: recordingTransport(sent) });
   await cluster.add();
   const [a, b, c] = cluster.addresses as [string, string, string];
-  const forwards = (item: string) => sent.filter(({ message }) => message.type === 'FORWARD_PUT' && message.data.item === item);
+  type Sent = { creator?: string; type: string; data: { item: string; content: string }; id?: string };
+  const forwards = (item: string) =>
+    sent
+      .map(({ to, payload }) => ({ to, message: JSON.parse(payload) as Sent }))
+      .filter(({ message }) => message.type === 'FORWARD_PUT' && message.data.item === item);
 
   // Created at c: c -> a -> b -> c. b's hop goes home to c: no content, the same round.
   assert.equal(await putItem(c, 'home.txt', 'the content'), '200 OK');
@@ -156,28 +146,14 @@ test('a relay passes a round from our servers on as the text it received', async
   t.after(() => cluster.stop());
   // The second server (the relay) sends through a transport that records the texts it sends.
   const sent: Array<{ to: string; payload: string }> = [];
-  const inner = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 20 });
-  await cluster.add({
-    transport: {
-      send: (to, payload) => {
-        sent.push({ to, payload });
-        return inner.send(to, payload);
-      },
-      request: (to, payload, timeoutMs) => inner.request(to, payload, timeoutMs),
-    },
-  });
+  await cluster.add({ transport: recordingTransport(sent) });
   await cluster.add();
   const [a, b, c] = cluster.addresses as [string, string, string];
   // A round created at c has passed b: b knows c speaks our extensions.
   assert.equal(await putItem(c, 'known.txt', 'c is ours'), '200 OK');
   // A round of a's, as a's stream would carry it, but spaced unlike our encoder: b relays it to c.
   const text = `{"creator": "${a}", "type": "FORWARD_PUT", "data": {"item": "raw.txt", "content": "as sent", "version": {"clock": 99, "server": "${a}"}},   "id": "raw-round-1"}`;
-  const { createConnection } = await import('node:net');
-  const { host, port } = (await import('../src/protocol/address.js')).parseAddress(b);
-  const socket = createConnection({ host, port });
-  t.after(() => void socket.destroy());
-  await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write(`{"type": "STREAM", "from": "${a}"}${text}`);
+  (await openPeerStream(t, b, a)).write(text);
   await waitFor(() => sent.some(({ payload }) => payload.includes('"raw.txt"')), { what: 'b to pass the round on' });
   assert.deepEqual(
     sent.filter(({ payload }) => payload.includes('"raw.txt"')),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseAddress, type Address } from '../src/protocol/address.js';
 import { createLogger, type Log } from '../src/log/logger.js';
 import { waitFor } from '../src/util/wait.js';
-import type { RingNode } from '../src/node/node.js';
+import { tcpTransport, type PeerTransport, type RingNode } from '../src/node/node.js';
 import type { Server as HttpServer } from 'node:http';
 
 export interface RawReply {
@@ -178,4 +178,19 @@ export function nodeHttpRequests(node: RingNode): () => number {
   let count = 0;
   http.on('request', () => void count++);
   return () => count;
+}
+
+/** A TCP transport (a connection per message, as to original servers) that also records every message it sends. */
+export function recordingTransport(sent: Array<{ to: Address; payload: string }>): PeerTransport {
+  const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
+  return { ...real, send: (to, payload) => (sent.push({ to, payload }), real.send(to, payload)) };
+}
+
+/** A raw connection to `server`, opened as our server `from` opens its STREAM; destroyed after the test. */
+export async function openPeerStream(t: { after(fn: () => void): void }, server: Address, from: Address): Promise<Socket> {
+  const socket = createConnection(parseAddress(server));
+  t.after(() => void socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`{"type": "STREAM", "from": "${from}"}`);
+  return socket;
 }

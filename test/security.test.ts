@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { createTestCluster } from '../src/node/cluster.js';
-import { RingNode, tcpTransport, type PeerTransport } from '../src/node/node.js';
+import { RingNode } from '../src/node/node.js';
 import { deleteItem, getDigest, getItem, getRing, putItem } from '../src/client/client.js';
 import { encodeMessage } from '../src/protocol/messages.js';
 import type { Address } from '../src/protocol/address.js';
@@ -17,7 +17,7 @@ import { waitFor } from '../src/util/wait.js';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { at, captureLog, rawExchange, tempDir } from './helpers.js';
+import { at, captureLog, rawExchange, recordingTransport, tempDir } from './helpers.js';
 import { killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
 
 const SECRET = 'correct horse battery staple';
@@ -93,13 +93,9 @@ test('forged FORWARD_PUT, UPDATE, INSERT and CHECK from a raw socket change noth
 
 test('a genuine peer message replayed, sent to another server, or altered by one byte, is refused', async (t) => {
   const sent: Array<{ to: Address; payload: string }> = [];
-  const recording = (): PeerTransport => {
-    const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
-    return { ...real, send: (to, payload) => (sent.push({ to, payload }), real.send(to, payload)) };
-  };
   const cluster = await createTestCluster(0, { secret: SECRET });
   t.after(() => cluster.stop());
-  for (let i = 0; i < 3; i++) await cluster.add({ transport: recording() });
+  for (let i = 0; i < 3; i++) await cluster.add({ transport: recordingTransport(sent) });
   const [a] = cluster.addresses as [Address];
   await putItem(a, 'once.txt', 'v1');
   const genuine = await waitFor(() => sent.find((m) => m.payload.includes('"FORWARD_PUT"') && m.payload.includes('once.txt')), {
