@@ -106,14 +106,19 @@ test('a STREAM connection carries one peer message after another, and bad input 
   assert.equal(await putItem(a, 'after.txt', 'the server goes on'), '200 OK');
 });
 
-test('a PUT round goes back to its creator without its content, and whole to every other server', async (t) => {
+/** A ring a -> b -> c whose second server, b, sends through a transport that records every message (a connection per message). */
+async function ringRecordingAtB(t: { after(fn: () => Promise<void>): void }) {
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
-  // The second server sends through a transport that records what it sends (a connection per message).
   const sent: Array<{ to: string; payload: string }> = [];
   await cluster.add({ transport: recordingTransport(sent) });
   await cluster.add();
-  const [a, b, c] = cluster.addresses as [string, string, string];
+  return { sent, addresses: cluster.addresses as [string, string, string] };
+}
+
+test('a PUT round goes back to its creator without its content, and whole to every other server', async (t) => {
+  const { sent, addresses } = await ringRecordingAtB(t);
+  const [a, b, c] = addresses;
   type Sent = { creator?: string; type: string; data: { item: string; content: string }; id?: string };
   const forwards = (item: string) =>
     sent
@@ -142,13 +147,8 @@ test('a PUT round goes back to its creator without its content, and whole to eve
 });
 
 test('a relay passes a round from our servers on as the text it received', async (t) => {
-  const cluster = await createTestCluster(1);
-  t.after(() => cluster.stop());
-  // The second server (the relay) sends through a transport that records the texts it sends.
-  const sent: Array<{ to: string; payload: string }> = [];
-  await cluster.add({ transport: recordingTransport(sent) });
-  await cluster.add();
-  const [a, b, c] = cluster.addresses as [string, string, string];
+  const { sent, addresses } = await ringRecordingAtB(t);
+  const [a, b, c] = addresses;
   // A round created at c has passed b: b knows c speaks our extensions.
   assert.equal(await putItem(c, 'known.txt', 'c is ours'), '200 OK');
   // A round of a's, as a's stream would carry it, but spaced unlike our encoder: b relays it to c.
