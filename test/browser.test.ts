@@ -96,23 +96,36 @@ async function settled(page: Page, width: number): Promise<void> {
 }
 
 /** No sideways scroll, and every member drawn or listed inside the window's width. */
+interface Fit {
+  scroll: number;
+  inner: number;
+  servers: Array<{ address: string; left: number; right: number; width: number; height: number }>;
+  rows: number;
+}
+
+/** Measured in the page at one moment (it redraws every second): widths, where each member is, the table's rows. */
+const FIT = `(() => ({
+  scroll: document.documentElement.scrollWidth,
+  inner: window.innerWidth,
+  servers: [...document.querySelectorAll('.server')].map((server) => {
+    const box = server.getBoundingClientRect();
+    return { address: server.dataset.address, left: box.left, right: box.right, width: box.width, height: box.height };
+  }),
+  rows: document.querySelectorAll('tr.member').length,
+}))()`;
+
 async function assertFits(page: Page, members: number, what: string): Promise<void> {
-  const widths = await page.evaluate<{ scroll: number; inner: number }>(
-    '({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth })',
-  );
-  assert.ok(widths.scroll <= widths.inner, `${what}: the page is ${widths.scroll} px wide in a ${widths.inner} px window`);
-  const servers = await page.locator('.server').all();
-  assert.equal(servers.length, members, `${what}: one .server per member`);
-  for (const server of servers) {
-    const box = await server.boundingBox();
-    const address = await server.getAttribute('data-address');
-    assert.ok(box && box.width > 0 && box.height > 0, `${what}: ${address} is visible`);
+  const fit = await page.evaluate<Fit>(FIT);
+  assert.ok(fit.scroll <= fit.inner, `${what}: the page is ${fit.scroll} px wide in a ${fit.inner} px window`);
+  assert.equal(fit.servers.length, members, `${what}: one .server per member`);
+  for (const server of fit.servers) {
+    assert.ok(server.width > 0 && server.height > 0, `${what}: ${server.address} is visible`);
     assert.ok(
-      box.x >= 0 && box.x + box.width <= widths.inner + 0.5,
-      `${what}: ${address} (x ${box.x}..${box.x + box.width}) is inside the window`,
+      server.left >= 0 && server.right <= fit.inner + 0.5,
+      `${what}: ${server.address} (x ${server.left}..${server.right}) is inside the window`,
     );
   }
-  assert.equal(await page.locator('tr.member').count(), members, `${what}: a row per member`);
+  assert.equal(fit.rows, members, `${what}: a row per member`);
 }
 
 /** Measured in the page: the drawing's scale, its smallest label font, the room between neighbours, overlapping labels. */
@@ -183,6 +196,7 @@ test('the ring page shows the membership of its server: a paused member turns su
   const drawn = await Promise.all((await page.locator('.server').all()).map((server) => server.getAttribute('data-address')));
   assert.deepEqual(new Set(drawn), new Set([a.address, b.address, c.address]));
   assert.equal(await page.locator('g.server[data-self="true"]').getAttribute('data-address'), a.address);
+  await page.waitForSelector('#log li'); // this server's traffic, from /_events
 
   c.process.kill('SIGSTOP');
   await page.waitForSelector(`g.server[data-status="suspect"][data-address="${c.address}"]`, { timeout: 10_000 });

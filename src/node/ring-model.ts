@@ -177,7 +177,7 @@ export function ringLayout(count: number, side: number, longestLabel: number): R
     radius = fullRadius(nodeRadius);
   } else {
     radius = Math.max(20, centre - labelWidth(longestLabel) - 14 - 10);
-    nodeRadius = Math.min(14, Math.max(4, ((Math.PI * radius) / Math.max(count, 1)) * 0.45));
+    nodeRadius = Math.min(14, Math.max(5, ((Math.PI * radius) / Math.max(count, 1)) * 0.55));
   }
   const places = Array.from({ length: count }, (_, i) => {
     const angle = -Math.PI / 2 + (2 * Math.PI * i) / count;
