@@ -217,6 +217,21 @@ test('the ring page shows the membership of its server: a paused member turns su
   t.diagnostic(`screenshots in ${shots}`);
 });
 
+test('with --read-token, the page shows the ring once the browser has the token', { skip: unavailable }, async (t) => {
+  const flags = ['--listen', '127.0.0.1:0', '--memory', '--heartbeat', '0.3', '--read-token', 'reader-secret'];
+  const a = await startServer(flags);
+  const b = await startServer([...flags, ...at(a.address)]);
+  t.after(() => Promise.all([a.kill(), b.kill()]).then(() => undefined));
+  const browser = await launch(t);
+  // What a person types at the browser's prompt: any user name, the token as the password.
+  const context = await browser.newContext({ httpCredentials: { username: 'reader', password: 'reader-secret' } });
+  const page = await context.newPage();
+  await page.goto(`http://${a.address}/_ring`);
+  await page.waitForFunction('document.querySelectorAll(\'g.server[data-status="alive"]\').length === 2', undefined, { timeout: 10_000 });
+  await page.waitForSelector('#log li');
+  assert.equal(await page.locator('#trouble').innerText(), '');
+});
+
 test('the ring page shows the figures its server gathered, and "–" where there are none', { skip: unavailable }, async (t) => {
   const base = 4101;
   const report: RingReport = {

@@ -97,6 +97,8 @@ async function poll() {
     if (!response.ok) throw new Error('it answered ' + response.status);
     report = await response.json();
     failedSince = 0;
+    document.getElementById('trouble').textContent = '';
+    document.body.classList.remove('stale');
     render();
   } catch (err) {
     if (!failedSince) failedSince = Date.now();
@@ -112,8 +114,6 @@ async function poll() {
 
 function render() {
   if (!report) return;
-  document.getElementById('trouble').textContent = '';
-  document.body.classList.remove('stale');
   const model = ringModel(report);
   renderHeader(model);
   renderOutside(model);
