@@ -17,7 +17,8 @@ import type { ItemStore } from '../store/items.js';
 import type { Log } from '../log/logger.js';
 import type { NodeMetrics } from './metrics.js';
 import type { AccessPolicy } from '../security/access.js';
-import { ringPage, notFoundPage } from './pages.js';
+import { notFoundPage } from './pages.js';
+import { ringPage } from './ring-page.js';
 import { itemHeaders, ReadyAnswers, type ReadyAnswer } from './ready.js';
 
 export interface Traffic {
