@@ -112,7 +112,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     throw err;
   }
 
-  const server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
+  let server: string;
+  try {
+    server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
+  } catch (err) {
+    // A name that does not resolve is a server we cannot reach, like a refused connection.
+    io.stderr.write(`webclient: ${(err as Error).message}\n`);
+    return EXIT.UNREACHABLE;
+  }
   let options: ClientOptions;
   try {
     const ca = args.tlsCa === undefined ? undefined : await readFile(args.tlsCa);
@@ -144,7 +151,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     let size: number;
     let handle;
     try {
-      size = (await stat(file)).size;
+      const info = await stat(file);
+      if (!info.isFile()) {
+        io.stderr.write(`webclient: cannot put ${file}: ${info.isDirectory() ? 'it is a directory' : 'not a regular file'}\n`);
+        return EXIT.USAGE;
+      }
+      size = info.size;
       handle = await open(file, 'r');
     } catch (err) {
       io.stderr.write(`webclient: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
