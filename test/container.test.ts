@@ -281,3 +281,36 @@ test(
     );
   },
 );
+
+/** Why systemd-analyze cannot check a unit here, or false. */
+async function noSystemdAnalyze(): Promise<string | false> {
+  try {
+    await execFile('systemd-analyze', ['--version']);
+    return false;
+  } catch {
+    return 'systemd-analyze is not installed';
+  }
+}
+
+test(
+  "docs/deploy.md's systemd unit passes systemd-analyze verify, restarts on failure and takes the secret from a file",
+  { skip: await noSystemdAnalyze() },
+  async (t) => {
+    const docs = await readFile(join(ROOT, 'docs/deploy.md'), 'utf8');
+    const unit = /```ini\n([\s\S]*?)```/.exec(docs)?.[1];
+    assert.ok(unit, 'an ini block in docs/deploy.md');
+    for (const line of [
+      'Restart=on-failure',
+      'StateDirectory=coop',
+      'Environment=WEBSERVER_DATA=/var/lib/coop',
+      'LoadCredential=secret:/etc/coop/secret',
+    ]) {
+      assert.ok(unit.split('\n').includes(line), line);
+    }
+    const dir = await tempDir(t);
+    const file = join(dir, 'coop-webserver.service');
+    await writeFile(file, unit);
+    const { stdout, stderr } = await execFile('systemd-analyze', ['verify', file]);
+    assert.equal(stdout + stderr, '', 'no complaint about the unit');
+  },
+);
