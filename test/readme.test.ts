@@ -12,16 +12,18 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { execFile as execFileCallback, spawn, type ChildProcess } from 'node:child_process';
+import { chmod, cp, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { waitFor } from '../src/util/wait.js';
 import { tempDir } from './helpers.js';
 import { WEBCLIENT, WEBSERVER } from './processes.js';
 import { createSandbox, sandboxUnavailable, type Sandbox } from './sandbox.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const execFile = promisify(execFileCallback);
 
 export interface Block {
   kind: 'servers' | 'run' | 'none';
@@ -173,3 +175,42 @@ for (const hostAddress of ['127.0.1.1', '127.0.0.1']) {
     assert.equal(npm.stdout(), await readFile(join(dir, 'index.html'), 'utf8'));
   });
 }
+
+test('npm install -g . in a fresh clone puts webserver and webclient on PATH, and they work', { timeout: 300_000 }, async (t) => {
+  // The clone: every file git would commit, as the working tree has it (no node_modules, no dist/).
+  const dir = await tempDir(t);
+  const clone = join(dir, 'clone');
+  const prefix = join(dir, 'global');
+  const { stdout: files } = await execFile('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT });
+  for (const file of files.split('\0').filter(Boolean)) {
+    if (await stat(join(ROOT, file)).catch(() => undefined)) await cp(join(ROOT, file), join(clone, file));
+  }
+  // From npm's cache only (npm install filled it), so the test needs no registry.
+  const env = {
+    ...process.env,
+    npm_config_offline: 'true',
+    npm_config_audit: 'false',
+    npm_config_fund: 'false',
+    npm_config_update_notifier: 'false',
+  };
+  try {
+    await execFile('npm', ['install', '-g', '--prefix', prefix, '.'], { cwd: clone, env, maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const output = `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+    if (/ENOTCACHED/.test(output))
+      return t.skip(`a dependency is not in npm's cache, and the test uses no registry: ${output.split('\n')[0]}`);
+    assert.fail(`npm install -g . failed:\n${output}`);
+  }
+  // Run as a user runs them: the commands on PATH, through their #! lines.
+  const bin = join(prefix, 'bin');
+  const server = spawn(join(bin, 'webserver'), ['--listen', '127.0.0.1:0', '--memory'], { env: { ...process.env, NO_COLOR: '1' } });
+  t.after(() => server.kill('SIGKILL'));
+  let output = '';
+  server.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const address = await waitFor(() => /listening on (\S+)/.exec(output)?.[1], { what: 'the installed webserver' });
+  const [host, port] = address.split(':') as [string, string];
+  await writeFile(join(dir, 'hello.txt'), 'installed');
+  await execFile(join(bin, 'webclient'), ['-put', join(dir, 'hello.txt'), '-i', host, '-p', port]);
+  const get = await execFile(join(bin, 'webclient'), ['-get', 'hello.txt', '-i', host, '-p', port]);
+  assert.equal(get.stdout, 'installed');
+});
