@@ -83,7 +83,8 @@ export function clientCommand(io: Io): Command {
     .addHelpText(
       'after',
       '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply, 5 token missing or wrong.\n' +
-        'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html\n',
+        "Examples (without -i: the server at this host name's address):\n" +
+        '  webclient -put index.html -p 4043\n  webclient -get index.html -p 4044 > copy.html\n  webclient --ring -i 10.0.0.5 -p 4043\n',
     )
     .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
