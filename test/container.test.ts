@@ -209,9 +209,18 @@ async function engine(): Promise<{ engine: string } | { reason: string }> {
     }
     try {
       await execFile(name, ['compose', 'version'], { timeout: 20_000 });
-      return { engine: name };
     } catch {
       reasons.push(`${name} runs but has no compose`);
+      continue;
+    }
+    // The image builds on a base image from a registry; an engine without it and without the registry cannot build it.
+    try {
+      await execFile(name, ['image', 'inspect', build.from], { timeout: 20_000 }).catch(() =>
+        execFile(name, ['pull', build.from], { timeout: 5 * 60_000 }),
+      );
+      return { engine: name };
+    } catch (err) {
+      reasons.push(`${name} cannot get the base image ${build.from}: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   return { reason: `no container engine runs here (${reasons.join('; ')})` };
