@@ -165,7 +165,11 @@ async function standIn(wrap: string[], status: number): Promise<ChildProcess> {
   const child = spawn(wrap[0]!, [...wrap.slice(1), process.execPath, '-e', script, String(status)], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  await new Promise((resolve) => child.stdout!.once('data', resolve));
+  const exited = once(child, 'exit').then(() => {
+    throw new Error('the stand-in server could not start');
+  });
+  await Promise.race([once(child.stdout!, 'data'), exited]);
+  exited.catch(() => {}); // it exits when killed, later
   return child;
 }
 
