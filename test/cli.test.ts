@@ -11,6 +11,7 @@ import { getRing } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
 import { cpuSeconds, killAll, runClient, runProgram, startServer } from './processes.js';
 import { at, tempDir } from './helpers.js';
+import { createSandbox, sandboxUnavailable } from './sandbox.js';
 
 after(killAll);
 
@@ -71,7 +72,7 @@ test('a ring of three started by hand, with both spellings of -i/-p, PUT and GET
   assert.ok(get2.stdout.equals(bytes), 'binary content is byte-exact on standard output');
 });
 
-test('webclient exit status and messages: 404, refused, timed out, bad arguments', async (t) => {
+test('webclient exit status and messages: 404, refused, timed out, bad arguments, a directory', async (t) => {
   const dir = await tempDir(t);
   const a = await startServer(['--listen', '127.0.0.1:0']);
   t.after(() => a.kill().then(() => undefined));
@@ -100,6 +101,12 @@ test('webclient exit status and messages: 404, refused, timed out, bad arguments
   assert.equal(unreadable.status, 2);
   assert.match(unreadable.stderr, /ENOENT/);
 
+  // A directory is a bad argument, said plainly.
+  const directory = await runClient(['-put', dir, '-i', ip, '-p', port]);
+  assert.equal(directory.status, 2, directory.stderr);
+  assert.match(directory.stderr, /is a directory/);
+  assert.doesNotMatch(directory.stderr, /EISDIR/);
+
   for (const args of [
     [],
     ['-get', 'a', '-put', 'b', '-i', ip, '-p', port],
@@ -117,6 +124,18 @@ test('webclient exit status and messages: 404, refused, timed out, bad arguments
   const help = await runClient(['--help']);
   assert.equal(help.status, 0);
   assert.match(help.stderr, /-get|--get/);
+});
+
+const noSandbox = sandboxUnavailable();
+
+// In a namespace of its own, where name lookups go to 127.0.0.1 (where none answers) and never leave the machine.
+test('webclient: a host name that does not resolve is a server out of reach (exit 3)', { skip: noSandbox }, async (t) => {
+  const sandbox = createSandbox();
+  t.after(() => sandbox.destroy());
+  const run = await runClient(['-get', 'x', '-i', 'no-such-host.invalid', '-p', '4043'], {}, sandbox.wrap);
+  assert.equal(run.status, 3, run.stderr);
+  assert.match(run.stderr, /cannot resolve host name "no-such-host.invalid"/);
+  assert.equal(run.stdout.length, 0);
 });
 
 test('kill -9 of the middle server process: the others repair the ring and keep serving', async (t) => {

@@ -238,6 +238,17 @@ test('HTTP: PUT and DELETE answer 401 without a token, 403 with a wrong one, and
   assert.equal((await fetch(`http://${c}/x`, { method: 'PUT', body: 'y', headers: { authorization: 'Bearer r' } })).status, 403);
 });
 
+test('HTTP: a Bearer token with spaces in it, as set with --write-token, is taken whole', async (t) => {
+  const cluster = await createTestCluster(1, { writeToken: 'a long random token' });
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [Address];
+  const put = (token: string): Promise<Response> =>
+    fetch(`http://${a}/spaced.txt`, { method: 'PUT', body: 'x', headers: { authorization: `Bearer ${token}` } });
+  assert.equal((await put('a long random token')).status, 201);
+  assert.equal((await put('a long')).status, 403);
+  assert.equal((await put('a')).status, 403);
+});
+
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../test/fixtures/${name}`, import.meta.url));
 
 function httpsGet(address: Address, path: string, ca: Buffer): Promise<{ status: number; body: string }> {

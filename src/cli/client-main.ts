@@ -83,7 +83,8 @@ export function clientCommand(io: Io): Command {
     .addHelpText(
       'after',
       '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply, 5 token missing or wrong.\n' +
-        'Examples:\n  webclient -put index.html -i 127.0.0.1 -p 4043\n  webclient -get index.html -i 127.0.0.1 -p 4044 > copy.html\n',
+        "Examples (without -i: the server at this host name's address):\n" +
+        '  webclient -put index.html -p 4043\n  webclient -get index.html -p 4044 > copy.html\n  webclient --ring -i 10.0.0.5 -p 4043\n',
     )
     .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
@@ -112,7 +113,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     throw err;
   }
 
-  const server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
+  let server: string;
+  try {
+    server = formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port);
+  } catch (err) {
+    // A name that does not resolve is a server we cannot reach, like a refused connection.
+    io.stderr.write(`webclient: ${(err as Error).message}\n`);
+    return EXIT.UNREACHABLE;
+  }
   let options: ClientOptions;
   try {
     const ca = args.tlsCa === undefined ? undefined : await readFile(args.tlsCa);
@@ -144,7 +152,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     let size: number;
     let handle;
     try {
-      size = (await stat(file)).size;
+      const info = await stat(file);
+      if (!info.isFile()) {
+        io.stderr.write(`webclient: cannot put ${file}: ${info.isDirectory() ? 'it is a directory' : 'not a regular file'}\n`);
+        return EXIT.USAGE;
+      }
+      size = info.size;
       handle = await open(file, 'r');
     } catch (err) {
       io.stderr.write(`webclient: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);

@@ -45,11 +45,15 @@ export interface WebDeps {
   access: AccessPolicy;
 }
 
-/** The token of `Authorization: Bearer TOKEN`, or the password of Basic credentials (what a browser prompts for). */
+/**
+ * The token of `Authorization: Bearer TOKEN`, or the password of Basic credentials (what a browser prompts for).
+ * A Bearer token is everything after "Bearer ", spaces included, since `--write-token` may hold spaces.
+ */
 export function tokenOf(header: string | undefined): string | undefined {
-  const match = header === undefined ? null : /^\s*(Bearer|Basic)\s+(\S+)\s*$/i.exec(header);
+  const match = header === undefined ? null : /^\s*(Bearer|Basic)\s+(\S.*?)\s*$/i.exec(header);
   if (!match) return undefined;
   if (match[1]!.toLowerCase() === 'bearer') return match[2];
+  if (/\s/.test(match[2]!)) return undefined;
   const credentials = Buffer.from(match[2]!, 'base64').toString('utf8');
   const colon = credentials.indexOf(':');
   return colon < 0 ? undefined : credentials.slice(colon + 1);

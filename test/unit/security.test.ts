@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { answerTo, PeerAuth, MAX_SKEW_MS } from '../../src/security/peer-auth.js';
 import { AccessPolicy, accessOf, type Access } from '../../src/security/access.js';
 import { checkClientRequest } from '../../src/security/requests.js';
+import { tokenOf } from '../../src/node/web.js';
 import { decodeMessage, encodeMessage, type Message } from '../../src/protocol/messages.js';
 import { CoopError, type ErrorCode } from '../../src/errors.js';
 
@@ -185,5 +186,18 @@ describe('checkClientRequest', () => {
   test('other requests pass', () => {
     checkClientRequest({ type: 'RING' }, limits);
     checkClientRequest({ type: 'CHECK' }, limits);
+  });
+});
+
+describe('the token of an HTTP Authorization header', () => {
+  test('Bearer takes everything after "Bearer ", spaces included; Basic takes the password', () => {
+    assert.equal(tokenOf('Bearer a long random token'), 'a long random token');
+    assert.equal(tokenOf('bearer  w-token '), 'w-token');
+    assert.equal(tokenOf(`Basic ${Buffer.from('anyone:pass word').toString('base64')}`), 'pass word');
+    assert.equal(tokenOf('Bearer'), undefined);
+    assert.equal(tokenOf('Bearer '), undefined);
+    assert.equal(tokenOf('Basic abc def'), undefined);
+    assert.equal(tokenOf('Digest x'), undefined);
+    assert.equal(tokenOf(undefined), undefined);
   });
 });
