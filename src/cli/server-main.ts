@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatAddress } from '../protocol/address.js';
-import { createLogger, type LogFormat } from '../log/logger.js';
+import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../log/logger.js';
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
@@ -211,6 +211,7 @@ async function readSecrets(args: ServerArgs): Promise<Pick<NodeOptions, 'secret'
 }
 
 export async function main(argv: string[]): Promise<RingNode | undefined> {
+  surviveClosedStandardStreams();
   const command = serverCommand();
   command.parse(argv, { from: 'user' });
   const args = command.opts<ServerArgs>();
