@@ -19,6 +19,7 @@ interface ServerArgs {
   idleTimeout: number;
   maxMessage: number;
   logFormat: LogFormat;
+  logTime: 'on' | 'off';
   data?: string;
   memory: boolean;
   syncInterval: number;
@@ -180,6 +181,12 @@ export function serverCommand(): Command {
         .default('pretty')
         .env('WEBSERVER_LOG_FORMAT'),
     )
+    .addOption(
+      new Option('--log-time <on|off>', 'start each log line with the time (ISO 8601, UTC, milliseconds; json: the time field)')
+        .choices(['on', 'off'])
+        .default('on')
+        .env('WEBSERVER_LOG_TIME'),
+    )
     .addHelpText(
       'after',
       '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n',
@@ -215,7 +222,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   const command = serverCommand();
   command.parse(argv, { from: 'user' });
   const args = command.opts<ServerArgs>();
-  const log = createLogger({ format: args.logFormat, verbose: args.verbose });
+  const log = createLogger({ format: args.logFormat, verbose: args.verbose, time: args.logTime === 'on' });
   const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
   const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
   const join =

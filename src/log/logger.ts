@@ -2,8 +2,8 @@
  * Logging. Every line carries a `tag` that is the original's prefix: [INFO]
  * [SEND] [RECV] [WARN] [ERROR]. The "json" format is pino's JSON lines (with
  * the tag, the server's address and a round id where there is one). The
- * "pretty" format prints just the prefix and the message, as the original
- * does, coloured on a terminal (never when NO_COLOR is set); it
+ * "pretty" format prints the time, the prefix and the message (the original
+ * printed no time), coloured on a terminal (never when NO_COLOR is set); it
  * is formatted here directly, because going through pino's JSON and parsing
  * it back cost half the server's throughput. Both write to standard output
  * through LineOutput (./output.ts), gathered and written together;
@@ -30,6 +30,8 @@ export interface LoggerOptions {
   color?: boolean;
   /** Pretty format: start each line with the server's address (several servers in one process). */
   prefixNode?: boolean;
+  /** Start each line with the time (ISO 8601, UTC, milliseconds; JSON: `time`); default on. */
+  time?: boolean;
 }
 
 export type Fields = Record<string, unknown>;
@@ -133,6 +135,23 @@ class PinoLog implements Log {
   }
 }
 
+/** The time at the start of a pretty line, ISO 8601 in UTC with milliseconds; made once per millisecond. */
+class Stamp {
+  private millis = -1;
+  private text = '';
+
+  constructor(private readonly paint: (text: string) => string) {}
+
+  now(): string {
+    const millis = Date.now();
+    if (millis !== this.millis) {
+      this.millis = millis;
+      this.text = `${this.paint(new Date(millis).toISOString())} `;
+    }
+    return this.text;
+  }
+}
+
 class PrettyLog implements Log {
   /** Each tag as printed, `[INFO]` and so on, painted once. */
   private readonly tags: Record<Tag, string>;
@@ -143,6 +162,7 @@ class PrettyLog implements Log {
     private readonly verbose: boolean,
     private readonly prefix: string,
     private readonly prefixNode: boolean,
+    private readonly stamp: Stamp | undefined,
   ) {
     const c = picocolors.createColors(color);
     this.tags = {
@@ -155,7 +175,7 @@ class PrettyLog implements Log {
   }
 
   private line(tag: Tag, message: string): void {
-    this.out.write(`${this.prefix}${this.tags[tag]} ${message}\n`);
+    this.out.write(`${this.stamp?.now() ?? ''}${this.prefix}${this.tags[tag]} ${message}\n`);
   }
 
   info(message: string): void {
@@ -175,7 +195,7 @@ class PrettyLog implements Log {
   }
   child(bindings: Fields): Log {
     const node = typeof bindings.node === 'string' && this.prefixNode ? `${picocolors.createColors(this.color).dim(bindings.node)} ` : '';
-    return new PrettyLog(this.out, this.color, this.verbose, node || this.prefix, this.prefixNode);
+    return new PrettyLog(this.out, this.color, this.verbose, node || this.prefix, this.prefixNode, this.stamp);
   }
 }
 
@@ -191,11 +211,13 @@ const nothing: Log = {
 export function createLogger(options: LoggerOptions = {}): Log {
   if (options.silent) return nothing;
   const destination = options.destination ?? standardOutput();
+  const time = options.time ?? true;
   if (options.format === 'json') {
-    return new PinoLog(pino({ level: options.verbose ? 'debug' : 'info', base: undefined }, destination));
+    return new PinoLog(pino({ level: options.verbose ? 'debug' : 'info', base: undefined, timestamp: time }, destination));
   }
   const color = wantsColor(options.destination ?? process.stdout, options.color);
-  return new PrettyLog(destination, color, options.verbose ?? false, '', options.prefixNode ?? false);
+  const stamp = time ? new Stamp(picocolors.createColors(color).dim) : undefined;
+  return new PrettyLog(destination, color, options.verbose ?? false, '', options.prefixNode ?? false, stamp);
 }
 
 /** A logger that drops everything, for tests and embedding. */

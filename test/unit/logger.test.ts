@@ -3,8 +3,37 @@ import assert from 'node:assert/strict';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createLogger } from '../../src/log/logger.js';
 import { LineOutput, type DropReason } from '../../src/log/output.js';
 import { waitFor } from '../../src/util/wait.js';
+
+const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+
+function collect(): { lines: string[]; destination: { write(line: string): void } } {
+  const lines: string[] = [];
+  return { lines, destination: { write: (line: string) => void lines.push(line) } };
+}
+
+test('pretty lines start with the time (ISO 8601, milliseconds) unless time is off', () => {
+  const timed = collect();
+  createLogger({ destination: timed.destination, color: false }).child({ node: '127.0.0.1:1' }).warn('careful');
+  const [stamp, ...rest] = timed.lines[0]!.split(' ');
+  assert.match(stamp!, ISO_MS);
+  assert.equal(rest.join(' '), '[WARN] careful\n');
+
+  const bare = collect();
+  createLogger({ destination: bare.destination, color: false, time: false }).info('hello');
+  assert.deepEqual(bare.lines, ['[INFO] hello\n']);
+});
+
+test('JSON lines carry `time` unless time is off', () => {
+  const timed = collect();
+  createLogger({ format: 'json', destination: timed.destination }).info('hello');
+  assert.equal(typeof (JSON.parse(timed.lines[0]!) as { time?: unknown }).time, 'number');
+  const bare = collect();
+  createLogger({ format: 'json', destination: bare.destination, time: false }).info('hello');
+  assert.equal('time' in (JSON.parse(bare.lines[0]!) as object), false);
+});
 
 function scratch(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'coop-log-'));
