@@ -269,13 +269,20 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     process.exitCode = 1;
     return node;
   }
+  let leaving = false;
   const shutdown = (signal: string): void => {
+    // A second signal (a second Ctrl-C; npm passing on the terminal's SIGINT) must not cut the leave short.
+    if (leaving) {
+      log.info(`${signal}: already leaving the ring`);
+      return;
+    }
+    leaving = true;
     log.info(`${signal}: leaving the ring`);
     // Leave gracefully, but never hang: the process is gone within a second and a half.
     setTimeout(() => process.exit(0), 1500).unref();
     void node.leave().then(() => process.exit(0));
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
   return node;
 }
