@@ -222,19 +222,29 @@ test('webserver options: --help, environment variables, -v shows heartbeats, no 
     '--round-timeout',
     '--idle-timeout',
     '--log-format',
+    '--log-time',
     'WEBSERVER_LISTEN',
   ]) {
     assert.ok(help.out.includes(option), `--help mentions ${option}`);
   }
 
   const a = await startServer([], { WEBSERVER_LISTEN: '127.0.0.1:0', WEBSERVER_HEARTBEAT: '0.2' });
-  const b = await startServer(['--listen', '127.0.0.1:0', '-v', '--heartbeat', '0.2', ...at(a.address)]);
+  const b = await startServer(['--listen', '127.0.0.1:0', '-v', '--heartbeat', '0.2', '--log-time', 'off', ...at(a.address)]);
   t.after(() => Promise.all([a.kill(), b.kill()]).then(() => undefined));
   await waitFor(() => b.output().includes('[SEND] PING'), { what: 'the verbose server to log its heartbeat' });
   await waitFor(() => a.output().includes('[RECV] UPDATE'), { what: 'a to log the UPDATE' });
   assert.ok(!/PING|CHECK/.test(a.output()), 'heartbeats are hidden without -v');
   assert.ok(!a.output().includes('\u001b['), 'no colour codes when not a terminal');
-  assert.match(a.output(), /^\[INFO\] listening on /m);
+  assert.match(a.output(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \[INFO\] listening on /m, 'a timestamp, then the tag');
+  assert.match(b.output(), /^\[INFO\] listening on /m, '--log-time off: the bare lines');
+  assert.ok(
+    a
+      .output()
+      .split('\n')
+      .every((line) => line === '' || /^\d{4}-/.test(line)),
+    'every line of a starts with the time',
+  );
+  assert.ok(!/^\d/m.test(b.output()), 'no line of b starts with the time');
 
   assert.equal(await b.kill('SIGTERM'), 0);
 
@@ -249,7 +259,7 @@ test('log lines on standard output: all of them, in order, when the process exit
     script,
     [
       `import { createLogger } from ${JSON.stringify(new URL('../src/log/logger.js', import.meta.url).href)};`,
-      'const log = createLogger();',
+      'const log = createLogger({ time: false });',
       // 165 KB in one turn: past the size at which gathered lines go out, at the end of the turn.
       "for (let i = 0; i < 10000; i++) log.info('line ' + i);",
       "log.recv('the last, just before exit');",

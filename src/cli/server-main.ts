@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { formatAddress } from '../protocol/address.js';
-import { createLogger, type LogFormat } from '../log/logger.js';
+import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../log/logger.js';
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
@@ -19,6 +19,7 @@ interface ServerArgs {
   idleTimeout: number;
   maxMessage: number;
   logFormat: LogFormat;
+  logTime: 'on' | 'off';
   data?: string;
   memory: boolean;
   syncInterval: number;
@@ -180,6 +181,12 @@ export function serverCommand(): Command {
         .default('pretty')
         .env('WEBSERVER_LOG_FORMAT'),
     )
+    .addOption(
+      new Option('--log-time <on|off>', 'start each log line with the time (ISO 8601, UTC, milliseconds; json: the time field)')
+        .choices(['on', 'off'])
+        .default('on')
+        .env('WEBSERVER_LOG_TIME'),
+    )
     .addHelpText(
       'after',
       '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n',
@@ -211,10 +218,11 @@ async function readSecrets(args: ServerArgs): Promise<Pick<NodeOptions, 'secret'
 }
 
 export async function main(argv: string[]): Promise<RingNode | undefined> {
+  surviveClosedStandardStreams();
   const command = serverCommand();
   command.parse(argv, { from: 'user' });
   const args = command.opts<ServerArgs>();
-  const log = createLogger({ format: args.logFormat, verbose: args.verbose });
+  const log = createLogger({ format: args.logFormat, verbose: args.verbose, time: args.logTime === 'on' });
   const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
   const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
   const join =
@@ -261,13 +269,20 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     process.exitCode = 1;
     return node;
   }
+  let leaving = false;
   const shutdown = (signal: string): void => {
+    // A second signal (a second Ctrl-C; npm passing on the terminal's SIGINT) must not cut the leave short.
+    if (leaving) {
+      log.info(`${signal}: already leaving the ring`);
+      return;
+    }
+    leaving = true;
     log.info(`${signal}: leaving the ring`);
     // Leave gracefully, but never hang: the process is gone within a second and a half.
     setTimeout(() => process.exit(0), 1500).unref();
     void node.leave().then(() => process.exit(0));
   };
-  process.once('SIGINT', () => shutdown('SIGINT'));
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
   return node;
 }

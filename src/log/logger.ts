@@ -2,21 +2,18 @@
  * Logging. Every line carries a `tag` that is the original's prefix: [INFO]
  * [SEND] [RECV] [WARN] [ERROR]. The "json" format is pino's JSON lines (with
  * the tag, the server's address and a round id where there is one). The
- * "pretty" format prints just the prefix and the message, as the original
- * does, coloured on a terminal (never when NO_COLOR is set); it is formatted
- * here directly, because going through pino's JSON and parsing it back cost
- * half the server's throughput. Both write to standard output through
- * sonic-boom (pino's writer), gathered for up to LOG_FLUSH_MS and written
- * together; asynchronously to a pipe or socket, so a busy server never waits
- * on a slow reader of its log. Heartbeat (PING, PING_REQ, CHECK) traffic is logged only with -v.
+ * "pretty" format prints the time, the prefix and the message (the original
+ * printed no time), coloured on a terminal (never when NO_COLOR is set); it
+ * is formatted here directly, because going through pino's JSON and parsing
+ * it back cost half the server's throughput. Both write to standard output
+ * through LineOutput (./output.ts), gathered and written together;
+ * asynchronously to a pipe or socket, so a busy server never waits on a slow
+ * reader of its log, and lines that cannot be written are dropped and counted.
+ * Heartbeat (PING, PING_REQ, CHECK) traffic is logged only with -v.
  */
-import { fstatSync, writeSync } from 'node:fs';
 import { pino, type Logger as PinoLogger } from 'pino';
-import sonicBoom from 'sonic-boom';
-
-type SonicBoom = sonicBoom.SonicBoom;
-const { SonicBoom } = sonicBoom;
 import picocolors from 'picocolors';
+import { LineOutput, writesNeverWait, type DropReason } from './output.js';
 
 export type LogFormat = 'pretty' | 'json';
 export type Tag = 'INFO' | 'SEND' | 'RECV' | 'WARN' | 'ERROR';
@@ -33,6 +30,8 @@ export interface LoggerOptions {
   color?: boolean;
   /** Pretty format: start each line with the server's address (several servers in one process). */
   prefixNode?: boolean;
+  /** Start each line with the time (ISO 8601, UTC, milliseconds; JSON: `time`); default on. */
+  time?: boolean;
 }
 
 export type Fields = Record<string, unknown>;
@@ -54,111 +53,58 @@ function wantsColor(destination: { isTTY?: boolean }, forced: boolean | undefine
   return destination.isTTY === true;
 }
 
-/** The longest a log line waits before it is written. */
-const LOG_FLUSH_MS = 10;
-/** Gathered lines past this many characters go out at the end of the turn. */
-const LOG_FLUSH_CHARS = 64 * 1024;
+export type LogStream = 'stdout' | 'stderr';
 
-/**
- * Lines reach sonic-boom gathered, at most LOG_FLUSH_MS after the first of
- * them (at the end of the turn past LOG_FLUSH_CHARS), and at exit. A write per line cost
- * an asynchronous file write each, with a wake-up of libuv's thread pool:
- * about a quarter of a busy relaying server's time (issue 6). A write per
- * turn of the event loop still cost a JSON GET about 8% of its CPU: under
- * load a turn holds a request or two, and each turn that logged paid a
- * system call and an extra pass of the event loop for its setImmediate.
- * A process that ends by itself waits for the timer (and the write it
- * starts); a process killed outright loses at most the last LOG_FLUSH_MS of
- * its log.
- */
-class GatheredLines {
-  private pending = '';
-  private timer: NodeJS.Timeout | undefined;
-  private immediate: NodeJS.Immediate | undefined;
+/** Lines this process could not write, by stream and reason; process-wide, as the streams are. */
+const dropped = new Map<`${LogStream} ${DropReason}`, number>();
 
-  constructor(
-    private readonly out: SonicBoom,
-    private readonly fd: number,
-  ) {}
-
-  write(line: string): boolean {
-    this.pending += line;
-    // Not written here and now: a write started in the middle of a turn may still be on its way
-    // when process.exit comes later in that turn, and the lines written at exit would overtake it.
-    if (this.pending.length >= LOG_FLUSH_CHARS) this.immediate ??= setImmediate(this.flush);
-    else this.timer ??= setTimeout(this.flush, LOG_FLUSH_MS);
-    return true;
-  }
-
-  /**
-   * At exit (process.exit), when no timer runs and no asynchronous write
-   * finishes any more: what sonic-boom holds, then what is gathered here,
-   * written synchronously. Handing the gathered lines to sonic-boom would
-   * start an asynchronous write of them that the exit may cut off.
-   */
-  flushSync(): void {
-    const text = this.take();
-    this.out.flushSync();
-    let bytes = Buffer.from(text);
-    while (bytes.length > 0) bytes = bytes.subarray(writeSync(this.fd, bytes));
-  }
-
-  private take(): string {
-    clearTimeout(this.timer);
-    clearImmediate(this.immediate);
-    this.timer = undefined;
-    this.immediate = undefined;
-    const text = this.pending;
-    this.pending = '';
-    return text;
-  }
-
-  private readonly flush = (): void => {
-    const text = this.take();
-    if (text !== '') this.out.write(text);
-  };
+function countDropped(stream: LogStream, reason: DropReason, lines: number): void {
+  const key = `${stream} ${reason}` as const;
+  dropped.set(key, (dropped.get(key) ?? 0) + lines);
 }
 
-let stdout: GatheredLines | undefined;
+/** Log lines dropped so far by this process, by stream and reason (for the metrics). */
+export function droppedLogLines(): { stream: LogStream; reason: DropReason; lines: number }[] {
+  return [...dropped].map(([key, lines]) => {
+    const [stream, reason] = key.split(' ') as [LogStream, DropReason];
+    return { stream, reason, lines };
+  });
+}
+
+let guarded = false;
 
 /**
- * Whether standard output is a file, a terminal or /dev/null: writes there
- * never wait on a reader, so they are made at once, as Node's own
- * process.stdout does. A pipe or socket (a reader that may be slow) is
- * written asynchronously, through libuv's thread pool.
+ * Node ignores SIGPIPE, so a write to standard output or error whose reader
+ * has gone fails with EPIPE, as an 'error' event on process.stdout or
+ * process.stderr that ends the process when nobody listens (console.error,
+ * NODE_DEBUG and Node's warnings write there). For a server such a line is
+ * dropped and counted; the server goes on.
  */
-function writesNeverWait(fd: number): boolean {
-  try {
-    const stats = fstatSync(fd);
-    return stats.isFile() || stats.isCharacterDevice();
-  } catch {
-    return false;
-  }
+export function surviveClosedStandardStreams(): void {
+  if (guarded) return;
+  guarded = true;
+  process.stdout.on('error', () => countDropped('stdout', 'unwritable', 1));
+  process.stderr.on('error', () => countDropped('stderr', 'unwritable', 1));
 }
+
+let stdout: LineOutput | undefined;
 
 /** Log bytes held for a pipe that does not take them. */
-const MAX_PENDING_LOG_BYTES = 16 * 1024 * 1024;
+const MAX_PENDING_LOG_CHARS = 16 * 1024 * 1024;
 
 /** Standard output, written every LOG_FLUSH_MS at most and flushed when the process exits. */
-function standardOutput(): GatheredLines {
+function standardOutput(): LineOutput {
   if (!stdout) {
-    // At exit, a reader that has stopped reading (a full pipe) must not keep the process
-    // from ending: what it has not taken is dropped instead of retried for ever.
-    let exiting = false;
-    // A reader that stops reading for good costs at most MAX_PENDING_LOG_BYTES of memory; later lines are dropped.
+    // Made first, process.stdout sets a pipe non-blocking: the exit's synchronous write then never waits on a reader.
+    void process.stdout;
     const fd = 1;
-    const out = new GatheredLines(
-      new SonicBoom({ fd, sync: writesNeverWait(fd), retryEAGAIN: () => !exiting, maxLength: MAX_PENDING_LOG_BYTES }),
-      fd,
-    );
-    process.on('exit', () => {
-      exiting = true;
-      try {
-        out.flushSync();
-      } catch {
-        // Nothing more can be done at exit.
-      }
+    // A reader that stops reading for good costs at most MAX_PENDING_LOG_CHARS of memory; later lines are dropped.
+    const out = new LineOutput(fd, {
+      sync: writesNeverWait(fd),
+      maxPendingChars: MAX_PENDING_LOG_CHARS,
+      onDrop: (lines, reason) => countDropped('stdout', reason, lines),
     });
+    process.on('exit', () => out.flushSync());
     stdout = out;
   }
   return stdout;
@@ -189,6 +135,23 @@ class PinoLog implements Log {
   }
 }
 
+/** The time at the start of a pretty line, ISO 8601 in UTC with milliseconds; made once per millisecond. */
+class Stamp {
+  private millis = -1;
+  private text = '';
+
+  constructor(private readonly paint: (text: string) => string) {}
+
+  now(): string {
+    const millis = Date.now();
+    if (millis !== this.millis) {
+      this.millis = millis;
+      this.text = `${this.paint(new Date(millis).toISOString())} `;
+    }
+    return this.text;
+  }
+}
+
 class PrettyLog implements Log {
   /** Each tag as printed, `[INFO]` and so on, painted once. */
   private readonly tags: Record<Tag, string>;
@@ -199,6 +162,7 @@ class PrettyLog implements Log {
     private readonly verbose: boolean,
     private readonly prefix: string,
     private readonly prefixNode: boolean,
+    private readonly stamp: Stamp | undefined,
   ) {
     const c = picocolors.createColors(color);
     this.tags = {
@@ -211,7 +175,7 @@ class PrettyLog implements Log {
   }
 
   private line(tag: Tag, message: string): void {
-    this.out.write(`${this.prefix}${this.tags[tag]} ${message}\n`);
+    this.out.write(`${this.stamp?.now() ?? ''}${this.prefix}${this.tags[tag]} ${message}\n`);
   }
 
   info(message: string): void {
@@ -231,7 +195,7 @@ class PrettyLog implements Log {
   }
   child(bindings: Fields): Log {
     const node = typeof bindings.node === 'string' && this.prefixNode ? `${picocolors.createColors(this.color).dim(bindings.node)} ` : '';
-    return new PrettyLog(this.out, this.color, this.verbose, node || this.prefix, this.prefixNode);
+    return new PrettyLog(this.out, this.color, this.verbose, node || this.prefix, this.prefixNode, this.stamp);
   }
 }
 
@@ -247,11 +211,13 @@ const nothing: Log = {
 export function createLogger(options: LoggerOptions = {}): Log {
   if (options.silent) return nothing;
   const destination = options.destination ?? standardOutput();
+  const time = options.time ?? true;
   if (options.format === 'json') {
-    return new PinoLog(pino({ level: options.verbose ? 'debug' : 'info', base: undefined }, destination));
+    return new PinoLog(pino({ level: options.verbose ? 'debug' : 'info', base: undefined, timestamp: time }, destination));
   }
   const color = wantsColor(options.destination ?? process.stdout, options.color);
-  return new PrettyLog(destination, color, options.verbose ?? false, '', options.prefixNode ?? false);
+  const stamp = time ? new Stamp(picocolors.createColors(color).dim) : undefined;
+  return new PrettyLog(destination, color, options.verbose ?? false, '', options.prefixNode ?? false, stamp);
 }
 
 /** A logger that drops everything, for tests and embedding. */

@@ -9,6 +9,7 @@
  * GET (issue 6). A scrape sees every request counted before it.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { droppedLogLines } from '../log/logger.js';
 
 type Labels<L extends string> = Record<L, string>;
 
@@ -242,6 +243,25 @@ export class NodeMetrics {
     new Gauge({ name: 'coop_sync_passes', help: 'Anti-entropy passes completed.', registers, collect: sync('passes') });
     new Gauge({ name: 'coop_sync_pulled_items', help: 'Items repaired by anti-entropy.', registers, collect: sync('pulled') });
     new Gauge({ name: 'coop_sync_deletions', help: 'Deletions repaired by anti-entropy.', registers, collect: sync('deleted') });
+    const reported = new Map<string, number>();
+    new Counter({
+      name: 'coop_log_lines_dropped_total',
+      help:
+        'Log lines this process could not write and dropped, by stream (stdout, stderr) and reason ' +
+        '(unwritable: the reader went away or the write failed; backlog: the reader fell too far behind).',
+      labelNames: ['stream', 'reason'],
+      registers,
+      collect() {
+        // The streams are the process's: each server's registry reports the same process-wide count.
+        for (const { stream, reason, lines } of droppedLogLines()) {
+          const key = `${stream} ${reason}`;
+          const delta = lines - (reported.get(key) ?? 0);
+          if (delta <= 0) continue;
+          this.inc({ stream, reason }, delta);
+          reported.set(key, lines);
+        }
+      },
+    });
     collectDefaultMetrics({ register: this.registry });
   }
 }
