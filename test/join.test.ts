@@ -197,3 +197,18 @@ test('library: TLS on one side only is refused, whichever side has it', async (t
   assert.deepEqual(tlsRing.members, [tlsAddress]);
   assert.deepEqual(plainRing.members, [plainAddress]);
 });
+
+test('library: a server given several seeds that are in separate rings brings them into one', async (t) => {
+  const nodes: RingNode[] = [];
+  t.after(() => Promise.all(nodes.map((node) => node.stop())));
+  // Two rings of one, as servers that share a seed list and came up each before the other can form.
+  const [a, b] = [new RingNode({ ...FAST, port: 0 }), new RingNode({ ...FAST, port: 0 })];
+  nodes.push(a, b);
+  const seeds = [await a.start(), await b.start()];
+  const c = new RingNode({ ...FAST, port: 0, join: seeds });
+  nodes.push(c);
+  await c.start();
+  await waitFor(() => nodes.every((node) => node.members.length === 3 && sameCycle(node.members, a.members)), {
+    what: 'one ring of three',
+  });
+});
