@@ -49,8 +49,8 @@ export function defaultDataDir(self: string): string {
 export function serverCommand(): Command {
   return new Command('webserver')
     .description(
-      'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own; ' +
-        'with them it joins the server at IP:PORT, which becomes its predecessor.',
+      'A server of the Co-op WebServers ring. Without a seed (-i/-p, or --join) it starts a ring of its own; ' +
+        'with one it joins the server there, which becomes its predecessor.',
     )
     .addOption(new Option('-i, --ip <HOST>', 'IP or host name of a running server to join (one seed; see --join)').env('WEBSERVER_JOIN_IP'))
     .addOption(
