@@ -158,12 +158,11 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
         throw new CoopError('JOIN_REFUSED', `cannot join ${describeSeed(seed, address)}: ${reason}`);
       }
     }
-    policy.unanswered(
-      seed,
-      silent.has(address)
-        ? 'it closed our PING without a word, as an original server does, and no ring came back after INSERT'
-        : `no ring came back after INSERT: can it reach this server at ${deps.self}?`,
-    );
+    const unanswered = silent.has(address)
+      ? 'it closed our PING without a word, as an original server does, and no ring came back after INSERT'
+      : `no ring came back after INSERT: can it reach this server at ${deps.self}?`;
+    policy.unanswered(seed, unanswered);
+    if (policy.shouldLog(deps.now())) deps.log.warn(`still joining: ${seed} (${unanswered})`);
   }
 }
 
