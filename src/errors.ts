@@ -15,7 +15,8 @@ export const ERROR_CODES = [
   'CLOSED', // the peer closed before a whole message arrived
   'SHUTTING_DOWN', // the server is stopping
   'NOT_FOUND', // the ring has no such item
-  'JOIN_FAILED', // the server to join could not be reached
+  'JOIN_FAILED', // no seed could be reached, or no ring came back, before the join timeout
+  'JOIN_REFUSED', // a seed refused this server (cluster secret, TLS, not a ring server)
   'NOT_READY', // the server is still joining the ring and cannot tell yet
   'UNAUTHENTICATED', // a peer message without a valid tag where a cluster secret is set
   'UNAUTHORIZED', // a request that needs a token and carries none

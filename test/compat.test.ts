@@ -132,3 +132,18 @@ test('a mixed ring with an original server: join, PUT and GET keep working; its 
     what: 'the ring to drop the stopped original',
   });
 });
+
+test('a server joins through an original server as its seed: the original answers nothing to PING, the ring comes back by UPDATE', async (t) => {
+  const original = new OriginalPeer();
+  const o = await original.start();
+  const ours = new RingNode({ host: '127.0.0.1', port: 0, heartbeatMs: 200, connectTimeoutMs: 500, join: o });
+  t.after(async () => {
+    await ours.stop();
+    await original.stop();
+  });
+  const self = await ours.start();
+  // start() resolved: the original's UPDATE has come back, so both already hold the ring of two.
+  assert.ok(sameCycle(ours.members, [o, self]));
+  assert.deepEqual(original.ring, [o, self]);
+  assert.equal(original.received.filter((text) => text.includes('"INSERT"')).length, 1, 'one INSERT: the original would place us twice');
+});

@@ -3,7 +3,7 @@ import { lookup } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { isIP } from 'node:net';
 import { InvalidArgumentError } from 'commander';
-import { parsePort } from '../protocol/address.js';
+import { parseHostPort, parsePort } from '../protocol/address.js';
 
 export const DEFAULT_PORT = 4043;
 
@@ -61,15 +61,15 @@ export interface ListenSpec {
   probeUpward: boolean;
 }
 
-/** HOST, HOST:PORT or HOST:PORT+ (PORT, or the next free port upward). Port 0 means any free port. */
+/**
+ * HOST, HOST:PORT or HOST:PORT+ (PORT, or the next free port upward). Port 0
+ * means any free port. A wildcard HOST (0.0.0.0, [::]) needs --advertise (checked in main).
+ */
 export function listen(text: string): ListenSpec {
   const match = /^(?:\[([^\]]+)\]|([^:[\]]*))(?::(\d{1,5})(\+?))?$/.exec(text.trim());
   const host = match ? (match[1] ?? match[2]) || undefined : undefined;
   if (!match || (host !== undefined && !isIP(host) && !/^[a-z0-9.-]+$/i.test(host))) {
     throw new InvalidArgumentError('expected HOST, HOST:PORT or HOST:PORT+ (for example 127.0.0.1:4043+).');
-  }
-  if (host !== undefined && isUnspecified(host)) {
-    throw new InvalidArgumentError('listen on one concrete address: it is also the name other servers use to reach this one.');
   }
   if (match[3] === undefined) return { host, port: DEFAULT_PORT, probeUpward: true };
   let value: number;
@@ -79,13 +79,6 @@ export function listen(text: string): ListenSpec {
     throw new InvalidArgumentError('the port must be from 0 to 65535.');
   }
   return { host, port: value, probeUpward: match[4] === '+' };
-}
-
-/** 0.0.0.0, ::, and every other spelling of them: listening everywhere. */
-function isUnspecified(host: string): boolean {
-  if (isIP(host) === 4) return host.split('.').every((part) => Number(part) === 0);
-  if (isIP(host) === 6) return new URL(`http://[${host}]/`).hostname === '[::]';
-  return false;
 }
 
 /** The address this machine's host name resolves to, as the original listens on. */
@@ -105,4 +98,31 @@ export async function resolveHost(host: string): Promise<string> {
   } catch {
     throw new InvalidArgumentError(`cannot resolve host name ${JSON.stringify(host)}.`);
   }
+}
+
+/** --join: HOST:PORT[,HOST:PORT...], each port defaulting to 4043; host names stay names (resolved at each attempt). */
+export function seeds(text: string): string[] {
+  const list = text
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  if (list.length === 0) throw new InvalidArgumentError('expected HOST:PORT, or several separated by commas.');
+  return list.map((entry) => {
+    try {
+      const { host, port } = parseHostPort(entry, DEFAULT_PORT);
+      return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
+    } catch {
+      throw new InvalidArgumentError(`not HOST:PORT: ${JSON.stringify(entry)} (for example db1:4043,10.0.0.2:4043).`);
+    }
+  });
+}
+
+/** --advertise: HOST or HOST:PORT (default: the port listened on). */
+export function advertise(text: string): string {
+  try {
+    parseHostPort(text, 0);
+  } catch {
+    throw new InvalidArgumentError('expected HOST or HOST:PORT, the address other servers reach this one at (for example 10.0.0.5:4043).');
+  }
+  return text.trim();
 }

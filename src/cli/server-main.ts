@@ -13,6 +13,9 @@ interface ServerArgs {
   port?: number;
   verbose: boolean;
   listen?: parse.ListenSpec;
+  join?: string[];
+  joinTimeout: number;
+  advertise?: string;
   heartbeat: number;
   suspicionTimeout?: number;
   roundTimeout: number;
@@ -47,14 +50,37 @@ export function defaultDataDir(self: string): string {
 export function serverCommand(): Command {
   return new Command('webserver')
     .description(
-      'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own; ' +
-        'with them it joins the server at IP:PORT, which becomes its predecessor.',
+      'A server of the Co-op WebServers ring. Without a seed (-i/-p, or --join) it starts a ring of its own; ' +
+        'with one it joins the server there, which becomes its predecessor.',
     )
-    .addOption(new Option('-i, --ip <IP>', 'IP of a running server to join').env('WEBSERVER_JOIN_IP'))
+    .addOption(new Option('-i, --ip <HOST>', 'IP or host name of a running server to join (one seed; see --join)').env('WEBSERVER_JOIN_IP'))
     .addOption(
       new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`)
         .argParser(parse.port)
         .env('WEBSERVER_JOIN_PORT'),
+    )
+    .addOption(
+      new Option(
+        '--join <HOST:PORT,...>',
+        'seeds to join, tried in turn until one takes this server in (host names are resolved at each try)',
+      )
+        .argParser(parse.seeds)
+        .env('WEBSERVER_JOIN')
+        .conflicts(['ip', 'port']),
+    )
+    .addOption(
+      new Option('--join-timeout <SECONDS>', 'how long to keep trying to join before exiting with status 1')
+        .argParser(parse.seconds)
+        .default(DEFAULTS.joinTimeoutMs / 1000)
+        .env('WEBSERVER_JOIN_TIMEOUT'),
+    )
+    .addOption(
+      new Option(
+        '--advertise <HOST[:PORT]>',
+        'the address other servers reach this one at, and its name in the ring (default: the --listen address); lets --listen be 0.0.0.0 or [::]',
+      )
+        .argParser(parse.advertise)
+        .env('WEBSERVER_ADVERTISE'),
     )
     .addOption(new Option('-v, --verbose', 'also log heartbeat traffic (PING, CHECK)').default(false).env('WEBSERVER_VERBOSE'))
     .addOption(
@@ -189,7 +215,9 @@ export function serverCommand(): Command {
     )
     .addHelpText(
       'after',
-      '\nEach option can also be set by the environment variable shown beside it.\nExample: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n',
+      '\nEach option can also be set by the environment variable shown beside it.\n' +
+        'Examples: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n' +
+        '          webserver --listen 0.0.0.0:4043 --advertise 10.0.0.5:4043 --join seed1:4043,seed2:4043\n',
     );
 }
 
@@ -225,10 +253,12 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   const log = createLogger({ format: args.logFormat, verbose: args.verbose, time: args.logTime === 'on' });
   const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
   const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
+  // -i/-p is the one-seed spelling of --join; its host name, like theirs, is resolved at each try.
   const join =
-    args.ip !== undefined || args.port !== undefined
-      ? formatAddress(await parse.resolveHost(args.ip ?? (await parse.hostAddress())), args.port ?? parse.DEFAULT_PORT)
-      : undefined;
+    args.join ??
+    (args.ip !== undefined || args.port !== undefined
+      ? [formatAddress(args.ip ?? (await parse.hostAddress()), args.port ?? parse.DEFAULT_PORT)]
+      : undefined);
 
   let secrets;
   try {
@@ -243,6 +273,8 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     port: listen.port,
     probeUpward: listen.probeUpward,
     join,
+    joinTimeoutMs: args.joinTimeout * 1000,
+    advertise: args.advertise,
     heartbeatMs: args.heartbeat * 1000,
     suspicionTimeoutMs: args.suspicionTimeout === undefined ? undefined : args.suspicionTimeout * 1000,
     roundTimeoutMs: args.roundTimeout * 1000,

@@ -223,7 +223,9 @@ export const handlers: HandlerTable = {
   UPDATE(message, _connection, ctx) {
     if (message.creator === ctx.self) return; // our round came home
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
-    if (!shouldRelay(message, ctx)) return;
+    // A joining server learns its ring from its seed's UPDATE; an original seed's has no id and a creator not known here yet.
+    const welcome = ctx.joining() && message.id === undefined && message.data.includes(ctx.self) && message.data.includes(message.creator);
+    if (!welcome && !shouldRelay(message, ctx)) return;
     if (message.members) {
       // Our servers' views merge; the round goes on carrying the merged view.
       ctx.absorb(message.members);

@@ -32,6 +32,8 @@ import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from './keeper.js';
+import { greetOtherSeeds, joinRing, seedList, servesTls } from './joiner.js';
+import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus } from './status.js';
 import {
   resolveOptions,
@@ -57,9 +59,6 @@ import type { ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
-
-/** How long a joining server waits for its ring before it answers misses alone. */
-const JOIN_WAIT_MS = 10_000;
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
@@ -93,7 +92,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private lastRingSize = 1;
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
-  private joinTimer: NodeJS.Timeout | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
 
@@ -199,11 +197,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return this.antiEntropy;
   }
 
-  /** Listens, then (when asked to join) sends INSERT to the server to join. */
+  /**
+   * Listens, then (when asked to join) joins through the seeds: resolves once
+   * a ring that holds a seed has come back (joiner.ts). Rejects with
+   * JOIN_REFUSED when a seed refuses this server, JOIN_FAILED when no ring
+   * came by the join timeout; the server is stopped then.
+   */
   async start(): Promise<Address> {
     if (this.state !== 'new') throw new Error('a server starts once');
+    const seeds = seedList(this.nodeOptions.join);
+    const advertised = await advertisedAddress(this.nodeOptions.advertise, this.options.host);
     const bound = await this.listener.start(this.options.host, this.options.port, this.options.probeUpward);
-    const self = formatAddress(bound.host, bound.port);
+    const self = formatAddress(advertised?.host ?? bound.host, advertised?.port ?? bound.port);
     this.view = new RingView(self, [self], this.now);
     this.log = this.log.child({ node: self });
     try {
@@ -217,36 +222,66 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.keeper = this.createKeeper(this.view, this.context);
     this.state = 'running';
-    this.log.info(`listening on ${self}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
+    const boundAs = formatAddress(bound.host, bound.port);
+    this.log.info(`listening on ${self}${boundAs === self ? '' : ` (bound to ${boundAs})`}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
     if (!this.auth) {
       this.log.warn('the ring is open: no cluster secret, so any program that reaches this port can join the ring and change its data');
     }
-    const join = this.nodeOptions.join;
-    if (join !== undefined) {
-      this.joining = true;
-      // A ring that never answers must not keep this server from answering forever.
-      this.joinTimer = setTimeout(() => {
-        if (!this.joining) return;
-        this.joining = false;
-        this.log.warn(
-          `no ring came back from ${join}: serving alone${this.auth ? '' : ' (a ring with a cluster secret refuses servers without it)'}`,
-        );
-      }, JOIN_WAIT_MS).unref();
-      try {
-        // With a secret, make sure first that the ring takes ours: a refused INSERT would go unanswered.
-        if (this.auth) await this.keeper.ping(join, this.options.connectTimeoutMs + this.options.probeTimeoutMs);
-        await this.transport.send(join, encodeMessage({ type: 'INSERT', data: self, from: self }));
-        this.log.send(`INSERT ${self} to ${join}`);
-      } catch (err) {
-        await this.stop();
-        throw new CoopError('JOIN_FAILED', `cannot join ${join}: ${(err as Error).message}`, { cause: err });
-      }
-    } else {
-      this.ringChanged();
-    }
     this.keeper.start();
     this.antiEntropy.start();
+    if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
+    else this.ringChanged();
     return self;
+  }
+
+  /** Joins through the seeds (joiner.ts); on failure the server stops and the error goes to start()'s caller. */
+  private async joinThrough(seeds: string[], view: RingView, keeper: RingKeeper): Promise<void> {
+    this.joining = true;
+    const plainDefault = !this.nodeOptions.tls && !this.nodeOptions.transport;
+    try {
+      const joined = await joinRing({
+        self: view.self,
+        seeds,
+        timeoutMs: this.options.joinTimeoutMs,
+        transport: this.transport,
+        secret: this.auth !== undefined,
+        log: this.log,
+        now: Date.now,
+        probeTimeoutMs: this.options.connectTimeoutMs + this.options.probeTimeoutMs,
+        servesTls: plainDefault ? (address) => servesTls(address, this.options.connectTimeoutMs) : undefined,
+        running: () => this.running,
+        ringHolds: (address) => view.size > 1 && view.has(address),
+        waitForChange: (ms) => this.nextRingChange(ms),
+      });
+      if (joined.through === undefined) this.ringChanged();
+      else if (seeds.length > 1) {
+        void greetOtherSeeds({
+          seeds,
+          self: view.self,
+          inRing: (address) => view.has(address),
+          ping: (address) => keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs),
+          absorb: (members) => keeper.absorb(members),
+        });
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    } finally {
+      this.joining = false;
+    }
+  }
+
+  /** Resolves at the next change of the ring, or after `ms`. */
+  private nextRingChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('ring', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('ring', done);
+    });
   }
 
   private async openStore(self: Address): Promise<ItemStore> {
@@ -291,7 +326,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     this.keeper?.stop();
-    clearTimeout(this.joinTimer);
     this.antiEntropy?.stop();
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
@@ -514,7 +548,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
-    if (this.view.size > 1) this.joining = false;
     this.log.info(this.view.format());
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.

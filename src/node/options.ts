@@ -73,8 +73,20 @@ export interface NodeOptions {
   port: number;
   /** When the port is taken, take the next free one upward (the original's 4043, 4044, ...). */
   probeUpward?: boolean;
-  /** A running server to join; it becomes this server's predecessor. */
-  join?: Address | undefined;
+  /**
+   * A running server to join (it becomes this server's predecessor), or several
+   * seeds tried in turn: "HOST:PORT", host names resolved at each attempt.
+   * start() resolves once a ring that holds the seed has come back.
+   */
+  join?: string | readonly string[] | undefined;
+  /** How long start() keeps trying to join before it rejects with JOIN_FAILED (default 60 s). */
+  joinTimeoutMs?: number;
+  /**
+   * The address other servers reach this one at, and its name in the ring:
+   * "HOST" or "HOST:PORT" (default: the bound port); a host name is resolved
+   * to an IP at start. With it, `host` may be a wildcard (0.0.0.0, ::).
+   */
+  advertise?: string | undefined;
   heartbeatMs?: number;
   /** How long a silent successor may stay suspected before it is declared dead (default: 3 heartbeats). */
   suspicionTimeoutMs?: number;
@@ -133,6 +145,7 @@ export const DEFAULTS = {
   maxItemBytes: 4 * 1024 ** 3,
   maxNameBytes: 255,
   syncIntervalMs: 10_000,
+  joinTimeoutMs: 60_000,
   tombstoneTtlMs: 24 * 3600 * 1000,
 } as const;
 
@@ -146,7 +159,18 @@ export interface NodeEvents {
 export type ResolvedOptions = Required<
   Omit<
     NodeOptions,
-    'join' | 'dataDir' | 'log' | 'transport' | 'now' | 'secret' | 'writeToken' | 'readToken' | 'tls' | 'namePattern' | 'httpFastPath'
+    | 'join'
+    | 'advertise'
+    | 'dataDir'
+    | 'log'
+    | 'transport'
+    | 'now'
+    | 'secret'
+    | 'writeToken'
+    | 'readToken'
+    | 'tls'
+    | 'namePattern'
+    | 'httpFastPath'
   >
 >;
 
@@ -164,6 +188,7 @@ export function resolveOptions(options: NodeOptions): ResolvedOptions {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
+    joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
     tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,

@@ -29,6 +29,13 @@ export function parseAddress(text: string, options?: { allowZero?: boolean }): H
   return { host: match[1]!, port: parsePort(match[2]!, options) };
 }
 
+/** 0.0.0.0, ::, and every other spelling of them: listening everywhere, no address to be reached at. */
+export function isWildcard(host: string): boolean {
+  if (isIP(host) === 4) return host.split('.').every((part) => Number(part) === 0);
+  if (isIP(host) === 6) return new URL(`http://[${host}]/`).hostname === '[::]';
+  return false;
+}
+
 export function formatAddress(host: string, port: number): Address {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -49,3 +56,21 @@ export function isAddress(value: unknown): value is Address {
   VALID.add(value);
   return true;
 }
+
+/**
+ * "HOST:PORT" as a person writes it, where HOST may also be a host name
+ * (resolved later, by whoever dials it) or "[IPv6]". Without `defaultPort`,
+ * the port is required.
+ */
+export function parseHostPort(text: string, defaultPort?: number): HostPort {
+  const match = /^(?:\[([^\]]+)\]|([^:[\]]+))(?::([^:]*))?$/.exec(text.trim());
+  const host = match ? (match[1] ?? match[2])! : '';
+  const valid = match && (match[1] !== undefined ? isIP(host) === 6 : isIP(host) === 4 || (HOST_NAME.test(host) && !/^[\d.]+$/.test(host)));
+  if (!valid || (match[3] === undefined && defaultPort === undefined)) {
+    throw new CoopError('BAD_ADDRESS', `not an address of the form HOST:PORT: ${JSON.stringify(text)}`);
+  }
+  return { host, port: match[3] === undefined ? defaultPort! : parsePort(match[3]) };
+}
+
+/** Host names as DNS and /etc/hosts have them (underscores too: container names use them). */
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*\.?$/i;

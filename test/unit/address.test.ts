@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
-import { formatAddress, isAddress, parseAddress, parsePort } from '../../src/protocol/address.js';
+import { formatAddress, isAddress, isWildcard, parseAddress, parseHostPort, parsePort } from '../../src/protocol/address.js';
 import { CoopError, type ErrorCode } from '../../src/errors.js';
 
 function assertCode(fn: () => unknown, code: ErrorCode): void {
@@ -174,4 +174,38 @@ describe('isAddress', () => {
       assert.equal(isAddress(value), expected);
     });
   }
+});
+
+describe('parseHostPort', () => {
+  const good: ReadonlyArray<[string, number | undefined, { host: string; port: number }]> = [
+    ['127.0.0.1:4043', undefined, { host: '127.0.0.1', port: 4043 }],
+    ['seed-1:4043', undefined, { host: 'seed-1', port: 4043 }],
+    ['seed-1', 4043, { host: 'seed-1', port: 4043 }],
+    ['web_1.coop.internal.:80', undefined, { host: 'web_1.coop.internal.', port: 80 }],
+    ['[::1]:5000', undefined, { host: '::1', port: 5000 }],
+    ['[::1]', 7, { host: '::1', port: 7 }],
+  ];
+  for (const [text, defaultPort, expected] of good) {
+    test(`reads ${JSON.stringify(text)}`, () => assert.deepEqual(parseHostPort(text, defaultPort), expected));
+  }
+  const bad: ReadonlyArray<[string, number | undefined]> = [
+    ['seed-1', undefined],
+    ['seed-1:', 4043],
+    ['seed-1:0', undefined],
+    ['::1', 4043],
+    ['[seed]:80', undefined],
+    ['1.2.3:80', undefined],
+    ['-seed:80', undefined],
+    ['seed one:80', undefined],
+    ['', 4043],
+  ];
+  for (const [text, defaultPort] of bad) {
+    test(`rejects ${JSON.stringify(text)} with BAD_ADDRESS`, () => assertCode(() => parseHostPort(text, defaultPort), 'BAD_ADDRESS'));
+  }
+});
+
+describe('isWildcard', () => {
+  // Every spelling of the unspecified address binds every interface just the same.
+  for (const host of ['0.0.0.0', '::', '0:0:0:0:0:0:0:0', '::0', '0::0']) test(`${host} is`, () => assert.equal(isWildcard(host), true));
+  for (const host of ['127.0.0.1', '::1', '10.0.0.0', 'localhost']) test(`${host} is not`, () => assert.equal(isWildcard(host), false));
 });
