@@ -32,7 +32,11 @@ import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from './keeper.js';
-import { liveItems, nodeStatus } from './status.js';
+import { liveItems, nodeStatus, selfFigures } from './status.js';
+import { FiguresGatherer } from './gather.js';
+import { decideHealth, storeErrorOf } from './health.js';
+import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
+import { VERSION } from '../version.js';
 import {
   resolveOptions,
   sealedTransport,
@@ -53,7 +57,7 @@ import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
-import type { ClientOptions } from '../client/client.js';
+import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
@@ -84,7 +88,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
-  /** When each peer last answered one of our probes (ms). */
+  /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
   private readonly seen = new SeenRounds();
@@ -94,6 +98,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
   private joinTimer: NodeJS.Timeout | undefined;
+  /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
+  private joinAsked = false;
+  private gatherer: FiguresGatherer | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
 
@@ -142,6 +149,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       ask: (message) => this.ask(message),
       store: () => this.store,
       status: () => this.status(),
+      health: () => this.health(),
       metrics: this.metrics,
       traffic: this,
       log: () => this.log,
@@ -216,6 +224,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.keeper = this.createKeeper(this.view, this.context);
+    this.gatherer = this.createGatherer();
     this.state = 'running';
     this.log.info(`listening on ${self}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
     if (!this.auth) {
@@ -224,6 +233,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const join = this.nodeOptions.join;
     if (join !== undefined) {
       this.joining = true;
+      this.joinAsked = true;
       // A ring that never answers must not keep this server from answering forever.
       this.joinTimer = setTimeout(() => {
         if (!this.joining) return;
@@ -267,12 +277,30 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return new AntiEntropy({
       store,
       log: this.log,
-      peers: () => this.members.filter((member) => member !== this.address && this.modernPeers.has(member)),
+      peers: () => this.modernMembers(),
       now: this.now,
       intervalMs: this.options.syncIntervalMs,
       tombstoneTtlMs: this.options.tombstoneTtlMs,
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
+    });
+  }
+
+  /** The members in the ring, other than this server, that speak our extensions. */
+  private modernMembers(): Address[] {
+    return this.members.filter((member) => member !== this.address && this.modernPeers.has(member));
+  }
+
+  /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
+  private createGatherer(): FiguresGatherer {
+    return new FiguresGatherer({
+      peers: () => this.modernMembers(),
+      fetch: async (peer, timeoutMs) => {
+        const reply = await ask(peer, { type: 'RING', status: 'self' }, 'RING', { ...this.peerClientOptions(), timeoutMs });
+        return decodeFigures(reply.status);
+      },
+      heard: (peer) => this.lastHeard.set(peer, Date.now()),
+      now: () => Date.now(),
     });
   }
 
@@ -329,6 +357,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
           () => false,
         ),
       pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
+      heard: (address) => {
+        if (view.has(address)) this.lastHeard.set(address, Date.now());
+      },
+      figures: () => selfFigures(view, store, VERSION),
+      ringStatus: () => this.status(),
       reply: (connection, reply) => this.reply(connection, reply),
     };
   }
@@ -460,9 +493,29 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return this.itemStore ? liveItems(this.itemStore) : { count: 0, bytes: 0 };
   }
 
-  /** What `GET /_ring` tells: this server's view and holdings. */
-  status(): unknown {
-    return this.view && this.itemStore ? nodeStatus(this.view, this.itemStore, this.lastHeard, this.startedAt) : {};
+  /**
+   * What `GET /_ring` and `webclient --status` tell: this server's view, its
+   * holdings and health, and every live member's figures as gathered from it.
+   */
+  async status(): Promise<RingStatus> {
+    if (!this.view || !this.itemStore || !this.gatherer) throw new CoopError('NOT_READY', 'the server has not started');
+    const [figures, health] = await Promise.all([this.gatherer.current(), this.health()]);
+    const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
+    return nodeStatus(this.view, this.itemStore, extras);
+  }
+
+  /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
+  async health(): Promise<Health> {
+    if (!this.running || !this.itemStore) return { ok: false, reason: 'not running' };
+    let storeError: string | undefined;
+    try {
+      await this.itemStore.check();
+    } catch (err) {
+      storeError = storeErrorOf(err);
+    }
+    // Nobody to catch up from (alone, or only original servers around) counts as caught up.
+    const catchingUp = this.joinAsked && this.sync.totals.passes === 0 && this.modernMembers().length > 0;
+    return decideHealth({ joining: this.joining, catchingUp, storeError });
   }
 
   private refuse(error: CoopError, connection: Connection): void {

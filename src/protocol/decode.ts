@@ -197,6 +197,8 @@ function decodeFields(fields: Fields): Message {
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
+      if (fields.status !== undefined && fields.status !== 'self' && fields.status !== 'all') bad('"status" must be "self" or "all"');
+      return { type, status: fields.status, token: token(fields.token) };
     case 'DIGEST':
       return { type, token: token(fields.token) };
     case 'GET':
@@ -277,7 +279,12 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
       break;
     case 'RING':
       if (!Array.isArray(data)) bad('a RING reply needs a list in "data"');
-      reply = { type: 'RING', data: data.map((entry) => address(entry, 'data[]')) };
+      if (fields.status !== undefined && !isObject(fields.status)) bad('"status" of a RING reply must be an object');
+      reply = {
+        type: 'RING',
+        data: data.map((entry) => address(entry, 'data[]')),
+        status: fields.status as Extract<Reply, { type: 'RING' }>['status'],
+      };
       break;
     case 'DIGEST':
       if (!Array.isArray(data) || !data.every((value) => typeof value === 'string' && value.length <= 32)) {
