@@ -7,6 +7,7 @@ import { createLogger, type LogFormat } from '../log/logger.js';
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
+import { VERSION } from '../version.js';
 
 interface ServerArgs {
   ip?: string;
@@ -23,6 +24,7 @@ interface ServerArgs {
   memory: boolean;
   syncInterval: number;
   tombstoneTtl: number;
+  forgetAfter: number;
   requestTimeout: number;
   maxConnections: number;
   maxRequestsPerConnection: number;
@@ -49,6 +51,7 @@ export function serverCommand(): Command {
       'A server of the Co-op WebServers ring. Without -i/-p it starts a ring of its own; ' +
         'with them it joins the server at IP:PORT, which becomes its predecessor.',
     )
+    .version(VERSION, '-V, --version', 'print the version of webserver')
     .addOption(new Option('-i, --ip <IP>', 'IP of a running server to join').env('WEBSERVER_JOIN_IP'))
     .addOption(
       new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`)
@@ -175,6 +178,12 @@ export function serverCommand(): Command {
         .env('WEBSERVER_TOMBSTONE_TTL'),
     )
     .addOption(
+      new Option('--forget-after <SECONDS>', 'dead and departed servers are dropped from the membership this long after they went')
+        .argParser(parse.longSeconds)
+        .default(DEFAULTS.forgetAfterMs / 1000)
+        .env('WEBSERVER_FORGET_AFTER'),
+    )
+    .addOption(
       new Option('--log-format <FORMAT>', "pretty: the original's [INFO] lines; json: one JSON object per line")
         .choices(['pretty', 'json'])
         .default('pretty')
@@ -243,6 +252,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     syncIntervalMs: args.syncInterval * 1000,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
+    forgetAfterMs: args.forgetAfter * 1000,
     requestTimeoutMs: args.requestTimeout * 1000,
     maxConnections: args.maxConnections,
     maxRequestsPerConnection: args.maxRequestsPerConnection,

@@ -212,7 +212,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new Error('a server starts once');
     const bound = await this.listener.start(this.options.host, this.options.port, this.options.probeUpward);
     const self = formatAddress(bound.host, bound.port);
-    this.view = new RingView(self, [self], this.now);
+    this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
     this.log = this.log.child({ node: self });
     try {
       this.itemStore = await this.openStore(self);

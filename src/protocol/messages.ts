@@ -90,6 +90,10 @@ export interface MemberData {
   status: MemberStatus;
   after?: Address | undefined;
   placed: number;
+  /** When it was first known dead or left (ms). */
+  since?: number | undefined;
+  /** Forgotten members it was placed after, through `after`, outermost first. */
+  via?: Array<{ address: Address; placed: number }> | undefined;
 }
 
 export interface UpdateMessage {
@@ -264,6 +268,8 @@ function memberFields(members: MemberData[] | undefined): PyJson | undefined {
     status: member.status,
     after: member.after,
     placed: member.placed,
+    since: member.since,
+    via: member.via?.map((hop) => ({ address: hop.address, placed: hop.placed })),
   }));
 }
 

@@ -14,6 +14,14 @@
  * everywhere. Dead members stay in the tree as anchors; only alive and
  * suspect ones are in the ring.
  *
+ * Forgetting: a member dead or left for longer than `forgetAfterMs` (timed
+ * from `since`, which travels with the entry) is dropped. So that the tree
+ * keeps its shape, the members placed after it are placed after its own
+ * anchor instead, carrying the forgotten placements in `via`: the walk puts
+ * them exactly where they were, on every server, whether it has forgotten
+ * yet or not. An expired entry that comes back from a server that has not
+ * forgotten yet is dropped again as it is merged.
+ *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
 import type { Address } from '../protocol/address.js';
@@ -29,6 +37,16 @@ export interface Member {
   after?: Address | undefined;
   /** When it was placed (ms): later placements after the same member come first. */
   placed: number;
+  /** When it was first known dead or left (ms); absent while alive or suspect. */
+  since?: number | undefined;
+  /** Forgotten members between `after` and this one, outermost first, with their placements. */
+  via?: Hop[] | undefined;
+}
+
+/** A forgotten member's placement, kept in the members placed after it. */
+export interface Hop {
+  address: Address;
+  placed: number;
 }
 
 const RANK: Record<Status, number> = { alive: 0, suspect: 1, dead: 2, left: 2 };
@@ -37,44 +55,108 @@ export function inRing(status: Status): boolean {
   return status === 'alive' || status === 'suspect';
 }
 
-/** The total order behind merging: which of two entries for one address wins. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function viaKey(entry: Member): string {
+  return entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '';
+}
+
+const NEVER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The total order behind merging: which of two entries for one address wins.
+ * Of two copies of one placement, the one with more forgotten members folded
+ * in wins (so a server that has forgotten keeps its copy), and of two deaths
+ * the earlier known one (so every server forgets it at the same time).
+ */
 export function compareEntries(a: Member, b: Member): number {
   return (
     a.incarnation - b.incarnation ||
     RANK[a.status] - RANK[b.status] ||
     (a.status === b.status ? 0 : a.status === 'left' ? 1 : b.status === 'left' ? -1 : 0) ||
     a.placed - b.placed ||
-    ((a.after ?? '') < (b.after ?? '') ? -1 : (a.after ?? '') > (b.after ?? '') ? 1 : 0)
+    (a.via?.length ?? 0) - (b.via?.length ?? 0) ||
+    compareText(a.after ?? '', b.after ?? '') ||
+    compareText(viaKey(a), viaKey(b)) ||
+    Math.sign((b.since ?? NEVER) - (a.since ?? NEVER))
   );
 }
 
 /** Order among members placed after the same one (or among roots): latest first, then by address. */
-function siblingOrder(a: Member, b: Member): number {
+function siblingOrder(a: Place, b: Place): number {
   return b.placed - a.placed || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0);
 }
 
-/** Every entry in tree order: a walk of placements, cycles broken deterministically. */
+/** A node of the placement tree: a member, or a forgotten one that still holds its place (a ghost). */
+interface Place {
+  address: Address;
+  placed: number;
+  parent: Address | undefined;
+  entry?: Member;
+}
+
+/** A ghost's placement as some entry's `via` tells it: its parent and the ghosts above it. */
+export interface Ghost {
+  after: Address | undefined;
+  via: Hop[];
+  placed: number;
+}
+
+/** The forgotten members that entries' `via` lists name and no entry is held for; one pick per address whatever the order. */
+export function ghostsOf(entries: ReadonlyMap<Address, Member>): Map<Address, Ghost> {
+  const ghosts = new Map<Address, Ghost>();
+  for (const entry of entries.values()) {
+    const hops = entry.via ?? [];
+    hops.forEach((hop, i) => {
+      if (entries.has(hop.address)) return;
+      const ghost: Ghost = { after: i === 0 ? entry.after : hops[i - 1]!.address, via: hops.slice(0, i), placed: hop.placed };
+      const held = ghosts.get(hop.address);
+      // Copies agree unless placements were folded at different times; take one by a fixed rule.
+      if (!held || ghost.placed > held.placed || (ghost.placed === held.placed && compareText(ghostKey(ghost), ghostKey(held)) > 0)) {
+        ghosts.set(hop.address, ghost);
+      }
+    });
+  }
+  return ghosts;
+}
+
+function ghostKey(ghost: Ghost): string {
+  return `${ghost.after ?? ''}|${ghost.via.map((hop) => `${hop.address}@${hop.placed}`).join(',')}`;
+}
+
+/** Every entry in tree order: a walk of placements (forgotten ones included, then left out), cycles broken deterministically. */
 export function treeOrder(entries: Iterable<Member>): Member[] {
-  const all = [...entries];
-  const byAddress = new Map(all.map((entry) => [entry.address, entry]));
-  const children = new Map<Address | undefined, Member[]>();
-  for (const entry of all) {
-    const parent = entry.after !== undefined && byAddress.has(entry.after) && entry.after !== entry.address ? entry.after : undefined;
+  const byAddress = new Map<Address, Member>();
+  for (const entry of entries) byAddress.set(entry.address, entry);
+  const places = new Map<Address, Place>();
+  for (const entry of byAddress.values()) {
+    const parent = entry.via && entry.via.length > 0 ? entry.via.at(-1)!.address : entry.after;
+    places.set(entry.address, { address: entry.address, placed: entry.placed, parent, entry });
+  }
+  for (const [address, ghost] of ghostsOf(byAddress)) {
+    places.set(address, { address, placed: ghost.placed, parent: ghost.via.at(-1)?.address ?? ghost.after });
+  }
+  const all = [...places.values()];
+  const children = new Map<Address | undefined, Place[]>();
+  for (const place of all) {
+    const parent = place.parent !== undefined && places.has(place.parent) && place.parent !== place.address ? place.parent : undefined;
     const list = children.get(parent) ?? [];
-    list.push(entry);
+    list.push(place);
     children.set(parent, list);
   }
   for (const list of children.values()) list.sort(siblingOrder);
   const order: Member[] = [];
   const visited = new Set<Address>();
-  const walk = (start: Member): void => {
+  const walk = (start: Place): void => {
     const stack = [start];
     while (stack.length > 0) {
-      const entry = stack.pop()!;
-      if (visited.has(entry.address)) continue;
-      visited.add(entry.address);
-      order.push(entry);
-      const below = children.get(entry.address) ?? [];
+      const place = stack.pop()!;
+      if (visited.has(place.address)) continue;
+      visited.add(place.address);
+      if (place.entry) order.push(place.entry);
+      const below = children.get(place.address) ?? [];
       for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]!);
     }
   };
@@ -105,6 +187,8 @@ export class Membership {
   constructor(
     readonly self: Address,
     now: number,
+    /** Dead and left members are dropped this long after `since` (Infinity: kept for ever). */
+    readonly forgetAfterMs = Infinity,
   ) {
     // Placed at time 0: any placement by the server it joins is newer and wins, whatever the clocks say.
     this.entries.set(self, { address: self, incarnation: 0, status: 'alive', placed: 0 });
@@ -154,25 +238,56 @@ export class Membership {
     return this.put({ ...entry, status: 'suspect' });
   }
 
-  /** Declares a member dead (not this server). True when that is news. */
-  declareDead(address: Address): boolean {
+  /** Declares a member dead (not this server). True when that is news. Without `now`, `since` is set when next forgetting. */
+  declareDead(address: Address, now?: number): boolean {
     const entry = this.entries.get(address);
     if (!entry || address === this.self || !inRing(entry.status)) return false;
-    return this.put({ ...entry, status: 'dead' });
+    return this.put({ ...entry, status: 'dead', since: now });
   }
 
   /** This server leaves the ring gracefully. */
-  leave(): Member {
+  leave(now?: number): Member {
     const entry = this.entries.get(this.self)!;
-    this.put({ ...entry, status: 'left', incarnation: entry.incarnation + 1 });
+    this.put({ ...entry, status: 'left', incarnation: entry.incarnation + 1, since: now });
     return { ...this.entries.get(this.self)! };
+  }
+
+  /**
+   * Drops the members dead or left for `forgetAfterMs` or longer (never this
+   * server), folding each into the placements of the members placed after it
+   * so the ring keeps its order. Dead entries not yet timed are timed from
+   * `now`. Returns the forgotten addresses.
+   */
+  forgetExpired(now: number): Address[] {
+    if (!Number.isFinite(this.forgetAfterMs)) return [];
+    const expired: Address[] = [];
+    for (const entry of [...this.entries.values()]) {
+      if (inRing(entry.status) || entry.address === this.self) continue;
+      if (entry.since === undefined) this.put({ ...entry, since: now });
+      else if (now - entry.since >= this.forgetAfterMs) expired.push(entry.address);
+    }
+    for (const address of expired.sort()) this.fold(address);
+    return expired;
+  }
+
+  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it. */
+  private fold(address: Address): void {
+    const gone = this.entries.get(address)!;
+    const hops = [...(gone.via ?? []), { address, placed: gone.placed }];
+    this.entries.delete(address);
+    this.suspectedSince.delete(address);
+    this.ringCache = undefined;
+    for (const entry of [...this.entries.values()]) {
+      if (entry.after !== address) continue;
+      this.put({ ...entry, after: gone.after, via: [...hops, ...(entry.via ?? [])] });
+    }
   }
 
   /** Suspects whose suspicion is older than `timeoutMs` are declared dead; returns them. */
   expireSuspicions(now: number, timeoutMs: number): Address[] {
     const expired: Address[] = [];
     for (const [address, since] of this.suspectedSince) {
-      if (now - since >= timeoutMs && this.declareDead(address)) expired.push(address);
+      if (now - since >= timeoutMs && this.declareDead(address, now)) expired.push(address);
     }
     return expired;
   }
@@ -180,9 +295,17 @@ export class Membership {
   /** Merges entries from another view; refutes any claim that this server is suspect or dead. */
   merge(entries: readonly Member[], now: number): MergeResult {
     const before = this.ring();
+    const forgetting = Number.isFinite(this.forgetAfterMs);
+    const held = forgetting ? new Map(this.entries) : undefined;
+    let ghosts: Map<Address, Ghost> | undefined;
     let changed = false;
     let refuted = false;
-    for (const incoming of entries) {
+    for (let incoming of entries) {
+      if (forgetting) {
+        // Placed after a member forgotten here: fold it the way this server did.
+        ghosts ??= ghostsOf(this.entries);
+        incoming = this.normalized(incoming, ghosts);
+      }
       if (incoming.address === this.self) {
         const own = this.entries.get(this.self)!;
         if (incoming.status !== 'alive' && own.status !== 'left' && incoming.incarnation >= own.incarnation) {
@@ -203,8 +326,24 @@ export class Membership {
       }
       changed = this.put({ ...incoming }) || changed;
     }
+    if (held) {
+      // What was forgotten here and came back from a server that has not forgotten yet goes again.
+      this.forgetExpired(now);
+      changed = !sameEntries(held, this.entries);
+    }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
+  }
+
+  private normalized(incoming: Member, ghosts: ReadonlyMap<Address, Ghost>): Member {
+    let entry = incoming;
+    if (inRing(entry.status) && entry.since !== undefined) entry = { ...entry, since: undefined };
+    const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
+    if (ghost && entry.after !== undefined) {
+      const hop = { address: entry.after, placed: ghost.placed };
+      entry = { ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] };
+    }
+    return entry;
   }
 
   /**
@@ -225,7 +364,7 @@ export class Membership {
       changed = this.put({ address, incarnation, status: 'alive', after, placed }) || changed;
     });
     for (const address of this.ring()) {
-      if (!list.includes(address)) changed = this.declareDead(address) || changed;
+      if (!list.includes(address)) changed = this.declareDead(address, now) || changed;
     }
     return changed;
   }
@@ -236,7 +375,8 @@ export class Membership {
     return latest;
   }
 
-  private put(entry: Member): boolean {
+  private put(dirty: Member): boolean {
+    const entry = clean(dirty);
     const held = this.entries.get(entry.address);
     if (held && compareEntries(entry, held) === 0) return false;
     this.entries.set(entry.address, entry);
@@ -244,6 +384,25 @@ export class Membership {
     this.ringCache = undefined;
     return true;
   }
+}
+
+/** Without empty optional fields, and without `since` while in the ring: one shape per entry, whoever made it. */
+function clean(entry: Member): Member {
+  const { after, since, via, ...rest } = entry;
+  const out: Member = rest;
+  if (after !== undefined) out.after = after;
+  if (since !== undefined && !inRing(entry.status)) out.since = since;
+  if (via !== undefined && via.length > 0) out.via = via;
+  return out;
+}
+
+function sameEntries(a: ReadonlyMap<Address, Member>, b: ReadonlyMap<Address, Member>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [address, entry] of a) {
+    const other = b.get(address);
+    if (!other || compareEntries(entry, other) !== 0) return false;
+  }
+  return true;
 }
 
 function sameList(a: readonly Address[], b: readonly Address[]): boolean {
