@@ -79,9 +79,7 @@ export function clientCommand(io: Io): Command {
     .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring', 'delete', 'status']))
     .addOption(new Option('--delete <NAME>', 'delete item NAME everywhere').conflicts(['ring', 'status']))
     .addOption(new Option('--ring', "print the server's view of the ring").conflicts(['status']))
-    .addOption(
-      new Option('--status', "print every member as the server sees it: state, incarnation, version, items, in sync, last heard"),
-    )
+    .addOption(new Option('--status', 'print every member as the server sees it: state, incarnation, version, items, in sync, last heard'))
     .addOption(new Option('--json', 'with --status: print the status as JSON, for scripts').default(false))
     .addOption(new Option('-V, --version', 'print the version of webclient'))
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))

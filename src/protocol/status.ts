@@ -145,7 +145,11 @@ export function decodeRingStatus(value: unknown): RingStatus {
     digest: shortText(fields.digest, 'status.digest'),
     health: {
       ok: flag(health.ok, 'status.health.ok'),
-      reason: optional(health.reason, (reason, field) => (typeof reason === 'string' ? reason : bad(`"${field}" must be a string`)), 'status.health.reason'),
+      reason: optional(
+        health.reason,
+        (reason, field) => (typeof reason === 'string' ? reason : bad(`"${field}" must be a string`)),
+        'status.health.reason',
+      ),
     },
   };
 }

@@ -22,7 +22,17 @@ function status(overrides: Partial<RingStatus> = {}): RingStatus {
     members: [
       { address: A, status: 'alive', incarnation: 0, version: '1.2.3', items: 5, bytes: 10, digest: 'aa', inSync: true },
       { address: B, status: 'suspect', incarnation: 2, lastHeardMsAgo: 7_500 },
-      { address: C, status: 'alive', incarnation: 1, lastHeardMsAgo: 300, version: '1.2.2', items: 4, bytes: 8, digest: 'bb', inSync: false },
+      {
+        address: C,
+        status: 'alive',
+        incarnation: 1,
+        lastHeardMsAgo: 300,
+        version: '1.2.2',
+        items: 4,
+        bytes: 8,
+        digest: 'bb',
+        inSync: false,
+      },
       { address: D, status: 'dead', incarnation: 0, lastHeardMsAgo: 3_600_000 },
     ],
     items: 5,
@@ -99,10 +109,16 @@ describe('health', () => {
 });
 
 describe('decoding what servers report', () => {
-  test('a peer\'s figures are checked field by field', () => {
+  test("a peer's figures are checked field by field", () => {
     const figures = { address: B, version: '1.0.0', incarnation: 3, items: 2, bytes: 100, digest: 'ab12' };
     assert.deepEqual(decodeFigures(figures), figures);
-    for (const bad of [undefined, [], { ...figures, address: 'nowhere' }, { ...figures, items: -1 }, { ...figures, version: 'x'.repeat(65) }]) {
+    for (const bad of [
+      undefined,
+      [],
+      { ...figures, address: 'nowhere' },
+      { ...figures, items: -1 },
+      { ...figures, version: 'x'.repeat(65) },
+    ]) {
       assert.throws(
         () => decodeFigures(bad),
         (err) => isCoopError(err, 'BAD_FIELD'),
