@@ -128,7 +128,13 @@ export class RingKeeper {
         },
         absorb: (members) => this.absorb(members),
         declaredDead: () => this.deps.declaredDead(),
-        announce: () => this.announce(),
+        forgotten: (addresses) => {
+          for (const address of addresses) {
+            this.deps.lastHeard.delete(address);
+            modernPeers.delete(address);
+          }
+          this.announce();
+        },
         changed: () => {
           this.deps.ringChanged();
           this.announce();

@@ -43,8 +43,8 @@ export interface ProbeDeps {
   absorb(members: Member[]): void;
   /** The view changed here (a suspicion, a death): print and announce it. */
   changed(): void;
-  /** Sends the view around without a change of the ring (after forgetting members). */
-  announce?(): void;
+  /** These members were forgotten (the ring is the same; the entries that travel are fewer). */
+  forgotten?(addresses: Address[]): void;
   /** This server declared `address` dead (for metrics). */
   declaredDead?(address: Address): void;
 }
@@ -93,8 +93,7 @@ export class FailureDetector {
     const forgotten = view.forget();
     if (forgotten.length > 0) {
       this.deps.log.info(`forgot ${forgotten.join(', ')}: dead or gone for longer than --forget-after`);
-      // The ring is the same; the entries that travel are fewer.
-      this.deps.announce?.();
+      this.deps.forgotten?.(forgotten);
     }
     if (this.ticks % (this.options.reprobeEvery ?? 5) === 0) await this.reprobe();
   }
