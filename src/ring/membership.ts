@@ -97,7 +97,7 @@ interface Place {
   entry?: Member;
 }
 
-/** A ghost's placement as some entry's `via` tells it: its parent and the ghosts above it. */
+/** A ghost's placement as some entry's `via` tells it: the member at the top of its chain, and the ghosts between. */
 export interface Ghost {
   after: Address | undefined;
   via: Hop[];
@@ -111,7 +111,7 @@ export function ghostsOf(entries: ReadonlyMap<Address, Member>): Map<Address, Gh
     const hops = entry.via ?? [];
     hops.forEach((hop, i) => {
       if (entries.has(hop.address)) return;
-      const ghost: Ghost = { after: i === 0 ? entry.after : hops[i - 1]!.address, via: hops.slice(0, i), placed: hop.placed };
+      const ghost: Ghost = { after: entry.after, via: hops.slice(0, i), placed: hop.placed };
       const held = ghosts.get(hop.address);
       // Copies agree unless placements were folded at different times; take one by a fixed rule.
       if (!held || ghost.placed > held.placed || (ghost.placed === held.placed && compareText(ghostKey(ghost), ghostKey(held)) > 0)) {
@@ -297,15 +297,10 @@ export class Membership {
     const before = this.ring();
     const forgetting = Number.isFinite(this.forgetAfterMs);
     const held = forgetting ? new Map(this.entries) : undefined;
-    let ghosts: Map<Address, Ghost> | undefined;
     let changed = false;
     let refuted = false;
     for (let incoming of entries) {
-      if (forgetting) {
-        // Placed after a member forgotten here: fold it the way this server did.
-        ghosts ??= ghostsOf(this.entries);
-        incoming = this.normalized(incoming, ghosts);
-      }
+      if (inRing(incoming.status) && incoming.since !== undefined) incoming = { ...incoming, since: undefined };
       if (incoming.address === this.self) {
         const own = this.entries.get(this.self)!;
         if (incoming.status !== 'alive' && own.status !== 'left' && incoming.incarnation >= own.incarnation) {
@@ -329,21 +324,23 @@ export class Membership {
     if (held) {
       // What was forgotten here and came back from a server that has not forgotten yet goes again.
       this.forgetExpired(now);
+      this.refold();
       changed = !sameEntries(held, this.entries);
     }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
   }
 
-  private normalized(incoming: Member, ghosts: ReadonlyMap<Address, Ghost>): Member {
-    let entry = incoming;
-    if (inRing(entry.status) && entry.since !== undefined) entry = { ...entry, since: undefined };
-    const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
-    if (ghost && entry.after !== undefined) {
+  /** Entries still placed right after a member forgotten here (newer copies from servers that knew it) are folded the same way. */
+  private refold(): void {
+    const ghosts = ghostsOf(this.entries);
+    if (ghosts.size === 0) return;
+    for (const entry of [...this.entries.values()]) {
+      const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
+      if (!ghost || entry.after === undefined) continue;
       const hop = { address: entry.after, placed: ghost.placed };
-      entry = { ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] };
+      this.put({ ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] });
     }
-    return entry;
   }
 
   /**
