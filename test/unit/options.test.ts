@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
-import { bytes, DEFAULT_PORT, listen, port, seconds, type ListenSpec } from '../../src/cli/options.js';
+import { bytes, DEFAULT_PORT, listen, longSeconds, port, seconds, type ListenSpec } from '../../src/cli/options.js';
 
 function assertInvalid(fn: () => unknown): void {
   assert.throws(fn, (err: unknown) => {
@@ -145,6 +145,20 @@ describe('seconds', () => {
     test(`rejects ${JSON.stringify(text)}`, () => {
       assertInvalid(() => seconds(text));
     });
+  }
+});
+
+describe('longSeconds (--forget-after)', () => {
+  for (const [text, value] of [
+    ['1', 1],
+    ['86400', 86400],
+    ['604800', 604800],
+    ['31536000', 31536000],
+  ] as const) {
+    test(`reads ${JSON.stringify(text)} as ${value}`, () => assert.equal(longSeconds(text), value));
+  }
+  for (const text of ['0', '0.5', '-1', '31536001', '', 'abc', 'Infinity']) {
+    test(`rejects ${JSON.stringify(text)}`, () => assertInvalid(() => longSeconds(text)));
   }
 });
 
