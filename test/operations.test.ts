@@ -48,7 +48,7 @@ test('webserver --version and webclient --version print the package version', as
 });
 
 test('webclient --status: every member with its figures; a paused member shows suspect, then dead', async (t) => {
-  const timing = ['--heartbeat', '0.2', '--suspicion-timeout', '3'];
+  const timing = ['--heartbeat', '0.2', '--suspicion-timeout', '5'];
   const a = await startServer(['--listen', '127.0.0.1:0', ...timing]);
   const b = await startServer(['--listen', '127.0.0.1:0', ...timing, ...at(a.address)]);
   const c = await startServer(['--listen', '127.0.0.1:0', ...timing, ...at(a.address)]);
