@@ -6,12 +6,14 @@ import { once } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
-import { deleteItem, fetchParts, getRing, putBytes, type ClientOptions } from '../client/client.js';
+import { deleteItem, fetchParts, getRing, getStatus, putBytes, type ClientOptions } from '../client/client.js';
 import { formatAddress } from '../protocol/address.js';
 import { checkItemName } from '../protocol/names.js';
 import { formatRing } from '../ring/ring.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
+import { formatStatus } from './status-table.js';
+import { VERSION } from '../version.js';
 
 export const EXIT = {
   OK: 0,
@@ -27,6 +29,9 @@ interface ClientArgs {
   put?: string;
   delete?: string;
   ring?: boolean;
+  status?: boolean;
+  json: boolean;
+  version?: boolean;
   ip?: string;
   port: number;
   timeout: number;
@@ -41,6 +46,7 @@ const SINGLE_DASH = new Map([
   ['-put', '--put'],
   ['-delete', '--delete'],
   ['-ring', '--ring'],
+  ['-status', '--status'],
   ['-ip', '--ip'],
   ['-port', '--port'],
   ['-timeout', '--timeout'],
@@ -59,13 +65,23 @@ async function writeOut(stream: NodeJS.WritableStream, bytes: Buffer): Promise<v
 
 export function clientCommand(io: Io): Command {
   return new Command('webclient')
-    .description('Stores a file in the ring (-put), fetches one (-get), deletes one (--delete), or shows the ring (--ring).')
-    .addOption(
-      new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts(['put', 'ring', 'delete']),
+    .description(
+      'Stores a file in the ring (-put), fetches one (-get), deletes one (--delete), or shows the ring (--ring) and its members (--status).',
     )
-    .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring', 'delete']))
-    .addOption(new Option('--delete <NAME>', 'delete item NAME everywhere').conflicts(['ring']))
-    .addOption(new Option('--ring', "print the server's view of the ring"))
+    .addOption(
+      new Option('--get <NAME>', 'fetch item NAME and write it to standard output (also -get)').conflicts([
+        'put',
+        'ring',
+        'delete',
+        'status',
+      ]),
+    )
+    .addOption(new Option('--put <FILE>', 'store FILE under its base name (also -put)').conflicts(['ring', 'delete', 'status']))
+    .addOption(new Option('--delete <NAME>', 'delete item NAME everywhere').conflicts(['ring', 'status']))
+    .addOption(new Option('--ring', "print the server's view of the ring").conflicts(['status']))
+    .addOption(new Option('--status', 'print every member as the server sees it: state, incarnation, version, items, in sync, last heard'))
+    .addOption(new Option('--json', 'with --status: print the status as JSON, for scripts').default(false))
+    .addOption(new Option('-V, --version', 'print the version of webclient'))
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
     .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
     .addOption(new Option('--timeout <SECONDS>', 'give up after this long').argParser(parse.seconds).default(30).env('WEBCLIENT_TIMEOUT'))
@@ -84,7 +100,7 @@ export function clientCommand(io: Io): Command {
       'after',
       '\nExit status: 0 success, 1 not found (404), 2 bad arguments, 3 server unreachable or timed out, 4 error reply, 5 token missing or wrong.\n' +
         "Examples (without -i: the server at this host name's address):\n" +
-        '  webclient -put index.html -p 4043\n  webclient -get index.html -p 4044 > copy.html\n  webclient --ring -i 10.0.0.5 -p 4043\n',
+        '  webclient -put index.html -p 4043\n  webclient -get index.html -p 4044 > copy.html\n  webclient --ring -i 10.0.0.5 -p 4043\n  webclient --status -p 4043\n',
     )
     .configureOutput({ writeOut: (text) => io.stderr.write(text), writeErr: (text) => io.stderr.write(text) })
     .exitOverride();
@@ -99,10 +115,19 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       { from: 'user' },
     );
     args = command.opts<ClientArgs>();
-    const chosen = [args.get, args.put, args.delete, args.ring].filter((value) => value !== undefined).length;
-    if (chosen !== 1) {
-      throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: give exactly one of -get NAME, -put FILE, --delete NAME or --ring\n');
+    if (args.version) {
+      io.stdout.write(`${VERSION}\n`);
+      return EXIT.OK;
     }
+    const chosen = [args.get, args.put, args.delete, args.ring, args.status].filter((value) => value !== undefined).length;
+    if (chosen !== 1) {
+      throw new CommanderError(
+        EXIT.USAGE,
+        'webclient.usage',
+        'error: give exactly one of -get NAME, -put FILE, --delete NAME, --ring or --status\n',
+      );
+    }
+    if (args.json && !args.status) throw new CommanderError(EXIT.USAGE, 'webclient.usage', 'error: --json goes with --status\n');
   } catch (err) {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT.OK;
@@ -132,6 +157,11 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   try {
     if (args.ring) {
       io.stdout.write(formatRing(await getRing(server, options)) + '\n');
+      return EXIT.OK;
+    }
+    if (args.status) {
+      const status = await getStatus(server, options);
+      io.stdout.write(args.json ? `${JSON.stringify(status, null, 2)}\n` : formatStatus(status));
       return EXIT.OK;
     }
     if (args.get !== undefined) {

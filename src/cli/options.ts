@@ -15,6 +15,15 @@ export function seconds(text: string): number {
   return value;
 }
 
+/** A duration from one second to a year, in seconds. */
+export function longSeconds(text: string): number {
+  const value = Number(text);
+  if (!(text.trim() !== '' && Number.isFinite(value) && value >= 1 && value <= 365 * 86_400)) {
+    throw new InvalidArgumentError('expected a number of seconds, from 1 to 31536000 (a year).');
+  }
+  return value;
+}
+
 const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, kib: 1024, m: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gib: 1024 ** 3 };
 
 export function bytes(text: string): number {

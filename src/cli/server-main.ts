@@ -7,6 +7,7 @@ import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../l
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
+import { VERSION } from '../version.js';
 
 interface ServerArgs {
   ip?: string;
@@ -27,6 +28,7 @@ interface ServerArgs {
   memory: boolean;
   syncInterval: number;
   tombstoneTtl: number;
+  forgetAfter: number;
   requestTimeout: number;
   maxConnections: number;
   maxRequestsPerConnection: number;
@@ -53,6 +55,7 @@ export function serverCommand(): Command {
       'A server of the Co-op WebServers ring. Without a seed (-i/-p, or --join) it starts a ring of its own; ' +
         'with one it joins the server there, which becomes its predecessor.',
     )
+    .version(VERSION, '-V, --version', 'print the version of webserver')
     .addOption(new Option('-i, --ip <HOST>', 'IP or host name of a running server to join (one seed; see --join)').env('WEBSERVER_JOIN_IP'))
     .addOption(
       new Option('-p, --port <PORT>', `port of the server to join (default ${parse.DEFAULT_PORT})`)
@@ -202,6 +205,12 @@ export function serverCommand(): Command {
         .env('WEBSERVER_TOMBSTONE_TTL'),
     )
     .addOption(
+      new Option('--forget-after <SECONDS>', 'dead and departed servers are dropped from the membership this long after they went')
+        .argParser(parse.longSeconds)
+        .default(DEFAULTS.forgetAfterMs / 1000)
+        .env('WEBSERVER_FORGET_AFTER'),
+    )
+    .addOption(
       new Option('--log-format <FORMAT>', "pretty: the original's [INFO] lines; json: one JSON object per line")
         .choices(['pretty', 'json'])
         .default('pretty')
@@ -283,6 +292,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     syncIntervalMs: args.syncInterval * 1000,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
+    forgetAfterMs: args.forgetAfter * 1000,
     requestTimeoutMs: args.requestTimeout * 1000,
     maxConnections: args.maxConnections,
     maxRequestsPerConnection: args.maxRequestsPerConnection,

@@ -22,6 +22,7 @@ import {
   type VersionData,
 } from '../protocol/messages.js';
 import { request, type TlsClientOptions } from '../transport/tcp.js';
+import { decodeRingStatus, type RingStatus } from '../protocol/status.js';
 
 export interface ClientOptions {
   timeoutMs?: number;
@@ -181,6 +182,13 @@ export async function deleteItem(server: Address, item: string, options: ClientO
 
 export async function getRing(server: Address, options: ClientOptions = {}): Promise<Address[]> {
   return (await ask(server, { type: 'RING' }, 'RING', options)).data;
+}
+
+/** The server's view of its ring with every member's figures (what `GET /_ring` gives as JSON). */
+export async function getStatus(server: Address, options: ClientOptions = {}): Promise<RingStatus> {
+  const reply = await ask(server, { type: 'RING', status: 'all' }, 'RING', options);
+  if (reply.status === undefined) throw new CoopError('BAD_FIELD', `${server} does not report its status (an older version?)`);
+  return decodeRingStatus(reply.status);
 }
 
 export async function getDigest(server: Address, options: ClientOptions = {}): Promise<string[]> {

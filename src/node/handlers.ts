@@ -12,6 +12,7 @@
  * than what it holds (store/items.ts), so all copies end the same.
  */
 import type { Address } from '../protocol/address.js';
+import type { RingStatus, SelfFigures } from '../protocol/status.js';
 import {
   NOT_FOUND_CONTENT,
   PUT_OK_STATUS,
@@ -25,6 +26,7 @@ import {
   type MessageType,
   type RangeRequest,
   type Reply,
+  type RingReply,
   type UpdateMessage,
 } from '../protocol/messages.js';
 import { isFound, PART_BYTES } from '../client/client.js';
@@ -80,6 +82,12 @@ export interface HandlerContext {
   probeFor(target: Address): Promise<boolean>;
   /** Copies a large item from the server that holds it. */
   pull(holder: Address, item: string): Promise<boolean>;
+  /** A member was heard from directly (for the status's "last heard"). */
+  heard(address: Address): void;
+  /** This server's own figures (a RING asking for `"status": "self"`). */
+  figures(): SelfFigures;
+  /** This server's whole status, members' figures included (a RING asking for `"status": "all"`). */
+  ringStatus(): Promise<RingStatus>;
   reply(connection: Connection, reply: Reply): void;
 }
 
@@ -250,6 +258,7 @@ export const handlers: HandlerTable = {
 
   PING(message, connection, ctx) {
     ctx.peerSpeaksExtensions(message.from);
+    ctx.heard(message.from);
     if (message.members) ctx.absorb(message.members);
     ctx.reply(connection, { type: 'ACK', from: ctx.self, members: ctx.ring.membership.all() });
   },
@@ -260,8 +269,9 @@ export const handlers: HandlerTable = {
     ctx.reply(connection, { type: 'PING_REQ', data: { target: message.data, alive } });
   },
 
-  RING(_message, connection, ctx) {
-    ctx.reply(connection, { type: 'RING', data: ctx.ring.fromSelf() });
+  async RING(message, connection, ctx) {
+    const status = message.status === 'self' ? ctx.figures() : message.status === 'all' ? await ctx.ringStatus() : undefined;
+    ctx.reply(connection, { type: 'RING', data: ctx.ring.fromSelf(), status: status as RingReply['status'] });
   },
 
   DIGEST(_message, connection, ctx) {

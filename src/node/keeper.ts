@@ -93,7 +93,7 @@ export class RingKeeper {
   async leave(): Promise<void> {
     const { view, transport, log } = this.deps;
     const targets = view.fromSelf().slice(1);
-    view.membership.leave();
+    view.leave();
     const update = encodeMessage(this.update());
     for (const target of targets) {
       try {
@@ -128,6 +128,13 @@ export class RingKeeper {
         },
         absorb: (members) => this.absorb(members),
         declaredDead: () => this.deps.declaredDead(),
+        forgotten: (addresses) => {
+          for (const address of addresses) {
+            this.deps.lastHeard.delete(address);
+            modernPeers.delete(address);
+          }
+          this.announce();
+        },
         changed: () => {
           this.deps.ringChanged();
           this.announce();

@@ -34,7 +34,11 @@ import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from './keeper.js';
 import { greetOtherSeeds, joinRing, seedList, servesTls } from './joiner.js';
 import { advertisedAddress } from './advertise.js';
-import { liveItems, nodeStatus } from './status.js';
+import { liveItems, nodeStatus, selfFigures } from './status.js';
+import { FiguresGatherer } from './gather.js';
+import { decideHealth, storeErrorOf } from './health.js';
+import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
+import { VERSION } from '../version.js';
 import {
   resolveOptions,
   sealedTransport,
@@ -55,7 +59,7 @@ import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
-import type { ClientOptions } from '../client/client.js';
+import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
@@ -83,7 +87,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
-  /** When each peer last answered one of our probes (ms). */
+  /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
   private readonly seen = new SeenRounds();
@@ -92,6 +96,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private lastRingSize = 1;
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
+  /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
+  private joinAsked = false;
+  private gatherer: FiguresGatherer | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
 
@@ -140,6 +147,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       ask: (message) => this.ask(message),
       store: () => this.store,
       status: () => this.status(),
+      health: () => this.health(),
       metrics: this.metrics,
       traffic: this,
       log: () => this.log,
@@ -209,7 +217,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const advertised = await advertisedAddress(this.nodeOptions.advertise, this.options.host);
     const bound = await this.listener.start(this.options.host, this.options.port, this.options.probeUpward);
     const self = formatAddress(advertised?.host ?? bound.host, advertised?.port ?? bound.port);
-    this.view = new RingView(self, [self], this.now);
+    this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
     this.log = this.log.child({ node: self });
     try {
       this.itemStore = await this.openStore(self);
@@ -221,6 +229,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.keeper = this.createKeeper(this.view, this.context);
+    this.gatherer = this.createGatherer();
     this.state = 'running';
     const boundAs = formatAddress(bound.host, bound.port);
     this.log.info(`listening on ${self}${boundAs === self ? '' : ` (bound to ${boundAs})`}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
@@ -237,6 +246,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /** Joins through the seeds (joiner.ts); on failure the server stops and the error goes to start()'s caller. */
   private async joinThrough(seeds: string[], view: RingView, keeper: RingKeeper): Promise<void> {
     this.joining = true;
+    this.joinAsked = true;
     const plainDefault = !this.nodeOptions.tls && !this.nodeOptions.transport;
     try {
       const joined = await joinRing({
@@ -302,12 +312,30 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return new AntiEntropy({
       store,
       log: this.log,
-      peers: () => this.members.filter((member) => member !== this.address && this.modernPeers.has(member)),
+      peers: () => this.modernMembers(),
       now: this.now,
       intervalMs: this.options.syncIntervalMs,
       tombstoneTtlMs: this.options.tombstoneTtlMs,
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
+    });
+  }
+
+  /** The members in the ring, other than this server, that speak our extensions. */
+  private modernMembers(): Address[] {
+    return this.members.filter((member) => member !== this.address && this.modernPeers.has(member));
+  }
+
+  /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
+  private createGatherer(): FiguresGatherer {
+    return new FiguresGatherer({
+      peers: () => this.modernMembers(),
+      fetch: async (peer, timeoutMs) => {
+        const reply = await ask(peer, { type: 'RING', status: 'self' }, 'RING', { ...this.peerClientOptions(), timeoutMs });
+        return decodeFigures(reply.status);
+      },
+      heard: (peer) => this.lastHeard.set(peer, Date.now()),
+      now: () => Date.now(),
     });
   }
 
@@ -363,6 +391,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
           () => false,
         ),
       pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
+      heard: (address) => {
+        if (view.has(address)) this.lastHeard.set(address, Date.now());
+      },
+      figures: () => selfFigures(view, store, VERSION),
+      ringStatus: () => this.status(),
       reply: (connection, reply) => this.reply(connection, reply),
     };
   }
@@ -494,9 +527,29 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return this.itemStore ? liveItems(this.itemStore) : { count: 0, bytes: 0 };
   }
 
-  /** What `GET /_ring` tells: this server's view and holdings. */
-  status(): unknown {
-    return this.view && this.itemStore ? nodeStatus(this.view, this.itemStore, this.lastHeard, this.startedAt) : {};
+  /**
+   * What `GET /_ring` and `webclient --status` tell: this server's view, its
+   * holdings and health, and every live member's figures as gathered from it.
+   */
+  async status(): Promise<RingStatus> {
+    if (!this.view || !this.itemStore || !this.gatherer) throw new CoopError('NOT_READY', 'the server has not started');
+    const [figures, health] = await Promise.all([this.gatherer.current(), this.health()]);
+    const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
+    return nodeStatus(this.view, this.itemStore, extras);
+  }
+
+  /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
+  async health(): Promise<Health> {
+    if (!this.running || !this.itemStore) return { ok: false, reason: 'not running' };
+    let storeError: string | undefined;
+    try {
+      await this.itemStore.check();
+    } catch (err) {
+      storeError = storeErrorOf(err);
+    }
+    // Nobody to catch up from (alone, or only original servers around) counts as caught up.
+    const catchingUp = this.joinAsked && this.sync.totals.passes === 0 && this.modernMembers().length > 0;
+    return decideHealth({ joining: this.joining, catchingUp, storeError });
   }
 
   private refuse(error: CoopError, connection: Connection): void {

@@ -125,6 +125,8 @@ export interface NodeOptions {
   syncIntervalMs?: number;
   /** How long a delete's tombstone is kept before it is collected. */
   tombstoneTtlMs?: number;
+  /** Dead and left members are forgotten this long after they went (Infinity: never). */
+  forgetAfterMs?: number;
   /** Answer simple GETs of small items in front of node:http (transport/fast-get.ts); default true, false for comparisons. */
   httpFastPath?: boolean;
   log?: Log;
@@ -147,6 +149,7 @@ export const DEFAULTS = {
   syncIntervalMs: 10_000,
   joinTimeoutMs: 60_000,
   tombstoneTtlMs: 24 * 3600 * 1000,
+  forgetAfterMs: 24 * 3600 * 1000,
 } as const;
 
 export interface NodeEvents {
@@ -190,6 +193,7 @@ export function resolveOptions(options: NodeOptions): ResolvedOptions {
     syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
     joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
     tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
+    forgetAfterMs: options.forgetAfterMs ?? DEFAULTS.forgetAfterMs,
     requestTimeoutMs: options.requestTimeoutMs ?? DEFAULTS.requestTimeoutMs,
     maxConnections: options.maxConnections ?? DEFAULTS.maxConnections,
     maxRequestsPerConnection: options.maxRequestsPerConnection ?? DEFAULTS.maxRequestsPerConnection,

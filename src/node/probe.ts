@@ -43,6 +43,8 @@ export interface ProbeDeps {
   absorb(members: Member[]): void;
   /** The view changed here (a suspicion, a death): print and announce it. */
   changed(): void;
+  /** These members were forgotten (the ring is the same; the entries that travel are fewer). */
+  forgotten?(addresses: Address[]): void;
   /** This server declared `address` dead (for metrics). */
   declaredDead?(address: Address): void;
 }
@@ -88,6 +90,11 @@ export class FailureDetector {
       this.deps.declaredDead?.(address);
     }
     if (expired.length > 0) this.deps.changed();
+    const forgotten = view.forget();
+    if (forgotten.length > 0) {
+      this.deps.log.info(`forgot ${forgotten.join(', ')}: dead or gone for longer than --forget-after`);
+      this.deps.forgotten?.(forgotten);
+    }
     if (this.ticks % (this.options.reprobeEvery ?? 5) === 0) await this.reprobe();
   }
 

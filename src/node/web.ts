@@ -3,6 +3,7 @@
  * /NAME go through the same handlers as the JSON requests (node.ask), with
  * content types, strong ETags, 304s, ranges and streamed bodies; `/_ring`
  * describes this server's view (JSON, or a live page for a browser);
+ * `/_health` says whether it is ready for traffic (for load balancers);
  * `/_events` streams its traffic (server-sent events); `/metrics` is for
  * Prometheus.
  */
@@ -19,6 +20,8 @@ import type { NodeMetrics } from './metrics.js';
 import type { AccessPolicy } from '../security/access.js';
 import { notFoundPage } from './pages.js';
 import { ringPage } from './ring-page.js';
+import { healthAnswer } from './health.js';
+import type { Health, RingStatus } from '../protocol/status.js';
 import { itemHeaders, ReadyAnswers, type ReadyAnswer } from './ready.js';
 
 export interface Traffic {
@@ -32,7 +35,10 @@ export interface WebDeps {
   /** A request through the same handlers as the JSON protocol. */
   ask(message: Message): Promise<Reply>;
   store(): ItemStore;
-  status(): unknown;
+  /** This server's view of the ring with every member's figures (`GET /_ring` as JSON). */
+  status(): Promise<RingStatus>;
+  /** Ready for traffic: joined, caught up, store usable (`GET /_health`). */
+  health(): Promise<Health>;
   metrics: NodeMetrics;
   traffic: {
     on(event: 'traffic', listener: (traffic: Traffic) => void): unknown;
@@ -330,14 +336,22 @@ export function createWebApp(deps: WebDeps): WebApp {
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = pathOf(req.url);
     const method = req.method ?? 'GET';
+    // Open to probes without a token (load balancers carry none): it tells ok or why not, nothing about the data.
+    if (path === '/_health' && (method === 'GET' || method === 'HEAD')) {
+      const { statusCode, body } = healthAnswer(await deps.health());
+      res.writeHead(statusCode, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+      res.end(method === 'HEAD' ? undefined : JSON.stringify(body));
+      return;
+    }
     deps.access.check(method === 'PUT' || method === 'DELETE' ? 'write' : 'read', tokenOf(req.headers.authorization));
     if (path === '/_ring' && (method === 'GET' || method === 'HEAD')) {
       if ((req.headers.accept ?? '').includes('text/html')) {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(method === 'HEAD' ? undefined : ringPage(deps.self()));
       } else {
+        const body = method === 'HEAD' ? undefined : JSON.stringify(await deps.status());
         res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
-        res.end(method === 'HEAD' ? undefined : JSON.stringify(deps.status()));
+        res.end(body);
       }
       return;
     }

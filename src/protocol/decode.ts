@@ -140,6 +140,15 @@ function addressList(value: unknown): Address[] {
 
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
+/** Forgotten placements a member entry carries (ring/membership.ts); a chain of them is short in any real ring. */
+function hops(value: unknown): Array<{ address: Address; placed: number }> {
+  if (!Array.isArray(value) || value.length > 1000) bad('"members[].via" must be a list of placements');
+  return value.map((hop) => {
+    if (!isObject(hop)) bad('a placement in "members[].via" must be an object');
+    return { address: address(hop.address, 'members[].via[].address'), placed: count(hop.placed, 'members[].via[].placed') };
+  });
+}
+
 function members(value: unknown): MemberData[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > 10_000) bad('"members" must be a list of member entries');
@@ -148,13 +157,15 @@ function members(value: unknown): MemberData[] | undefined {
     if (!isObject(entry)) bad('a member entry must be an object');
     const status = entry.status as MemberStatus;
     if (!STATUSES.includes(status)) bad('a member\'s "status" must be alive, suspect, dead or left');
-    const member = {
+    const member: MemberData = {
       address: address(entry.address, 'members[].address'),
       incarnation: count(entry.incarnation, 'members[].incarnation'),
       status,
       after: optionalAddress(entry.after, 'members[].after'),
       placed: count(entry.placed, 'members[].placed'),
     };
+    if (entry.since !== undefined) member.since = count(entry.since, 'members[].since');
+    if (entry.via !== undefined) member.via = hops(entry.via);
     if (seen.has(member.address)) bad('"members" lists an address twice');
     seen.add(member.address);
     return member;
@@ -197,6 +208,8 @@ function decodeFields(fields: Fields): Message {
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
+      if (fields.status !== undefined && fields.status !== 'self' && fields.status !== 'all') bad('"status" must be "self" or "all"');
+      return { type, status: fields.status, token: token(fields.token) };
     case 'DIGEST':
       return { type, token: token(fields.token) };
     case 'GET':
@@ -277,7 +290,12 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
       break;
     case 'RING':
       if (!Array.isArray(data)) bad('a RING reply needs a list in "data"');
-      reply = { type: 'RING', data: data.map((entry) => address(entry, 'data[]')) };
+      if (fields.status !== undefined && !isObject(fields.status)) bad('"status" of a RING reply must be an object');
+      reply = {
+        type: 'RING',
+        data: data.map((entry) => address(entry, 'data[]')),
+        status: fields.status as Extract<Reply, { type: 'RING' }>['status'],
+      };
       break;
     case 'DIGEST':
       if (!Array.isArray(data) || !data.every((value) => typeof value === 'string' && value.length <= 32)) {

@@ -14,7 +14,8 @@
  * - In item data: `"encoding": "base64"` for bytes, `"version"` (`{"clock",
  *   "server"}`), `"deleted": true` for a tombstone, `"part"` for one part of a
  *   large upload; in lookups also `"found"`, `"size"` and `"holder"`.
- * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies.
+ * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies. A RING request
+ *   may ask for `"status"` ("self" or "all"), which its reply then carries.
  */
 import type { ErrorCode } from '../errors.js';
 import type { Address } from './address.js';
@@ -89,6 +90,10 @@ export interface MemberData {
   status: MemberStatus;
   after?: Address | undefined;
   placed: number;
+  /** When it was first known dead or left (ms). */
+  since?: number | undefined;
+  /** Forgotten members it was placed after, through `after`, outermost first. */
+  via?: Array<{ address: Address; placed: number }> | undefined;
 }
 
 export interface UpdateMessage {
@@ -154,8 +159,11 @@ export interface ForwardGetMessage {
   data: LookupData;
   id?: string | undefined;
 }
+/** What a RING request asks for besides the ring: this server's own figures, or its whole status (protocol/status.ts). */
+export type RingDetail = 'self' | 'all';
 export interface RingMessage {
   type: 'RING';
+  status?: RingDetail | undefined;
   /** A client's access token (--write-token, --read-token on the server). */
   token?: string | undefined;
 }
@@ -208,6 +216,8 @@ export interface DeleteReply {
 export interface RingReply {
   type: 'RING';
   data: Address[];
+  /** Present when asked for (RingMessage.status): checked by its reader with protocol/status.ts. */
+  status?: { [key: string]: PyJson | undefined } | undefined;
 }
 export interface DigestReply {
   type: 'DIGEST';
@@ -258,6 +268,8 @@ function memberFields(members: MemberData[] | undefined): PyJson | undefined {
     status: member.status,
     after: member.after,
     placed: member.placed,
+    since: member.since,
+    via: member.via?.map((hop) => ({ address: hop.address, placed: hop.placed })),
   }));
 }
 
@@ -345,6 +357,11 @@ export function encodeMessage(message: Message | Reply): string {
       }
       return pyDumps({ type: message.type, data: message.data as number[], token: requestToken(message) });
     case 'RING':
+      return pyDumps(
+        'data' in message
+          ? { type: message.type, data: message.data, status: message.status }
+          : { type: message.type, status: message.status, token: requestToken(message) },
+      );
     case 'DIGEST':
       return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type, token: requestToken(message) });
     case 'DELETE':

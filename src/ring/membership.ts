@@ -14,9 +14,20 @@
  * everywhere. Dead members stay in the tree as anchors; only alive and
  * suspect ones are in the ring.
  *
+ * Forgetting: a member dead or left for longer than `forgetAfterMs` (timed
+ * from `since`, which travels with the entry) is dropped. So that the tree
+ * keeps its shape, the members placed after it are placed after its own
+ * anchor instead, carrying the forgotten placements in `via`: the walk puts
+ * them exactly where they were, on every server, whether it has forgotten
+ * yet or not. An expired entry that comes back from a server that has not
+ * forgotten yet is dropped again as it is merged.
+ *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
 import type { Address } from '../protocol/address.js';
+import { ghostsOf, treeOrder } from './placement.js';
+
+export { treeOrder } from './placement.js';
 
 export type Status = 'alive' | 'suspect' | 'dead' | 'left';
 
@@ -29,6 +40,16 @@ export interface Member {
   after?: Address | undefined;
   /** When it was placed (ms): later placements after the same member come first. */
   placed: number;
+  /** When it was first known dead or left (ms); absent while alive or suspect. */
+  since?: number | undefined;
+  /** Forgotten members between `after` and this one, outermost first, with their placements. */
+  via?: Hop[] | undefined;
+}
+
+/** A forgotten member's placement, kept in the members placed after it. */
+export interface Hop {
+  address: Address;
+  placed: number;
 }
 
 const RANK: Record<Status, number> = { alive: 0, suspect: 1, dead: 2, left: 2 };
@@ -37,54 +58,33 @@ export function inRing(status: Status): boolean {
   return status === 'alive' || status === 'suspect';
 }
 
-/** The total order behind merging: which of two entries for one address wins. */
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function viaKey(entry: Member): string {
+  return entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '';
+}
+
+const NEVER = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The total order behind merging: which of two entries for one address wins.
+ * Of two copies of one placement, the one with more forgotten members folded
+ * in wins (so a server that has forgotten keeps its copy), and of two deaths
+ * the earlier known one (so every server forgets it at the same time).
+ */
 export function compareEntries(a: Member, b: Member): number {
   return (
     a.incarnation - b.incarnation ||
     RANK[a.status] - RANK[b.status] ||
     (a.status === b.status ? 0 : a.status === 'left' ? 1 : b.status === 'left' ? -1 : 0) ||
     a.placed - b.placed ||
-    ((a.after ?? '') < (b.after ?? '') ? -1 : (a.after ?? '') > (b.after ?? '') ? 1 : 0)
+    (a.via?.length ?? 0) - (b.via?.length ?? 0) ||
+    compareText(a.after ?? '', b.after ?? '') ||
+    compareText(viaKey(a), viaKey(b)) ||
+    Math.sign((b.since ?? NEVER) - (a.since ?? NEVER))
   );
-}
-
-/** Order among members placed after the same one (or among roots): latest first, then by address. */
-function siblingOrder(a: Member, b: Member): number {
-  return b.placed - a.placed || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0);
-}
-
-/** Every entry in tree order: a walk of placements, cycles broken deterministically. */
-export function treeOrder(entries: Iterable<Member>): Member[] {
-  const all = [...entries];
-  const byAddress = new Map(all.map((entry) => [entry.address, entry]));
-  const children = new Map<Address | undefined, Member[]>();
-  for (const entry of all) {
-    const parent = entry.after !== undefined && byAddress.has(entry.after) && entry.after !== entry.address ? entry.after : undefined;
-    const list = children.get(parent) ?? [];
-    list.push(entry);
-    children.set(parent, list);
-  }
-  for (const list of children.values()) list.sort(siblingOrder);
-  const order: Member[] = [];
-  const visited = new Set<Address>();
-  const walk = (start: Member): void => {
-    const stack = [start];
-    while (stack.length > 0) {
-      const entry = stack.pop()!;
-      if (visited.has(entry.address)) continue;
-      visited.add(entry.address);
-      order.push(entry);
-      const below = children.get(entry.address) ?? [];
-      for (let i = below.length - 1; i >= 0; i--) stack.push(below[i]!);
-    }
-  };
-  // Roots: the oldest ring first, so that merged rings keep a stable order.
-  const roots = [...(children.get(undefined) ?? [])].sort((a, b) => -siblingOrder(a, b));
-  for (const root of roots) walk(root);
-  // Members only reachable through a cycle of placements: start from the oldest of them.
-  const rest = all.filter((entry) => !visited.has(entry.address)).sort((a, b) => -siblingOrder(a, b));
-  for (const entry of rest) walk(entry);
-  return order;
 }
 
 export interface MergeResult {
@@ -105,6 +105,8 @@ export class Membership {
   constructor(
     readonly self: Address,
     now: number,
+    /** Dead and left members are dropped this long after `since` (Infinity: kept for ever). */
+    readonly forgetAfterMs = Infinity,
   ) {
     // Placed at time 0: any placement by the server it joins is newer and wins, whatever the clocks say.
     this.entries.set(self, { address: self, incarnation: 0, status: 'alive', placed: 0 });
@@ -154,25 +156,56 @@ export class Membership {
     return this.put({ ...entry, status: 'suspect' });
   }
 
-  /** Declares a member dead (not this server). True when that is news. */
-  declareDead(address: Address): boolean {
+  /** Declares a member dead (not this server). True when that is news. Without `now`, `since` is set when next forgetting. */
+  declareDead(address: Address, now?: number): boolean {
     const entry = this.entries.get(address);
     if (!entry || address === this.self || !inRing(entry.status)) return false;
-    return this.put({ ...entry, status: 'dead' });
+    return this.put({ ...entry, status: 'dead', since: now });
   }
 
   /** This server leaves the ring gracefully. */
-  leave(): Member {
+  leave(now?: number): Member {
     const entry = this.entries.get(this.self)!;
-    this.put({ ...entry, status: 'left', incarnation: entry.incarnation + 1 });
+    this.put({ ...entry, status: 'left', incarnation: entry.incarnation + 1, since: now });
     return { ...this.entries.get(this.self)! };
+  }
+
+  /**
+   * Drops the members dead or left for `forgetAfterMs` or longer (never this
+   * server), folding each into the placements of the members placed after it
+   * so the ring keeps its order. Dead entries not yet timed are timed from
+   * `now`. Returns the forgotten addresses.
+   */
+  forgetExpired(now: number): Address[] {
+    if (!Number.isFinite(this.forgetAfterMs)) return [];
+    const expired: Address[] = [];
+    for (const entry of [...this.entries.values()]) {
+      if (inRing(entry.status) || entry.address === this.self) continue;
+      if (entry.since === undefined) this.put({ ...entry, since: now });
+      else if (now - entry.since >= this.forgetAfterMs) expired.push(entry.address);
+    }
+    for (const address of expired.sort()) this.fold(address);
+    return expired;
+  }
+
+  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it. */
+  private fold(address: Address): void {
+    const gone = this.entries.get(address)!;
+    const hops = [...(gone.via ?? []), { address, placed: gone.placed }];
+    this.entries.delete(address);
+    this.suspectedSince.delete(address);
+    this.ringCache = undefined;
+    for (const entry of [...this.entries.values()]) {
+      if (entry.after !== address) continue;
+      this.put({ ...entry, after: gone.after, via: [...hops, ...(entry.via ?? [])] });
+    }
   }
 
   /** Suspects whose suspicion is older than `timeoutMs` are declared dead; returns them. */
   expireSuspicions(now: number, timeoutMs: number): Address[] {
     const expired: Address[] = [];
     for (const [address, since] of this.suspectedSince) {
-      if (now - since >= timeoutMs && this.declareDead(address)) expired.push(address);
+      if (now - since >= timeoutMs && this.declareDead(address, now)) expired.push(address);
     }
     return expired;
   }
@@ -180,9 +213,12 @@ export class Membership {
   /** Merges entries from another view; refutes any claim that this server is suspect or dead. */
   merge(entries: readonly Member[], now: number): MergeResult {
     const before = this.ring();
+    const forgetting = Number.isFinite(this.forgetAfterMs);
+    const held = forgetting ? new Map(this.entries) : undefined;
     let changed = false;
     let refuted = false;
-    for (const incoming of entries) {
+    for (let incoming of entries) {
+      if (inRing(incoming.status) && incoming.since !== undefined) incoming = { ...incoming, since: undefined };
       if (incoming.address === this.self) {
         const own = this.entries.get(this.self)!;
         if (incoming.status !== 'alive' && own.status !== 'left' && incoming.incarnation >= own.incarnation) {
@@ -203,8 +239,26 @@ export class Membership {
       }
       changed = this.put({ ...incoming }) || changed;
     }
+    if (held) {
+      // What was forgotten here and came back from a server that has not forgotten yet goes again.
+      this.forgetExpired(now);
+      this.refold();
+      changed = !sameEntries(held, this.entries);
+    }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
+  }
+
+  /** Entries still placed right after a member forgotten here (newer copies from servers that knew it) are folded the same way. */
+  private refold(): void {
+    const ghosts = ghostsOf(this.entries);
+    if (ghosts.size === 0) return;
+    for (const entry of [...this.entries.values()]) {
+      const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
+      if (!ghost || entry.after === undefined) continue;
+      const hop = { address: entry.after, placed: ghost.placed };
+      this.put({ ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] });
+    }
   }
 
   /**
@@ -225,7 +279,7 @@ export class Membership {
       changed = this.put({ address, incarnation, status: 'alive', after, placed }) || changed;
     });
     for (const address of this.ring()) {
-      if (!list.includes(address)) changed = this.declareDead(address) || changed;
+      if (!list.includes(address)) changed = this.declareDead(address, now) || changed;
     }
     return changed;
   }
@@ -236,7 +290,8 @@ export class Membership {
     return latest;
   }
 
-  private put(entry: Member): boolean {
+  private put(dirty: Member): boolean {
+    const entry = clean(dirty);
     const held = this.entries.get(entry.address);
     if (held && compareEntries(entry, held) === 0) return false;
     this.entries.set(entry.address, entry);
@@ -244,6 +299,25 @@ export class Membership {
     this.ringCache = undefined;
     return true;
   }
+}
+
+/** Without empty optional fields, and without `since` while in the ring: one shape per entry, whoever made it. */
+function clean(entry: Member): Member {
+  const { after, since, via, ...rest } = entry;
+  const out: Member = rest;
+  if (after !== undefined) out.after = after;
+  if (since !== undefined && !inRing(entry.status)) out.since = since;
+  if (via !== undefined && via.length > 0) out.via = via;
+  return out;
+}
+
+function sameEntries(a: ReadonlyMap<Address, Member>, b: ReadonlyMap<Address, Member>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [address, entry] of a) {
+    const other = b.get(address);
+    if (!other || compareEntries(entry, other) !== 0) return false;
+  }
+  return true;
 }
 
 function sameList(a: readonly Address[], b: readonly Address[]): boolean {

@@ -16,8 +16,10 @@ export class RingView {
     readonly self: Address,
     members: readonly Address[] = [self],
     private readonly now: () => number = Date.now,
+    /** Dead and left members are forgotten this long after they went (default: never). */
+    forgetAfterMs = Infinity,
   ) {
-    this.membership = new Membership(self, now());
+    this.membership = new Membership(self, now(), forgetAfterMs);
     if (members.length > 1) this.membership.mergePlainList(members.includes(self) ? members : [self, ...members], now());
   }
 
@@ -64,7 +66,17 @@ export class RingView {
 
   /** Cuts a member out (declared dead); this server never removes itself. */
   remove(address: Address): boolean {
-    return this.membership.declareDead(address);
+    return this.membership.declareDead(address, this.now());
+  }
+
+  /** Drops the members dead or left for longer than the limit; returns them. */
+  forget(): Address[] {
+    return this.membership.forgetExpired(this.now());
+  }
+
+  /** This server leaves the ring gracefully. */
+  leave(): void {
+    this.membership.leave(this.now());
   }
 
   suspect(address: Address): boolean {

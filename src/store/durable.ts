@@ -9,7 +9,7 @@
  * random id. At start, blobs no record points at and stale staging files are removed.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
@@ -71,6 +71,11 @@ export class DiskPersistence implements Persistence {
     for (const sub of ['index', 'blobs', 'staging']) await mkdir(join(dir, sub), { recursive: true });
     const db = openLmdb<DiskRecord, string>({ path: join(dir, 'index'), compression: false });
     return new DiskPersistence(dir, db);
+  }
+
+  /** Every folder the store writes to is there and writable (a cheap look, for health checks). */
+  async check(): Promise<void> {
+    for (const sub of ['index', 'blobs', 'staging']) await access(join(this.dir, sub), constants.W_OK);
   }
 
   async load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }> {

@@ -63,6 +63,8 @@ export interface Persistence {
   readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
   remove(name: string): Promise<void>;
   stage(): Promise<Staged>;
+  /** Throws when the store can no longer be written (its directory gone or read-only); for health checks. */
+  check?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -285,6 +287,11 @@ export class ItemStore {
       });
     }
     return collected;
+  }
+
+  /** Throws when the store cannot be used (see Persistence.check). */
+  async check(): Promise<void> {
+    await this.persistence.check?.();
   }
 
   close(): Promise<void> {

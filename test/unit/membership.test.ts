@@ -734,3 +734,204 @@ describe('Membership.place', () => {
     assert.deepEqual(m.ring(), [A, C, B], 'the placer should keep its own placement after gossip');
   });
 });
+
+describe('Membership forgetting', () => {
+  const DAY = 86_400_000;
+  const SEEDS = process.env.MEMBERSHIP_SEEDS ? process.env.MEMBERSHIP_SEEDS.split(',').map(Number) : [3, 17, 99, 512, 4242];
+  const E = '127.0.0.1:4047';
+
+  /**
+   * A's replica: A, then B after A, C after B, E after B (later, so before C),
+   * D after C: the ring A B E C D. Forgets after a day when `forgetting`.
+   */
+  function tree(forgetAfterMs = DAY): Membership {
+    const m = new Membership(A, 0, forgetAfterMs);
+    m.place(B, 1, A);
+    m.place(C, 2, B);
+    m.place(D, 3, C);
+    m.place(E, 4, B);
+    assert.deepEqual(m.ring(), [A, B, E, C, D]);
+    return m;
+  }
+
+  test('a dead member is dropped once it has been dead for the limit, not before; alive ones and this server stay', () => {
+    const m = tree();
+    assert.equal(m.declareDead(D, 100), true);
+    assert.deepEqual(m.forgetExpired(100 + DAY - 1), []);
+    assert.equal(m.get(D)?.status, 'dead');
+    assert.deepEqual(m.forgetExpired(100 + DAY), [D]);
+    assert.equal(m.get(D), undefined);
+    assert.deepEqual(
+      m.all().map((e) => e.address),
+      [A, B, E, C],
+    );
+    assert.deepEqual(m.forgetExpired(100 + 10 * DAY), []);
+    assert.equal(m.get(A)?.status, 'alive');
+  });
+
+  test('a member that left is forgotten like a dead one, timed from its leaving', () => {
+    const b = new Membership(B, 0, DAY);
+    b.merge(tree(Infinity).all(), 5);
+    b.leave(50);
+    const m = tree();
+    m.merge([b.get(B)!], 60);
+    assert.equal(m.get(B)?.status, 'left');
+    assert.deepEqual(m.forgetExpired(50 + DAY), [B]);
+    assert.equal(m.get(B), undefined);
+  });
+
+  test('a death learned without a time is timed from when this server learned it', () => {
+    const m = tree();
+    m.merge([entry(D, 0, 'dead', 3, C)], 10);
+    assert.equal(m.get(D)?.since, 10);
+    assert.deepEqual(m.forgetExpired(10 + DAY - 1), []);
+    assert.deepEqual(m.forgetExpired(10 + DAY), [D]);
+  });
+
+  test('a death declared without a time is timed from the next look at what to forget', () => {
+    const m = tree();
+    m.declareDead(D);
+    assert.equal(m.get(D)?.since, undefined);
+    assert.deepEqual(m.forgetExpired(20), []);
+    assert.equal(m.get(D)?.since, 20);
+    assert.deepEqual(m.forgetExpired(20 + DAY), [D]);
+  });
+
+  test('by default nothing is forgotten', () => {
+    const m = tree(Infinity);
+    m.declareDead(D, 0);
+    assert.deepEqual(m.forgetExpired(1000 * DAY), []);
+    assert.equal(m.get(D)?.status, 'dead');
+  });
+
+  test('forgetting an anchor keeps the order of the ring; the members after it carry its placement', () => {
+    const m = tree();
+    m.declareDead(B, 10);
+    assert.deepEqual(m.ring(), [A, E, C, D]);
+    assert.deepEqual(m.forgetExpired(10 + DAY), [B]);
+    assert.equal(m.get(B), undefined);
+    assert.deepEqual(m.ring(), [A, E, C, D]);
+    assert.deepEqual(m.get(C), { address: C, incarnation: 0, status: 'alive', placed: 2, after: A, via: [{ address: B, placed: 1 }] });
+    assert.deepEqual(m.get(E)?.via, [{ address: B, placed: 1 }]);
+    // A replica that never knew B takes the same order from the folded entries.
+    const fresh = replicaOf(X, m.all());
+    assert.deepEqual(
+      fresh.ring().filter((a) => a !== X),
+      [A, E, C, D],
+    );
+  });
+
+  test('a chain of forgotten anchors folds the same in either order', () => {
+    const orders = [
+      [B, C],
+      [C, B],
+    ].map(([first, second]) => {
+      const m = tree();
+      m.declareDead(first!, 10);
+      m.forgetExpired(10);
+      m.declareDead(second!, 20 + DAY);
+      m.forgetExpired(20 + 2 * DAY);
+      return m;
+    });
+    for (const m of orders) {
+      assert.deepEqual(m.ring(), [A, E, D]);
+      assert.deepEqual(m.get(D)?.via, [
+        { address: B, placed: 1 },
+        { address: C, placed: 2 },
+      ]);
+    }
+    assert.deepEqual(orders[0]!.all(), orders[1]!.all());
+  });
+
+  test('a forgotten member does not come back from a replica that has not forgotten it; both keep one order', () => {
+    const early = tree();
+    early.declareDead(B, 10);
+    const late = new Membership(C, 0, DAY);
+    late.merge(early.all(), 11);
+    early.forgetExpired(10 + DAY);
+    // `late` has not run its forgetting yet: its entries still hold B and the old placements.
+    const result = early.merge(late.all(), 10 + DAY);
+    assert.deepEqual(result, { changed: false, refuted: false });
+    assert.equal(early.get(B), undefined);
+    assert.deepEqual(early.ring(), [A, E, C, D]);
+    // The other way round: `late` takes the folded entries and keeps its order with B still held.
+    late.merge(early.all(), 10 + DAY - 5);
+    assert.deepEqual(late.ring(), early.ring());
+    assert.equal(late.get(B)?.status, 'dead');
+    late.forgetExpired(10 + DAY);
+    assert.deepEqual(late.all(), early.all());
+  });
+
+  test('a newer entry still placed after a forgotten anchor is folded as it is merged', () => {
+    const m = tree();
+    m.declareDead(B, 10);
+    m.forgetExpired(10 + DAY);
+    // C refuted a suspicion on a server where B is still known: incarnation 1, placed after B.
+    m.merge([entry(C, 1, 'alive', 2, B)], 10 + DAY);
+    assert.deepEqual(m.get(C), { address: C, incarnation: 1, status: 'alive', placed: 2, after: A, via: [{ address: B, placed: 1 }] });
+    assert.deepEqual(m.ring(), [A, E, C, D]);
+  });
+
+  test('of two times of one death, the earlier wins everywhere', () => {
+    const early = { ...entry(D, 0, 'dead', 3, C), since: 5 };
+    const late = { ...entry(D, 0, 'dead', 3, C), since: 9 };
+    assert.ok(compareEntries(early, late) > 0);
+    assert.ok(compareEntries(late, early) < 0);
+    // More forgotten placements folded in wins over fewer, for one placement.
+    const folded = { ...entry(C, 0, 'alive', 2, A), via: [{ address: B, placed: 1 }] };
+    assert.ok(compareEntries(folded, entry(C, 0, 'alive', 2, B)) > 0);
+  });
+
+  for (const seed of SEEDS) {
+    test(`random rings: forgetting any dead members on any replicas, in any order, keeps one ring order (seed ${seed})`, () => {
+      const random = prng(seed);
+      const POOL = Array.from({ length: 14 }, (_, i) => `127.0.0.1:${5000 + i}`);
+      const origin = new Membership(POOL[0]!, 0, DAY);
+      for (let i = 1; i < POOL.length; i++) origin.place(POOL[i]!, i, pick(origin.ring(), random));
+      const dying = shuffle(POOL.slice(1), random).slice(0, 6);
+      dying.forEach((address, i) => origin.declareDead(address, 100 + i));
+      const expected = origin.ring();
+      const bag = origin.all();
+      const survivors = POOL.filter((address) => !dying.includes(address));
+      const replicas = survivors.map((self) => {
+        const m = new Membership(self, 0, DAY);
+        for (const batch of batches(shuffle(bag, random), random, 4)) m.merge(batch, 200);
+        return m;
+      });
+      // Each replica forgets at its own moment; some merge views of others first, before or after forgetting.
+      for (let step = 0; step < 40; step++) {
+        const m = pick(replicas, random);
+        const now = 200 + Math.floor(random() * 2 * DAY);
+        if (random() < 0.3) m.forgetExpired(now);
+        else m.merge(pick(replicas, random).all(), now);
+        assert.deepEqual(m.ring(), expected, `step ${step}: ${m.self}'s ring`);
+      }
+      const end = 300 + 2 * DAY;
+      for (const m of replicas) m.forgetExpired(end);
+      for (let i = 0; i < 3; i++) for (const m of replicas) for (const other of shuffle(replicas, random)) m.merge(other.all(), end);
+      for (const m of replicas) {
+        assert.deepEqual(m.ring(), expected);
+        assert.deepEqual(m.all(), replicas[0]!.all(), `${m.self}'s entries`);
+        assert.ok(m.all().every((e) => !dying.includes(e.address)));
+        assert.deepEqual(m.merge(bag, end), { changed: false, refuted: false }, 'the old entries bring nothing back');
+      }
+      // Old and folded copies together, in any order and batching, give one view.
+      const mixed = [...bag, ...replicas[0]!.all()];
+      const fresh = [0, 1, 2].map(() => {
+        const m = new Membership(survivors[0]!, 0, DAY);
+        for (const batch of batches(shuffle(mixed, random), random, 3)) m.merge(batch, end);
+        return m;
+      });
+      for (const m of fresh) {
+        assert.deepEqual(m.all(), replicas[0]!.all());
+        assert.deepEqual(m.ring(), expected);
+      }
+      // A chain of forgotten placements names each forgotten member once, none of them held.
+      for (const e of replicas[0]!.all()) {
+        const chain = [e.after, ...(e.via ?? []).map((hop) => hop.address), e.address];
+        assert.equal(new Set(chain).size, chain.length, `${e.address}'s chain`);
+        assert.ok((e.via ?? []).every((hop) => dying.includes(hop.address)));
+      }
+    });
+  }
+});

@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { InvalidArgumentError } from 'commander';
-import { advertise, bytes, DEFAULT_PORT, listen, port, seconds, seeds, type ListenSpec } from '../../src/cli/options.js';
+import { advertise, bytes, DEFAULT_PORT, listen, longSeconds, port, seconds, seeds, type ListenSpec } from '../../src/cli/options.js';
 
 function assertInvalid(fn: () => unknown): void {
   assert.throws(fn, (err: unknown) => {
@@ -136,6 +136,20 @@ describe('seconds', () => {
     test(`rejects ${JSON.stringify(text)}`, () => {
       assertInvalid(() => seconds(text));
     });
+  }
+});
+
+describe('longSeconds (--forget-after)', () => {
+  for (const [text, value] of [
+    ['1', 1],
+    ['86400', 86400],
+    ['604800', 604800],
+    ['31536000', 31536000],
+  ] as const) {
+    test(`reads ${JSON.stringify(text)} as ${value}`, () => assert.equal(longSeconds(text), value));
+  }
+  for (const text of ['0', '0.5', '-1', '31536001', '', 'abc', 'Infinity']) {
+    test(`rejects ${JSON.stringify(text)}`, () => assertInvalid(() => longSeconds(text)));
   }
 });
 
