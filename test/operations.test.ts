@@ -168,8 +168,13 @@ test('/_health is 503 "joining" while the ring to join has not answered', async 
   await new Promise<void>((resolve) => seed.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => seed.close(resolve)));
   const node = new RingNode({ host: '127.0.0.1', port: 0, join: `127.0.0.1:${(seed.address() as AddressInfo).port}` });
-  const address = await node.start();
-  t.after(() => node.stop());
+  // start() resolves only once joined: the server answers HTTP meanwhile.
+  const joined = node.start();
+  t.after(async () => {
+    await node.stop();
+    await assert.rejects(joined, { code: 'SHUTTING_DOWN' });
+  });
+  const address = await waitFor(() => node.members[0], { timeoutMs: 5000, what: 'the joiner to listen' });
   const answer = await getJson(`http://${address}/_health`);
   assert.equal(answer.status, 503);
   assert.deepEqual(answer.body, { status: 'unavailable', reason: 'joining' });
