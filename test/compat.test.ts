@@ -190,6 +190,43 @@ test('a binary item relayed through an original reaches ours behind it as bytes,
   assert.equal(ring.ours[1]!.store.head('blob.bin')?.size, 300);
 });
 
+test("a write too large for the original's one read passes it by: the round completes and ours behind it keep the copy", async (t) => {
+  const ring = mixed(t);
+  const a = await ring.server();
+  const b = await ring.server(a);
+  await agreed(ring, [a, b], 'two of ours');
+  const original = await ring.original();
+  await original.join(a);
+  await agreed(ring, [a, original.self, b], 'the original between a and b');
+  const large = 'L'.repeat(3 * ORIGINAL_READ);
+  assert.equal(await putItem(a, 'large.txt', large), '200 OK');
+  assert.deepEqual(await getItem(b, 'large.txt'), found(large));
+  assert.equal(original.items.has('large.txt'), false, 'the original never got it');
+  assert.equal(original.lost, 0, 'nothing was sent that the original could not read');
+});
+
+test('a lookup of ours filled in before an original goes straight home: a binary item comes back as bytes', async (t) => {
+  const ring = mixed(t);
+  const a = await ring.server();
+  const original = await ring.original();
+  const o = original.self;
+  await original.join(a);
+  await agreed(ring, [a, o], 'ours and the original');
+  const b = await ring.server(a);
+  // a -> b -> o -> a: after b, the lookup would cross the original on its way back to a.
+  await agreed(ring, [a, b, o], 'all three to agree');
+  const bytes = randomBytes(200);
+  const holder = ring.ours[1]!;
+  await holder.store.apply(
+    'only-b.bin',
+    { version: { clock: Date.now(), server: b }, encoding: 'base64', content: bytes.toString('base64') },
+    Date.now(),
+  );
+  assert.deepEqual(await getItem(a, 'only-b.bin'), { found: true, content: bytes.toString('base64'), encoding: 'base64' });
+  assert.equal(ring.ours[0]!.store.head('only-b.bin')?.size, 200, 'a keeps the bytes, not their base64 text');
+  assert.equal(original.items.has('only-b.bin'), false, 'the lookup did not pass the original');
+});
+
 test('an original joins a ring whose members have come and gone: its UPDATE carries only the live ring and fits its read', async (t) => {
   const cluster = await createTestCluster(8, { heartbeatMs: 200, connectTimeoutMs: 500 });
   const original = new OriginalServer({ checkIntervalMs: 200 });
