@@ -524,6 +524,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private learnModern(address: Address): void {
     if (this.modernPeers.has(address)) return;
     this.modernPeers.add(address);
+    // Even if greeted before (it may have been an original then, or restarted since). This ends:
+    // a peer answers only a greeting from a server it did not know yet.
+    this.greeted.delete(address);
     this.greet(address);
   }
 
