@@ -227,6 +227,23 @@ test('a lookup of ours filled in before an original goes straight home: a binary
   assert.equal(original.items.has('only-b.bin'), false, 'the lookup did not pass the original');
 });
 
+test('two of ours that only an original connects one way learn each other: they compare their copies', async (t) => {
+  const ring = mixed(t);
+  const original = await ring.original();
+  const o = original.self;
+  const a = await ring.server(o);
+  await agreed(ring, [o, a], 'ours and the original');
+  const b = await ring.server(o);
+  // o -> b -> a -> o: a never sends to b, save to answer its greeting.
+  await agreed(ring, [o, b, a], 'all three to agree');
+  const [first, second] = ring.ours as [RingNode, RingNode];
+  await first.store.apply('only-a.txt', { version: { clock: Date.now(), server: a }, content: 'held by a' }, Date.now());
+  await waitFor(async () => (await second.sync.syncNow())?.peer === a && second.store.head('only-a.txt'), {
+    what: 'b to compare its copies with a',
+  });
+  assert.deepEqual(await getItem(b, 'only-a.txt'), found('held by a'));
+});
+
 test('an original joins a ring whose members have come and gone: its UPDATE carries only the live ring and fits its read', async (t) => {
   const cluster = await createTestCluster(8, { heartbeatMs: 200, connectTimeoutMs: 500 });
   const original = new OriginalServer({ checkIntervalMs: 200 });

@@ -544,7 +544,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private greet(address: Address): void {
     if (!this.running || address === this.address || this.greeted.has(address)) return;
     this.greeted.add(address);
-    this.transport.send(address, encodeMessage({ type: 'CHECK', from: this.address })).catch(() => undefined);
+    // Not reached: greeted again at the next change of the ring.
+    this.transport.send(address, encodeMessage({ type: 'CHECK', from: this.address })).catch(() => this.greeted.delete(address));
   }
 
   private ringChanged(): void {
@@ -596,7 +597,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         plain ??= encodeForOriginal(message);
         const way = pastAnOriginal(message, Buffer.byteLength(plain), this.modernPeers.has(message.creator));
         if (way === 'skip') {
-          this.log.warn(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
+          this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
           after = next;
           continue;
         }
