@@ -14,6 +14,10 @@ import { pyDumps } from '../src/protocol/pyjson.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { ORIGINAL_READ, OriginalServer, originalClient } from './original.js';
+import { killAll, runClient, startServer } from './processes.js';
+import { at, tempDir } from './helpers.js';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const OPTIONS: NodeOptions = { host: '127.0.0.1', port: 0, heartbeatMs: 200, connectTimeoutMs: 500, roundTimeoutMs: 5000 };
 
@@ -286,4 +290,30 @@ test('the original client against ours: PUT and GET answers in its exact form, a
   await putItem(a, 'tricky.txt', '404 NOT FOUND');
   assert.deepEqual(await getItem(b, 'tricky.txt'), found('404 NOT FOUND'));
   assert.deepEqual(await getItem(b, 'absent.txt'), { found: false });
+});
+
+test('the webserver program joins an original server named by -i/-p, and both clients work across them', async (t) => {
+  const original = new OriginalServer({ checkIntervalMs: 200 });
+  t.after(async () => {
+    await killAll();
+    await original.stop();
+  });
+  const o = await original.start();
+  const server = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.2', ...at(o)]);
+  const a = server.address;
+  await waitFor(() => sameCycle(original.ring, [o, a]), { what: 'the original to take the program into its ring' });
+  await waitFor(async () => sameCycle(await getRing(a), [o, a]), { what: "the program to take the original's ring" });
+
+  const put = await originalClient(o, { type: 'PUT', data: { item: 'index.html', content: '<h1>from the original</h1>' } });
+  assert.deepEqual(put.reply, { type: 'PUT', data: { item: 'index.html', status: '200 OK' } });
+  const got = await runClient(['-get', 'index.html', ...at(a)]);
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(got.stdout.toString('utf8'), '<h1>from the original</h1>');
+
+  const file = join(await tempDir(t), 'page.html');
+  await writeFile(file, 'from the program');
+  const sent = await runClient(['-put', file, ...at(a)]);
+  assert.equal(sent.status, 0, sent.stderr);
+  assert.equal(original.items.get('page.html'), 'from the program');
+  assert.doesNotMatch(server.output(), /came around again/);
 });
