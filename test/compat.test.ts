@@ -95,31 +95,38 @@ test('one of ours joins an original server: the ring forms, and both clients wor
   assert.equal(original.lost, 0, 'every message to the original fit its one read');
 });
 
-for (const via of ['the original', 'ours'] as const) {
-  test(`a third server joins a ring of ours and an original, through ${via}: the ring takes it and keeps working`, async (t) => {
-    const ring = mixed(t);
-    const original = await ring.original();
-    const o = original.self;
-    const a = await ring.server(o);
-    await agreed(ring, [o, a], 'the first two to share the ring');
-    const b = await ring.server(via === 'ours' ? a : o);
-    await waitFor(async () => (await getRing(b)).length === 3 && original.ring.length === 3, { what: 'the third in the ring' });
-    const members = await getRing(b);
-    await agreed(ring, members, 'all three to agree');
+for (const third of ['ours', 'an original'] as const) {
+  for (const via of ['the original', 'ours'] as const) {
+    test(`a third server, ${third}, joins a ring of ours and an original through ${via}: the ring takes it and keeps working`, async (t) => {
+      const ring = mixed(t);
+      const original = await ring.original();
+      const o = original.self;
+      const a = await ring.server(o);
+      await agreed(ring, [o, a], 'the first two to share the ring');
+      const target = via === 'ours' ? a : o;
+      if (third === 'ours') await ring.server(target);
+      else await (await ring.original()).join(target);
+      await waitFor(async () => (await getRing(a)).length === 3 && ring.originals.every((each) => each.ring.length === 3), {
+        what: 'the third in the ring',
+      });
+      await agreed(ring, await getRing(a), 'all three to agree');
 
-    const put = await originalClient(o, { type: 'PUT', data: { item: 'o.txt', content: 'from the original' } });
-    assert.deepEqual(put.reply, { type: 'PUT', data: { item: 'o.txt', status: '200 OK' } });
-    for (const server of [a, b]) assert.deepEqual(await getItem(server, 'o.txt'), found('from the original'));
-    for (const [server, name] of [
-      [a, 'a.txt'],
-      [b, 'b.txt'],
-    ] as const) {
-      assert.equal(await putItem(server, name, `from ${name}`), '200 OK');
-      assert.equal(original.items.get(name), `from ${name}`);
-      for (const other of [a, b]) assert.deepEqual(await getItem(other, name), found(`from ${name}`));
-    }
-    assert.equal(original.lost, 0);
-  });
+      // The original client at each original (its first PUT there, the only one it answers).
+      for (const each of ring.originals) {
+        const name = `${each.self}.txt`;
+        const put = await originalClient(each.self, { type: 'PUT', data: { item: name, content: 'from the original' } });
+        assert.deepEqual(put.reply, { type: 'PUT', data: { item: name, status: '200 OK' } });
+        for (const node of ring.ours) assert.deepEqual(await getItem(node.address, name), found('from the original'));
+      }
+      for (const node of ring.ours) {
+        const name = `${node.address}.txt`;
+        assert.equal(await putItem(node.address, name, 'from ours'), '200 OK');
+        for (const each of ring.originals) assert.equal(each.items.get(name), 'from ours');
+        for (const other of ring.ours) assert.deepEqual(await getItem(other.address, name), found('from ours'));
+      }
+      for (const each of ring.originals) assert.equal(each.lost, 0);
+    });
+  }
 }
 
 test('an original joins a ring of ours: join, PUT and GET keep working; its death is repaired', async (t) => {
