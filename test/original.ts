@@ -39,6 +39,7 @@ export class OriginalServer {
   private readonly waitingGets: Socket[] = [];
   private readonly waitingPuts: Array<{ socket: Socket; item: string }> = [];
   private putsAnswered = 0;
+  private readonly sockets = new Set<Socket>();
   private server: Server | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly checkIntervalMs: number;
@@ -73,8 +74,6 @@ export class OriginalServer {
   join(target: string): Promise<void> {
     return this.send(target, { type: 'INSERT', data: this.self });
   }
-
-  private readonly sockets = new Set<Socket>();
 
   private accept(socket: Socket): void {
     this.sockets.add(socket);
