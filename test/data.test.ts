@@ -170,7 +170,7 @@ test('a file whose text is "404 NOT FOUND" is found, and a miss is not', async (
   const [a, b] = cluster.addresses as [string, string];
   await putItem(a, 'tricky.txt', '404 NOT FOUND');
   assert.deepEqual(await getItem(b, 'tricky.txt'), { found: true, content: '404 NOT FOUND', encoding: undefined });
-  const miss = await rawExchange(b, '{"type": "GET", "data": "absent.txt"}');
+  const miss = await rawExchange(b, '{"type": "GET", "data": "absent.txt", "extended": true}');
   assert.deepEqual(JSON.parse(miss.text), { type: 'GET', data: { item: 'absent.txt', content: '404 NOT FOUND', found: false } });
 });
 

@@ -72,7 +72,7 @@ export function isFound(data: LookupData): boolean {
 }
 
 export async function getItem(server: Address, item: string, options: ClientOptions = {}): Promise<Lookup> {
-  const { data } = await ask(server, { type: 'GET', data: item }, 'GET', options);
+  const { data } = await ask(server, { type: 'GET', data: item, extended: true }, 'GET', options);
   checkItem(item, data.item);
   return isFound(data) ? { found: true, content: data.content, encoding: data.encoding } : { found: false };
 }

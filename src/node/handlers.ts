@@ -9,7 +9,9 @@
  * UPDATE round ends the same way, at its creator.
  *
  * Every write carries a version; a server applies a copy only when it is newer
- * than what it holds (store/items.ts), so all copies end the same.
+ * than what it holds (store/items.ts), so all copies end the same. What
+ * crossed an original server lost its id and version: mixed.ts says what
+ * becomes of it.
  */
 import type { Address } from '../protocol/address.js';
 import type { RingStatus, SelfFigures } from '../protocol/status.js';
@@ -38,6 +40,7 @@ import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { PendingRounds, SeenRounds } from './rounds.js';
 import type { Uploads } from './uploads.js';
+import { settledByCreator } from './mixed.js';
 
 export type RoundMessage = UpdateMessage | ForwardPutMessage | ForwardGetMessage;
 
@@ -47,6 +50,8 @@ export interface Waiting {
   request: 'PUT' | 'DELETE' | 'GET';
   item: string;
   part?: RangeRequest | undefined;
+  /** A GET in the original's form, answered in the original's form. */
+  plain?: boolean | undefined;
 }
 
 export interface HandlerContext {
@@ -76,12 +81,14 @@ export interface HandlerContext {
   ringChanged(): void;
   /** A peer showed that it speaks our extensions. */
   peerSpeaksExtensions(address: Address): void;
+  /** Whether a peer has shown that it speaks our extensions (one of ours, not an original). */
+  speaksExtensions(address: Address): boolean;
   /** Merges a view that a peer sent; prints and announces what changed, refutes if needed. */
   absorb(members: Member[]): void;
   /** Asks `target` whether it is alive, on behalf of another member. */
   probeFor(target: Address): Promise<boolean>;
-  /** Copies a large item from the server that holds it. */
-  pull(holder: Address, item: string): Promise<boolean>;
+  /** Copies an item from the server that holds it; a copy without a version gets `versionless()` (default: the oldest). */
+  pull(holder: Address, item: string, versionless?: () => Version): Promise<boolean>;
   /** A member was heard from directly (for the status's "last heard"). */
   heard(address: Address): void;
   /** This server's own figures (a RING asking for `"status": "self"`). */
@@ -98,8 +105,18 @@ export function roundKey(type: 'FORWARD_PUT' | 'FORWARD_GET', item: string): str
   return `${type}\u0000${item}`;
 }
 
-function missReply(item: string): Reply {
-  return { type: 'GET', data: { item, content: NOT_FOUND_CONTENT, found: false } };
+/** A GET without `part`, `local` or `extended` (the original client's) is answered in the original's form. */
+function plainRequest(message: GetMessage): boolean {
+  return message.part === undefined && message.local !== true && message.extended !== true;
+}
+
+/** The original's reply carries item and content only; `encoding` stays for bytes, which it cannot carry otherwise. */
+function lookupReply(data: LookupData, plain: boolean | undefined): Reply {
+  return { type: 'GET', data: plain ? { item: data.item, content: data.content, encoding: data.encoding } : data };
+}
+
+function missReply(item: string, plain: boolean | undefined): Reply {
+  return lookupReply({ item, content: NOT_FOUND_CONTENT, found: false }, plain);
 }
 
 /**
@@ -107,7 +124,13 @@ function missReply(item: string): Reply {
  * A whole item whose content is at hand is answered at once (true, no
  * promise); a part or a copy on disk resolves once answered.
  */
-function serveLocal(ctx: HandlerContext, connection: Connection, item: string, part: RangeRequest | undefined): boolean | Promise<boolean> {
+function serveLocal(
+  ctx: HandlerContext,
+  connection: Connection,
+  item: string,
+  part: RangeRequest | undefined,
+  plain: boolean | undefined,
+): boolean | Promise<boolean> {
   const meta = ctx.store.head(item);
   if (!meta || meta.deleted) return false;
   const version = meta.version;
@@ -119,12 +142,12 @@ function serveLocal(ctx: HandlerContext, connection: Connection, item: string, p
   }
   const content = ctx.store.contentAtHand(item);
   if (content !== undefined) {
-    ctx.reply(connection, { type: 'GET', data: { item, content, encoding: meta.encoding, found: true, version } });
+    ctx.reply(connection, lookupReply({ item, content, encoding: meta.encoding, found: true, version }, plain));
     return true;
   }
   return ctx.store.get(item).then((held) => {
     if (!held) return false;
-    ctx.reply(connection, { type: 'GET', data: { item, content: held.content, encoding: meta.encoding, found: true, version } });
+    ctx.reply(connection, lookupReply({ item, content: held.content, encoding: meta.encoding, found: true, version }, plain));
     return true;
   });
 }
@@ -140,6 +163,7 @@ async function serveRange(ctx: HandlerContext, connection: Connection, item: str
 /** A GET this server could not answer at once (`served`): a part, a copy on disk, or a lookup around the ring. */
 async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerContext, served: false | Promise<boolean>): Promise<void> {
   const item = message.data;
+  const plain = plainRequest(message);
   if (await served) return;
   if (ctx.joining() && !message.local) {
     ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
@@ -147,21 +171,26 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
   }
   // A tombstone is an answer too: the item was deleted.
   if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) {
-    ctx.reply(connection, missReply(item));
+    ctx.reply(connection, missReply(item, plain));
     return;
   }
   const id = ctx.newRoundId();
-  waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part });
+  waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part, plain });
   ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
 }
 
 /**
  * A round from another server: pass it on only the first time we see it.
  * Rounds from original servers carry no id; for those, a creator that is no
- * longer in the ring means nobody will ever take the round back.
+ * longer in the ring means nobody will ever take the round back. An
+ * original's UPDATE lists its creator: a server that has just joined that
+ * original's ring holds none of it yet, and must take the ring it carries.
  */
 function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
-  const relay = message.id !== undefined ? ctx.seen.firstSighting(message.id) : ctx.ring.has(message.creator);
+  const relay =
+    message.id !== undefined
+      ? ctx.seen.firstSighting(message.id)
+      : ctx.ring.has(message.creator) || (message.type === 'UPDATE' && message.data.includes(message.creator));
   if (!relay) ctx.log.warn(`${message.type} from ${message.creator} came around again: its creator is gone, dropped`);
   return relay;
 }
@@ -204,12 +233,26 @@ function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<u
 /** A write passing by: store this server's copy, then pass the round on. */
 async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, received: string | undefined): Promise<void> {
   try {
-    await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
+    if (settledByCreator(message)) await takeFromCreator(ctx, message);
+    else await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
   } catch (err) {
     // This copy is lost here (anti-entropy repairs it); the round must go on.
     ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
   }
   ctx.forward(message, received);
+}
+
+/**
+ * A write that came without its version (mixed.ts): its creator's copy is
+ * taken instead, with its version and encoding; an original's, which has
+ * none, is stamped here as new. Only when the creator cannot be reached and
+ * nothing is held here is the relayed text kept, as the oldest of versions.
+ */
+async function takeFromCreator(ctx: HandlerContext, message: ForwardPutMessage): Promise<void> {
+  const { item } = message.data;
+  let reached = true;
+  await ctx.pull(message.creator, item, () => ctx.clock.next(ctx.now())).catch(() => (reached = false));
+  if (!reached && !ctx.store.head(item)) await store(ctx, message.data, unversioned(message.creator));
 }
 
 /** A lookup passing by: keep the copy it carries when ours is missing or older. */
@@ -287,7 +330,7 @@ export const handlers: HandlerTable = {
   },
 
   GET(message: GetMessage, connection, ctx) {
-    const served = serveLocal(ctx, connection, message.data, message.part);
+    const served = serveLocal(ctx, connection, message.data, message.part, plainRequest(message));
     return served === true ? undefined : lookUp(message, connection, ctx, served);
   },
 
@@ -340,10 +383,10 @@ export const handlers: HandlerTable = {
       if (data.holder !== undefined && isFound(data)) await ctx.pull(data.holder, item).catch(() => false);
       else await keepCopy(ctx, data, message.creator);
       if (!waiting) return;
-      if (await serveLocal(ctx, waiting.connection, item, waiting.part)) return;
+      if (await serveLocal(ctx, waiting.connection, item, waiting.part, waiting.plain)) return;
       // Found but not kept here (a stale copy, or a failed pull): answer with what travelled.
       const found = isFound(data) && data.holder === undefined;
-      ctx.reply(waiting.connection, found ? { type: 'GET', data: { ...data, found: true } } : missReply(item));
+      ctx.reply(waiting.connection, found ? lookupReply({ ...data, found: true }, waiting.plain) : missReply(item, waiting.plain));
       return;
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);

@@ -6,7 +6,7 @@
  */
 import { CoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
-import { decodeReply, encodeMessage, type UpdateMessage } from '../protocol/messages.js';
+import { decodeReply, encodeForOriginal, encodeMessage, type UpdateMessage } from '../protocol/messages.js';
 import type { Member } from '../ring/membership.js';
 import type { RingView } from '../ring/ring.js';
 import type { Log } from '../log/logger.js';
@@ -94,10 +94,10 @@ export class RingKeeper {
     const { view, transport, log } = this.deps;
     const targets = view.fromSelf().slice(1);
     view.leave();
-    const update = encodeMessage(this.update());
+    const update = this.update();
     for (const target of targets) {
       try {
-        await transport.send(target, update);
+        await transport.send(target, this.deps.modernPeers.has(target) ? encodeMessage(update) : encodeForOriginal(update));
         log.info(`left the ring (told ${target})`);
         return;
       } catch {

@@ -15,6 +15,7 @@ import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, type Address } from '../protocol/address.js';
 import {
   decodeMessage,
+  encodeForOriginal,
   encodeMessage,
   errorReply,
   REPLIED_TYPES,
@@ -59,6 +60,7 @@ import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
+import { pastAnOriginal } from './mixed.js';
 import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
@@ -87,6 +89,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
+  /** Peers told that this server speaks our extensions. */
+  private readonly greeted = new Set<Address>();
   /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
@@ -383,14 +387,15 @@ export class RingNode extends EventEmitter<NodeEvents> {
       forward: (message, received) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
-      peerSpeaksExtensions: (address) => this.modernPeers.add(address),
+      peerSpeaksExtensions: (address) => this.learnModern(address),
+      speaksExtensions: (address) => this.modernPeers.has(address),
       absorb: (members) => this.keeper?.absorb(members),
       probeFor: (target) =>
         this.keeper!.ping(target, this.options.probeTimeoutMs).then(
           () => true,
           () => false,
         ),
-      pull: (holder, item) => pullItem(store, holder, item, this.now(), this.peerClientOptions()),
+      pull: (holder, item, versionless) => pullItem(store, holder, item, this.now(), this.peerClientOptions(), versionless),
       heard: (address) => {
         if (view.has(address)) this.lastHeard.set(address, Date.now());
       },
@@ -597,11 +602,45 @@ export class RingNode extends EventEmitter<NodeEvents> {
     });
   }
 
+  /**
+   * A peer showed that it speaks our extensions: the first time, it hears
+   * the same of this server, so that each of two servers of ours knows the
+   * other even when only one sends to the other. Until then a peer is taken
+   * for an original server and gets the original's form of every message.
+   */
+  private learnModern(address: Address): void {
+    if (this.modernPeers.has(address)) return;
+    this.modernPeers.add(address);
+    // Even if greeted before (it may have been an original then, or restarted since). This ends:
+    // a peer answers only a greeting from a server it did not know yet.
+    this.greeted.delete(address);
+    this.greet(address);
+  }
+
+  /**
+   * Tells members not yet known to speak our extensions that this server
+   * does: a CHECK with `from`, which an original server ignores and ours
+   * answer in kind (learnModern). Once per member.
+   */
+  private greetMembers(): void {
+    for (const member of this.view!.members) {
+      if (!this.modernPeers.has(member) && !this.greeted.has(member)) this.greet(member);
+    }
+  }
+
+  private greet(address: Address): void {
+    if (!this.running || address === this.address || this.greeted.has(address)) return;
+    this.greeted.add(address);
+    // Not reached: greeted again at the next change of the ring.
+    this.transport.send(address, encodeMessage({ type: 'CHECK', from: this.address })).catch(() => this.greeted.delete(address));
+  }
+
   private ringChanged(): void {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
     this.log.info(this.view.format());
+    this.greetMembers();
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
     if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
@@ -620,27 +659,49 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * Sends a round message to the successor. A successor that cannot be reached
    * is cut out and the next one tried; the new ring is then announced. A
    * failed UPDATE is not passed further: the announcement replaces it.
+   * An original server gets the original's fields only (mixed.ts: it may be
+   * passed by, or a lookup may go straight home instead).
    */
   private async forward(message: RoundMessage, received?: string): Promise<void> {
     const view = this.view!;
-    // Our own servers may get the text as it came (`received`); an original server always gets our encoding.
+    // Our own servers may get the text as it came (`received`).
     let encoded: string | undefined;
     let home: string | undefined;
+    let plain: string | undefined;
     let removed = false;
+    /** The server whose successor is next: this one, or an original passed by. */
+    let after = view.self;
     for (;;) {
-      const next = view.successor();
-      if (next === undefined) {
-        // Alone now: a round of ours is complete; anyone else's has no creator to return to.
+      let next = view.has(after) ? view.successor(after) : view.successor();
+      if (next === undefined || (next === view.self && after !== view.self)) {
+        // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
         if (message.creator === view.self) this.dispatch(message, detachedConnection);
         break;
       }
+      let straightHome = false;
+      if (!this.modernPeers.has(next) && next !== message.creator) {
+        plain ??= encodeForOriginal(message);
+        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.modernPeers.has(message.creator));
+        if (way === 'skip') {
+          this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
+          after = next;
+          continue;
+        }
+        if (way === 'home') {
+          next = message.creator;
+          straightHome = true;
+        }
+      }
       try {
-        const back = next === message.creator && this.modernPeers.has(next) ? homeward(message) : undefined;
+        const modern = this.modernPeers.has(next);
+        const back = next === message.creator && modern ? homeward(message) : undefined;
         const payload = back
           ? (home ??= encodeMessage(back))
-          : received !== undefined && this.modernPeers.has(next)
-            ? received
-            : (encoded ??= encodeMessage(message));
+          : !modern
+            ? (plain ??= encodeForOriginal(message))
+            : received !== undefined
+              ? received
+              : (encoded ??= encodeMessage(message));
         await this.transport.send(next, payload);
         this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
         this.metrics.forwards.inc({ type: message.type });
@@ -654,7 +715,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
           this.metrics.failuresDetected.inc();
           this.ringChanged();
         }
-        if (message.type === 'UPDATE') break;
+        // A lookup on its way home has nowhere else to go once its creator is gone.
+        if (message.type === 'UPDATE' || straightHome) break;
       }
     }
     if (removed) this.keeper?.announce();

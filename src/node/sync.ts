@@ -31,8 +31,19 @@ export interface SyncResult {
   deleted: number;
 }
 
-/** Pulls one item from `peer` into the store. Resolves true when a newer copy was stored. */
-export async function pullItem(store: ItemStore, peer: Address, item: string, now: number, client: ClientOptions): Promise<boolean> {
+/**
+ * Pulls one item from `peer` into the store. Resolves true when a newer copy
+ * was stored. A copy without a version (from an original server) gets
+ * `versionless()`, by default the oldest of versions.
+ */
+export async function pullItem(
+  store: ItemStore,
+  peer: Address,
+  item: string,
+  now: number,
+  client: ClientOptions,
+  versionless: () => Version = () => unversioned(peer),
+): Promise<boolean> {
   let staged: Staged | undefined;
   let whole: Buffer | undefined;
   try {
@@ -50,7 +61,7 @@ export async function pullItem(store: ItemStore, peer: Address, item: string, no
       { ...client, local: true, partBytes: PART_BYTES },
     );
     if (!info) return false;
-    const version: Version = info.version ?? unversioned(peer);
+    const version: Version = info.version ?? versionless();
     if (whole) {
       const content = whole.toString(info.encoding === 'base64' ? 'base64' : 'utf8');
       return await store.apply(item, { version, encoding: info.encoding, content }, now);

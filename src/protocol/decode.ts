@@ -218,6 +218,7 @@ function decodeFields(fields: Fields): Message {
         data: checkItemName(fields.data),
         part: rangeRequest(fields.part),
         local: optionalFlag(fields.local, 'local'),
+        extended: optionalFlag(fields.extended, 'extended'),
         token: token(fields.token),
       };
     case 'DELETE':

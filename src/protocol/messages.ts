@@ -16,6 +16,8 @@
  *   large upload; in lookups also `"found"`, `"size"` and `"holder"`.
  * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies. A RING request
  *   may ask for `"status"` ("self" or "all"), which its reply then carries.
+ * - `"extended": true` on GET asks for our fields in the reply; a GET without
+ *   it (the original client's) is answered in the original's exact form.
  */
 import type { ErrorCode } from '../errors.js';
 import type { Address } from './address.js';
@@ -132,6 +134,8 @@ export interface GetMessage {
   part?: RangeRequest | undefined;
   /** Answer from this server's copy only, without a lookup round (peers syncing). */
   local?: boolean | undefined;
+  /** Asks for our fields in the reply (`found`, `version`); without it (and `part`, `local`) the reply is the original's. */
+  extended?: boolean | undefined;
   /** A client's access token (--write-token, --read-token on the server). */
   token?: string | undefined;
 }
@@ -342,7 +346,14 @@ export function encodeMessage(message: Message | Reply): string {
       if (typeof message.data === 'string') {
         const request = message as GetMessage;
         const part = request.part && { offset: request.part.offset, length: request.part.length };
-        return pyDumps({ type: request.type, data: request.data, part, local: request.local, token: requestToken(request) });
+        return pyDumps({
+          type: request.type,
+          data: request.data,
+          part,
+          local: request.local,
+          extended: request.extended,
+          token: requestToken(request),
+        });
       }
       return pyDumps({ type: message.type, data: lookupFields(message.data) });
     case 'LIST':
@@ -369,6 +380,17 @@ export function encodeMessage(message: Message | Reply): string {
     case 'ERROR':
       return pyDumps({ type: message.type, data: message.data });
   }
+}
+
+/**
+ * A round message as the original writes it, for an original server: only
+ * `creator`, `type` and `data` (the list, or `item` and `content`). It reads
+ * a message with one 1024-byte read and drops every other field when it
+ * passes a message on anyway.
+ */
+export function encodeForOriginal(message: UpdateMessage | ForwardPutMessage | ForwardGetMessage): string {
+  const data = message.type === 'UPDATE' ? message.data : { item: message.data.item, content: message.data.content };
+  return pyDumps({ creator: message.creator, type: message.type, data });
 }
 
 /** The token a request carries (our extension, always the last field); replies carry none. */

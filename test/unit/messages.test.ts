@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   decodeMessage,
   decodeReply,
+  encodeForOriginal,
   encodeMessage,
   errorReply,
   NOT_FOUND_CONTENT,
@@ -127,6 +128,11 @@ describe('encodeMessage: our extensions come after the original fields', () => {
       wire: '{"type": "ERROR", "data": {"code": "BAD_NAME", "status": "400 BAD REQUEST", "message": "the item name is empty"}}',
     },
     {
+      name: 'GET asking for our fields in the reply',
+      message: { type: 'GET', data: 'a.txt', extended: true },
+      wire: '{"type": "GET", "data": "a.txt", "extended": true}',
+    },
+    {
       name: 'UPDATE with id undefined (field left out)',
       message: { type: 'UPDATE', creator: A, data: [A], id: undefined },
       wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043"]}',
@@ -148,6 +154,7 @@ describe('decodeMessage(encodeMessage(m)) round-trips', () => {
     { type: 'CHECK' },
     { type: 'RING' },
     { type: 'GET', data: 'index.html' },
+    { type: 'GET', data: 'index.html', extended: true },
     { type: 'GET', data: 'dir/日本語 file.css' },
     { type: 'PUT', data: { item: 'index.html', content: '<h1>hi</h1>\n\u0000é😀' } },
     { type: 'PUT', data: { item: 'a.bin', content: 'AAE=', encoding: 'base64' } },
@@ -648,5 +655,42 @@ test('the answer to a PUT is encoded as pyDumps encodes the same fields in the s
       const reply: Reply = { type: 'PUT', data: { item, status } };
       assert.equal(encodeMessage(reply), pyDumps({ type: 'PUT', data: { item, status } }));
     }
+  }
+});
+
+describe('encodeForOriginal: round messages as the original writes them, our fields left out', () => {
+  const version = { clock: 1_700_000_000_123, server: B };
+  const rows: ReadonlyArray<{ name: string; message: Parameters<typeof encodeForOriginal>[0]; wire: string }> = [
+    {
+      name: 'UPDATE with id and members',
+      message: {
+        type: 'UPDATE',
+        creator: A,
+        data: [A, B],
+        id: 'r1',
+        members: [{ address: C, incarnation: 2, status: 'dead', after: A, placed: 5 }],
+      },
+      wire: '{"creator": "127.0.0.1:4043", "type": "UPDATE", "data": ["127.0.0.1:4043", "127.0.0.1:4044"]}',
+    },
+    {
+      name: 'FORWARD_PUT with version, encoding and id',
+      message: { type: 'FORWARD_PUT', creator: A, data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', version }, id: 'r2' },
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a.bin", "content": "AAE="}}',
+    },
+    {
+      name: 'FORWARD_GET found, with version and holder',
+      message: {
+        type: 'FORWARD_GET',
+        creator: A,
+        data: { item: 'a.txt', content: 'hi', found: true, version, size: 2, holder: B },
+        id: 'r3',
+      },
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET", "data": {"item": "a.txt", "content": "hi"}}',
+    },
+  ];
+  for (const { name, message, wire } of rows) {
+    test(`writes ${name}`, () => {
+      assert.equal(encodeForOriginal(message), wire);
+    });
   }
 });
