@@ -225,7 +225,7 @@ export function serverCommand(): Command {
     .addHelpText(
       'after',
       '\nEach option can also be set by the environment variable shown beside it.\n' +
-        'Examples: webserver --listen 127.0.0.1:0 -i 127.0.0.1 -p 4043\n' +
+        "Examples: webserver -p 4043    (join the server at this host name's address, port 4043)\n" +
         '          webserver --listen 0.0.0.0:4043 --advertise 10.0.0.5:4043 --join seed1:4043,seed2:4043\n',
     );
 }
