@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { runClient } from './processes.js';
 
 export function ip(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
@@ -113,4 +114,21 @@ export function createNetwork({ subnet, count, names }: { subnet: string; count:
     throw err;
   }
   return network;
+}
+
+/** The ring as `webclient --ring` shows it from a host, through the server there; [] when the client fails. */
+export async function ringSeenFrom(host: NetnsHost, port = 4043): Promise<string[]> {
+  const run = await runClient(['--ring', '-i', host.name, '-p', String(port), '--timeout', '2'], {}, host.wrap);
+  return run.status === 0
+    ? run.stdout
+        .toString()
+        .trim()
+        .split(' --> ')
+        .map((entry) => entry.slice(1, -1))
+    : [];
+}
+
+/** Whether every host sees a ring of `size` servers: a condition for waitFor. */
+export async function ringsOfSize(hosts: NetnsHost[], size: number): Promise<boolean> {
+  return (await Promise.all(hosts.map((host) => ringSeenFrom(host)))).every((view) => view.length === size);
 }
