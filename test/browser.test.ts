@@ -174,6 +174,21 @@ async function assertLegibleCircle(page: Page, what: string): Promise<void> {
   assert.deepEqual(facts.overlaps, [], `${what}: no labels overlap`);
 }
 
+/**
+ * At the page's window size: waits for the drawing to settle, asserts every member fits and the circle is legible,
+ * then keeps a screenshot (ring-of-MEMBERS-SIZE.png in `shots`) to look at.
+ */
+async function assertLayout(
+  page: Page,
+  size: (typeof SIZES)[number],
+  { members, what, shots, fullPage = true }: { members: number; what: string; shots: string; fullPage?: boolean },
+): Promise<void> {
+  await settled(page, size.width);
+  await assertFits(page, members, `${what} on a ${size.name}`);
+  await assertLegibleCircle(page, `${what} on a ${size.name}`);
+  await page.screenshot({ path: join(shots, `ring-of-${members}-${size.name}.png`), fullPage });
+}
+
 async function rowText(page: Page, address: string): Promise<string[]> {
   return page.locator(`tr.member[data-address="${address}"] td`).allInnerTexts();
 }
@@ -209,10 +224,7 @@ test('the ring page shows the membership of its server: a paused member turns su
   const shots = await shotsDir(t);
   for (const size of SIZES) {
     await page.setViewportSize(size);
-    await settled(page, size.width);
-    await assertFits(page, 3, `three servers on a ${size.name}`);
-    await assertLegibleCircle(page, `three servers on a ${size.name}`);
-    await page.screenshot({ path: join(shots, `ring-of-3-${size.name}.png`), fullPage: true });
+    await assertLayout(page, size, { members: 3, what: 'three servers', shots });
   }
   t.diagnostic(`screenshots in ${shots}`);
 });
@@ -270,10 +282,7 @@ test('the ring page shows the figures its server gathered, and "–" where there
   const shots = await shotsDir(t);
   for (const size of SIZES) {
     await page.setViewportSize(size);
-    await settled(page, size.width);
-    await assertFits(page, 5, `five servers on a ${size.name}`);
-    await assertLegibleCircle(page, `five servers on a ${size.name}`);
-    await page.screenshot({ path: join(shots, `ring-of-5-${size.name}.png`), fullPage: size.name === 'phone' });
+    await assertLayout(page, size, { members: 5, what: 'five servers', shots, fullPage: size.name === 'phone' });
   }
   t.diagnostic(`screenshots in ${shots}`);
 });
@@ -307,12 +316,9 @@ test('the ring page stays legible with 32 members, on a desktop and on a phone',
     const page = await browser.newPage({ viewport: size });
     await page.goto(`http://${address}/_ring`);
     await page.waitForFunction('document.querySelectorAll("tr.member").length === 32');
-    await settled(page, size.width);
+    await assertLayout(page, size, { members: 32, what: '32 servers', shots });
     assert.equal(await page.locator('g.server').count(), 28, 'alive and suspect members on the circle');
     assert.equal(await page.locator('#outside .server').count(), 4, 'dead and left members beside it');
-    await assertFits(page, 32, `32 servers on a ${size.name}`);
-    await assertLegibleCircle(page, `32 servers on a ${size.name}`);
-    await page.screenshot({ path: join(shots, `ring-of-32-${size.name}.png`), fullPage: true });
     await page.close();
   }
   t.diagnostic(`screenshots in ${shots}`);

@@ -63,6 +63,43 @@ async function agreed(ring: Mixed, members: string[], what: string): Promise<voi
   );
 }
 
+interface Pair {
+  original: OriginalServer;
+  o: string;
+  a: string;
+}
+
+/** An original, then one of ours joining it: the ring o -> a. */
+async function oursJoinsAnOriginal(ring: Mixed): Promise<Pair> {
+  const original = await ring.original();
+  const o = original.self;
+  const a = await ring.server(o);
+  await agreed(ring, [o, a], 'ours and the original to share the ring');
+  return { original, o, a };
+}
+
+/** One of ours, then an original joining it: the ring a -> o. */
+async function originalJoinsOurs(ring: Mixed): Promise<Pair> {
+  const a = await ring.server();
+  const original = await ring.original();
+  const o = original.self;
+  await original.join(a);
+  await agreed(ring, [a, o], 'ours and the original to share the ring');
+  return { original, o, a };
+}
+
+/** Two of ours, then an original joining at a: the ring a -> o -> b, where what a starts reaches b through the original. */
+async function originalBetweenOurs(ring: Mixed): Promise<Pair & { b: string }> {
+  const a = await ring.server();
+  const b = await ring.server(a);
+  await agreed(ring, [a, b], 'two of ours');
+  const original = await ring.original();
+  const o = original.self;
+  await original.join(a);
+  await agreed(ring, [a, o, b], 'the original between a and b');
+  return { original, o, a, b };
+}
+
 const found = (content: string) => ({ found: true, content, encoding: undefined });
 
 /** The original's exact reply to a GET. */
@@ -72,10 +109,7 @@ function originalGetReply(item: string, content: string): string {
 
 test('one of ours joins an original server: the ring forms, and both clients work at both servers', async (t) => {
   const ring = mixed(t);
-  const original = await ring.original();
-  const o = original.self;
-  const a = await ring.server(o);
-  await agreed(ring, [o, a], 'ours and the original to share the ring');
+  const { original, o, a } = await oursJoinsAnOriginal(ring);
 
   // The original's client PUTs at the original: its round passes ours and comes back.
   const put = await originalClient(o, { type: 'PUT', data: { item: 'from-original.txt', content: 'o1' } });
@@ -99,10 +133,7 @@ for (const third of ['ours', 'an original'] as const) {
   for (const via of ['the original', 'ours'] as const) {
     test(`a third server, ${third}, joins a ring of ours and an original through ${via}: the ring takes it and keeps working`, async (t) => {
       const ring = mixed(t);
-      const original = await ring.original();
-      const o = original.self;
-      const a = await ring.server(o);
-      await agreed(ring, [o, a], 'the first two to share the ring');
+      const { o, a } = await oursJoinsAnOriginal(ring);
       const target = via === 'ours' ? a : o;
       if (third === 'ours') await ring.server(target);
       else await (await ring.original()).join(target);
@@ -131,11 +162,7 @@ for (const third of ['ours', 'an original'] as const) {
 
 test('an original joins a ring of ours: join, PUT and GET keep working; its death is repaired', async (t) => {
   const ring = mixed(t);
-  const a = await ring.server();
-  const original = await ring.original();
-  const o = original.self;
-  await original.join(a);
-  await agreed(ring, [a, o], 'the original server in our ring');
+  const { original, a } = await originalJoinsOurs(ring);
   const b = await ring.server(a);
   await waitFor(async () => (await getRing(b)).length === 3, { what: 'the new server in a ring of three' });
   await agreed(ring, await getRing(b), 'all three to agree');
@@ -174,14 +201,7 @@ test('a server joins through an original server as its seed: the original answer
 
 test('writes relayed through an original keep their order: the newest copy wins at ours behind it', async (t) => {
   const ring = mixed(t);
-  const a = await ring.server();
-  const b = await ring.server(a);
-  await agreed(ring, [a, b], 'two of ours');
-  const original = await ring.original();
-  const o = original.self;
-  await original.join(a);
-  // a -> o -> b -> a: what a starts reaches b through the original.
-  await agreed(ring, [a, o, b], 'the original between a and b');
+  const { original, o, a, b } = await originalBetweenOurs(ring);
 
   assert.equal(await putItem(b, 'x.txt', 'v1'), '200 OK');
   assert.equal(await putItem(a, 'x.txt', 'v2'), '200 OK');
@@ -200,10 +220,7 @@ test('writes relayed through an original keep their order: the newest copy wins 
 
 test('a binary item relayed through an original reaches ours behind it as bytes, not as its base64 text', async (t) => {
   const ring = mixed(t);
-  const original = await ring.original();
-  const o = original.self;
-  const a = await ring.server(o);
-  await agreed(ring, [o, a], 'ours and the original');
+  const { o, a } = await oursJoinsAnOriginal(ring);
   const b = await ring.server(o);
   // o -> b -> a -> o: what a starts reaches b through the original.
   await agreed(ring, [o, b, a], 'all three to agree');
@@ -215,12 +232,7 @@ test('a binary item relayed through an original reaches ours behind it as bytes,
 
 test("a write too large for the original's one read passes it by: the round completes and ours behind it keep the copy", async (t) => {
   const ring = mixed(t);
-  const a = await ring.server();
-  const b = await ring.server(a);
-  await agreed(ring, [a, b], 'two of ours');
-  const original = await ring.original();
-  await original.join(a);
-  await agreed(ring, [a, original.self, b], 'the original between a and b');
+  const { original, a, b } = await originalBetweenOurs(ring);
   const large = 'L'.repeat(3 * ORIGINAL_READ);
   assert.equal(await putItem(a, 'large.txt', large), '200 OK');
   assert.deepEqual(await getItem(b, 'large.txt'), found(large));
@@ -230,11 +242,7 @@ test("a write too large for the original's one read passes it by: the round comp
 
 test('a lookup of ours filled in before an original goes straight home: a binary item comes back as bytes', async (t) => {
   const ring = mixed(t);
-  const a = await ring.server();
-  const original = await ring.original();
-  const o = original.self;
-  await original.join(a);
-  await agreed(ring, [a, o], 'ours and the original');
+  const { original, o, a } = await originalJoinsOurs(ring);
   const b = await ring.server(a);
   // a -> b -> o -> a: after b, the lookup would cross the original on its way back to a.
   await agreed(ring, [a, b, o], 'all three to agree');
@@ -252,10 +260,7 @@ test('a lookup of ours filled in before an original goes straight home: a binary
 
 test('two of ours that only an original connects one way learn each other: they compare their copies', async (t) => {
   const ring = mixed(t);
-  const original = await ring.original();
-  const o = original.self;
-  const a = await ring.server(o);
-  await agreed(ring, [o, a], 'ours and the original');
+  const { o, a } = await oursJoinsAnOriginal(ring);
   const b = await ring.server(o);
   // o -> b -> a -> o: a never sends to b, save to answer its greeting.
   await agreed(ring, [o, b, a], 'all three to agree');
