@@ -174,7 +174,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       {
         onMessage: (text, connection) => this.receive(text, connection),
-        onStreamMessage: (text) => this.receive(text, detachedConnection) !== 'refused',
+        // Nothing on a stream is answered; its connection tells only where it arrived.
+        onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: takeHttp,
       },
@@ -405,7 +406,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
   }
 
-  private receive(text: string, connection: Connection): void | 'stream' | 'refused' {
+  /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
+  private receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
     if (!this.context || !this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
@@ -414,7 +416,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let authentic = false;
     let nonce: string | undefined;
     try {
-      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address));
+      // A peer seals for the address it dialled: the advertised one, or another that reaches this server
+      // (a seed named by 127.0.0.1 that advertises 127.0.0.2, a wildcard listener's other addresses). The
+      // audience still names this server, since the connection arrived here, so a message sealed for
+      // another server is still refused. (Only an address that two servers share, such as the same private
+      // address in two networks, could let a message sealed for one pass at the other.)
+      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address, arrivedOn.local));
       message = decodeMessage(text);
       this.admit(message, authentic);
     } catch (err) {
