@@ -37,7 +37,7 @@ import { greetOtherSeeds, joinRing, seedList, servesTls } from './joiner.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
-import { decideHealth, storeErrorOf } from './health.js';
+import { CatchUp, decideHealth, storeErrorOf } from './health.js';
 import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
 import { VERSION } from '../version.js';
 import {
@@ -102,6 +102,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joining = false;
   /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
   private joinAsked = false;
+  /** Caught up on the ring's data, latched (health.ts). */
+  private readonly catchUp = new CatchUp();
   private gatherer: FiguresGatherer | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
@@ -268,6 +270,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         ringHolds: (address) => view.size > 1 && view.has(address),
         waitForChange: (ms) => this.nextRingChange(ms),
       });
+      // Nobody of ours to catch up from when the join completes: caught up for good.
+      this.catchingUp(false);
       if (joined.through === undefined) this.ringChanged();
       else if (seeds.length > 1) {
         void greetOtherSeeds({
@@ -559,9 +563,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } catch (err) {
       storeError = storeErrorOf(err);
     }
-    // Nobody to catch up from (alone, or only original servers around) counts as caught up.
-    const catchingUp = this.joinAsked && this.sync.totals.passes === 0 && this.modernMembers().length > 0;
-    return decideHealth({ joining: this.joining, catchingUp, storeError });
+    return decideHealth({ joining: this.joining, catchingUp: this.catchingUp(this.joining), storeError });
+  }
+
+  /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
+  private catchingUp(joining: boolean): boolean {
+    const passes = this.antiEntropy?.totals.passes ?? 0;
+    return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
   }
 
   private refuse(error: CoopError, connection: Connection): void {
