@@ -13,6 +13,7 @@ import { waitFor } from '../src/util/wait.js';
 import type { RingStatus } from '../src/protocol/status.js';
 import { killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
 import { at, tempDir } from './helpers.js';
+import { OriginalServer } from './original.js';
 
 after(killAll);
 
@@ -200,6 +201,28 @@ test('/_health is 503 "catching up" until the first comparison of contents after
   assert.deepEqual(await getJson(url), { status: 503, body: { status: 'unavailable', reason: 'catching up' } });
   release();
   await waitFor(async () => (await getJson(url)).status === 200, { what: 'the joiner to be caught up' });
+});
+
+test('/_health stays 200 once caught up: one of ours that joins later does not make it "catching up" again', async (t) => {
+  // Joined through an original server: nobody of ours to catch up from, so caught up at once.
+  const original = new OriginalServer({ checkIntervalMs: 200 });
+  await original.start();
+  t.after(() => original.stop());
+  // No pass of its own comes before the end of the test: only the latch keeps it healthy.
+  const options = { host: '127.0.0.1', port: 0, heartbeatMs: 200, syncIntervalMs: 600_000 };
+  const b = new RingNode({ ...options, join: original.self });
+  t.after(() => b.stop());
+  await b.start();
+  assert.deepEqual(await b.health(), { ok: true });
+  assert.equal(b.sync.totals.passes, 0);
+  // One of ours joins through b, which learns it speaks our extensions (its PING) before it is placed.
+  const c = new RingNode({ ...options, join: b.address });
+  t.after(() => c.stop());
+  await c.start();
+  assert.ok(b.members.includes(c.address), 'b holds c');
+  assert.equal(b.sync.totals.passes, 0, 'b has not compared with c yet');
+  assert.deepEqual(await b.health(), { ok: true });
+  assert.deepEqual(await getJson(`http://${b.address}/_health`), { status: 200, body: { status: 'ok' } });
 });
 
 test('/_health is 503 "store failed" when the data directory cannot be written', async (t) => {

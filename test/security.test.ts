@@ -11,7 +11,7 @@ import { createTestCluster } from '../src/node/cluster.js';
 import { RingNode } from '../src/node/node.js';
 import { deleteItem, getDigest, getItem, getRing, putItem } from '../src/client/client.js';
 import { encodeMessage } from '../src/protocol/messages.js';
-import type { Address } from '../src/protocol/address.js';
+import { parseAddress, type Address } from '../src/protocol/address.js';
 import { isCoopError, type ErrorCode } from '../src/errors.js';
 import { waitFor } from '../src/util/wait.js';
 import { writeFile } from 'node:fs/promises';
@@ -151,6 +151,36 @@ test('a server with a wrong secret, or none, cannot join; one with the secret jo
   const stray = new RingNode({ host: '127.0.0.1', port: 0, join: openRing.addresses[0], secret: SECRET, heartbeatMs: 200 });
   t.after(() => stray.stop());
   await rejectsWith(stray.start(), 'JOIN_REFUSED');
+});
+
+test('with a secret, a seed dialled at an address of its own other than the one it advertises takes the joiner; another secret is still refused', async (t) => {
+  // Listening everywhere, advertising 127.0.0.2, dialled at 127.0.0.1: the joiner seals for the address it dials.
+  const seed = new RingNode({ host: '0.0.0.0', port: 0, advertise: '127.0.0.2', secret: SECRET, heartbeatMs: 200 });
+  t.after(() => seed.stop());
+  const advertised = await seed.start();
+  const { port } = parseAddress(advertised);
+  assert.equal(advertised, `127.0.0.2:${port}`);
+  const dialled = `127.0.0.1:${port}`;
+
+  const wrong = new RingNode({ host: '127.0.0.1', port: 0, join: dialled, secret: 'not the secret', heartbeatMs: 200 });
+  t.after(() => wrong.stop());
+  await assert.rejects(wrong.start(), (err: unknown) => {
+    assert.ok(isCoopError(err) && err.code === 'JOIN_REFUSED', String(err));
+    assert.match(err.message, /the secrets differ, or the address dialled/);
+    return true;
+  });
+  assert.deepEqual(seed.members, [advertised], 'nobody got in');
+
+  const joiner = new RingNode({ host: '127.0.0.1', port: 0, join: dialled, secret: SECRET, heartbeatMs: 200 });
+  t.after(() => joiner.stop());
+  const self = await joiner.start();
+  await waitFor(() => seed.members.includes(self) || undefined, { what: 'the seed to hold the joiner' });
+  assert.deepEqual(joiner.members, [self, advertised]);
+  // The ring carries data with the secret, each way.
+  await putItem(self, 'there.txt', 'from the joiner');
+  await putItem(advertised, 'back.txt', 'from the seed');
+  assert.deepEqual(await getItem(advertised, 'there.txt'), { found: true, content: 'from the joiner', encoding: undefined });
+  assert.deepEqual(await getItem(self, 'back.txt'), { found: true, content: 'from the seed', encoding: undefined });
 });
 
 test('the start-up log says when the ring is open', async (t) => {

@@ -22,6 +22,36 @@ export function decideHealth(inputs: HealthInputs): Health {
   return { ok: true };
 }
 
+/** What tells whether a server has caught up on its ring's data, as it stands now. */
+export interface CatchUpInputs {
+  /** Started with seeds to join. */
+  joinAsked: boolean;
+  /** Its join has not completed yet. */
+  joining: boolean;
+  /** Comparisons of contents with a peer that have completed. */
+  passes: number;
+  /** Members of ours it could compare with (original servers cannot be compared with). */
+  peers: number;
+}
+
+/**
+ * Whether a server is still catching up, latched: it is caught up once it
+ * did not join, or, after its join completed, a comparison has completed or
+ * nobody of ours was there to compare with. From then on it stays caught up,
+ * so one of ours that joins (or is learned of) later does not take a serving
+ * server out of its load balancer; later differences are repaired by the
+ * anti-entropy passes while it serves.
+ */
+export class CatchUp {
+  private caughtUp = false;
+
+  /** Whether still catching up, given the state now; called at the join's end and at every health check. */
+  catchingUp(inputs: CatchUpInputs): boolean {
+    if (!this.caughtUp && (!inputs.joinAsked || (!inputs.joining && (inputs.passes > 0 || inputs.peers === 0)))) this.caughtUp = true;
+    return !this.caughtUp;
+  }
+}
+
 /** The HTTP answer: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable","reason":...}`. */
 export function healthAnswer(health: Health): { statusCode: 200 | 503; body: { status: 'ok' | 'unavailable'; reason?: string } } {
   return health.ok

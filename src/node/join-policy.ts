@@ -172,10 +172,11 @@ export function judgeFailure(err: unknown, options: { secret: boolean }): Judgem
 export function judgeErrorReply(code: ErrorCode, message: string, options: { secret: boolean }): Judgement {
   switch (code) {
     case 'UNAUTHENTICATED':
+      // With a secret, our tag covers it and the address we dialled: either may be what the seed refused.
       return {
         verdict: 'refused',
         reason: options.secret
-          ? `it refused our cluster secret: the secrets differ (${message})`
+          ? `it refused our cluster secret's tag: the secrets differ, or the address dialled is not one of the seed's own (a port forward or proxy in between: dial the address it advertises) (${message})`
           : `its ring has a cluster secret and this server has none: give it the same --secret or --secret-file (${message})`,
       };
     case 'SHUTTING_DOWN':

@@ -37,7 +37,7 @@ import { greetOtherSeeds, joinRing, seedList, servesTls } from './joiner.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
-import { decideHealth, storeErrorOf } from './health.js';
+import { CatchUp, decideHealth, storeErrorOf } from './health.js';
 import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
 import { VERSION } from '../version.js';
 import {
@@ -102,6 +102,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joining = false;
   /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
   private joinAsked = false;
+  /** Caught up on the ring's data, latched (health.ts). */
+  private readonly catchUp = new CatchUp();
   private gatherer: FiguresGatherer | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private context: HandlerContext | undefined;
@@ -174,7 +176,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       {
         onMessage: (text, connection) => this.receive(text, connection),
-        onStreamMessage: (text) => this.receive(text, detachedConnection) !== 'refused',
+        // Nothing on a stream is answered; its connection tells only where it arrived.
+        onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: takeHttp,
       },
@@ -267,6 +270,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         ringHolds: (address) => view.size > 1 && view.has(address),
         waitForChange: (ms) => this.nextRingChange(ms),
       });
+      // Nobody of ours to catch up from when the join completes: caught up for good.
+      this.catchingUp(false);
       if (joined.through === undefined) this.ringChanged();
       else if (seeds.length > 1) {
         void greetOtherSeeds({
@@ -405,7 +410,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
     };
   }
 
-  private receive(text: string, connection: Connection): void | 'stream' | 'refused' {
+  /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
+  private receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
     if (!this.context || !this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
@@ -414,7 +420,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let authentic = false;
     let nonce: string | undefined;
     try {
-      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address));
+      // A peer seals for the address it dialled: the advertised one, or another that reaches this server
+      // (a seed named by 127.0.0.1 that advertises 127.0.0.2, a wildcard listener's other addresses). The
+      // audience still names this server, since the connection arrived here, so a message sealed for
+      // another server is still refused. (Only an address that two servers share, such as the same private
+      // address in two networks, could let a message sealed for one pass at the other.)
+      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address, arrivedOn.local));
       message = decodeMessage(text);
       this.admit(message, authentic);
     } catch (err) {
@@ -552,9 +563,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } catch (err) {
       storeError = storeErrorOf(err);
     }
-    // Nobody to catch up from (alone, or only original servers around) counts as caught up.
-    const catchingUp = this.joinAsked && this.sync.totals.passes === 0 && this.modernMembers().length > 0;
-    return decideHealth({ joining: this.joining, catchingUp, storeError });
+    return decideHealth({ joining: this.joining, catchingUp: this.catchingUp(this.joining), storeError });
+  }
+
+  /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
+  private catchingUp(joining: boolean): boolean {
+    const passes = this.antiEntropy?.totals.passes ?? 0;
+    return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
   }
 
   private refuse(error: CoopError, connection: Connection): void {

@@ -9,11 +9,11 @@
  * TLS instead of plain TCP.
  */
 import { isUtf8 } from 'node:buffer';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, isIP, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
-import type { HostPort } from '../protocol/address.js';
+import { formatAddress, type HostPort } from '../protocol/address.js';
 
 export interface Limits {
   /** Largest message accepted, in bytes. */
@@ -51,6 +51,12 @@ export function readyEvent(tls: TlsClientOptions | undefined): 'secureConnect' |
 export interface Connection {
   /** "IP:PORT" of the remote end, for logs. */
   readonly remote: string;
+  /**
+   * "IP:PORT" the connection arrived at on this server (undefined in-process),
+   * which may differ from the address it advertises: a peer that dialled it
+   * sealed its message for that address. Asked for only when needed.
+   */
+  local?(): string | undefined;
   /** In-process requests (the HTTP face) take the reply object itself, never encoded. */
   deliver?(reply: unknown): void;
   /** Told, just before the answer goes, whether it is one (true) or an error (false): for metrics. */
@@ -72,8 +78,8 @@ export interface ListenerHandlers {
    * on it goes to onStreamMessage, and nothing is answered.
    */
   onMessage(text: string, connection: Connection): void | 'stream' | 'refused';
-  /** One object of a stream; false ends the stream (it was not a valid message). */
-  onStreamMessage?(text: string): boolean;
+  /** One object of a stream (`stream`: the connection it came on); false ends the stream (it was not a valid message). */
+  onStreamMessage?(text: string, stream: Connection): boolean;
   /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
   onFrameError(error: CoopError, connection: Connection): void;
   /**
@@ -152,7 +158,7 @@ export class TcpListener {
   }
 
   /** Reads one object after another from a peer's persistent connection; a bad one ends the stream. */
-  private stream(socket: Socket, first: Buffer): void {
+  private stream(socket: Socket, first: Buffer, connection: Connection): void {
     const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
     const take = (chunk: Buffer): void => {
       try {
@@ -162,7 +168,7 @@ export class TcpListener {
           if (!result) return;
           framer.reset();
           rest = result.rest;
-          if (this.handlers.onStreamMessage?.(utf8Text(result.frame)) === false) {
+          if (this.handlers.onStreamMessage?.(utf8Text(result.frame), connection) === false) {
             socket.destroy();
             return;
           }
@@ -269,7 +275,7 @@ export class TcpListener {
       socket.removeListener('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      if (this.handlers.onMessage(text, connection) === 'stream') this.stream(socket, result.rest);
+      if (this.handlers.onMessage(text, connection) === 'stream') this.stream(socket, result.rest, connection);
     };
     socket.on('data', onData);
     socket.on('end', () => {
@@ -304,6 +310,7 @@ function connectionFor(socket: Socket): Connection {
   const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   return {
     remote,
+    local: () => localAddressOf(socket),
     reply(payload) {
       if (!socket.destroyed && socket.writable) socket.end(payload);
     },
@@ -311,6 +318,15 @@ function connectionFor(socket: Socket): Connection {
       if (!socket.destroyed) socket.end();
     },
   };
+}
+
+/** The socket's local "IP:PORT" as ring addresses are written: an IPv4 address on a [::] listener without its ::ffff: prefix. */
+function localAddressOf(socket: Socket): string | undefined {
+  const host = socket.localAddress;
+  const port = socket.localPort;
+  if (host === undefined || port === undefined) return undefined;
+  const v4 = host.startsWith('::ffff:') ? host.slice(7) : undefined;
+  return formatAddress(v4 !== undefined && isIP(v4) === 4 ? v4 : host, port);
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -112,10 +112,10 @@ describe('judgeErrorReply', () => {
     assert.equal(judged.verdict, 'refused');
     assert.match(judged.reason, /has a cluster secret and this server has none/);
   });
-  test('UNAUTHENTICATED with a secret: refused, saying the secrets differ', () => {
+  test('UNAUTHENTICATED with a secret: refused, naming both causes (the secrets differ, or the address dialled)', () => {
     const judged = judgeErrorReply('UNAUTHENTICATED', 'the authentication tag does not match', { secret: true });
     assert.equal(judged.verdict, 'refused');
-    assert.match(judged.reason, /secrets differ.*tag does not match/);
+    assert.match(judged.reason, /secrets differ, or the address dialled .*tag does not match/);
   });
   test('a seed that is stopping or still starting: try again', () => {
     assert.equal(judgeErrorReply('SHUTTING_DOWN', 'stopping', { secret: false }).verdict, 'retry');

@@ -53,6 +53,20 @@ describe('PeerAuth', () => {
     assertCode(() => new PeerAuth('s3cret').open(retagged, TO), 'UNAUTHENTICATED', 'does not match');
   });
 
+  test('a second audience (the address a connection arrived at) is taken too; a replay is still refused there', () => {
+    const { text: sealed, nonce } = new PeerAuth('s3cret').seal(PUT, TO);
+    const receiver = new PeerAuth('s3cret');
+    const advertised = '127.0.0.2:4044';
+    assertCode(() => receiver.open(sealed, advertised, () => '127.0.0.1:4045'), 'UNAUTHENTICATED', 'meant for another server');
+    assertCode(() => receiver.open(sealed, advertised, () => undefined), 'UNAUTHENTICATED', 'meant for another server');
+    assert.deepEqual(
+      receiver.open(sealed, advertised, () => TO),
+      { text: PUT, authentic: true, nonce },
+    );
+    assertCode(() => receiver.open(sealed, advertised, () => TO), 'UNAUTHENTICATED', 'seen before');
+    assertCode(() => new PeerAuth('other').open(sealed, advertised, () => TO), 'UNAUTHENTICATED', 'does not match');
+  });
+
   test('an answer is sealed for the request it answers, and for no other', () => {
     const asker = new PeerAuth('s3cret');
     const answerer = new PeerAuth('s3cret');

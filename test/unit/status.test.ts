@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAgo, formatStatus } from '../../src/cli/status-table.js';
-import { decideHealth, healthAnswer, storeErrorOf } from '../../src/node/health.js';
+import { CatchUp, decideHealth, healthAnswer, storeErrorOf } from '../../src/node/health.js';
 import { FiguresGatherer } from '../../src/node/gather.js';
 import { decodeFigures, decodeRingStatus, type RingStatus, type SelfFigures } from '../../src/protocol/status.js';
 import { isCoopError } from '../../src/errors.js';
@@ -91,6 +91,22 @@ describe('health', () => {
       ok: false,
       reason: 'store failed: EACCES',
     });
+  });
+
+  test('catching up is latched: once caught up, a server stays so whoever comes later', () => {
+    const joined = { joinAsked: true, joining: false };
+    // Joined with one of ours to compare with: catching up until a pass completes, then caught up for good.
+    const afterPass = new CatchUp();
+    assert.equal(afterPass.catchingUp({ joinAsked: true, joining: true, passes: 0, peers: 0 }), true, 'no latch while joining');
+    assert.equal(afterPass.catchingUp({ ...joined, passes: 0, peers: 1 }), true);
+    assert.equal(afterPass.catchingUp({ ...joined, passes: 1, peers: 1 }), false);
+    assert.equal(afterPass.catchingUp({ ...joined, passes: 1, peers: 3 }), false);
+    // Joined with nobody of ours to compare with (only original servers): caught up, and still when one of ours comes.
+    const nobody = new CatchUp();
+    assert.equal(nobody.catchingUp({ ...joined, passes: 0, peers: 0 }), false);
+    assert.equal(nobody.catchingUp({ ...joined, passes: 0, peers: 1 }), false);
+    // Not asked to join: nothing to catch up on.
+    assert.equal(new CatchUp().catchingUp({ joinAsked: false, joining: false, passes: 0, peers: 2 }), false);
   });
 
   test('the HTTP answer is 200 ok or 503 with the reason', () => {
