@@ -1,7 +1,7 @@
 /** The real programs, spawned as a user runs them. */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -9,7 +9,7 @@ import { parseAddress } from '../src/protocol/address.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { getRing } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
-import { cpuSeconds, killAll, runClient, runProgram, startServer } from './processes.js';
+import { cpuSeconds, killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
 import { at, tempDir } from './helpers.js';
 import { createSandbox, sandboxUnavailable } from './sandbox.js';
 
@@ -303,4 +303,59 @@ test('webclient --delete, and the default data directory under the working direc
   t.after(() => again.kill().then(() => undefined));
   assert.equal((await runClient(['-get', 'kept.txt', ...at(again.address)])).stdout.toString(), 'still here');
   assert.equal((await runClient(['-get', 'doomed.txt', ...at(again.address)])).status, 1);
+});
+
+test('an option on the command line wins over a conflicting variable: --memory over WEBSERVER_DATA (the image sets it), --data over WEBSERVER_MEMORY', async (t) => {
+  const dir = await tempDir(t);
+  const imageData = join(dir, 'image-data');
+  const inMemory = await startServer(['--listen', '127.0.0.1:0', '--memory'], { WEBSERVER_DATA: imageData });
+  t.after(() => inMemory.kill().then(() => undefined));
+  await writeFile(join(dir, 'item.txt'), 'in memory');
+  assert.equal((await runClient(['-put', join(dir, 'item.txt'), ...at(inMemory.address)])).status, 0);
+  assert.match(inMemory.output(), /WEBSERVER_DATA is ignored: --memory on the command line wins over it/);
+  assert.doesNotMatch(inMemory.output(), /data directory/);
+  await assert.rejects(stat(imageData), { code: 'ENOENT' }, 'nothing written to WEBSERVER_DATA');
+
+  const kept = join(dir, 'kept');
+  const onDisk = await startServer(['--listen', '127.0.0.1:0', '--data', kept], { WEBSERVER_MEMORY: '1' });
+  t.after(() => onDisk.kill().then(() => undefined));
+  assert.ok(onDisk.output().includes(`data directory ${kept}`), onDisk.output());
+
+  // Given the same way, both are still an error.
+  const both = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--data', kept]);
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /option '--data <DIR>' cannot be used with option '--memory'/);
+  const bothFromEnv = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0'], { WEBSERVER_DATA: kept, WEBSERVER_MEMORY: '1' });
+  assert.equal(bothFromEnv.status, 1);
+  assert.match(bothFromEnv.stderr, /environment variable 'WEBSERVER_DATA' cannot be used with environment variable 'WEBSERVER_MEMORY'/);
+});
+
+test("--secret wins over WEBSERVER_SECRET_FILE, --secret-file over WEBSERVER_SECRET, -i/-p over WEBSERVER_JOIN: the servers join with the command line's", async (t) => {
+  const dir = await tempDir(t);
+  const [right, wrong] = [join(dir, 'right'), join(dir, 'wrong')];
+  await writeFile(right, 'the ring secret\n');
+  await writeFile(wrong, 'another secret\n');
+  const ring = await startServer(['--listen', '127.0.0.1:0', '--secret', 'the ring secret', '--heartbeat', '0.5']);
+  t.after(() => ring.kill().then(() => undefined));
+  const first = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', '--secret', 'the ring secret', ...at(ring.address)], {
+    WEBSERVER_SECRET_FILE: wrong,
+  });
+  t.after(() => first.kill().then(() => undefined));
+  await waitFor(async () => sameCycle(await getRing(ring.address), [ring.address, first.address]), { what: 'the first to join' });
+  // A port nobody listens on: were WEBSERVER_JOIN used, the join would never end.
+  const closed = await listenOn(0);
+  const unused = (closed.address() as { port: number }).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const second = await startServer(['--listen', '127.0.0.1:0', '--heartbeat', '0.5', '--secret-file', right, ...at(ring.address)], {
+    WEBSERVER_SECRET: 'another secret',
+    WEBSERVER_JOIN: `127.0.0.1:${unused}`,
+  });
+  t.after(() => second.kill().then(() => undefined));
+  await waitFor(async () => (await getRing(ring.address)).length === 3, { what: 'the second to join' });
+  assert.match(second.output(), /WEBSERVER_SECRET is ignored: --secret-file on the command line wins over it/);
+  assert.match(second.output(), /WEBSERVER_JOIN is ignored: --ip on the command line wins over it/);
+
+  const both = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--secret', 'x', '--secret-file', right]);
+  assert.equal(both.status, 1);
+  assert.match(both.stderr, /option '--secret <SECRET>' cannot be used with option '--secret-file <FILE>'/);
 });

@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitFor } from '../src/util/wait.js';
+import { EXIT } from '../src/cli/server-main.js';
 import { tempDir } from './helpers.js';
 import { killAll, runProgram } from './processes.js';
 import { createSandbox, sandboxUnavailable } from './sandbox.js';
@@ -327,3 +328,18 @@ test(
     assert.equal(stdout + stderr, '', 'no complaint about the unit');
   },
 );
+
+test("docs/deploy.md's systemd unit does not restart a server for what a restart cannot cure: an unreadable secret (2), a refused join (3)", async () => {
+  const docs = await readFile(join(ROOT, 'docs/deploy.md'), 'utf8');
+  const unit = /```ini\n([\s\S]*?)```/.exec(docs)?.[1] ?? '';
+  const prevented = /^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1]?.split(/\s+/).map(Number);
+  assert.deepEqual(prevented?.sort(), [EXIT.unreadable, EXIT.joinRefused].sort());
+  assert.match(unit, /^Restart=on-failure$/m, 'a join that timed out (exit 1) is tried again');
+});
+
+test("docs/OPERATIONS.md's container health check is the image's (the host name's address, which the server listens on by default)", async () => {
+  const docs = await readFile(join(ROOT, 'docs/OPERATIONS.md'), 'utf8');
+  const block = /```dockerfile\n([\s\S]*?)```/.exec(docs)?.[1] ?? '';
+  const [documented] = parseDockerfile(`FROM scratch\n${block}`);
+  assert.equal(one(documented!, 'HEALTHCHECK'), one(runtime, 'HEALTHCHECK'));
+});

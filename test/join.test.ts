@@ -89,7 +89,7 @@ test('the join timeout and the seeds come from the environment too', async () =>
   assert.match(run.stdout.toString() + run.stderr, new RegExp(`no ring within 1 s; seeds tried: 127\\.0\\.0\\.1:${port}`));
 });
 
-test('a server without the cluster secret at a ring with one exits 1 naming the secret; so does one with a secret at an open ring', async (t) => {
+test('a server without the cluster secret at a ring with one exits 3 (refused) naming the secret; so does one with a secret at an open ring', async (t) => {
   t.after(killAll);
   const closed = await startServer(['--listen', '127.0.0.1:0', '--secret', 'the ring secret']);
   const open = await startServer(['--listen', '127.0.0.1:0']);
@@ -97,28 +97,28 @@ test('a server without the cluster secret at a ring with one exits 1 naming the 
     runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--join', address, '--join-timeout', '30', ...extra]);
 
   const without = await join(closed.address, []);
-  assert.equal(without.status, 1);
+  assert.equal(without.status, 3);
   assert.match(without.stdout.toString() + without.stderr, /cannot join .*its ring has a cluster secret and this server has none/);
 
   const withOne = await join(open.address, ['--secret', 'a secret of its own']);
-  assert.equal(withOne.status, 1);
+  assert.equal(withOne.status, 3);
   assert.match(withOne.stdout.toString() + withOne.stderr, /cannot join .*its ring has no cluster secret, or another one/);
 
   const wrong = await join(closed.address, ['--secret', 'another secret']);
-  assert.equal(wrong.status, 1);
+  assert.equal(wrong.status, 3);
   assert.match(wrong.stdout.toString() + wrong.stderr, /cannot join .*the secrets differ/);
 
   assert.deepEqual(await getRing(closed.address), [closed.address], 'nobody got in');
   assert.deepEqual(await getRing(open.address), [open.address], 'nobody got in');
 });
 
-test('a seed that is an HTTP server, not a ring server: exit 1 at once', async (t) => {
+test('a seed that is an HTTP server, not a ring server: exit 3 (refused) at once', async (t) => {
   const http = createHttpServer((_request, response) => response.end('hello'));
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   t.after(() => http.close());
   const { port } = http.address() as { port: number };
   const run = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '-i', '127.0.0.1', '-p', String(port)]);
-  assert.equal(run.status, 1);
+  assert.equal(run.status, 3);
   assert.match(run.stdout.toString() + run.stderr, new RegExp(`cannot join 127\\.0\\.0\\.1:${port}: not a ring server`));
 });
 

@@ -321,7 +321,7 @@ test('the programs: secret from a file, token from the environment; a wrong secr
   assert.doesNotMatch(a.output(), /the ring is open/);
 
   const intruder = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--secret', 'guess', ...at(a.address)]);
-  assert.equal(intruder.status, 1);
+  assert.equal(intruder.status, 3, 'a refused join');
   assert.match(intruder.stdout.toString() + intruder.stderr, /cannot join .*authentication tag does not match/);
   assert.equal((await getRing(b.address)).length, 2);
 

@@ -1,10 +1,13 @@
 /**
  * Stopping a server with signals, as users do: a second Ctrl-C while the
- * server leaves, and SIGTERM to `npm start`.
+ * server leaves, SIGTERM to `npm start`, and SIGTERM while it is still
+ * joining, as a process of its own and as PID 1 (how a container runs it).
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ask, getRing } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
@@ -106,3 +109,71 @@ for (const how of ['SIGTERM to npm', 'Ctrl-C (SIGINT to the process group)'] as 
     assert.match(output, /left the ring \(told /);
   });
 }
+
+/** A seed that accepts connections and never answers: a join through it stays under way. */
+async function silentSeed(t: { after(fn: () => Promise<void>): void }): Promise<string> {
+  const sockets = new Set<import('node:net').Socket>();
+  const seed = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {}).resume();
+  });
+  await new Promise<void>((resolve) => seed.listen(0, '127.0.0.1', resolve));
+  t.after(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => seed.close(resolve));
+  });
+  return `127.0.0.1:${(seed.address() as AddressInfo).port}`;
+}
+
+/** Why PID namespaces cannot be made here, or false when they can. */
+function pidNamespaceUnavailable(): string | false {
+  if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux for a PID namespace (unshare --pid)';
+  const probe = spawnSync('unshare', ['--pid', '--fork', '--mount-proc', 'true'], { stdio: 'ignore' });
+  return probe.status === 0 ? false : `unshare --pid does not work here (${probe.error?.message ?? `exit status ${probe.status}`})`;
+}
+
+/** The one child of `pid` (the server under unshare), from /proc. */
+async function onlyChild(pid: number): Promise<number> {
+  const children: number[] = [];
+  for (const task of await readdir(`/proc/${pid}/task`)) {
+    const listed = await readFile(`/proc/${pid}/task/${task}/children`, 'utf8');
+    children.push(...listed.split(' ').filter(Boolean).map(Number));
+  }
+  assert.equal(children.length, 1, `one child of ${pid}: ${children.join(', ')}`);
+  return children[0]!;
+}
+
+const JOINING = ['--listen', '127.0.0.1:0', '--memory', '--join-timeout', '60'];
+
+test('SIGTERM while the server is still joining stops it: it gives the join up and exits 0', async (t) => {
+  const seed = await silentSeed(t);
+  const server = await startServer([...JOINING, '--join', seed]);
+  t.after(() => server.kill().then(() => undefined));
+  // It listens, then joins: the join is under way once it has printed its address.
+  server.process.kill('SIGTERM');
+  assert.equal(await server.exited, 0, server.output());
+  assert.match(server.output(), /SIGTERM: stopping \(not joined yet: the join is given up\)/);
+  assert.doesNotMatch(server.output(), /\[ERROR\]/);
+});
+
+test('as PID 1 (a container), SIGTERM while joining stops the server: exit 0, not ignored until --join-timeout', async (t) => {
+  const unavailable = pidNamespaceUnavailable();
+  if (unavailable) {
+    t.skip(unavailable);
+    return;
+  }
+  const seed = await silentSeed(t);
+  const server = await startServer([...JOINING, '--join', seed], {}, undefined, ['unshare', '--pid', '--fork', '--mount-proc']);
+  t.after(() => server.kill().then(() => undefined));
+  const pid1 = await onlyChild(server.process.pid!);
+  assert.match(await readFile(`/proc/${pid1}/status`, 'utf8'), /^NSpid:\s+\d+\s+1$/m, 'the server is PID 1 in its namespace');
+  process.kill(pid1, 'SIGTERM');
+  let code: number | string | undefined;
+  void server.exited.then((ended) => (code = ended));
+  // Ignored, the signal would leave the server joining for its 60 s.
+  await waitFor(() => code !== undefined, { timeoutMs: 15_000, what: 'the server to exit' }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${server.output()}`);
+  });
+  assert.equal(code, 0, server.output());
+  assert.match(server.output(), /SIGTERM: stopping/);
+});

@@ -7,6 +7,7 @@ import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../l
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
 import * as parse from './options.js';
+import { settleExclusiveOptions } from './exclusive.js';
 import { VERSION } from '../version.js';
 
 interface ServerArgs {
@@ -44,6 +45,19 @@ interface ServerArgs {
   tlsCa?: string;
 }
 
+/** The exit statuses of webserver (systemd's RestartPreventExitStatus= lists those a restart cannot cure). */
+export const EXIT = {
+  /** Stopped by SIGINT or SIGTERM. */
+  stopped: 0,
+  /** Bad arguments, a port it cannot bind, no ring within --join-timeout (JOIN_FAILED): a restart may help. */
+  failed: 1,
+  joinFailed: 1,
+  /** A secret, certificate or key file that cannot be read, or is empty. */
+  unreadable: 2,
+  /** A seed refused this server (JOIN_REFUSED: cluster secret, TLS, not a ring server). */
+  joinRefused: 3,
+} as const;
+
 /** The default data directory: one per server, under the working directory, named after its address. */
 export function defaultDataDir(self: string): string {
   return join('data', self.replace(/[^A-Za-z0-9.]+/g, '_').replace(/^_|_$/g, ''));
@@ -68,11 +82,10 @@ export function serverCommand(): Command {
         'seeds to join, tried in turn until one takes this server in (host names are resolved at each try)',
       )
         .argParser(parse.seeds)
-        .env('WEBSERVER_JOIN')
-        .conflicts(['ip', 'port']),
+        .env('WEBSERVER_JOIN'),
     )
     .addOption(
-      new Option('--join-timeout <SECONDS>', 'how long to keep trying to join before exiting with status 1')
+      new Option('--join-timeout <SECONDS>', `how long to keep trying to join before exiting with status ${EXIT.joinFailed}`)
         .argParser(parse.seconds)
         .default(DEFAULTS.joinTimeoutMs / 1000)
         .env('WEBSERVER_JOIN_TIMEOUT'),
@@ -168,9 +181,9 @@ export function serverCommand(): Command {
         .env('WEBSERVER_MAX_REQUESTS_PER_CONNECTION'),
     )
     .addOption(
-      new Option('--secret <SECRET>', 'cluster secret: peer messages are authenticated with it (prefer the variable or --secret-file)')
-        .env('WEBSERVER_SECRET')
-        .conflicts('secretFile'),
+      new Option('--secret <SECRET>', 'cluster secret: peer messages are authenticated with it (prefer the variable or --secret-file)').env(
+        'WEBSERVER_SECRET',
+      ),
     )
     .addOption(new Option('--secret-file <FILE>', 'read the cluster secret from FILE').env('WEBSERVER_SECRET_FILE'))
     .addOption(new Option('--write-token <TOKEN>', 'PUT and DELETE need this token (webclient --token)').env('WEBSERVER_WRITE_TOKEN'))
@@ -185,9 +198,7 @@ export function serverCommand(): Command {
       new Option('--tls-ca <FILE>', "certificates (PEM) to trust when connecting to peers (default: the system's)").env('WEBSERVER_TLS_CA'),
     )
     .addOption(
-      new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)')
-        .env('WEBSERVER_DATA')
-        .conflicts('memory'),
+      new Option('--data <DIR>', 'keep items on disk in DIR (default: data/IP_PORT under the working directory)').env('WEBSERVER_DATA'),
     )
     .addOption(
       new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'),
@@ -224,7 +235,11 @@ export function serverCommand(): Command {
     )
     .addHelpText(
       'after',
-      '\nEach option can also be set by the environment variable shown beside it.\n' +
+      '\nEach option can also be set by the environment variable shown beside it; an option on the command line wins\n' +
+        'over the variable, and over the variable of an option it cannot be used with (--memory over WEBSERVER_DATA).\n' +
+        `Exit status: ${EXIT.stopped} after SIGINT or SIGTERM; ${EXIT.failed} for bad arguments, or when it cannot start, or no ring answered\n` +
+        `within --join-timeout; ${EXIT.unreadable} for an unreadable or empty secret, certificate or key; ${EXIT.joinRefused} when a seed\n` +
+        'refused this server (cluster secret, TLS, not a ring server): restarting cannot help.\n' +
         "Examples: webserver -p 4043    (join the server at this host name's address, port 4043)\n" +
         '          webserver --listen 0.0.0.0:4043 --advertise 10.0.0.5:4043 --join seed1:4043,seed2:4043\n',
     );
@@ -258,8 +273,40 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   surviveClosedStandardStreams();
   const command = serverCommand();
   command.parse(argv, { from: 'user' });
+  const overridden = settleExclusiveOptions(command);
   const args = command.opts<ServerArgs>();
   const log = createLogger({ format: args.logFormat, verbose: args.verbose, time: args.logTime === 'on' });
+  for (const line of overridden) log.info(line);
+  // Installed first: a signal while the server starts or joins must stop it too (as PID 1, a signal
+  // without a handler is ignored, so `docker stop` would wait for its SIGKILL).
+  let node: RingNode | undefined = undefined;
+  let joined = false;
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    // A second signal (a second Ctrl-C; npm passing on the terminal's SIGINT) must not cut the leave short.
+    if (stopping) {
+      log.info(`${signal}: already ${joined ? 'leaving the ring' : 'stopping'}`);
+      return;
+    }
+    stopping = true;
+    log.info(joined ? `${signal}: leaving the ring` : `${signal}: stopping (not joined yet: the join is given up)`);
+    // Leave gracefully, but never hang: the process is gone within a second and a half. A server
+    // still joining may already be in its seed's ring, so it leaves too, without waiting for start().
+    const exit = (): never => process.exit(EXIT.stopped);
+    setTimeout(exit, 1500).unref();
+    void (node ? node.leave() : Promise.resolve()).then(exit, exit);
+  };
+  const onSigint = (): void => shutdown('SIGINT');
+  const onSigterm = (): void => shutdown('SIGTERM');
+  process.on('SIGINT', onSigint);
+  process.on('SIGTERM', onSigterm);
+  const failed = (status: number): RingNode | undefined => {
+    process.off('SIGINT', onSigint);
+    process.off('SIGTERM', onSigterm);
+    process.exitCode = status;
+    return node;
+  };
+
   const listen = args.listen ?? { host: undefined, port: parse.DEFAULT_PORT, probeUpward: true };
   const host = listen.host === undefined ? await parse.hostAddress() : await parse.resolveHost(listen.host);
   // -i/-p is the one-seed spelling of --join; its host name, like theirs, is resolved at each try.
@@ -274,10 +321,10 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     secrets = await readSecrets(args);
   } catch (err) {
     log.error((err as Error).message);
-    process.exitCode = 2;
-    return undefined;
+    return failed(EXIT.unreadable);
   }
-  const node = new RingNode({
+  if (stopping) return undefined;
+  node = new RingNode({
     host,
     port: listen.port,
     probeUpward: listen.probeUpward,
@@ -307,24 +354,11 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   try {
     await node.start();
   } catch (err) {
+    // Stopped by a signal: the shutdown ends the process.
+    if (stopping) return node;
     log.error(isCoopError(err) ? err.message : String(err));
-    process.exitCode = 1;
-    return node;
+    return failed(isCoopError(err, 'JOIN_REFUSED') ? EXIT.joinRefused : EXIT.failed);
   }
-  let leaving = false;
-  const shutdown = (signal: string): void => {
-    // A second signal (a second Ctrl-C; npm passing on the terminal's SIGINT) must not cut the leave short.
-    if (leaving) {
-      log.info(`${signal}: already leaving the ring`);
-      return;
-    }
-    leaving = true;
-    log.info(`${signal}: leaving the ring`);
-    // Leave gracefully, but never hang: the process is gone within a second and a half.
-    setTimeout(() => process.exit(0), 1500).unref();
-    void node.leave().then(() => process.exit(0));
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  joined = true;
   return node;
 }

@@ -166,7 +166,7 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
   const plain = plainRequest(message);
   if (await served) return;
   if (ctx.joining() && !message.local) {
-    ctx.reply(connection, errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly'));
+    ctx.reply(connection, notReady());
     return;
   }
   // A tombstone is an answer too: the item was deleted.
@@ -177,6 +177,10 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
   const id = ctx.newRoundId();
   waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part, plain });
   ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
+}
+
+function notReady(): Reply {
+  return errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly');
 }
 
 /**
@@ -335,6 +339,11 @@ export const handlers: HandlerTable = {
   },
 
   async PUT(message, connection, ctx) {
+    // Taken while joining, a write would be acknowledged and then lost with the server if the join fails.
+    if (ctx.joining()) {
+      ctx.reply(connection, notReady());
+      return;
+    }
     const { item, content, encoding, part } = message.data;
     // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
     if (part) {
@@ -356,6 +365,10 @@ export const handlers: HandlerTable = {
   },
 
   async DELETE(message, connection, ctx) {
+    if (ctx.joining()) {
+      ctx.reply(connection, notReady());
+      return;
+    }
     const item = message.data;
     const version = ctx.clock.next(ctx.now());
     const data: ItemData = { item, content: '', version, deleted: true };

@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { sha1 } from '../store/hash.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isCoopError } from '../errors.js';
+import { isCoopError, type ErrorCode } from '../errors.js';
 import { checkItemName } from '../protocol/names.js';
 import { httpStatusOf, type Message, type Reply } from '../protocol/messages.js';
 import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
@@ -69,10 +69,15 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** The error code of the reply it came from, if any. */
+    readonly code?: ErrorCode,
   ) {
     super(message);
   }
 }
+
+/** What a 503 for a server still joining tells clients to wait (`Retry-After`, seconds): its join is retried every few seconds at most. */
+export const NOT_READY_RETRY_AFTER_SECONDS = 5;
 
 /**
  * The path of the request target, as sent: no dot segments resolved, since a
@@ -101,7 +106,7 @@ function itemName(path: string): string {
 }
 
 function expect<T extends Reply['type']>(reply: Reply, type: T): Extract<Reply, { type: T }> {
-  if (reply.type === 'ERROR') throw new HttpError(httpStatusOf(reply.data.code), reply.data.message);
+  if (reply.type === 'ERROR') throw new HttpError(httpStatusOf(reply.data.code), reply.data.message, reply.data.code);
   if (reply.type !== type) throw new HttpError(500, `unexpected ${reply.type} reply`);
   return reply as Extract<Reply, { type: T }>;
 }
@@ -384,6 +389,7 @@ export function createWebApp(deps: WebDeps): WebApp {
     res.on('finish', () => deps.metrics.http.inc({ method: req.method ?? '?', status: String(res.statusCode) }));
     route(req, res).catch((err: unknown) => {
       const status = err instanceof HttpError ? err.status : isCoopError(err) ? httpStatusOf(err.code) : 500;
+      const code = err instanceof HttpError ? err.code : isCoopError(err) ? err.code : undefined;
       if (status === 500) deps.log().error(`HTTP ${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (res.headersSent) {
         res.destroy();
@@ -392,6 +398,7 @@ export function createWebApp(deps: WebDeps): WebApp {
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', connection: 'close' };
       // Browsers prompt for Basic credentials; the password is the token.
       if (status === 401) headers['www-authenticate'] = 'Basic realm="Co-op WebServers", charset="UTF-8"';
+      if (code === 'NOT_READY') headers['retry-after'] = String(NOT_READY_RETRY_AFTER_SECONDS);
       res.writeHead(status, headers);
       res.end(`${(err as Error).message}\n`);
       req.resume();
