@@ -18,6 +18,8 @@ import { startServer, type ServerProcess } from '../processes.js';
 export interface ChaosOptions {
   seconds: number;
   servers?: number;
+  /** Go on past `seconds` (up to three times as long) until this many faults were made: a slow machine makes fewer in the time. */
+  minFaults?: number;
   seed?: number;
   say?: (line: string) => void;
 }
@@ -130,7 +132,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     });
 
     const deadline = Date.now() + options.seconds * 1000;
-    while (Date.now() < deadline) {
+    const lastChance = Date.now() + 3 * options.seconds * 1000;
+    const faultsFrom = report.actions.length;
+    const moreFaults = () => report.actions.length - faultsFrom < (options.minFaults ?? 0) && Date.now() < lastChance;
+    while (Date.now() < deadline || moreFaults()) {
       await delay(700 + rand() * 800);
       const running = up();
       const slot = pick(slots);
