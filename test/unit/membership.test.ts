@@ -934,4 +934,51 @@ describe('Membership forgetting', () => {
       }
     });
   }
+
+  for (const mode of ['newest', 'random'] as const) {
+    for (const seed of SEEDS.slice(0, 3)) {
+      test(`100 rolling restarts joining through the ${mode} member, forgotten in any order: one ring order, bounded via (seed ${seed})`, () => {
+        const random = prng(seed);
+        const HOUR = DAY / 24;
+        const stable = [0, 1, 2].map((i) => `127.0.0.1:${6000 + i}`);
+        // The reference never forgets: its ring is the order every replica must keep.
+        const reference = new Membership(stable[0]!, 0, Infinity);
+        reference.place(stable[1]!, 1);
+        reference.place(stable[2]!, 2, stable[1]);
+        const replicas = stable.map((self) => new Membership(self, 0, DAY));
+        const rolling: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          const now = 10 + (i + 1) * 3 * HOUR;
+          const live = reference.ring();
+          const anchor = mode === 'newest' ? (rolling.at(-1) ?? stable[0]!) : pick(live, random);
+          const newcomer = `127.0.0.1:${7000 + i}`;
+          reference.place(newcomer, now, anchor);
+          rolling.push(newcomer);
+          // The restart's old instance dies (its replacement has a new address): keep two to four rolling members.
+          if (rolling.length > 2 + Math.floor(random() * 3)) reference.declareDead(rolling.shift()!, now);
+          for (const m of shuffle(replicas, random)) {
+            if (random() < 0.5) m.forgetExpired(now + Math.floor(random() * HOUR));
+            const other = pick(replicas, random);
+            if (random() < 0.5) m.merge(other.all(), now);
+            for (const batch of batches(shuffle(reference.all(), random), random, 6)) m.merge(batch, now);
+            if (random() < 0.5) m.forgetExpired(now);
+            assert.deepEqual(m.ring(), reference.ring(), `restart ${i}: ${m.self}'s ring`);
+            for (const e of m.all()) {
+              assert.ok((e.via?.length ?? 0) <= reference.ring().length, `restart ${i}: ${e.address} carries ${e.via?.length} hops`);
+            }
+          }
+        }
+        const end = 10 + 400 * 3 * HOUR;
+        for (const m of replicas) m.forgetExpired(end);
+        for (const m of replicas) for (const other of replicas) m.merge(other.all(), end);
+        for (const m of replicas) {
+          assert.deepEqual(m.ring(), reference.ring());
+          assert.deepEqual(m.all(), replicas[0]!.all());
+          // Once the dead are forgotten, what remains is a handful of entries with at most a hop or two each.
+          assert.ok(m.all().length <= reference.ring().length, 'only live members are left');
+          for (const e of m.all()) assert.ok((e.via?.length ?? 0) <= 2, `${e.address} carries ${e.via?.length} hops`);
+        }
+      });
+    }
+  }
 });
