@@ -17,10 +17,14 @@
  * Forgetting: a member dead or left for longer than `forgetAfterMs` (timed
  * from `since`, which travels with the entry) is dropped. So that the tree
  * keeps its shape, the members placed after it are placed after its own
- * anchor instead, carrying the forgotten placements in `via`: the walk puts
+ * anchor instead, carrying the forgotten placement in `via`: the walk puts
  * them exactly where they were, on every server, whether it has forgotten
- * yet or not. An expired entry that comes back from a server that has not
- * forgotten yet is dropped again as it is merged.
+ * yet or not. A forgotten member with a single member below it is not kept
+ * as a hop: that member takes its place (`slot`, the placement it is sorted
+ * by), so a chain of restarts, each joining through the last, carries one
+ * slot and no hops; `via` only names forgotten members that still branch,
+ * fewer than there are members. An expired entry that comes back from a
+ * server that has not forgotten yet is dropped again as it is merged.
  *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
@@ -44,6 +48,8 @@ export interface Member {
   since?: number | undefined;
   /** Forgotten members between `after` and this one, outermost first, with their placements. */
   via?: Hop[] | undefined;
+  /** The forgotten member whose place this one took (it was all that hung below it): sorted by that placement. */
+  slot?: Hop | undefined;
 }
 
 /** A forgotten member's placement, kept in the members placed after it. */
@@ -63,16 +69,18 @@ function compareText(a: string, b: string): number {
 }
 
 function viaKey(entry: Member): string {
-  return entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '';
+  const slot = entry.slot ? `${entry.slot.address}@${entry.slot.placed}|` : '';
+  return slot + (entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '');
 }
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
 /**
  * The total order behind merging: which of two entries for one address wins.
- * Of two copies of one placement, the one with more forgotten members folded
- * in wins (so a server that has forgotten keeps its copy), and of two deaths
- * the earlier known one (so every server forgets it at the same time).
+ * Of two copies of one placement, the one that took the slot of an older
+ * forgotten member wins, then the one with more forgotten members folded in
+ * (so a server that has forgotten keeps its copy), and of two deaths the
+ * earlier known one (so every server forgets it at the same time).
  */
 export function compareEntries(a: Member, b: Member): number {
   return (
@@ -80,6 +88,7 @@ export function compareEntries(a: Member, b: Member): number {
     RANK[a.status] - RANK[b.status] ||
     (a.status === b.status ? 0 : a.status === 'left' ? 1 : b.status === 'left' ? -1 : 0) ||
     a.placed - b.placed ||
+    (b.slot ?? b).placed - (a.slot ?? a).placed ||
     (a.via?.length ?? 0) - (b.via?.length ?? 0) ||
     compareText(a.after ?? '', b.after ?? '') ||
     compareText(viaKey(a), viaKey(b)) ||
@@ -182,16 +191,18 @@ export class Membership {
     for (const entry of [...this.entries.values()]) {
       if (inRing(entry.status) || entry.address === this.self) continue;
       if (entry.since === undefined) this.put({ ...entry, since: now });
-      else if (now - entry.since >= this.forgetAfterMs) expired.push(entry.address);
+      else if (this.expired(entry, now)) expired.push(entry.address);
     }
-    for (const address of expired.sort()) this.fold(address);
+    const hops = new Set(expired.sort().map((address) => this.fold(address)));
+    if (hops.size > 0) this.contract(hops);
     return expired;
   }
 
-  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it. */
-  private fold(address: Address): void {
+  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it (the hop returned). */
+  private fold(address: Address): Address {
     const gone = this.entries.get(address)!;
-    const hops = [...(gone.via ?? []), { address, placed: gone.placed }];
+    const hop = gone.slot ?? { address, placed: gone.placed };
+    const hops = [...(gone.via ?? []), hop];
     this.entries.delete(address);
     this.suspectedSince.delete(address);
     this.ringCache = undefined;
@@ -199,6 +210,11 @@ export class Membership {
       if (entry.after !== address) continue;
       this.put({ ...entry, after: gone.after, via: [...hops, ...(entry.via ?? [])] });
     }
+    return hop.address;
+  }
+
+  private expired(entry: Member, now: number): boolean {
+    return !inRing(entry.status) && entry.since !== undefined && now - entry.since >= this.forgetAfterMs;
   }
 
   /** Suspects whose suspicion is older than `timeoutMs` are declared dead; returns them. */
@@ -233,6 +249,8 @@ export class Membership {
       }
       const held = this.entries.get(incoming.address);
       if (held && compareEntries(incoming, held) <= 0) continue;
+      // Forgotten here, and would be again at once: its old placement is not let back in.
+      if (!held && forgetting && this.expired(incoming, now)) continue;
       // A suspicion is timed from when it was heard here (a newer incarnation's suspicion is a new one).
       if (incoming.status === 'suspect' && (held?.status !== 'suspect' || incoming.incarnation > held.incarnation)) {
         this.suspectedSince.set(incoming.address, now);
@@ -241,23 +259,82 @@ export class Membership {
     }
     if (held) {
       // What was forgotten here and came back from a server that has not forgotten yet goes again.
+      // Copies from servers that have not forgotten yet are folded first, so that what is forgotten now hangs in place.
+      this.refold(held);
       this.forgetExpired(now);
-      this.refold();
+      this.refold(held);
+      this.splitSlots();
       changed = !sameEntries(held, this.entries);
     }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
   }
 
-  /** Entries still placed right after a member forgotten here (newer copies from servers that knew it) are folded the same way. */
-  private refold(): void {
+  /**
+   * Entries still placed right after a member forgotten here (newer copies
+   * from servers that knew it) are folded the same way: under its ghost, or
+   * under the slot an entry took for it. A copy of the placement held
+   * `previous`ly takes the folded place that copy had.
+   */
+  private refold(previous: ReadonlyMap<Address, Member>): void {
     const ghosts = ghostsOf(this.entries);
-    if (ghosts.size === 0) return;
+    const slots = new Map<Address, Member>();
+    for (const entry of [...previous.values(), ...this.entries.values()]) if (entry.slot) slots.set(entry.slot.address, entry);
     for (const entry of [...this.entries.values()]) {
-      const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
-      if (!ghost || entry.after === undefined) continue;
-      const hop = { address: entry.after, placed: ghost.placed };
-      this.put({ ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] });
+      if (entry.after === undefined || this.entries.has(entry.after)) continue;
+      const tail = entry.via ?? [];
+      const ghost = ghosts.get(entry.after);
+      const holder = slots.get(entry.after);
+      const before = previous.get(entry.address);
+      if (before && before.placed === entry.placed && (before.after === undefined || this.entries.has(before.after))) {
+        this.put({ ...entry, after: before.after, via: before.via, slot: before.slot });
+      } else if (ghost) {
+        this.put({ ...entry, after: ghost.after, via: [...ghost.via, { address: entry.after, placed: ghost.placed }, ...tail] });
+      } else if (holder?.slot && (holder.after === undefined || this.entries.has(holder.after))) {
+        this.put({ ...entry, after: holder.after, via: [...(holder.via ?? []), holder.slot, ...tail] });
+      }
+    }
+  }
+
+  /**
+   * A member just forgotten here (`hops`) with one node below it (an entry,
+   * or another forgotten one) is merged with it, keeping its own placement:
+   * an entry takes its slot, a forgotten one is dropped from the chains. The
+   * result does not depend on the order, and keeps the ring order; it keeps
+   * `via` from growing with every restart that joins through the newest
+   * member. Only what this server held is merged so: it knew, for a whole
+   * `forgetAfterMs`, all that hung below it.
+   */
+  private contract(hops: ReadonlySet<Address>): void {
+    this.splitSlots();
+    for (;;) {
+      const ghosts = new Map([...ghostsOf(this.entries)].filter(([address]) => hops.has(address)));
+      if (ghosts.size === 0) return;
+      const below = new Map<Address, Set<Address>>();
+      for (const entry of this.entries.values()) {
+        const via = entry.via ?? [];
+        via.forEach((hop, i) => {
+          if (!ghosts.has(hop.address)) return;
+          const next = via[i + 1]?.address ?? entry.address;
+          const set = below.get(hop.address) ?? new Set<Address>();
+          set.add(next);
+          below.set(hop.address, set);
+        });
+      }
+      const single = [...below.entries()]
+        .filter(([, set]) => set.size === 1)
+        .map(([ghost, set]): [Address, Address] => [ghost, [...set][0]!])
+        .filter(([, child]) => ghosts.has(child) || this.entries.has(child))
+        .sort((a, b) => compareText(a[0], b[0]))[0];
+      if (!single) return;
+      const [ghost, child] = single;
+      for (const entry of [...this.entries.values()]) {
+        const via = entry.via ?? [];
+        const at = via.findIndex((hop) => hop.address === ghost);
+        if (at === -1) continue;
+        if (at === via.length - 1 && entry.address === child) this.put({ ...entry, via: via.slice(0, -1), slot: via[at] });
+        else if (via[at + 1]?.address === child) this.put({ ...entry, via: [...via.slice(0, at + 1), ...via.slice(at + 2)] });
+      }
     }
   }
 
@@ -284,6 +361,30 @@ export class Membership {
     return changed;
   }
 
+  /**
+   * A slot taken by a member that turns out not to be all that hung below
+   * the forgotten one (a server merged them before it knew the others) is
+   * given back: the member hangs below it again, sorted by its own placement.
+   */
+  private splitSlots(): void {
+    const below = new Map<Address, Set<Address>>();
+    const note = (anchor: Address, node: Address): void => {
+      const set = below.get(anchor) ?? new Set<Address>();
+      set.add(node);
+      below.set(anchor, set);
+    };
+    for (const entry of this.entries.values()) {
+      const chain = [entry.after, ...(entry.via ?? []).map((hop) => hop.address), entry.address];
+      for (let i = 0; i + 1 < chain.length; i++) if (chain[i] !== undefined) note(chain[i]!, chain[i + 1]!);
+      if (entry.slot) note(entry.slot.address, entry.address);
+    }
+    for (const entry of [...this.entries.values()]) {
+      if (entry.slot && (below.get(entry.slot.address)?.size ?? 0) > 1) {
+        this.put({ ...entry, via: [...(entry.via ?? []), entry.slot], slot: undefined });
+      }
+    }
+  }
+
   private latestPlacement(): number {
     let latest = 0;
     for (const entry of this.entries.values()) latest = Math.max(latest, entry.placed);
@@ -303,11 +404,12 @@ export class Membership {
 
 /** Without empty optional fields, and without `since` while in the ring: one shape per entry, whoever made it. */
 function clean(entry: Member): Member {
-  const { after, since, via, ...rest } = entry;
+  const { after, since, via, slot, ...rest } = entry;
   const out: Member = rest;
   if (after !== undefined) out.after = after;
   if (since !== undefined && !inRing(entry.status)) out.since = since;
   if (via !== undefined && via.length > 0) out.via = via;
+  if (slot !== undefined) out.slot = slot;
   return out;
 }
 

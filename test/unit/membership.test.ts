@@ -821,7 +821,7 @@ describe('Membership forgetting', () => {
     );
   });
 
-  test('a chain of forgotten anchors folds the same in either order', () => {
+  test('a chain of forgotten anchors folds the same in either order; the one below a single member is not kept as a hop', () => {
     const orders = [
       [B, C],
       [C, B],
@@ -835,10 +835,9 @@ describe('Membership forgetting', () => {
     });
     for (const m of orders) {
       assert.deepEqual(m.ring(), [A, E, D]);
-      assert.deepEqual(m.get(D)?.via, [
-        { address: B, placed: 1 },
-        { address: C, placed: 2 },
-      ]);
+      // B had C and E below it: a hop. C had only D: D takes its slot.
+      assert.deepEqual(m.get(D)?.via, [{ address: B, placed: 1 }]);
+      assert.deepEqual(m.get(D)?.slot, { address: C, placed: 2 });
     }
     assert.deepEqual(orders[0]!.all(), orders[1]!.all());
   });
@@ -870,6 +869,52 @@ describe('Membership forgetting', () => {
     m.merge([entry(C, 1, 'alive', 2, B)], 10 + DAY);
     assert.deepEqual(m.get(C), { address: C, incarnation: 1, status: 'alive', placed: 2, after: A, via: [{ address: B, placed: 1 }] });
     assert.deepEqual(m.ring(), [A, E, C, D]);
+  });
+
+  test('a chain of restarts, each joining through the last: the survivor takes the first forgotten slot and carries no hops', () => {
+    // A, then B after A, C after B, D after C, E after D; B, C and D restarted away (dead).
+    const m = new Membership(A, 0, DAY);
+    const chain = [B, C, D, E];
+    chain.forEach((address, i) => m.place(address, i + 1, i === 0 ? A : chain[i - 1]));
+    m.place(X, 10, A);
+    for (const address of [B, C, D]) m.declareDead(address, 20);
+    const before = m.ring();
+    assert.deepEqual(before, [A, X, E]);
+    assert.deepEqual(m.forgetExpired(20 + DAY), [B, C, D]);
+    assert.deepEqual(m.ring(), before);
+    assert.deepEqual(m.get(E), { address: E, incarnation: 0, status: 'alive', placed: 4, after: A, slot: { address: B, placed: 1 } });
+    // A server that never knew B, C or D takes the same order from what remains.
+    assert.deepEqual(
+      replicaOf(Y, m.all())
+        .ring()
+        .filter((address) => address !== Y),
+      before,
+    );
+  });
+
+  test('a newer copy of a member still placed after a forgotten one takes back the slot its older copy took', () => {
+    const m = new Membership(A, 0, DAY);
+    m.place(B, 1);
+    m.place(C, 2, B);
+    m.place(X, 3);
+    m.declareDead(B, 10);
+    m.forgetExpired(10 + DAY);
+    assert.deepEqual(m.get(C)?.slot, { address: B, placed: 1 });
+    // C refuted a suspicion on a server that still knows B: incarnation 1, placed after B.
+    m.merge([entry(C, 1, 'alive', 2, B)], 10 + DAY);
+    assert.deepEqual(m.get(C), { address: C, incarnation: 1, status: 'alive', placed: 2, after: A, slot: { address: B, placed: 1 } });
+    assert.deepEqual(m.ring(), [A, X, C]);
+  });
+
+  test('a slot taken by one member where others hung below the forgotten one too is given back', () => {
+    // A server that did not know D merged C into B's slot; D, also placed after B (later, so before C), shows up.
+    const m = new Membership(A, 0, DAY);
+    m.merge([{ ...entry(C, 0, 'alive', 2, A), slot: { address: B, placed: 1 } }, entry(X, 0, 'alive', 3, A)], 5);
+    assert.deepEqual(m.ring(), [A, X, C]);
+    m.merge([{ ...entry(D, 0, 'alive', 4, A), via: [{ address: B, placed: 1 }] }], 6);
+    assert.deepEqual(m.get(C)?.via, [{ address: B, placed: 1 }]);
+    assert.equal(m.get(C)?.slot, undefined);
+    assert.deepEqual(m.ring(), [A, X, D, C]);
   });
 
   test('of two times of one death, the earlier wins everywhere', () => {
@@ -928,9 +973,9 @@ describe('Membership forgetting', () => {
       }
       // A chain of forgotten placements names each forgotten member once, none of them held.
       for (const e of replicas[0]!.all()) {
-        const chain = [e.after, ...(e.via ?? []).map((hop) => hop.address), e.address];
+        const chain = [e.after, ...(e.via ?? []).map((hop) => hop.address), ...(e.slot ? [e.slot.address] : []), e.address];
         assert.equal(new Set(chain).size, chain.length, `${e.address}'s chain`);
-        assert.ok((e.via ?? []).every((hop) => dying.includes(hop.address)));
+        assert.ok([...(e.via ?? []), ...(e.slot ? [e.slot] : [])].every((hop) => dying.includes(hop.address)));
       }
     });
   }
