@@ -339,25 +339,32 @@ export class Membership {
   }
 
   /**
-   * Takes a plain ring from an UPDATE of an original server (no entries):
-   * members new to us are placed after their predecessor in that list, and
-   * ours that it leaves out were cut out by its creator.
+   * Takes a plain ring from an UPDATE of an original server (no entries).
+   * The list speaks only for what its `creator` did: members new to us are
+   * placed after their predecessor in it (whom it inserted), and the members
+   * right after the creator in our ring that it leaves out were cut out by
+   * it (its dead successors). Members we hold dead or left stay so, whatever
+   * an older list says: only they can come back, by refuting; others it
+   * leaves out it may simply not have heard of yet.
    */
-  mergePlainList(list: readonly Address[], now: number): boolean {
+  mergePlainList(list: readonly Address[], now: number, creator?: Address): boolean {
     if (!list.includes(this.self)) return false;
     let changed = false;
+    const ring = this.ring();
+    const listed = new Set(list);
+    const at = creator === undefined ? -1 : ring.indexOf(creator);
+    for (let i = 1; at !== -1 && i < ring.length; i++) {
+      const address = ring[(at + i) % ring.length]!;
+      if (listed.has(address) || address === this.self) break;
+      changed = this.declareDead(address, now) || changed;
+    }
     list.forEach((address, i) => {
-      const known = this.entries.get(address);
-      if (known && inRing(known.status)) return;
+      if (this.entries.has(address)) return;
       const after = list[(i - 1 + list.length) % list.length]!;
-      const incarnation = known ? known.incarnation + 1 : 0;
       // Later than every placement held, so it lands right after its predecessor even if our clock is behind.
       const placed = Math.max(now, this.latestPlacement() + 1);
-      changed = this.put({ address, incarnation, status: 'alive', after, placed }) || changed;
+      changed = this.put({ address, incarnation: 0, status: 'alive', after, placed }) || changed;
     });
-    for (const address of this.ring()) {
-      if (!list.includes(address)) changed = this.declareDead(address, now) || changed;
-    }
     return changed;
   }
 

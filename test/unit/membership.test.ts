@@ -636,11 +636,20 @@ describe('Membership.mergePlainList', () => {
     assert.deepEqual(m.ring(), [B, X, Y]);
   });
 
-  test('declares dead the members of ours that the list leaves out', () => {
+  test("declares dead the members right after its creator that the list leaves out (the creator's dead successors)", () => {
     const m = ringOfThree();
-    assert.equal(m.mergePlainList([A, C], 10), true);
+    assert.equal(m.mergePlainList([A, C], 10, A), true);
     assert.equal(m.get(B)?.status, 'dead');
     assert.deepEqual(m.ring(), [A, C]);
+  });
+
+  test('keeps members the list leaves out elsewhere: its creator may not have heard of them yet', () => {
+    const m = ringOfThree();
+    m.place(X, 5, C);
+    // Lists from before X joined after C, started by A and by B: what follows each of them in our ring, they list.
+    assert.equal(m.mergePlainList([A, B, C], 10, A), false);
+    assert.equal(m.mergePlainList([A, B, C], 10, B), false);
+    assert.deepEqual(m.ring(), [A, B, C, X]);
   });
 
   test('refuses a list without this server', () => {
@@ -656,14 +665,16 @@ describe('Membership.mergePlainList', () => {
     assert.deepEqual(m.ring(), [A, B, C]);
   });
 
-  test('brings back a member we held dead, with a higher incarnation', () => {
-    const m = ringOfThree();
-    m.declareDead(B);
-    assert.equal(m.mergePlainList([A, B, C], 10), true);
-    assert.equal(m.get(B)?.status, 'alive');
-    assert.equal(m.get(B)?.incarnation, 1);
-    assert.deepEqual(m.ring(), [A, B, C]);
-  });
+  for (const gone of ['dead', 'left'] as const) {
+    test(`does not bring back a member we hold ${gone}: an older list still names it`, () => {
+      const m = ringOfThree();
+      m.merge([{ ...entry(B, 1, gone, 1, A), since: 5 }], 5);
+      const held = m.get(B);
+      assert.equal(m.mergePlainList([A, B, C], 10, C), false);
+      assert.deepEqual(m.get(B), held);
+      assert.deepEqual(m.ring(), [A, C]);
+    });
+  }
 
   test('adds an unknown member right after its predecessor even when our clock is behind the placements we hold', () => {
     // B was placed (by a server whose clock is ahead) at 100; the UPDATE reaches us at 50 on our clock.
