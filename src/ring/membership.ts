@@ -186,6 +186,11 @@ export class Membership {
    * `now`. Returns the forgotten addresses.
    */
   forgetExpired(now: number): Address[] {
+    return this.forget(now, true);
+  }
+
+  /** `settled`: this view is whole (not in the middle of a merge), so every forgotten member with one node below is merged with it. */
+  private forget(now: number, settled: boolean): Address[] {
     if (!Number.isFinite(this.forgetAfterMs)) return [];
     const expired: Address[] = [];
     for (const entry of [...this.entries.values()]) {
@@ -194,7 +199,7 @@ export class Membership {
       else if (this.expired(entry, now)) expired.push(entry.address);
     }
     const hops = new Set(expired.sort().map((address) => this.fold(address)));
-    if (hops.size > 0) this.contract(hops);
+    if (settled || hops.size > 0) this.contract(settled ? undefined : hops);
     return expired;
   }
 
@@ -261,7 +266,7 @@ export class Membership {
       // What was forgotten here and came back from a server that has not forgotten yet goes again.
       // Copies from servers that have not forgotten yet are folded first, so that what is forgotten now hangs in place.
       this.refold(held);
-      this.forgetExpired(now);
+      this.forget(now, false);
       this.refold(held);
       this.splitSlots();
       changed = !sameEntries(held, this.entries);
@@ -297,18 +302,20 @@ export class Membership {
   }
 
   /**
-   * A member just forgotten here (`hops`) with one node below it (an entry,
-   * or another forgotten one) is merged with it, keeping its own placement:
-   * an entry takes its slot, a forgotten one is dropped from the chains. The
-   * result does not depend on the order, and keeps the ring order; it keeps
-   * `via` from growing with every restart that joins through the newest
-   * member. Only what this server held is merged so: it knew, for a whole
-   * `forgetAfterMs`, all that hung below it.
+   * A forgotten member (of `only`, when given) with one node below it (an
+   * entry, or another forgotten one) is merged with it, keeping its own
+   * placement: an entry takes its slot, a forgotten one is dropped from the
+   * chains. The result does not depend on the order, and keeps the ring
+   * order; it keeps `via` from growing with every restart. In the middle of
+   * a merge only the members just forgotten here are merged so: this server
+   * held them, and all that hung below them, for a whole `forgetAfterMs`,
+   * while a member known only from a part of another view may have more
+   * below it than that part shows.
    */
-  private contract(hops: ReadonlySet<Address>): void {
+  private contract(only?: ReadonlySet<Address>): void {
     this.splitSlots();
     for (;;) {
-      const ghosts = new Map([...ghostsOf(this.entries)].filter(([address]) => hops.has(address)));
+      const ghosts = new Map([...ghostsOf(this.entries)].filter(([address]) => !only || only.has(address)));
       if (ghosts.size === 0) return;
       const below = new Map<Address, Set<Address>>();
       for (const entry of this.entries.values()) {

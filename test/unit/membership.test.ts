@@ -1019,9 +1019,9 @@ describe('Membership forgetting', () => {
             for (const batch of batches(shuffle(reference.all(), random), random, 6)) m.merge(batch, now);
             if (random() < 0.5) m.forgetExpired(now);
             assert.deepEqual(m.ring(), reference.ring(), `restart ${i}: ${m.self}'s ring`);
-            for (const e of m.all()) {
-              assert.ok((e.via?.length ?? 0) <= reference.ring().length, `restart ${i}: ${e.address} carries ${e.via?.length} hops`);
-            }
+            // However long the history: joining through the newest leaves no hops, random anchors a few.
+            const bound = mode === 'newest' ? 1 : 3;
+            for (const e of m.all()) assert.ok((e.via?.length ?? 0) <= bound, `restart ${i}: ${e.address} carries ${e.via?.length} hops`);
           }
         }
         const end = 10 + 400 * 3 * HOUR;
