@@ -24,12 +24,14 @@
  * by), so a chain of restarts, each joining through the last, carries one
  * slot and no hops; `via` only names forgotten members that still branch,
  * fewer than there are members. An expired entry that comes back from a
- * server that has not forgotten yet is dropped again as it is merged.
+ * server that has not forgotten yet is dropped again as it is merged
+ * (folding.ts keeps the folded placements in shape).
  *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
 import type { Address } from '../protocol/address.js';
-import { ghostsOf, treeOrder } from './placement.js';
+import { contract, refold, splitSlots, type Folding } from './folding.js';
+import { treeOrder } from './placement.js';
 
 export { treeOrder } from './placement.js';
 
@@ -106,6 +108,7 @@ export interface MergeResult {
 export class Membership {
   private readonly entries = new Map<Address, Member>();
   private ringCache: Address[] | undefined;
+  private readonly folding: Folding = { entries: this.entries, put: (entry) => this.put(entry) };
   /** When each member was first suspected here (ms). */
   private readonly suspectedSince = new Map<Address, number>();
   /** When this server started (kept for logs and tests). */
@@ -199,7 +202,7 @@ export class Membership {
       else if (this.expired(entry, now)) expired.push(entry.address);
     }
     const hops = new Set(expired.sort().map((address) => this.fold(address)));
-    if (settled || hops.size > 0) this.contract(settled ? undefined : hops);
+    if (settled || hops.size > 0) contract(this.folding, settled ? undefined : hops);
     return expired;
   }
 
@@ -265,84 +268,14 @@ export class Membership {
     if (held) {
       // What was forgotten here and came back from a server that has not forgotten yet goes again.
       // Copies from servers that have not forgotten yet are folded first, so that what is forgotten now hangs in place.
-      this.refold(held);
+      refold(this.folding, held);
       this.forget(now, false);
-      this.refold(held);
-      this.splitSlots();
+      refold(this.folding, held);
+      splitSlots(this.folding);
       changed = !sameEntries(held, this.entries);
     }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
-  }
-
-  /**
-   * Entries still placed right after a member forgotten here (newer copies
-   * from servers that knew it) are folded the same way: under its ghost, or
-   * under the slot an entry took for it. A copy of the placement held
-   * `previous`ly takes the folded place that copy had.
-   */
-  private refold(previous: ReadonlyMap<Address, Member>): void {
-    const ghosts = ghostsOf(this.entries);
-    const slots = new Map<Address, Member>();
-    for (const entry of [...previous.values(), ...this.entries.values()]) if (entry.slot) slots.set(entry.slot.address, entry);
-    for (const entry of [...this.entries.values()]) {
-      if (entry.after === undefined || this.entries.has(entry.after)) continue;
-      const tail = entry.via ?? [];
-      const ghost = ghosts.get(entry.after);
-      const holder = slots.get(entry.after);
-      const before = previous.get(entry.address);
-      if (before && before.placed === entry.placed && (before.after === undefined || this.entries.has(before.after))) {
-        this.put({ ...entry, after: before.after, via: before.via, slot: before.slot });
-      } else if (ghost) {
-        this.put({ ...entry, after: ghost.after, via: [...ghost.via, { address: entry.after, placed: ghost.placed }, ...tail] });
-      } else if (holder?.slot && (holder.after === undefined || this.entries.has(holder.after))) {
-        this.put({ ...entry, after: holder.after, via: [...(holder.via ?? []), holder.slot, ...tail] });
-      }
-    }
-  }
-
-  /**
-   * A forgotten member (of `only`, when given) with one node below it (an
-   * entry, or another forgotten one) is merged with it, keeping its own
-   * placement: an entry takes its slot, a forgotten one is dropped from the
-   * chains. The result does not depend on the order, and keeps the ring
-   * order; it keeps `via` from growing with every restart. In the middle of
-   * a merge only the members just forgotten here are merged so: this server
-   * held them, and all that hung below them, for a whole `forgetAfterMs`,
-   * while a member known only from a part of another view may have more
-   * below it than that part shows.
-   */
-  private contract(only?: ReadonlySet<Address>): void {
-    this.splitSlots();
-    for (;;) {
-      const ghosts = new Map([...ghostsOf(this.entries)].filter(([address]) => !only || only.has(address)));
-      if (ghosts.size === 0) return;
-      const below = new Map<Address, Set<Address>>();
-      for (const entry of this.entries.values()) {
-        const via = entry.via ?? [];
-        via.forEach((hop, i) => {
-          if (!ghosts.has(hop.address)) return;
-          const next = via[i + 1]?.address ?? entry.address;
-          const set = below.get(hop.address) ?? new Set<Address>();
-          set.add(next);
-          below.set(hop.address, set);
-        });
-      }
-      const single = [...below.entries()]
-        .filter(([, set]) => set.size === 1)
-        .map(([ghost, set]): [Address, Address] => [ghost, [...set][0]!])
-        .filter(([, child]) => ghosts.has(child) || this.entries.has(child))
-        .sort((a, b) => compareText(a[0], b[0]))[0];
-      if (!single) return;
-      const [ghost, child] = single;
-      for (const entry of [...this.entries.values()]) {
-        const via = entry.via ?? [];
-        const at = via.findIndex((hop) => hop.address === ghost);
-        if (at === -1) continue;
-        if (at === via.length - 1 && entry.address === child) this.put({ ...entry, via: via.slice(0, -1), slot: via[at] });
-        else if (via[at + 1]?.address === child) this.put({ ...entry, via: [...via.slice(0, at + 1), ...via.slice(at + 2)] });
-      }
-    }
   }
 
   /**
@@ -373,30 +306,6 @@ export class Membership {
       changed = this.put({ address, incarnation: 0, status: 'alive', after, placed }) || changed;
     });
     return changed;
-  }
-
-  /**
-   * A slot taken by a member that turns out not to be all that hung below
-   * the forgotten one (a server merged them before it knew the others) is
-   * given back: the member hangs below it again, sorted by its own placement.
-   */
-  private splitSlots(): void {
-    const below = new Map<Address, Set<Address>>();
-    const note = (anchor: Address, node: Address): void => {
-      const set = below.get(anchor) ?? new Set<Address>();
-      set.add(node);
-      below.set(anchor, set);
-    };
-    for (const entry of this.entries.values()) {
-      const chain = [entry.after, ...(entry.via ?? []).map((hop) => hop.address), entry.address];
-      for (let i = 0; i + 1 < chain.length; i++) if (chain[i] !== undefined) note(chain[i]!, chain[i + 1]!);
-      if (entry.slot) note(entry.slot.address, entry.address);
-    }
-    for (const entry of [...this.entries.values()]) {
-      if (entry.slot && (below.get(entry.slot.address)?.size ?? 0) > 1) {
-        this.put({ ...entry, via: [...(entry.via ?? []), entry.slot], slot: undefined });
-      }
-    }
   }
 
   private latestPlacement(): number {
