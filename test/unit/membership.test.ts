@@ -103,6 +103,37 @@ describe('compareEntries', () => {
     }
   });
 
+  // Folded copies of one placement: by anchor, forgotten hops and slot.
+  const folded: Member[] = [];
+  for (const status of ['alive', 'dead'] as const)
+    for (const after of [A, C])
+      for (const via of [
+        undefined,
+        [{ address: B, placed: 1 }],
+        [
+          { address: B, placed: 1 },
+          { address: D, placed: 2 },
+        ],
+      ])
+        for (const slot of [undefined, { address: B, placed: 1 }, { address: D, placed: 3 }])
+          folded.push({ ...entry(X, 0, status, 5, after), via, slot });
+
+  test(`is a strict total order on ${folded.length} folded copies of one placement, and merge keeps the winner in any order`, () => {
+    const text = (m: Member) => JSON.stringify(m);
+    for (const a of folded) {
+      for (const b of folded) {
+        if (a === b) continue;
+        assert.notEqual(compareEntries(a, b), 0, `${text(a)} and ${text(b)} differ, so one must win`);
+        assert.equal(sign(compareEntries(a, b)), -sign(compareEntries(b, a)), `antisymmetric on ${text(a)}, ${text(b)}`);
+        const winner = compareEntries(a, b) > 0 ? a : b;
+        for (const m of [replicaOf(D, [a, b]), replicaOf(D, [b, a])]) assert.equal(compareEntries(m.get(X)!, winner), 0);
+      }
+    }
+    const sorted = [...folded].sort(compareEntries);
+    for (let i = 0; i + 1 < sorted.length; i++)
+      for (let j = i + 1; j < sorted.length; j++) assert.ok(compareEntries(sorted[i]!, sorted[j]!) < 0);
+  });
+
   test('merge keeps, for each address, the entry that compareEntries ranks highest, in any order', () => {
     for (const a of universe) {
       for (const b of universe) {
