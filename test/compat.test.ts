@@ -7,9 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { RingNode, type NodeOptions } from '../src/node/node.js';
 import { createTestCluster } from '../src/node/cluster.js';
-import { getItem, getRing, putItem } from '../src/client/client.js';
+import { getItem, getRing, getStatus, putItem } from '../src/client/client.js';
 import { pyDumps } from '../src/protocol/pyjson.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
@@ -270,6 +271,37 @@ test('two of ours that only an original connects one way learn each other: they 
     what: 'b to compare its copies with a',
   });
   assert.deepEqual(await getItem(b, 'only-a.txt'), found('held by a'));
+});
+
+test("an original's stale UPDATE that still lists a dead member of ours does not bring it back", async (t) => {
+  const ring = mixed(t);
+  const { original, o, a, b } = await originalBetweenOurs(ring);
+  const c = await ring.server(b);
+  await agreed(ring, [a, o, b, c], 'four in the ring');
+  await ring.ours[2]!.stop();
+  await waitFor(
+    async () => sameCycle(await getRing(a), [a, o, b]) && sameCycle(await getRing(b), [a, o, b]) && sameCycle(original.ring, [a, o, b]),
+    { timeoutMs: 10_000, what: 'the stopped server to be cut out everywhere' },
+  );
+  const seenAs = async (server: string) => {
+    const member = (await getStatus(server)).members.find((each) => each.address === c);
+    return member && { status: member.status, incarnation: member.incarnation };
+  };
+  const deadAt = await seenAs(a);
+  assert.equal(deadAt?.status, 'dead');
+
+  // The original's view from before c died, sent round as its own UPDATE: b, then a, then home to the original.
+  original.ring = [a, o, b, c];
+  const sentBefore = original.received.length;
+  await original.announce();
+  // Done when the round is home; a server that took c back would lose the round failing over past it.
+  const home = () => original.received.slice(sentBefore).some((text) => text.includes(`"creator": "${o}", "type": "UPDATE"`));
+  const takenBack = async () => !isDeepStrictEqual(await seenAs(a), deadAt) || !isDeepStrictEqual(await seenAs(b), deadAt);
+  await waitFor(async () => home() || (await takenBack()), { what: 'the round to come back to the original' });
+  for (const server of [a, b]) {
+    assert.deepEqual(await seenAs(server), deadAt, `${server} keeps c dead, at the same incarnation`);
+    assert.ok(sameCycle(await getRing(server), [a, o, b]), `${server}'s ring`);
+  }
 });
 
 test('an original joins a ring whose members have come and gone: its UPDATE carries only the live ring and fits its read', async (t) => {

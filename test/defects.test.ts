@@ -6,6 +6,7 @@ import { getItem, getRing, putItem } from '../src/client/client.js';
 import { sendMessage } from '../src/transport/tcp.js';
 import { tcpTransport } from '../src/node/node.js';
 import { parseAddress } from '../src/protocol/address.js';
+import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { captureLog, rawExchange } from './helpers.js';
 
@@ -125,6 +126,21 @@ test('defect 6: a FORWARD round whose creator is gone stops after one lap', asyn
     what: 'the id-less round to be dropped',
   });
   assert.equal(sent.slice(before).filter((payload) => payload.includes('"zzz"')).length, 0);
+});
+
+test('defect 6: an UPDATE without id whose creator is gone stops at once and brings nobody back', async (t) => {
+  const capture = captureLog();
+  const cluster = await createTestCluster(3, { log: capture.log, heartbeatMs: 200, connectTimeoutMs: 500 });
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses as [string, string, string];
+  await cluster.nodes[2]!.stop();
+  await waitFor(async () => sameCycle(await getRing(a), [a, b]) && sameCycle(await getRing(b), [a, b]), {
+    what: 'the stopped server to be cut out',
+  });
+  // What an original creator would send, or a round of it still going after it died: it lists its creator.
+  await rawExchange(a, `{"creator": "${c}", "type": "UPDATE", "data": ["${a}", "${b}", "${c}"]}`, { halfClose: true });
+  await waitFor(() => capture.has(`UPDATE from ${c} came around again`), { what: 'the round to be dropped' });
+  for (const server of [a, b]) assert.ok(sameCycle(await getRing(server), [a, b]), `${server}'s ring`);
 });
 
 const HOSTILE: Array<{ name: string; bytes: string | Buffer; code: string }> = [

@@ -75,6 +75,11 @@ export class OriginalServer {
     return this.send(target, { type: 'INSERT', data: this.self });
   }
 
+  /** Starts an UPDATE round of its ring as it now holds it, as it does after an INSERT or a failed CHECK. */
+  announce(): Promise<void> {
+    return this.toSuccessor({ creator: this.self, type: 'UPDATE', data: this.ring });
+  }
+
   private accept(socket: Socket): void {
     this.sockets.add(socket);
     socket.on('close', () => this.sockets.delete(socket));

@@ -187,14 +187,17 @@ function notReady(): Reply {
  * A round from another server: pass it on only the first time we see it.
  * Rounds from original servers carry no id; for those, a creator that is no
  * longer in the ring means nobody will ever take the round back. An
- * original's UPDATE lists its creator: a server that has just joined that
- * original's ring holds none of it yet, and must take the ring it carries.
+ * original's UPDATE lists its creator: one we have never heard of (as when
+ * this server has just joined that original's ring and holds none of it
+ * yet) is taken; one we hold dead or left is not: that UPDATE is an old one
+ * still going round.
  */
 function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
+  const { creator } = message;
   const relay =
     message.id !== undefined
       ? ctx.seen.firstSighting(message.id)
-      : ctx.ring.has(message.creator) || (message.type === 'UPDATE' && message.data.includes(message.creator));
+      : ctx.ring.has(creator) || (message.type === 'UPDATE' && message.data.includes(creator) && !ctx.ring.knows(creator));
   if (!relay) ctx.log.warn(`${message.type} from ${message.creator} came around again: its creator is gone, dropped`);
   return relay;
 }
@@ -278,9 +281,7 @@ export const handlers: HandlerTable = {
   UPDATE(message, _connection, ctx) {
     if (message.creator === ctx.self) return; // our round came home
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
-    // A joining server learns its ring from its seed's UPDATE; an original seed's has no id and a creator not known here yet.
-    const welcome = ctx.joining() && message.id === undefined && message.data.includes(ctx.self) && message.data.includes(message.creator);
-    if (!welcome && !shouldRelay(message, ctx)) return;
+    if (!shouldRelay(message, ctx)) return;
     if (message.members) {
       // Our servers' views merge; the round goes on carrying the merged view.
       ctx.absorb(message.members);
@@ -291,8 +292,10 @@ export const handlers: HandlerTable = {
       ctx.log.warn(`UPDATE from ${message.creator} does not list this server; ignored`);
       return;
     }
-    if (ctx.ring.adopt(message.data)) ctx.ringChanged();
-    ctx.forward(message);
+    if (ctx.ring.adopt(message.data, message.creator)) ctx.ringChanged();
+    // A list that still names members gone here goes on with our ring, so the originals after us do not take them back.
+    const stale = message.data.some((address) => ctx.ring.knows(address) && !ctx.ring.has(address));
+    ctx.forward(stale ? { ...message, data: [...ctx.ring.members] } : message);
   },
 
   STREAM(message, _connection, ctx) {

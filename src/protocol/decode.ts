@@ -149,6 +149,11 @@ function hops(value: unknown): Array<{ address: Address; placed: number }> {
   });
 }
 
+function slot(value: unknown): { address: Address; placed: number } {
+  if (!isObject(value)) bad('"members[].slot" must be a placement');
+  return { address: address(value.address, 'members[].slot.address'), placed: count(value.placed, 'members[].slot.placed') };
+}
+
 function members(value: unknown): MemberData[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || value.length > 10_000) bad('"members" must be a list of member entries');
@@ -166,6 +171,7 @@ function members(value: unknown): MemberData[] | undefined {
     };
     if (entry.since !== undefined) member.since = count(entry.since, 'members[].since');
     if (entry.via !== undefined) member.via = hops(entry.via);
+    if (entry.slot !== undefined) member.slot = slot(entry.slot);
     if (seen.has(member.address)) bad('"members" lists an address twice');
     seen.add(member.address);
     return member;

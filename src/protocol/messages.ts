@@ -96,6 +96,8 @@ export interface MemberData {
   since?: number | undefined;
   /** Forgotten members it was placed after, through `after`, outermost first. */
   via?: Array<{ address: Address; placed: number }> | undefined;
+  /** The forgotten member whose place it took, whose placement it is sorted by. */
+  slot?: { address: Address; placed: number } | undefined;
 }
 
 export interface UpdateMessage {
@@ -274,6 +276,7 @@ function memberFields(members: MemberData[] | undefined): PyJson | undefined {
     placed: member.placed,
     since: member.since,
     via: member.via?.map((hop) => ({ address: hop.address, placed: hop.placed })),
+    slot: member.slot && { address: member.slot.address, placed: member.slot.placed },
   }));
 }
 

@@ -17,15 +17,21 @@
  * Forgetting: a member dead or left for longer than `forgetAfterMs` (timed
  * from `since`, which travels with the entry) is dropped. So that the tree
  * keeps its shape, the members placed after it are placed after its own
- * anchor instead, carrying the forgotten placements in `via`: the walk puts
+ * anchor instead, carrying the forgotten placement in `via`: the walk puts
  * them exactly where they were, on every server, whether it has forgotten
- * yet or not. An expired entry that comes back from a server that has not
- * forgotten yet is dropped again as it is merged.
+ * yet or not. A forgotten member with a single member below it is not kept
+ * as a hop: that member takes its place (`slot`, the placement it is sorted
+ * by), so a chain of restarts, each joining through the last, carries one
+ * slot and no hops; `via` only names forgotten members that still branch,
+ * fewer than there are members. An expired entry that comes back from a
+ * server that has not forgotten yet is dropped again as it is merged
+ * (folding.ts keeps the folded placements in shape).
  *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
 import type { Address } from '../protocol/address.js';
-import { ghostsOf, treeOrder } from './placement.js';
+import { contract, refold, splitSlots, type Folding } from './folding.js';
+import { treeOrder } from './placement.js';
 
 export { treeOrder } from './placement.js';
 
@@ -44,6 +50,8 @@ export interface Member {
   since?: number | undefined;
   /** Forgotten members between `after` and this one, outermost first, with their placements. */
   via?: Hop[] | undefined;
+  /** The forgotten member whose place this one took (it was all that hung below it): sorted by that placement. */
+  slot?: Hop | undefined;
 }
 
 /** A forgotten member's placement, kept in the members placed after it. */
@@ -63,16 +71,18 @@ function compareText(a: string, b: string): number {
 }
 
 function viaKey(entry: Member): string {
-  return entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '';
+  const slot = entry.slot ? `${entry.slot.address}@${entry.slot.placed}|` : '';
+  return slot + (entry.via ? entry.via.map((hop) => `${hop.address}@${hop.placed}`).join(',') : '');
 }
 
 const NEVER = Number.MAX_SAFE_INTEGER;
 
 /**
  * The total order behind merging: which of two entries for one address wins.
- * Of two copies of one placement, the one with more forgotten members folded
- * in wins (so a server that has forgotten keeps its copy), and of two deaths
- * the earlier known one (so every server forgets it at the same time).
+ * Of two copies of one placement, the one that took the slot of an older
+ * forgotten member wins, then the one with more forgotten members folded in
+ * (so a server that has forgotten keeps its copy), and of two deaths the
+ * earlier known one (so every server forgets it at the same time).
  */
 export function compareEntries(a: Member, b: Member): number {
   return (
@@ -80,6 +90,7 @@ export function compareEntries(a: Member, b: Member): number {
     RANK[a.status] - RANK[b.status] ||
     (a.status === b.status ? 0 : a.status === 'left' ? 1 : b.status === 'left' ? -1 : 0) ||
     a.placed - b.placed ||
+    (b.slot ?? b).placed - (a.slot ?? a).placed ||
     (a.via?.length ?? 0) - (b.via?.length ?? 0) ||
     compareText(a.after ?? '', b.after ?? '') ||
     compareText(viaKey(a), viaKey(b)) ||
@@ -97,6 +108,7 @@ export interface MergeResult {
 export class Membership {
   private readonly entries = new Map<Address, Member>();
   private ringCache: Address[] | undefined;
+  private readonly folding: Folding = { entries: this.entries, put: (entry) => this.put(entry) };
   /** When each member was first suspected here (ms). */
   private readonly suspectedSince = new Map<Address, number>();
   /** When this server started (kept for logs and tests). */
@@ -177,21 +189,28 @@ export class Membership {
    * `now`. Returns the forgotten addresses.
    */
   forgetExpired(now: number): Address[] {
+    return this.forget(now, true);
+  }
+
+  /** `settled`: this view is whole (not in the middle of a merge), so every forgotten member with one node below is merged with it. */
+  private forget(now: number, settled: boolean): Address[] {
     if (!Number.isFinite(this.forgetAfterMs)) return [];
     const expired: Address[] = [];
     for (const entry of [...this.entries.values()]) {
       if (inRing(entry.status) || entry.address === this.self) continue;
       if (entry.since === undefined) this.put({ ...entry, since: now });
-      else if (now - entry.since >= this.forgetAfterMs) expired.push(entry.address);
+      else if (this.expired(entry, now)) expired.push(entry.address);
     }
-    for (const address of expired.sort()) this.fold(address);
+    const hops = new Set(expired.sort().map((address) => this.fold(address)));
+    if (settled || hops.size > 0) contract(this.folding, settled ? undefined : hops);
     return expired;
   }
 
-  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it. */
-  private fold(address: Address): void {
+  /** Drops `address`'s entry; the members placed right after it are placed after its anchor, through it (the hop returned). */
+  private fold(address: Address): Address {
     const gone = this.entries.get(address)!;
-    const hops = [...(gone.via ?? []), { address, placed: gone.placed }];
+    const hop = gone.slot ?? { address, placed: gone.placed };
+    const hops = [...(gone.via ?? []), hop];
     this.entries.delete(address);
     this.suspectedSince.delete(address);
     this.ringCache = undefined;
@@ -199,6 +218,11 @@ export class Membership {
       if (entry.after !== address) continue;
       this.put({ ...entry, after: gone.after, via: [...hops, ...(entry.via ?? [])] });
     }
+    return hop.address;
+  }
+
+  private expired(entry: Member, now: number): boolean {
+    return !inRing(entry.status) && entry.since !== undefined && now - entry.since >= this.forgetAfterMs;
   }
 
   /** Suspects whose suspicion is older than `timeoutMs` are declared dead; returns them. */
@@ -233,6 +257,8 @@ export class Membership {
       }
       const held = this.entries.get(incoming.address);
       if (held && compareEntries(incoming, held) <= 0) continue;
+      // Forgotten here, and would be again at once: its old placement is not let back in.
+      if (!held && forgetting && this.expired(incoming, now)) continue;
       // A suspicion is timed from when it was heard here (a newer incarnation's suspicion is a new one).
       if (incoming.status === 'suspect' && (held?.status !== 'suspect' || incoming.incarnation > held.incarnation)) {
         this.suspectedSince.set(incoming.address, now);
@@ -241,46 +267,44 @@ export class Membership {
     }
     if (held) {
       // What was forgotten here and came back from a server that has not forgotten yet goes again.
-      this.forgetExpired(now);
-      this.refold();
+      // Copies from servers that have not forgotten yet are folded first, so that what is forgotten now hangs in place.
+      refold(this.folding, held);
+      this.forget(now, false);
+      refold(this.folding, held);
+      splitSlots(this.folding);
       changed = !sameEntries(held, this.entries);
     }
     const ringChanged = !sameList(before, this.ring());
     return { changed: changed || ringChanged, refuted };
   }
 
-  /** Entries still placed right after a member forgotten here (newer copies from servers that knew it) are folded the same way. */
-  private refold(): void {
-    const ghosts = ghostsOf(this.entries);
-    if (ghosts.size === 0) return;
-    for (const entry of [...this.entries.values()]) {
-      const ghost = entry.after === undefined || this.entries.has(entry.after) ? undefined : ghosts.get(entry.after);
-      if (!ghost || entry.after === undefined) continue;
-      const hop = { address: entry.after, placed: ghost.placed };
-      this.put({ ...entry, after: ghost.after, via: [...ghost.via, hop, ...(entry.via ?? [])] });
-    }
-  }
-
   /**
-   * Takes a plain ring from an UPDATE of an original server (no entries):
-   * members new to us are placed after their predecessor in that list, and
-   * ours that it leaves out were cut out by its creator.
+   * Takes a plain ring from an UPDATE of an original server (no entries).
+   * The list speaks only for what its `creator` did: members new to us are
+   * placed after their predecessor in it (whom it inserted), and the members
+   * right after the creator in our ring that it leaves out were cut out by
+   * it (its dead successors). Members we hold dead or left stay so, whatever
+   * an older list says: only they can come back, by refuting; others it
+   * leaves out it may simply not have heard of yet.
    */
-  mergePlainList(list: readonly Address[], now: number): boolean {
+  mergePlainList(list: readonly Address[], now: number, creator?: Address): boolean {
     if (!list.includes(this.self)) return false;
     let changed = false;
+    const ring = this.ring();
+    const listed = new Set(list);
+    const at = creator === undefined ? -1 : ring.indexOf(creator);
+    for (let i = 1; at !== -1 && i < ring.length; i++) {
+      const address = ring[(at + i) % ring.length]!;
+      if (listed.has(address) || address === this.self) break;
+      changed = this.declareDead(address, now) || changed;
+    }
     list.forEach((address, i) => {
-      const known = this.entries.get(address);
-      if (known && inRing(known.status)) return;
+      if (this.entries.has(address)) return;
       const after = list[(i - 1 + list.length) % list.length]!;
-      const incarnation = known ? known.incarnation + 1 : 0;
       // Later than every placement held, so it lands right after its predecessor even if our clock is behind.
       const placed = Math.max(now, this.latestPlacement() + 1);
-      changed = this.put({ address, incarnation, status: 'alive', after, placed }) || changed;
+      changed = this.put({ address, incarnation: 0, status: 'alive', after, placed }) || changed;
     });
-    for (const address of this.ring()) {
-      if (!list.includes(address)) changed = this.declareDead(address, now) || changed;
-    }
     return changed;
   }
 
@@ -303,11 +327,12 @@ export class Membership {
 
 /** Without empty optional fields, and without `since` while in the ring: one shape per entry, whoever made it. */
 function clean(entry: Member): Member {
-  const { after, since, via, ...rest } = entry;
+  const { after, since, via, slot, ...rest } = entry;
   const out: Member = rest;
   if (after !== undefined) out.after = after;
   if (since !== undefined && !inRing(entry.status)) out.since = since;
   if (via !== undefined && via.length > 0) out.via = via;
+  if (slot !== undefined) out.slot = slot;
   return out;
 }
 

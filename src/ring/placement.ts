@@ -3,7 +3,8 @@
  * which each member hangs under the one it was placed after, latest
  * placement first among siblings, the oldest roots first. Members forgotten
  * since still hold their places as ghosts, rebuilt from the `via` chains of
- * the entries placed after them. Pure.
+ * the entries placed after them; an entry with a `slot` sits where the
+ * forgotten member it stands for sat. Pure.
  */
 import type { Address } from '../protocol/address.js';
 import type { Hop, Member } from './membership.js';
@@ -14,13 +15,15 @@ function compareText(a: string, b: string): number {
 
 /** Order among members placed after the same one (or among roots): latest first, then by address. */
 function siblingOrder(a: Place, b: Place): number {
-  return b.placed - a.placed || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0);
+  return b.placed - a.placed || -compareText(a.key, b.key) || -compareText(a.address, b.address);
 }
 
 /** A node of the placement tree: a member, or a forgotten one that still holds its place (a ghost). */
 interface Place {
   address: Address;
+  /** The placement it is sorted by among its siblings: its own, or the slot it took. */
   placed: number;
+  key: Address;
   parent: Address | undefined;
   entry?: Member;
 }
@@ -61,10 +64,11 @@ export function treeOrder(entries: Iterable<Member>): Member[] {
   const places = new Map<Address, Place>();
   for (const entry of byAddress.values()) {
     const parent = entry.via && entry.via.length > 0 ? entry.via.at(-1)!.address : entry.after;
-    places.set(entry.address, { address: entry.address, placed: entry.placed, parent, entry });
+    const slot = entry.slot ?? entry;
+    places.set(entry.address, { address: entry.address, placed: slot.placed, key: slot.address, parent, entry });
   }
   for (const [address, ghost] of ghostsOf(byAddress)) {
-    places.set(address, { address, placed: ghost.placed, parent: ghost.via.at(-1)?.address ?? ghost.after });
+    places.set(address, { address, placed: ghost.placed, key: address, parent: ghost.via.at(-1)?.address ?? ghost.after });
   }
   const all = [...places.values()];
   const children = new Map<Address | undefined, Place[]>();

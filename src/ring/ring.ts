@@ -83,10 +83,15 @@ export class RingView {
     return this.membership.suspect(address, this.now());
   }
 
-  /** Takes a plain ring from an original server's UPDATE. Refused when it does not list this server. */
-  adopt(members: readonly Address[]): boolean {
+  /** Whether this server holds an entry for `address`, in the ring or not (dead, left). */
+  knows(address: Address): boolean {
+    return this.membership.get(address) !== undefined;
+  }
+
+  /** Takes a plain ring from an UPDATE that `creator` started (membership.ts mergePlainList). Refused when it does not list this server. */
+  adopt(members: readonly Address[], creator?: Address): boolean {
     if (!members.includes(this.self) || sameCycle(members, this.membership.ring())) return false;
-    return this.membership.mergePlainList(members, this.now());
+    return this.membership.mergePlainList(members, this.now(), creator);
   }
 
   /** Merges another view's entries (our servers' UPDATE, PING and ACK). */

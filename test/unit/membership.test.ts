@@ -103,6 +103,37 @@ describe('compareEntries', () => {
     }
   });
 
+  // Folded copies of one placement: by anchor, forgotten hops and slot.
+  const folded: Member[] = [];
+  for (const status of ['alive', 'dead'] as const)
+    for (const after of [A, C])
+      for (const via of [
+        undefined,
+        [{ address: B, placed: 1 }],
+        [
+          { address: B, placed: 1 },
+          { address: D, placed: 2 },
+        ],
+      ])
+        for (const slot of [undefined, { address: B, placed: 1 }, { address: D, placed: 3 }])
+          folded.push({ ...entry(X, 0, status, 5, after), via, slot });
+
+  test(`is a strict total order on ${folded.length} folded copies of one placement, and merge keeps the winner in any order`, () => {
+    const text = (m: Member) => JSON.stringify(m);
+    for (const a of folded) {
+      for (const b of folded) {
+        if (a === b) continue;
+        assert.notEqual(compareEntries(a, b), 0, `${text(a)} and ${text(b)} differ, so one must win`);
+        assert.equal(sign(compareEntries(a, b)), -sign(compareEntries(b, a)), `antisymmetric on ${text(a)}, ${text(b)}`);
+        const winner = compareEntries(a, b) > 0 ? a : b;
+        for (const m of [replicaOf(D, [a, b]), replicaOf(D, [b, a])]) assert.equal(compareEntries(m.get(X)!, winner), 0);
+      }
+    }
+    const sorted = [...folded].sort(compareEntries);
+    for (let i = 0; i + 1 < sorted.length; i++)
+      for (let j = i + 1; j < sorted.length; j++) assert.ok(compareEntries(sorted[i]!, sorted[j]!) < 0);
+  });
+
   test('merge keeps, for each address, the entry that compareEntries ranks highest, in any order', () => {
     for (const a of universe) {
       for (const b of universe) {
@@ -636,11 +667,20 @@ describe('Membership.mergePlainList', () => {
     assert.deepEqual(m.ring(), [B, X, Y]);
   });
 
-  test('declares dead the members of ours that the list leaves out', () => {
+  test("declares dead the members right after its creator that the list leaves out (the creator's dead successors)", () => {
     const m = ringOfThree();
-    assert.equal(m.mergePlainList([A, C], 10), true);
+    assert.equal(m.mergePlainList([A, C], 10, A), true);
     assert.equal(m.get(B)?.status, 'dead');
     assert.deepEqual(m.ring(), [A, C]);
+  });
+
+  test('keeps members the list leaves out elsewhere: its creator may not have heard of them yet', () => {
+    const m = ringOfThree();
+    m.place(X, 5, C);
+    // Lists from before X joined after C, started by A and by B: what follows each of them in our ring, they list.
+    assert.equal(m.mergePlainList([A, B, C], 10, A), false);
+    assert.equal(m.mergePlainList([A, B, C], 10, B), false);
+    assert.deepEqual(m.ring(), [A, B, C, X]);
   });
 
   test('refuses a list without this server', () => {
@@ -656,14 +696,16 @@ describe('Membership.mergePlainList', () => {
     assert.deepEqual(m.ring(), [A, B, C]);
   });
 
-  test('brings back a member we held dead, with a higher incarnation', () => {
-    const m = ringOfThree();
-    m.declareDead(B);
-    assert.equal(m.mergePlainList([A, B, C], 10), true);
-    assert.equal(m.get(B)?.status, 'alive');
-    assert.equal(m.get(B)?.incarnation, 1);
-    assert.deepEqual(m.ring(), [A, B, C]);
-  });
+  for (const gone of ['dead', 'left'] as const) {
+    test(`does not bring back a member we hold ${gone}: an older list still names it`, () => {
+      const m = ringOfThree();
+      m.merge([{ ...entry(B, 1, gone, 1, A), since: 5 }], 5);
+      const held = m.get(B);
+      assert.equal(m.mergePlainList([A, B, C], 10, C), false);
+      assert.deepEqual(m.get(B), held);
+      assert.deepEqual(m.ring(), [A, C]);
+    });
+  }
 
   test('adds an unknown member right after its predecessor even when our clock is behind the placements we hold', () => {
     // B was placed (by a server whose clock is ahead) at 100; the UPDATE reaches us at 50 on our clock.
@@ -821,7 +863,7 @@ describe('Membership forgetting', () => {
     );
   });
 
-  test('a chain of forgotten anchors folds the same in either order', () => {
+  test('a chain of forgotten anchors folds the same in either order; the one below a single member is not kept as a hop', () => {
     const orders = [
       [B, C],
       [C, B],
@@ -835,10 +877,9 @@ describe('Membership forgetting', () => {
     });
     for (const m of orders) {
       assert.deepEqual(m.ring(), [A, E, D]);
-      assert.deepEqual(m.get(D)?.via, [
-        { address: B, placed: 1 },
-        { address: C, placed: 2 },
-      ]);
+      // B had C and E below it: a hop. C had only D: D takes its slot.
+      assert.deepEqual(m.get(D)?.via, [{ address: B, placed: 1 }]);
+      assert.deepEqual(m.get(D)?.slot, { address: C, placed: 2 });
     }
     assert.deepEqual(orders[0]!.all(), orders[1]!.all());
   });
@@ -870,6 +911,52 @@ describe('Membership forgetting', () => {
     m.merge([entry(C, 1, 'alive', 2, B)], 10 + DAY);
     assert.deepEqual(m.get(C), { address: C, incarnation: 1, status: 'alive', placed: 2, after: A, via: [{ address: B, placed: 1 }] });
     assert.deepEqual(m.ring(), [A, E, C, D]);
+  });
+
+  test('a chain of restarts, each joining through the last: the survivor takes the first forgotten slot and carries no hops', () => {
+    // A, then B after A, C after B, D after C, E after D; B, C and D restarted away (dead).
+    const m = new Membership(A, 0, DAY);
+    const chain = [B, C, D, E];
+    chain.forEach((address, i) => m.place(address, i + 1, i === 0 ? A : chain[i - 1]));
+    m.place(X, 10, A);
+    for (const address of [B, C, D]) m.declareDead(address, 20);
+    const before = m.ring();
+    assert.deepEqual(before, [A, X, E]);
+    assert.deepEqual(m.forgetExpired(20 + DAY), [B, C, D]);
+    assert.deepEqual(m.ring(), before);
+    assert.deepEqual(m.get(E), { address: E, incarnation: 0, status: 'alive', placed: 4, after: A, slot: { address: B, placed: 1 } });
+    // A server that never knew B, C or D takes the same order from what remains.
+    assert.deepEqual(
+      replicaOf(Y, m.all())
+        .ring()
+        .filter((address) => address !== Y),
+      before,
+    );
+  });
+
+  test('a newer copy of a member still placed after a forgotten one takes back the slot its older copy took', () => {
+    const m = new Membership(A, 0, DAY);
+    m.place(B, 1);
+    m.place(C, 2, B);
+    m.place(X, 3);
+    m.declareDead(B, 10);
+    m.forgetExpired(10 + DAY);
+    assert.deepEqual(m.get(C)?.slot, { address: B, placed: 1 });
+    // C refuted a suspicion on a server that still knows B: incarnation 1, placed after B.
+    m.merge([entry(C, 1, 'alive', 2, B)], 10 + DAY);
+    assert.deepEqual(m.get(C), { address: C, incarnation: 1, status: 'alive', placed: 2, after: A, slot: { address: B, placed: 1 } });
+    assert.deepEqual(m.ring(), [A, X, C]);
+  });
+
+  test('a slot taken by one member where others hung below the forgotten one too is given back', () => {
+    // A server that did not know D merged C into B's slot; D, also placed after B (later, so before C), shows up.
+    const m = new Membership(A, 0, DAY);
+    m.merge([{ ...entry(C, 0, 'alive', 2, A), slot: { address: B, placed: 1 } }, entry(X, 0, 'alive', 3, A)], 5);
+    assert.deepEqual(m.ring(), [A, X, C]);
+    m.merge([{ ...entry(D, 0, 'alive', 4, A), via: [{ address: B, placed: 1 }] }], 6);
+    assert.deepEqual(m.get(C)?.via, [{ address: B, placed: 1 }]);
+    assert.equal(m.get(C)?.slot, undefined);
+    assert.deepEqual(m.ring(), [A, X, D, C]);
   });
 
   test('of two times of one death, the earlier wins everywhere', () => {
@@ -928,10 +1015,57 @@ describe('Membership forgetting', () => {
       }
       // A chain of forgotten placements names each forgotten member once, none of them held.
       for (const e of replicas[0]!.all()) {
-        const chain = [e.after, ...(e.via ?? []).map((hop) => hop.address), e.address];
+        const chain = [e.after, ...(e.via ?? []).map((hop) => hop.address), ...(e.slot ? [e.slot.address] : []), e.address];
         assert.equal(new Set(chain).size, chain.length, `${e.address}'s chain`);
-        assert.ok((e.via ?? []).every((hop) => dying.includes(hop.address)));
+        assert.ok([...(e.via ?? []), ...(e.slot ? [e.slot] : [])].every((hop) => dying.includes(hop.address)));
       }
     });
+  }
+
+  for (const mode of ['newest', 'random'] as const) {
+    for (const seed of SEEDS.slice(0, 3)) {
+      test(`100 rolling restarts joining through the ${mode} member, forgotten in any order: one ring order, bounded via (seed ${seed})`, () => {
+        const random = prng(seed);
+        const HOUR = DAY / 24;
+        const stable = [0, 1, 2].map((i) => `127.0.0.1:${6000 + i}`);
+        // The reference never forgets: its ring is the order every replica must keep.
+        const reference = new Membership(stable[0]!, 0, Infinity);
+        reference.place(stable[1]!, 1);
+        reference.place(stable[2]!, 2, stable[1]);
+        const replicas = stable.map((self) => new Membership(self, 0, DAY));
+        const rolling: string[] = [];
+        for (let i = 0; i < 100; i++) {
+          const now = 10 + (i + 1) * 3 * HOUR;
+          const live = reference.ring();
+          const anchor = mode === 'newest' ? (rolling.at(-1) ?? stable[0]!) : pick(live, random);
+          const newcomer = `127.0.0.1:${7000 + i}`;
+          reference.place(newcomer, now, anchor);
+          rolling.push(newcomer);
+          // The restart's old instance dies (its replacement has a new address): keep two to four rolling members.
+          if (rolling.length > 2 + Math.floor(random() * 3)) reference.declareDead(rolling.shift()!, now);
+          for (const m of shuffle(replicas, random)) {
+            if (random() < 0.5) m.forgetExpired(now + Math.floor(random() * HOUR));
+            const other = pick(replicas, random);
+            if (random() < 0.5) m.merge(other.all(), now);
+            for (const batch of batches(shuffle(reference.all(), random), random, 6)) m.merge(batch, now);
+            if (random() < 0.5) m.forgetExpired(now);
+            assert.deepEqual(m.ring(), reference.ring(), `restart ${i}: ${m.self}'s ring`);
+            // However long the history: joining through the newest leaves no hops, random anchors a few.
+            const bound = mode === 'newest' ? 1 : 3;
+            for (const e of m.all()) assert.ok((e.via?.length ?? 0) <= bound, `restart ${i}: ${e.address} carries ${e.via?.length} hops`);
+          }
+        }
+        const end = 10 + 400 * 3 * HOUR;
+        for (const m of replicas) m.forgetExpired(end);
+        for (const m of replicas) for (const other of replicas) m.merge(other.all(), end);
+        for (const m of replicas) {
+          assert.deepEqual(m.ring(), reference.ring());
+          assert.deepEqual(m.all(), replicas[0]!.all());
+          // Once the dead are forgotten, what remains is a handful of entries with at most a hop or two each.
+          assert.ok(m.all().length <= reference.ring().length, 'only live members are left');
+          for (const e of m.all()) assert.ok((e.via?.length ?? 0) <= 2, `${e.address} carries ${e.via?.length} hops`);
+        }
+      });
+    }
   }
 });

@@ -137,6 +137,7 @@ describe('RingView.adopt', () => {
     { name: 'a larger ring', start: [A], offered: [B, A, C], changed: true, end: [B, A, C] },
     // Known members keep their placements: an original server's list adds and removes, it does not reorder.
     { name: 'a reordered ring', start: [A, B, C], offered: [A, C, B], changed: false, end: [A, B, C] },
+    // Its creator (here A) cut out its successor B.
     { name: 'a smaller ring', start: [A, B, C], offered: [C, A], changed: true, end: [C, A] },
     { name: 'no list without self', start: [A, B], offered: [B, C], changed: false, end: [A, B] },
     { name: 'no empty list', start: [A, B], offered: [], changed: false, end: [A, B] },
@@ -147,7 +148,7 @@ describe('RingView.adopt', () => {
   for (const { name, start, offered, changed, end } of cases) {
     test(`takes ${name}`, () => {
       const ring = new RingView(A, start);
-      assert.equal(ring.adopt(offered), changed);
+      assert.equal(ring.adopt(offered, A), changed);
       assert.ok(sameCycle(ring.members, end), `${ring.members.join(' ')} is not the cycle ${end.join(' ')}`);
     });
   }
