@@ -9,13 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer } from 'node:http';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { RingNode } from '../src/node/node.js';
 import { getRing } from '../src/client/client.js';
 import { isCoopError, type ErrorCode } from '../src/errors.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { killAll, runProgram, startServer, WEBSERVER } from './processes.js';
+import { OriginalServer } from './original.js';
 
 const FAST = { host: '127.0.0.1', heartbeatMs: 200, connectTimeoutMs: 500 };
 const cert = readFileSync(new URL('../../test/fixtures/tls-cert.pem', import.meta.url));
@@ -211,4 +212,55 @@ test('library: a server given several seeds that are in separate rings brings th
   await waitFor(() => nodes.every((node) => node.members.length === 3 && sameCycle(node.members, a.members)), {
     what: 'one ring of three',
   });
+});
+
+test('library: servers joined to each other before their first seed is up greet it later: one ring of three', async (t) => {
+  const nodes: RingNode[] = [];
+  t.after(() => Promise.all(nodes.map((node) => node.stop())));
+  // docs/deploy.md's three hosts: .6 and .7 name .5 and each other; .5, with no seeds, comes last.
+  const [pa, pb, pc] = await freePorts(3);
+  const [a, b, c] = [pa, pb, pc].map((port) => `127.0.0.1:${port}`);
+  const nodeB = new RingNode({ ...FAST, port: pb!, join: [a!, c!] });
+  const nodeC = new RingNode({ ...FAST, port: pc!, join: [a!, b!] });
+  nodes.push(nodeB, nodeC);
+  await Promise.all([nodeB.start(), nodeC.start()]);
+  assert.ok(sameCycle(nodeB.members, [b!, c!]), `b and c joined each other: ${nodeB.members.join(' ')}`);
+  const nodeA = new RingNode({ ...FAST, port: pa! });
+  nodes.push(nodeA);
+  await nodeA.start();
+  await waitFor(() => nodes.every((node) => node.members.length === 3 && sameCycle(node.members, nodeA.members)), {
+    timeoutMs: 20_000,
+    what: 'one ring of three',
+  });
+});
+
+test('library: an original that leaves our PING connection open is joined all the same', async (t) => {
+  const original = new OriginalServer({ checkIntervalMs: 200, keepOpen: true });
+  const seed = await original.start();
+  const node = new RingNode({ ...FAST, port: 0, join: seed, joinTimeoutMs: 20_000 });
+  t.after(async () => {
+    await node.stop();
+    await original.stop();
+  });
+  await node.start();
+  assert.ok(sameCycle(node.members, [seed, node.address]), node.members.join(' '));
+  assert.equal(original.received.filter((text) => text.includes('"INSERT"')).length, 1, 'one INSERT');
+});
+
+test('library: stop() while joining a seed that never answers makes start() reject with SHUTTING_DOWN', async (t) => {
+  // Takes every connection and never answers nor closes.
+  const sockets = new Set<Socket>();
+  const mute = createServer((socket) => void sockets.add(socket));
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    mute.close();
+  });
+  const { port } = mute.address() as { port: number };
+  const node = new RingNode({ ...FAST, port: 0, join: `127.0.0.1:${port}`, joinTimeoutMs: 60_000 });
+  const started = node.start();
+  await waitFor(() => node.running, { what: 'the server to listen and start joining' });
+  await node.stop();
+  // Well before the 60 s join timeout: the test's own timeout ends it otherwise.
+  await rejectsWith(started, 'SHUTTING_DOWN');
 });

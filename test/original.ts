@@ -26,6 +26,13 @@ export interface OriginalOptions {
   /** Heartbeat interval (the original's is 5 s). */
   checkIntervalMs?: number;
   host?: string;
+  /**
+   * Leave a connection open after a message that gets no answer (INSERT,
+   * UPDATE, CHECK, an unknown type such as PING): the peer sees no reply and
+   * no close until it gives up, as when the original's handler returns
+   * without closing its socket.
+   */
+  keepOpen?: boolean;
 }
 
 export class OriginalServer {
@@ -44,10 +51,12 @@ export class OriginalServer {
   private timer: NodeJS.Timeout | undefined;
   private readonly checkIntervalMs: number;
   private readonly host: string;
+  private readonly keepOpen: boolean;
 
   constructor(options: OriginalOptions = {}) {
     this.checkIntervalMs = options.checkIntervalMs ?? 5000;
     this.host = options.host ?? '127.0.0.1';
+    this.keepOpen = options.keepOpen ?? false;
   }
 
   async start(): Promise<string> {
@@ -157,16 +166,16 @@ export class OriginalServer {
     const data = (message.data ?? {}) as Item;
     switch (message.type) {
       case 'INSERT':
-        socket.end();
+        this.done(socket);
         this.ring.splice(this.ring.indexOf(this.self) + 1, 0, message.data as string);
         return this.pass(this.self, 'UPDATE', this.ring);
       case 'UPDATE':
-        socket.end();
+        this.done(socket);
         if (creator === this.self) return;
         this.ring = [...(message.data as string[])];
         return this.pass(creator, 'UPDATE', this.ring);
       case 'CHECK':
-        socket.end();
+        this.done(socket);
         return;
       case 'PUT':
         this.items.set(data.item, data.content);
@@ -196,8 +205,13 @@ export class OriginalServer {
         return this.pass(creator, 'FORWARD_GET', { item: data.item, content });
       }
       default:
-        socket.end();
+        this.done(socket);
     }
+  }
+
+  /** A message that gets no answer: the connection is closed, or left open (`keepOpen`). */
+  private done(socket: Socket): void {
+    if (!this.keepOpen) socket.end();
   }
 
   /** A PUT round of its own is back: only the first PUT this server ever took is answered. */

@@ -3,8 +3,9 @@
  * wait after a failure (doubling, with jitter, up to a cap, never past the
  * deadline), when a failure is worth a log line (the first, then at most one
  * every few seconds), and what a failure means: try again later (the seed is
- * not up yet), refused (a misconfiguration that waiting cannot cure), or
- * silent (closed without a word, as the original does to a PING).
+ * not up yet), refused (a misconfiguration that waiting cannot cure: by that
+ * seed alone, or ring-wide when a ring server refuses this server itself), or
+ * silent (closed without a word, or never answered, as the original does to a PING).
  *
  * Pure: time and randomness come in as arguments; errors are only inspected.
  */
@@ -33,6 +34,8 @@ export class JoinPolicy {
   private failures = 0;
   private lastLogged: number | undefined;
   private readonly self = new Set<string>();
+  /** Seeds that refused us (not a ring server, TLS mismatch...): out of the rotation. */
+  private readonly refused = new Set<string>();
   /** What happened at each seed the last time it was tried. */
   private readonly outcomes = new Map<string, string>();
 
@@ -46,13 +49,24 @@ export class JoinPolicy {
     this.random = options.random ?? Math.random;
   }
 
-  /** The seed to try now, in turn, skipping those found to be this server; undefined when every seed is. */
+  /** The seed to try now, in turn, skipping those found to be this server or that refused us; undefined when none is left. */
   nextSeed(): string | undefined {
     for (let i = 0; i < this.seeds.length; i++) {
       const seed = this.seeds[this.turn++ % this.seeds.length]!;
-      if (!this.self.has(seed)) return seed;
+      if (!this.self.has(seed) && !this.refused.has(seed)) return seed;
     }
     return undefined;
+  }
+
+  /** The seed refused this server for a reason of its own: it is not tried again. */
+  refuse(seed: string, reason: string): void {
+    this.refused.add(seed);
+    this.outcomes.set(seed, reason);
+  }
+
+  /** Every seed other than this server refused (and at least one did). */
+  get allRefused(): boolean {
+    return this.refused.size > 0 && this.seeds.every((seed) => this.self.has(seed) || this.refused.has(seed));
   }
 
   /** The seed turned out to be this server itself: it is not tried again. */
@@ -113,6 +127,12 @@ export interface Judgement {
   verdict: Verdict;
   /** Why, in words, for logs and the final message. */
   reason: string;
+  /**
+   * A refusal about this server itself (its cluster secret), from a ring
+   * server: every seed of that ring would say the same, so the join ends.
+   * Otherwise a refusal is that seed's alone (not a ring server, TLS at that address).
+   */
+  ringWide?: boolean;
 }
 
 /** Errors a seed that is not up yet (or not resolvable yet) gives: worth another try. */
@@ -143,6 +163,10 @@ export function judgeFailure(err: unknown, options: { secret: boolean }): Judgem
     if (NOT_YET[errno] !== undefined) return { verdict: 'retry', reason: NOT_YET[errno]! };
   }
   if (!isCoopError(err)) return { verdict: 'retry', reason: errno ?? (err as Error | undefined)?.message ?? String(err) };
+  // Connected, took the PING and never answered: what an original that keeps the connection open does.
+  if (err.code === 'TIMEOUT' && (err as { connected?: unknown }).connected === true) {
+    return { verdict: 'silent', reason: 'it took our PING and never answered' };
+  }
   switch (err.code) {
     case 'TIMEOUT':
       return { verdict: 'retry', reason: 'timed out' };
@@ -159,6 +183,7 @@ export function judgeFailure(err: unknown, options: { secret: boolean }): Judgem
       // Thrown here (not sent by the seed): its answer had no tag of our secret.
       return {
         verdict: 'refused',
+        ringWide: true,
         reason: options.secret
           ? 'its answer carries no tag of our cluster secret: its ring has no cluster secret, or another one'
           : err.message,
@@ -175,6 +200,7 @@ export function judgeErrorReply(code: ErrorCode, message: string, options: { sec
       // With a secret, our tag covers it and the address we dialled: either may be what the seed refused.
       return {
         verdict: 'refused',
+        ringWide: true,
         reason: options.secret
           ? `it refused our cluster secret's tag: the secrets differ, or the address dialled is not one of the seed's own (a port forward or proxy in between: dial the address it advertises) (${message})`
           : `its ring has a cluster secret and this server has none: give it the same --secret or --secret-file (${message})`,

@@ -2,16 +2,17 @@
  * Joining a ring through its seeds, until it is confirmed or the time is up.
  * Each attempt resolves the seed's host name afresh (DNS may come up late),
  * PINGs it (our servers answer ACK, or ERROR with the reason they refuse us;
- * the original answers nothing and closes), sends INSERT, and waits for a ring
- * that holds the seed to come back: only then has this server joined. A seed
- * that is not up yet is tried again (join-policy.ts); a seed that refuses us
- * ends the join at once with JOIN_REFUSED; no ring by the deadline is
- * JOIN_FAILED, naming the seeds tried.
+ * the original answers nothing and closes, or keeps the connection open), sends
+ * INSERT, and waits for a ring that holds the seed to come back: only then has
+ * this server joined. A seed that is not up yet is tried again (join-policy.ts);
+ * a seed that refuses us is dropped, and the join ends with JOIN_REFUSED when
+ * every seed has refused or a ring server refuses this server itself (its
+ * secret); no ring by the deadline is JOIN_FAILED, naming the seeds tried.
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { CoopError } from '../errors.js';
+import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseAddress, parseHostPort, type Address } from '../protocol/address.js';
 import { decodeReply, encodeMessage } from '../protocol/messages.js';
 import type { Member } from '../ring/membership.js';
@@ -21,6 +22,12 @@ import { JoinPolicy, judgeErrorReply, judgeFailure, type Judgement } from './joi
 
 export interface JoinDeps {
   self: Address;
+  /**
+   * This server's port was chosen explicitly (not probed upward, not 0): only
+   * then is a seed at its address this server. A probed port may have been
+   * taken from under a seed that was still starting.
+   */
+  portExplicit?: boolean;
   /** "HOST:PORT" of each seed. */
   seeds: readonly string[];
   timeoutMs: number;
@@ -44,8 +51,10 @@ export interface JoinDeps {
   running(): boolean;
   /** Whether this server's ring holds more than itself, and `address` among them. */
   ringHolds(address: Address): boolean;
-  /** Resolves at the next change of this server's ring, or after `ms`. */
+  /** Resolves at the next change of this server's ring, or after `ms`, or when the server stops. */
   waitForChange(ms: number): Promise<void>;
+  /** Aborted when the server stops: a probe or a send in flight is not waited for. */
+  signal?: AbortSignal;
 }
 
 export interface Joined {
@@ -75,6 +84,29 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
   const silent = new Set<Address>();
   const tlsAsked = new Set<Address>();
   const joinedThrough = (): Address | undefined => [...contacted].find((name) => deps.ringHolds(name));
+  const stopped = new Promise<typeof STOPPED>((resolve) => {
+    if (deps.signal?.aborted) resolve(STOPPED);
+    deps.signal?.addEventListener('abort', () => resolve(STOPPED), { once: true });
+  });
+  /** `work`, unless the server stops first: then SHUTTING_DOWN at once. */
+  const unlessStopped = async <T>(work: Promise<T>): Promise<T> => {
+    const result = await Promise.race([work, stopped]);
+    if (result === STOPPED || !deps.running()) {
+      work.catch(() => undefined);
+      throw shuttingDown();
+    }
+    return result as T;
+  };
+  const refuse = (seed: string, address: Address, judgement: Judgement): void => {
+    const reason = `cannot join ${describeSeed(seed, address)}: ${judgement.reason}`;
+    if (judgement.ringWide) throw new CoopError('JOIN_REFUSED', reason);
+    policy.refuse(seed, judgement.reason);
+    if (policy.allRefused) {
+      const tried = policy.tried();
+      throw new CoopError('JOIN_REFUSED', deps.seeds.length === 1 ? reason : `every seed refused this server: ${tried}`);
+    }
+    deps.log.warn(`${reason}; trying the other seeds`);
+  };
   /** How long to wait before the next attempt, after a failure. */
   let pause = 0;
   const fail = (seed: string, judgement: Judgement): void => {
@@ -93,14 +125,14 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
   };
 
   for (;;) {
-    if (!deps.running()) throw new CoopError('SHUTTING_DOWN', 'the server stopped while joining');
+    if (!deps.running()) throw shuttingDown();
     const through = joinedThrough();
     if (through !== undefined) {
       deps.log.info(`joined the ring through ${through}`);
       return { through };
     }
     if (pause > 0) {
-      await deps.waitForChange(pause);
+      await unlessStopped(deps.waitForChange(pause));
       pause = 0;
       continue;
     }
@@ -115,20 +147,31 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
     const { host, port } = parseHostPort(seed);
     let address: Address;
     try {
-      address = formatAddress(await resolve(host), port);
+      address = formatAddress(await unlessStopped(resolve(host)), port);
     } catch (err) {
+      if (isCoopError(err, 'SHUTTING_DOWN')) throw err;
       fail(seed, judgeFailure(err, deps));
       continue;
     }
     if (address === deps.self) {
-      policy.isSelf(seed);
+      if (deps.portExplicit !== false) {
+        policy.isSelf(seed);
+        continue;
+      }
+      refuse(seed, address, {
+        verdict: 'refused',
+        reason: `this server took that port while probing upward for a free one, so it is not the seed: give --listen an explicit port`,
+      });
       continue;
     }
     const timeoutMs = Math.max(1, Math.min(deps.probeTimeoutMs, policy.remaining(deps.now())));
     let name = address;
     if (!silent.has(address)) {
-      const probed = await probe(deps, address, timeoutMs);
-      if (probed.verdict === 'refused') throw new CoopError('JOIN_REFUSED', `cannot join ${describeSeed(seed, address)}: ${probed.reason}`);
+      const probed = await unlessStopped(probe(deps, address, timeoutMs));
+      if (probed.verdict === 'refused') {
+        refuse(seed, address, probed);
+        continue;
+      }
       if (probed.verdict === 'retry') {
         fail(seed, probed);
         continue;
@@ -140,30 +183,38 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
       if (probed.verdict === 'ok') name = probed.name;
       else silent.add(address);
       try {
-        await deps.transport.send(address, encodeMessage({ type: 'INSERT', data: deps.self, from: deps.self }));
+        await unlessStopped(deps.transport.send(address, encodeMessage({ type: 'INSERT', data: deps.self, from: deps.self })));
         deps.log.send(`INSERT ${deps.self} to ${address}`);
       } catch (err) {
+        if (isCoopError(err, 'SHUTTING_DOWN')) throw err;
         silent.delete(address);
         fail(seed, judgeFailure(err, deps));
         continue;
       }
       contacted.add(name);
     }
-    await waitForRing(deps, joinedThrough, Math.min(confirmWaitMs, policy.remaining(deps.now())));
+    await unlessStopped(waitForRing(deps, joinedThrough, Math.min(confirmWaitMs, policy.remaining(deps.now()))));
     if (joinedThrough() !== undefined) continue;
     if (silent.has(address) && deps.servesTls && !tlsAsked.has(address)) {
       tlsAsked.add(address);
-      if (await deps.servesTls(address).catch(() => false)) {
+      if (await unlessStopped(deps.servesTls(address).catch(() => false))) {
         const reason = 'it serves TLS and this server dials plain TCP: give this server --tls-cert, --tls-key (and --tls-ca)';
-        throw new CoopError('JOIN_REFUSED', `cannot join ${describeSeed(seed, address)}: ${reason}`);
+        refuse(seed, address, { verdict: 'refused', reason });
+        continue;
       }
     }
     const unanswered = silent.has(address)
-      ? 'it closed our PING without a word, as an original server does, and no ring came back after INSERT'
+      ? 'it did not answer our PING, as an original server does, and no ring came back after INSERT'
       : `no ring came back after INSERT: can it reach this server at ${deps.self}?`;
     policy.unanswered(seed, unanswered);
     if (policy.shouldLog(deps.now())) deps.log.warn(`still joining: ${seed} (${unanswered})`);
   }
+}
+
+const STOPPED = Symbol('stopped');
+
+function shuttingDown(): CoopError {
+  return new CoopError('SHUTTING_DOWN', 'the server stopped while joining');
 }
 
 type Probed = Judgement | { verdict: 'ok'; name: Address } | { verdict: 'self' };

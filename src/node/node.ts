@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
-import { formatAddress, type Address } from '../protocol/address.js';
+import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
 import {
   decodeMessage,
   encodeForOriginal,
@@ -33,7 +33,9 @@ import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from './keeper.js';
-import { greetOtherSeeds, joinRing, seedList, servesTls } from './joiner.js';
+import { joinRing, resolveHost, seedList, servesTls } from './joiner.js';
+import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
+import { SeedGreeter } from './seed-greeter.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
@@ -65,6 +67,23 @@ import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
 import { describe } from './describe.js';
+
+/** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
+const SEED_GREET_MAX_MS = 30_000;
+
+/** The seeds whose host names resolve now (best effort: one that does not yet is left out). */
+async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
+  const resolved = await Promise.all(
+    seeds.map(async (seed) => {
+      const { host, port } = parseHostPort(seed);
+      return resolveHost(host).then(
+        (ip) => ({ host: ip, port }),
+        () => undefined,
+      );
+    }),
+  );
+  return resolved.filter((seed) => seed !== undefined);
+}
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
@@ -106,6 +125,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly catchUp = new CatchUp();
   private gatherer: FiguresGatherer | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
+  /** Aborted by stop(): wakes a join that waits for a ring or a seed. */
+  private readonly stopping = new AbortController();
+  private seedGreeter: SeedGreeter | undefined;
   private context: HandlerContext | undefined;
 
   constructor(private readonly nodeOptions: NodeOptions) {
@@ -222,7 +244,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (this.state !== 'new') throw new Error('a server starts once');
     const seeds = seedList(this.nodeOptions.join);
     const advertised = await advertisedAddress(this.nodeOptions.advertise, this.options.host);
-    const bound = await this.listener.start(this.options.host, this.options.port, this.options.probeUpward);
+    const { host, port, probeUpward } = this.options;
+    const ownHosts = [host, ...(advertised ? [advertised.host] : [])];
+    const firstPort = probeUpward ? firstPortToProbe(port, ownHosts, await resolvedSeeds(seeds)) : port;
+    const bound = await this.listener.start(host, firstPort, probeUpward);
+    if (probeUpward) {
+      try {
+        checkAdvertisedPort(advertised, port, bound);
+      } catch (err) {
+        await this.listener.stop();
+        throw err;
+      }
+    }
     const self = formatAddress(advertised?.host ?? bound.host, advertised?.port ?? bound.port);
     this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
     this.log = this.log.child({ node: self });
@@ -258,6 +291,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     try {
       const joined = await joinRing({
         self: view.self,
+        portExplicit: !this.options.probeUpward && this.options.port !== 0,
         seeds,
         timeoutMs: this.options.joinTimeoutMs,
         transport: this.transport,
@@ -269,18 +303,22 @@ export class RingNode extends EventEmitter<NodeEvents> {
         running: () => this.running,
         ringHolds: (address) => view.size > 1 && view.has(address),
         waitForChange: (ms) => this.nextRingChange(ms),
+        signal: this.stopping.signal,
       });
       // Nobody of ours to catch up from when the join completes: caught up for good.
       this.catchingUp(false);
       if (joined.through === undefined) this.ringChanged();
-      else if (seeds.length > 1) {
-        void greetOtherSeeds({
+      else {
+        this.seedGreeter = new SeedGreeter({
           seeds,
           self: view.self,
+          firstDelayMs: this.options.heartbeatMs,
+          maxDelayMs: Math.max(SEED_GREET_MAX_MS, this.options.heartbeatMs),
           inRing: (address) => view.has(address),
           ping: (address) => keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs),
           absorb: (members) => keeper.absorb(members),
         });
+        if (this.running) this.seedGreeter.start();
       }
     } catch (err) {
       await this.stop();
@@ -290,16 +328,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** Resolves at the next change of the ring, or after `ms`. */
+  /** Resolves at the next change of the ring, or after `ms`, or when the server stops. */
   private nextRingChange(ms: number): Promise<void> {
     return new Promise((resolve) => {
+      const signal = this.stopping.signal;
       const done = (): void => {
         clearTimeout(timer);
         this.off('ring', done);
+        signal.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.on('ring', done);
+      if (signal.aborted) done();
+      else signal.addEventListener('abort', done, { once: true });
     });
   }
 
@@ -362,6 +404,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    this.stopping.abort();
+    this.seedGreeter?.stop();
     this.keeper?.stop();
     this.antiEntropy?.stop();
     for (const waiting of this.waiting.drain()) {
@@ -656,6 +700,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.lastRingSize = this.view.size;
     this.log.info(this.view.format());
     this.greetMembers();
+    this.seedGreeter?.ringChanged();
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
     if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();

@@ -393,8 +393,13 @@ export async function request(
       if (err) reject(err);
       else resolve(text!);
     };
+    // `connected`: the peer took the message and kept silent (an original may), unlike a connect that timed out.
     socket.setTimeout(options.timeoutMs, () =>
-      finish(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`)),
+      finish(
+        Object.assign(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`), {
+          connected: true,
+        }),
+      ),
     );
     socket.on('data', (chunk: Buffer) => {
       try {

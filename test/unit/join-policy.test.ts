@@ -64,6 +64,25 @@ describe('JoinPolicy', () => {
     policy.unanswered('a:1', 'no ring came back');
     assert.match(policy.tried(), /^a:1 \(no ring came back\)/);
   });
+
+  test('a seed that refused leaves the rotation; all refused only when every seed but this server did', () => {
+    const policy = new JoinPolicy({ seeds: ['a:1', 'b:2', 'me:3'], timeoutMs: 1000 }, 0);
+    policy.isSelf('me:3');
+    assert.equal(policy.allRefused, false);
+    policy.refuse('a:1', 'not a ring server');
+    assert.deepEqual([policy.nextSeed(), policy.nextSeed()], ['b:2', 'b:2']);
+    assert.equal(policy.allRefused, false);
+    policy.refuse('b:2', 'TLS handshake failed');
+    assert.equal(policy.allRefused, true);
+    assert.equal(policy.nextSeed(), undefined);
+    assert.equal(policy.tried(), 'a:1 (not a ring server), b:2 (TLS handshake failed)');
+  });
+
+  test('seeds that are all this server are not "all refused"', () => {
+    const policy = new JoinPolicy({ seeds: ['me:3'], timeoutMs: 1000 }, 0);
+    policy.isSelf('me:3');
+    assert.equal(policy.allRefused, false);
+  });
 });
 
 describe('judgeFailure', () => {
@@ -104,6 +123,15 @@ describe('judgeFailure', () => {
   test('closed without a word (the original, to a PING): silent', () => {
     assert.equal(judgeFailure(new CoopError('CLOSED', 'closed the connection without a reply'), open).verdict, 'silent');
   });
+  test('connected, then no reply in time (an original that keeps the connection open): silent', () => {
+    const noReply = Object.assign(new CoopError('TIMEOUT', 'no reply within 4000 ms'), { connected: true });
+    assert.equal(judgeFailure(noReply, open).verdict, 'silent');
+  });
+  test('refusals by that seed alone (not a ring server, TLS) are not ring-wide; an answer without our tag is', () => {
+    assert.notEqual(judgeFailure(new CoopError('BAD_JSON', 'x'), open).ringWide, true);
+    assert.notEqual(judgeFailure(connectFailed('ERR_SSL_WRONG_VERSION_NUMBER'), open).ringWide, true);
+    assert.equal(judgeFailure(new CoopError('UNAUTHENTICATED', 'no tag'), { secret: true }).ringWide, true);
+  });
 });
 
 describe('judgeErrorReply', () => {
@@ -124,9 +152,14 @@ describe('judgeErrorReply', () => {
   test('a seed that does not know PING: silent (INSERT may still work)', () => {
     assert.equal(judgeErrorReply('UNKNOWN_TYPE', 'unknown type "PING"', { secret: false }).verdict, 'silent');
   });
-  test('any other refusal: refused, with its code', () => {
+  test('any other refusal: refused, with its code, by that seed alone', () => {
     const judged = judgeErrorReply('FORBIDDEN', 'no', { secret: false });
     assert.equal(judged.verdict, 'refused');
     assert.match(judged.reason, /FORBIDDEN/);
+    assert.notEqual(judged.ringWide, true);
+  });
+  test('a ring server refusing our secret (or its absence) is ring-wide: the join ends', () => {
+    assert.equal(judgeErrorReply('UNAUTHENTICATED', 'x', { secret: false }).ringWide, true);
+    assert.equal(judgeErrorReply('UNAUTHENTICATED', 'x', { secret: true }).ringWide, true);
   });
 });

@@ -172,3 +172,126 @@ test('a seed that is this server (by address, or by its ACK) is skipped; only su
   });
   assert.deepEqual(await joinRing(f.deps), { through: undefined });
 });
+
+test('a seed that is not a ring server is dropped, with its cause logged; the next seed takes us in', async () => {
+  const f = fake({
+    seeds: ['stale:80', 'seed:4043'],
+    resolve: async (host) => (host === 'stale' ? '10.0.0.2' : '10.0.0.1'),
+    transport: {
+      request: async (to) => (to === '10.0.0.2:80' ? 'HTTP/1.1 400 Bad Request\r\n\r\n' : '{"type": "ACK", "from": "10.0.0.1:4043"}'),
+      send: async (to, payload) => {
+        f.sent.push({ to, payload });
+        f.ring.add('10.0.0.1:4043');
+      },
+    },
+  });
+  assert.deepEqual(await joinRing(f.deps), { through: '10.0.0.1:4043' });
+  assert.deepEqual(
+    inserts(f).map((entry) => entry.to),
+    ['10.0.0.1:4043'],
+  );
+  assert.ok(
+    f.warnings.some((line) => /cannot join stale:80 \(10\.0\.0\.2:80\): not a ring server.*trying the other seeds/.test(line)),
+    f.warnings.join('\n'),
+  );
+});
+
+test('a refusal from every seed is JOIN_REFUSED, naming each cause; a refused seed is not tried again', async () => {
+  let probes = 0;
+  const f = fake({
+    seeds: ['a:1', 'b:2'],
+    transport: {
+      request: async () => {
+        probes++;
+        return 'not json at all';
+      },
+      send: async () => undefined,
+    },
+  });
+  await rejectsWith(
+    joinRing(f.deps),
+    'JOIN_REFUSED',
+    /every seed refused this server: a:1 \(not a ring server.*\), b:2 \(not a ring server/,
+  );
+  assert.equal(probes, 2);
+});
+
+test('a cluster-secret refusal from a ring server ends the join at once, though other seeds remain', async () => {
+  let probes = 0;
+  const f = fake({
+    seeds: ['a:1', 'b:2'],
+    transport: {
+      request: async () => {
+        probes++;
+        return '{"type": "ERROR", "data": {"code": "UNAUTHENTICATED", "status": "401 UNAUTHORIZED", "message": "bad tag"}}';
+      },
+      send: async () => undefined,
+    },
+    secret: true,
+  });
+  await rejectsWith(joinRing(f.deps), 'JOIN_REFUSED', /cannot join a:1 .*the secrets differ/);
+  assert.equal(probes, 1);
+});
+
+test('a seed that takes our PING and never answers is treated as an original: one INSERT, then its ring', async () => {
+  let waits = 0;
+  let probes = 0;
+  const f = fake({
+    transport: {
+      request: async () => {
+        probes++;
+        throw Object.assign(new CoopError('TIMEOUT', 'no reply within 4000 ms'), { connected: true });
+      },
+      send: async (to, payload) => void f.sent.push({ to, payload }),
+    },
+    servesTls: async () => false,
+    waitForChange: async () => {
+      if (++waits === 5) f.ring.add('10.0.0.1:4043');
+      // This clock stands still: a join that never sends INSERT would wait forever.
+      if (waits > 100) throw new Error('still waiting after 100 waits, and no INSERT sent');
+    },
+  });
+  assert.deepEqual(await joinRing(f.deps), { through: '10.0.0.1:4043' });
+  assert.equal(inserts(f).length, 1);
+  assert.equal(probes, 1);
+});
+
+test('a connect that times out is not taken for a silent original: tried again, no INSERT', async () => {
+  const f = fake({
+    timeoutMs: 5000,
+    transport: {
+      request: async () => {
+        throw new CoopError('TIMEOUT', 'connecting timed out');
+      },
+      send: async (to, payload) => void f.sent.push({ to, payload }),
+    },
+  });
+  await rejectsWith(joinRing(f.deps), 'JOIN_FAILED', /seed:4043 \(timed out\)/);
+  assert.equal(inserts(f).length, 0);
+});
+
+test('a probed port that equals a seed is not taken for the seed: the join does not start a ring of its own', async () => {
+  const resolve = async (host: string): Promise<string> => host;
+  const f = fake({ seeds: [SELF], portExplicit: false, resolve });
+  await rejectsWith(joinRing(f.deps), 'JOIN_REFUSED', /took that port while probing upward/);
+  const explicit = fake({ seeds: [SELF], portExplicit: true, resolve });
+  assert.deepEqual(await joinRing(explicit.deps), { through: undefined });
+});
+
+// The probe and the wait never end by themselves: without the wake-up this test would hang until its timeout.
+test('stopping the server wakes a join that waits on a seed that never answers: SHUTTING_DOWN', { timeout: 10_000 }, async () => {
+  const stop = new AbortController();
+  let running = true;
+  const f = fake({
+    running: () => running,
+    signal: stop.signal,
+    // A probe and a wait that never end by themselves.
+    transport: { request: () => new Promise<string>(() => undefined), send: async () => undefined },
+    waitForChange: () => new Promise<void>(() => undefined),
+  });
+  const joining = joinRing(f.deps);
+  await new Promise((resolve) => setImmediate(resolve));
+  running = false;
+  stop.abort();
+  await rejectsWith(joining, 'SHUTTING_DOWN', /stopped while joining/);
+});
