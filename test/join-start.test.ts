@@ -10,22 +10,14 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
-import { killAll, runClient, runProgram, startServer, WEBSERVER } from './processes.js';
+import { killAll, runProgram, startServer, WEBSERVER } from './processes.js';
 import { createSandbox, sandboxUnavailable } from './sandbox.js';
+import { ringThrough } from './netns.js';
 
 const HOST = '127.0.1.1';
 
 /** The ring as `webclient --ring` shows it through the server at `port`; [] when the client fails. */
-async function ringAt(wrap: string[], port: number): Promise<string[]> {
-  const run = await runClient(['--ring', '-i', HOST, '-p', String(port), '--timeout', '2'], {}, wrap);
-  return run.status === 0
-    ? run.stdout
-        .toString()
-        .trim()
-        .split(' --> ')
-        .map((entry) => entry.slice(1, -1))
-    : [];
-}
+const ringAt = (wrap: string[], port: number): Promise<string[]> => ringThrough(wrap, HOST, port);
 
 test(
   '`webserver & webserver -p 4043 & webserver -p 4044 &` started at the same moment: one ring of three, every time',

@@ -117,8 +117,13 @@ export function createNetwork({ subnet, count, names }: { subnet: string; count:
 }
 
 /** The ring as `webclient --ring` shows it from a host, through the server there; [] when the client fails. */
-export async function ringSeenFrom(host: NetnsHost, port = 4043): Promise<string[]> {
-  const run = await runClient(['--ring', '-i', host.name, '-p', String(port), '--timeout', '2'], {}, host.wrap);
+export function ringSeenFrom(host: NetnsHost, port = 4043): Promise<string[]> {
+  return ringThrough(host.wrap, host.name, port);
+}
+
+/** The ring as `webclient --ring` (run through `wrap`) shows it through the server at HOST:PORT; [] when the client fails. */
+export async function ringThrough(wrap: string[], host: string, port: number): Promise<string[]> {
+  const run = await runClient(['--ring', '-i', host, '-p', String(port), '--timeout', '2'], {}, wrap);
   return run.status === 0
     ? run.stdout
         .toString()

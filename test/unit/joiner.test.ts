@@ -196,41 +196,37 @@ test('a seed that is not a ring server is dropped, with its cause logged; the ne
   );
 });
 
-test('a refusal from every seed is JOIN_REFUSED, naming each cause; a refused seed is not tried again', async () => {
+/** A transport whose every probe gets `reply`, counting the probes. */
+function answering(reply: string): { transport: JoinDeps['transport']; probes(): number } {
   let probes = 0;
-  const f = fake({
-    seeds: ['a:1', 'b:2'],
+  return {
     transport: {
       request: async () => {
         probes++;
-        return 'not json at all';
+        return reply;
       },
       send: async () => undefined,
     },
-  });
+    probes: () => probes,
+  };
+}
+
+test('a refusal from every seed is JOIN_REFUSED, naming each cause; a refused seed is not tried again', async () => {
+  const seed = answering('not json at all');
+  const f = fake({ seeds: ['a:1', 'b:2'], transport: seed.transport });
   await rejectsWith(
     joinRing(f.deps),
     'JOIN_REFUSED',
     /every seed refused this server: a:1 \(not a ring server.*\), b:2 \(not a ring server/,
   );
-  assert.equal(probes, 2);
+  assert.equal(seed.probes(), 2);
 });
 
 test('a cluster-secret refusal from a ring server ends the join at once, though other seeds remain', async () => {
-  let probes = 0;
-  const f = fake({
-    seeds: ['a:1', 'b:2'],
-    transport: {
-      request: async () => {
-        probes++;
-        return '{"type": "ERROR", "data": {"code": "UNAUTHENTICATED", "status": "401 UNAUTHORIZED", "message": "bad tag"}}';
-      },
-      send: async () => undefined,
-    },
-    secret: true,
-  });
+  const seed = answering('{"type": "ERROR", "data": {"code": "UNAUTHENTICATED", "status": "401 UNAUTHORIZED", "message": "bad tag"}}');
+  const f = fake({ seeds: ['a:1', 'b:2'], transport: seed.transport, secret: true });
   await rejectsWith(joinRing(f.deps), 'JOIN_REFUSED', /cannot join a:1 .*the secrets differ/);
-  assert.equal(probes, 1);
+  assert.equal(seed.probes(), 1);
 });
 
 test('a seed that takes our PING and never answers is treated as an original: one INSERT, then its ring', async () => {
