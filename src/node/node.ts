@@ -374,6 +374,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       tombstoneTtlMs: this.options.tombstoneTtlMs,
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
+      localError: (code, what) => this.localError(code, 'connect', what),
     });
   }
 
