@@ -33,6 +33,8 @@ export interface KeeperDeps {
   syncNow(): void;
   traffic(traffic: Traffic): void;
   declaredDead(): void;
+  /** Something could not be sent for a reason of this server's own (out of descriptors...). */
+  localError(code: string, what: string): void;
   timing: { heartbeatMs: number; probeTimeoutMs: number; suspicionTimeoutMs: number };
 }
 
@@ -128,6 +130,7 @@ export class RingKeeper {
         },
         absorb: (members) => this.absorb(members),
         declaredDead: () => this.deps.declaredDead(),
+        localError: (code, what) => this.deps.localError(code, what),
         forgotten: (addresses) => {
           for (const address of addresses) {
             this.deps.lastHeard.delete(address);

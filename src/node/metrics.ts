@@ -176,6 +176,7 @@ export class NodeMetrics {
   readonly forwards: TallyCounter<'type'>;
   readonly failuresDetected: Counter;
   readonly refused: Counter<'code'>;
+  readonly localErrors: Counter<'code' | 'op'>;
   readonly http: TallyCounter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -204,6 +205,14 @@ export class NodeMetrics {
       name: 'coop_refused_total',
       help: 'Messages refused: bad JSON, over a limit, no valid peer tag, a missing or wrong token, by error code.',
       labelNames: ['code'],
+      registers,
+    });
+    this.localErrors = new Counter({
+      name: 'coop_local_errors_total',
+      help:
+        'Connections this server could not make (op=connect) or accept (op=accept) for a reason of its own, ' +
+        'by errno code (EMFILE: out of file descriptors...). Never taken for a peer failure.',
+      labelNames: ['code', 'op'],
       registers,
     });
     this.http = new TallyCounter({

@@ -9,6 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
@@ -58,6 +59,7 @@ import { checkClientRequest, type RequestLimits } from '../security/requests.js'
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from './web.js';
 import { fastGetFront, handToHttp } from '../transport/fast-get.js';
+import { localErrorCode, WarningGate } from '../transport/local-errors.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
 import { PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
@@ -129,6 +131,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly stopping = new AbortController();
   private seedGreeter: SeedGreeter | undefined;
   private context: HandlerContext | undefined;
+  /** Local failures (out of descriptors) come in bursts: one warning per kind every few seconds. */
+  private readonly localWarnings = new WarningGate(LOCAL_WARNING_INTERVAL_MS);
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -202,6 +206,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: takeHttp,
+        onAcceptError: (err) => this.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
       },
       tls && { cert: tls.cert, key: tls.key },
     );
@@ -369,6 +374,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       tombstoneTtlMs: this.options.tombstoneTtlMs,
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
+      localError: (code, what) => this.localError(code, 'connect', what),
     });
   }
 
@@ -653,6 +659,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       syncNow: () => void this.antiEntropy?.syncNow(),
       traffic: (traffic) => this.emit('traffic', traffic),
       declaredDead: () => this.metrics.failuresDetected.inc(),
+      localError: (code, what) => this.localError(code, 'connect', what),
       timing: {
         heartbeatMs: this.options.heartbeatMs,
         probeTimeoutMs: this.options.probeTimeoutMs,
@@ -716,9 +723,24 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   /**
+   * Counts and (now and then) logs a failure that is this server's own, such
+   * as running out of file descriptors: it says nothing about any peer.
+   */
+  private localError(code: string, op: 'connect' | 'accept', what: string): void {
+    this.metrics.localErrors.inc({ code, op });
+    const suppressed = this.localWarnings.pass(`${op} ${code}`);
+    if (suppressed === undefined) return;
+    const more = suppressed > 0 ? ` (${suppressed} more like it since the last warning)` : '';
+    this.log.warn(`${what} failed on this server: ${code}${LOCAL_MEANING[code] ?? ''}; not taken for a peer failure${more}`);
+  }
+
+  /**
    * Sends a round message to the successor. A successor that cannot be reached
    * is cut out and the next one tried; the new ring is then announced. A
-   * failed UPDATE is not passed further: the announcement replaces it.
+   * failed UPDATE is not passed further: the announcement replaces it. A send
+   * that fails for this server's own reasons (out of descriptors) cuts nobody
+   * out: it is tried again a few times, then the round is given up (its
+   * client, not answered yet, gets the round's timeout).
    * An original server gets the original's fields only (mixed.ts: it may be
    * passed by, or a lookup may go straight home instead).
    */
@@ -729,6 +751,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let home: string | undefined;
     let plain: string | undefined;
     let removed = false;
+    let localTries = 0;
     /** The server whose successor is next: this one, or an original passed by. */
     let after = view.self;
     for (;;) {
@@ -769,6 +792,17 @@ export class RingNode extends EventEmitter<NodeEvents> {
         break;
       } catch (err) {
         if (!this.running) return;
+        const local = localErrorCode(err);
+        if (local !== undefined) {
+          this.localError(local, 'connect', `sending ${describe(message)} to ${next}`);
+          if (++localTries > LOCAL_RETRIES) {
+            this.log.warn(`${describe(message)} not sent: ${local} on this server, again and again; the round is given up`);
+            break;
+          }
+          await delay(LOCAL_RETRY_MS * localTries);
+          if (!this.running) return;
+          continue;
+        }
         this.log.warn(`${next} is unreachable (${(err as Error).message})`);
         if (view.remove(next)) {
           removed = true;
@@ -808,6 +842,19 @@ const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWAR
  * share of its cost.
  */
 const KEPT_TEXT_LIMIT = 64 * 1024;
+
+/** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
+const LOCAL_RETRIES = 5;
+const LOCAL_RETRY_MS = 200;
+const LOCAL_WARNING_INTERVAL_MS = 5000;
+
+const LOCAL_MEANING: Readonly<Record<string, string>> = {
+  EMFILE: ' (out of file descriptors: raise ulimit -n)',
+  ENFILE: ' (the system is out of file descriptors)',
+  ENOBUFS: ' (no socket buffer space)',
+  ENOMEM: ' (out of memory)',
+  EADDRNOTAVAIL: ' (no local port left)',
+};
 
 /** Where a round that completes without leaving this server "replies": nowhere. */
 const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };

@@ -9,13 +9,16 @@
  * makes it dead. PING and its answer carry the whole membership, so views
  * converge and a suspected or cut-out server learns of it and refutes.
  * Now and then a dead member is probed again, which is how a healed
- * partition, or a server wrongly cut out, merges back.
+ * partition, or a server wrongly cut out, merges back. A probe that fails
+ * for this server's own reasons (out of descriptors: local-errors.ts) tells
+ * nothing about the target: no death, no suspicion from it.
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
 import type { Member } from '../ring/membership.js';
 import type { RingView } from '../ring/ring.js';
 import { isCoopError } from '../errors.js';
+import { localErrorCode } from '../transport/local-errors.js';
 
 export interface ProbeOptions {
   heartbeatMs: number;
@@ -47,6 +50,8 @@ export interface ProbeDeps {
   forgotten?(addresses: Address[]): void;
   /** This server declared `address` dead (for metrics). */
   declaredDead?(address: Address): void;
+  /** A probe could not be sent for a reason of this server's own (`code`: EMFILE...): logged and counted, nothing concluded. */
+  localError?(code: string, what: string): void;
 }
 
 export class FailureDetector {
@@ -105,7 +110,7 @@ export class FailureDetector {
         await deps.check(target);
         deps.log.send(`CHECK to ${target}`, undefined, true);
       } catch (err) {
-        this.dead(target, err);
+        if (!this.local(err, `CHECK to ${target}`)) this.dead(target, err);
       }
       return;
     }
@@ -113,29 +118,43 @@ export class FailureDetector {
       deps.absorb(await deps.ping(target, this.options.probeTimeoutMs));
       return;
     } catch (err) {
-      if (this.stopped) return;
+      if (this.stopped || this.local(err, `PING to ${target}`)) return;
       if (isCoopError(err, 'CONNECT_FAILED')) {
         this.dead(target, err);
         return;
       }
     }
-    if (await this.reachedIndirectly(target)) return;
+    if ((await this.reachedIndirectly(target)) !== 'no') return;
     if (!this.stopped && deps.view.suspect(target)) {
       deps.log.warn(`${target} does not answer, nor to ${this.options.indirectProbes ?? 3} others: suspected`);
       deps.changed();
     }
   }
 
-  private async reachedIndirectly(target: Address): Promise<boolean> {
+  /** Whether `err` is this server's own (then reported, and nothing is to be concluded from it). */
+  private local(err: unknown, what: string): boolean {
+    const code = localErrorCode(err);
+    if (code === undefined) return false;
+    this.deps.localError?.(code, what);
+    return true;
+  }
+
+  /** 'unknown' when some helper could not even be asked, for a reason of this server's own. */
+  private async reachedIndirectly(target: Address): Promise<'yes' | 'no' | 'unknown'> {
     const { deps } = this;
     const helpers = shuffle(deps.view.members.filter((m) => m !== deps.view.self && m !== target && deps.speaksExtensions(m))).slice(
       0,
       this.options.indirectProbes ?? 3,
     );
     const answers = await Promise.all(
-      helpers.map((helper) => deps.pingVia(helper, target, this.options.probeTimeoutMs * 2).catch(() => false)),
+      helpers.map((helper) =>
+        deps
+          .pingVia(helper, target, this.options.probeTimeoutMs * 2)
+          .catch((err: unknown) => (this.local(err, `PING_REQ to ${helper}`) ? 'unknown' : false)),
+      ),
     );
-    return answers.some(Boolean);
+    if (answers.includes(true)) return 'yes';
+    return answers.includes('unknown') ? 'unknown' : 'no';
   }
 
   private dead(target: Address, err: unknown): void {

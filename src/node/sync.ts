@@ -11,6 +11,7 @@ import type { Log } from '../log/logger.js';
 import { fetchParts, getDigest, listBuckets, PART_BYTES, type ClientOptions } from '../client/client.js';
 import type { ItemStore, Staged } from '../store/items.js';
 import { compareVersions, unversioned, type Version } from '../store/version.js';
+import { localErrorCode } from '../transport/local-errors.js';
 
 export interface SyncOptions {
   store: ItemStore;
@@ -23,6 +24,8 @@ export interface SyncOptions {
   client: ClientOptions;
   /** Called after every pass, for upload expiry and the like. */
   onTick?: () => Promise<void>;
+  /** A pass failed for a reason of this server's own (out of descriptors...): reported there instead of warned here. */
+  localError?(code: string, what: string): void;
 }
 
 export interface SyncResult {
@@ -124,7 +127,10 @@ export class AntiEntropy {
       }
       return result;
     } catch (err) {
-      if (!this.stopped) log.warn(`sync failed: ${(err as Error).message}`);
+      if (this.stopped) return undefined;
+      const local = localErrorCode(err);
+      if (local !== undefined && this.options.localError) this.options.localError(local, 'sync');
+      else log.warn(`sync failed: ${(err as Error).message}`);
       return undefined;
     }
   }

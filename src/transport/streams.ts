@@ -82,7 +82,9 @@ export class PeerStreams {
       });
       socket.once('error', (err) => {
         clearTimeout(timer);
-        reject(new CoopError('CONNECT_FAILED', `cannot connect to ${to}: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+        reject(
+          new CoopError('CONNECT_FAILED', `cannot connect to ${to}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err }),
+        );
       });
     });
     ready.catch(() => undefined);
@@ -97,7 +99,7 @@ export class PeerStreams {
             done(err);
           }),
       },
-      (err) => new CoopError('CLOSED', `stream write failed: ${(err as Error).message}`),
+      (err) => new CoopError('CLOSED', `stream write failed: ${(err as Error).message}`, { cause: err }),
     );
     const stream: Stream = { socket, ready, connected: false, used: false, batch };
     const forget = (): void => {

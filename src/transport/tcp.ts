@@ -87,6 +87,8 @@ export interface ListenerHandlers {
    * same port. The socket is handed over with its first bytes put back.
    */
   onOtherProtocol?(socket: Socket): void;
+  /** A connection could not be accepted (out of descriptors: EMFILE): the listener keeps listening. */
+  onAcceptError?(error: NodeJS.ErrnoException): void;
 }
 
 const OPEN_BRACE = 0x7b;
@@ -136,6 +138,8 @@ export class TcpListener {
       }
       try {
         await listen(server, host, candidate);
+        // Node reports a failed accept as an 'error' of the server; unheard, it would end the process.
+        server.on('error', (err: NodeJS.ErrnoException) => this.handlers.onAcceptError?.(err));
         this.server = server;
         const bound = server.address();
         if (bound === null || typeof bound === 'string') throw new Error('listener has no TCP address');
@@ -369,7 +373,9 @@ function connect(target: HostPort, timeoutMs: number, tls?: TlsClientOptions): P
 export async function sendMessage(target: HostPort, payload: string, timeoutMs: number, tls?: TlsClientOptions): Promise<void> {
   const socket = await connect(target, timeoutMs, tls);
   await new Promise<void>((resolve, reject) => {
-    socket.on('error', (err) => reject(new CoopError('CLOSED', `sending to ${target.host}:${target.port} failed: ${err.message}`)));
+    socket.on('error', (err) =>
+      reject(new CoopError('CLOSED', `sending to ${target.host}:${target.port} failed: ${err.message}`, { cause: err })),
+    );
     socket.end(payload, () => resolve());
   });
   socket.on('error', ignore);
@@ -410,7 +416,9 @@ export async function request(
       }
     });
     socket.on('end', () => finish(new CoopError('CLOSED', `${target.host}:${target.port} closed the connection without a reply`)));
-    socket.on('error', (err) => finish(new CoopError('CLOSED', `connection to ${target.host}:${target.port} failed: ${err.message}`)));
+    socket.on('error', (err) =>
+      finish(new CoopError('CLOSED', `connection to ${target.host}:${target.port} failed: ${err.message}`, { cause: err })),
+    );
     socket.write(payload);
   });
 }

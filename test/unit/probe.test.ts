@@ -18,6 +18,13 @@ const OPTIONS: ProbeOptions = { heartbeatMs: 1000, probeTimeoutMs: 300, suspicio
 
 const refused = (): Promise<never> => Promise.reject(new CoopError('CONNECT_FAILED', 'connect ECONNREFUSED'));
 const timedOut = (): Promise<never> => Promise.reject(new CoopError('TIMEOUT', 'no answer in 300 ms'));
+/** As the transport reports a connect that failed because this process is out of descriptors. */
+const outOfDescriptors = (): Promise<never> =>
+  Promise.reject(
+    new CoopError('CONNECT_FAILED', 'cannot connect to 127.0.0.1:4044: EMFILE', {
+      cause: Object.assign(new Error('connect EMFILE 127.0.0.1:4044 - Local (undefined:undefined)'), { code: 'EMFILE' }),
+    }),
+  );
 
 interface Fakes {
   members?: string[];
@@ -43,6 +50,7 @@ function harness(fakes: Fakes = {}) {
     absorbed: [] as Member[][],
     changed: 0,
     warnings: [] as string[],
+    localErrors: [] as Array<{ code: string; what: string }>,
   };
   const log: Log = {
     info: () => undefined,
@@ -76,6 +84,7 @@ function harness(fakes: Fakes = {}) {
         if (fakes.absorb === 'merge') view.merge(members);
       },
       changed: () => void calls.changed++,
+      localError: (code, what) => void calls.localErrors.push({ code, what }),
     },
     { ...OPTIONS, ...fakes.options },
   );
@@ -235,6 +244,52 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     await h.detector.tick();
     assert.equal(status(h.view, B), 'alive');
     assert.equal(h.view.has(B), true);
+  });
+});
+
+describe('FailureDetector.tick: failures of this server, not the peer (out of descriptors)', () => {
+  test('a PING that cannot connect for want of descriptors neither kills nor suspects, and asks no helper', async () => {
+    const { view, calls, detector } = harness({ ping: outOfDescriptors });
+    for (let i = 0; i < 3; i++) await detector.tick();
+    assert.equal(status(view, B), 'alive');
+    assert.deepEqual(view.members, [A, B, C, D]);
+    assert.equal(calls.changed, 0);
+    assert.equal(calls.pingVia.length, 0);
+    assert.deepEqual(
+      calls.localErrors,
+      [0, 1, 2].map(() => ({ code: 'EMFILE', what: `PING to ${B}` })),
+    );
+  });
+
+  test('helpers that cannot be asked for want of descriptors: no suspicion after a PING timeout', async () => {
+    const { view, calls, detector } = harness({ ping: timedOut, pingVia: outOfDescriptors });
+    await detector.tick();
+    assert.equal(status(view, B), 'alive');
+    assert.equal(calls.changed, 0);
+    assert.equal(calls.pingVia.length, 2);
+    assert.deepEqual(
+      calls.localErrors.map((e) => e.code),
+      ['EMFILE', 'EMFILE'],
+    );
+  });
+
+  test('one helper asked and answering no, another not asked for want of descriptors: no suspicion', async () => {
+    const { view, calls, detector } = harness({
+      ping: timedOut,
+      pingVia: (helper) => (helper === C ? Promise.resolve(false) : outOfDescriptors()),
+    });
+    await detector.tick();
+    assert.equal(status(view, B), 'alive');
+    assert.equal(calls.changed, 0);
+  });
+
+  test('an original successor whose CHECK fails for want of descriptors stays', async () => {
+    const { view, calls, detector } = harness({ originals: [B], check: outOfDescriptors });
+    await detector.tick();
+    assert.equal(status(view, B), 'alive');
+    assert.deepEqual(view.members, [A, B, C, D]);
+    assert.equal(calls.changed, 0);
+    assert.deepEqual(calls.localErrors, [{ code: 'EMFILE', what: `CHECK to ${B}` }]);
   });
 });
 
