@@ -78,7 +78,7 @@ export function parseHolder(text: string): Holder | undefined {
 
 export function describeHolder(holder: Holder): string {
   const elsewhere = holder.host === hostname() ? '' : ` on host ${holder.host}`;
-  return `PID ${holder.pid}${elsewhere}, listening on ${holder.address}, since ${holder.since}`;
+  return `PID ${holder.pid}${elsewhere} at ${holder.address}, since ${holder.since}`;
 }
 
 function alive(pid: number): boolean {
