@@ -40,8 +40,9 @@ test('two webservers started at the same moment on one --data: one runs, the oth
   const args = ['--listen', '127.0.0.1:0', '--data', dir];
   const both = [launch(args), launch(args)];
   t.after(() => both.forEach((server) => server.kill()));
-  const [first] = await Promise.race(both.map((server) => server.exited.then((status) => [server, status] as const)));
-  const loser = first;
+  let ended: Launched | undefined;
+  for (const server of both) void server.exited.then(() => (ended ??= server));
+  const loser = await waitFor(() => ended, { timeoutMs: 15_000, what: 'one of the two webservers to exit' });
   const winner = both.find((server) => server !== loser)!;
   assert.equal(await loser.exited, 1, loser.output());
   const address = await waitFor(() => /listening on (\S+)/.exec(winner.output())?.[1], {
