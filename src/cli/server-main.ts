@@ -49,7 +49,10 @@ interface ServerArgs {
 export const EXIT = {
   /** Stopped by SIGINT or SIGTERM. */
   stopped: 0,
-  /** Bad arguments, a port it cannot bind, no ring within --join-timeout (JOIN_FAILED): a restart may help. */
+  /**
+   * Bad arguments, a port it cannot bind, no ring within --join-timeout (JOIN_FAILED), a data directory
+   * another running server holds (DATA_DIR_LOCKED): a restart may help.
+   */
   failed: 1,
   joinFailed: 1,
   /** A secret, certificate or key file that cannot be read, or is empty. */

@@ -29,6 +29,7 @@ import { RingView } from '../ring/ring.js';
 import { ItemStore } from '../store/items.js';
 import { MemoryPersistence } from '../store/memory.js';
 import { DiskPersistence } from '../store/durable.js';
+import { DataDirLock, describeHolder } from '../store/lock.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
@@ -102,6 +103,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
   private itemStore: ItemStore | undefined;
+  /** Held while the store is open: one server per data directory. */
+  private dataDirLock: DataDirLock | undefined;
   private antiEntropy: AntiEntropy | undefined;
   private uploads: Uploads | undefined;
   private readonly transport: PeerTransport;
@@ -354,7 +357,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const dataDir = this.nodeOptions.dataDir;
     if (dataDir === undefined) return ItemStore.open(new MemoryPersistence());
     const dir = typeof dataDir === 'function' ? dataDir(self) : dataDir;
-    const store = await ItemStore.open(await DiskPersistence.open(dir));
+    // Taken before anything in the directory is touched: another server's staging files and index are its own.
+    const lock = await DataDirLock.acquire(dir, self);
+    if (lock.tookOver) {
+      const { holder, why } = lock.tookOver;
+      this.log.warn(`took over the lock of data directory ${dir}${holder ? ` from ${describeHolder(holder)}` : ''}: ${why}`);
+    }
+    let store: ItemStore;
+    try {
+      store = await ItemStore.open(await DiskPersistence.open(dir));
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    this.dataDirLock = lock;
     this.log.info(`data directory ${dir}: ${store.size} items`);
     if (store.damaged.length > 0) {
       this.log.warn(
@@ -422,6 +438,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
+    await this.dataDirLock?.release();
   }
 
   private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {
