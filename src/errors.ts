@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'UNAUTHENTICATED', // a peer message without a valid tag where a cluster secret is set
   'UNAUTHORIZED', // a request that needs a token and carries none
   'FORBIDDEN', // a request with a wrong token
+  'CONFLICT', // a write that a newer version of its item overtook before it was stored
   'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;
 

@@ -227,8 +227,26 @@ function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Wai
   });
 }
 
-/** Applies a write that came around the ring (or from a client), whole or one part. */
-function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<unknown> {
+/**
+ * The version of a client's write: newer than the copy of the item held here,
+ * whatever this server's wall clock says, so the write wins here.
+ */
+function stampFor(ctx: HandlerContext, item: string): Version {
+  return ctx.clock.stamp(ctx.now(), ctx.store.head(item)?.version);
+}
+
+/** A client's write that a newer version overtook before it was stored: never acknowledged as done. */
+function overtaken(ctx: HandlerContext, connection: Connection, item: string): void {
+  ctx.log.warn(`a write of ${JSON.stringify(item)} was overtaken by a newer version before it was stored; not acknowledged`);
+  ctx.reply(connection, errorReply('CONFLICT', `a newer version of ${item} arrived before this write was stored; it was not applied`));
+}
+
+/**
+ * Applies a write that came around the ring (or from a client), whole or one
+ * part. Resolves false when a whole copy was not kept (what is held is as new
+ * or newer), and for every part but the last.
+ */
+function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<boolean> {
   ctx.clock.observe(version);
   if (data.part) {
     const bytes = Buffer.from(data.content, 'base64');
@@ -351,7 +369,7 @@ export const handlers: HandlerTable = {
     // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
     if (part) {
       const key = `${ctx.self}/${part.upload}`;
-      const version = part.offset === 0 ? ctx.clock.next(ctx.now()) : ctx.uploads.versionOf(key);
+      const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
       if (!version) {
         ctx.reply(connection, errorReply('BAD_FIELD', `no upload ${part.upload} in progress`));
         return;
@@ -361,9 +379,9 @@ export const handlers: HandlerTable = {
       replicate(ctx, { connection, request: 'PUT', item }, data);
       return;
     }
-    const version = ctx.clock.next(ctx.now());
+    const version = stampFor(ctx, item);
     const data: ItemData = { item, content, encoding, version };
-    await store(ctx, data, version);
+    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'PUT', item }, data);
   },
 
@@ -373,9 +391,9 @@ export const handlers: HandlerTable = {
       return;
     }
     const item = message.data;
-    const version = ctx.clock.next(ctx.now());
+    const version = stampFor(ctx, item);
     const data: ItemData = { item, content: '', version, deleted: true };
-    await store(ctx, data, version);
+    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 

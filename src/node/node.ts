@@ -419,6 +419,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {
+    // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
+    const clock = new VersionClock(view.self);
+    store.watchVersions((version) => clock.observe(version));
     return {
       self: view.self,
       ring: view,
@@ -426,7 +429,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       log: this.log,
       waiting: this.waiting,
       seen: this.seen,
-      clock: new VersionClock(view.self),
+      clock,
       uploads,
       roundTimeoutMs: this.options.roundTimeoutMs,
       wholeLimit: this.options.maxMessageBytes,
