@@ -101,3 +101,29 @@ test('a write that its store reports not kept (overtaken meanwhile) gets CONFLIC
   await response.text();
   assert.deepEqual(await getItem(node.address, 'kept.txt'), { found: true, content: 'first', encoding: undefined });
 });
+
+test('a write that loses at a server on the round (it holds a newer version this server never saw) gets CONFLICT; once told, a retry wins', async (t) => {
+  const holder = await startNode(t, { syncIntervalMs: 60_000 });
+  const writer = await startNode(t, { syncIntervalMs: 60_000, join: holder.address });
+  await waitFor(() => writer.sync.totals.passes >= 1 && holder.members.length === 2, { what: 'the joiner`s first sync' });
+  // Copies from a server hours ahead that reached only `holder` (sync is an hour away): `writer` has never seen them.
+  // The second is newer than the first, which `writer` learns of when its PUT is refused.
+  const fast = '127.0.0.1:1';
+  const copies = [
+    ['put.txt', { clock: Date.now() + HOUR, server: fast }],
+    ['delete.txt', { clock: Date.now() + 2 * HOUR, server: fast }],
+  ] as const;
+  for (const [item, version] of copies) {
+    assert.equal(await holder.store.apply(item, { version, content: 'from the fast clock' }, Date.now()), true);
+  }
+
+  await assert.rejects(putItem(writer.address, 'put.txt', 'lost'), (err: unknown) => isCoopError(err, 'CONFLICT'));
+  await assert.rejects(deleteItem(writer.address, 'delete.txt'), (err: unknown) => isCoopError(err, 'CONFLICT'));
+  assert.deepEqual(await heldBy([holder], 'put.txt'), ['from the fast clock']);
+  assert.deepEqual(await heldBy([holder], 'delete.txt'), ['from the fast clock']);
+
+  assert.equal(await putItem(writer.address, 'put.txt', 'retried'), '200 OK');
+  assert.equal(await deleteItem(writer.address, 'delete.txt'), '200 OK');
+  await everyNodeHolds([holder, writer], 'put.txt', 'retried', 'the retried PUT everywhere');
+  await everyNodeHolds([holder, writer], 'delete.txt', null, 'the retried DELETE everywhere');
+});

@@ -35,7 +35,7 @@ import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
-import { unversioned, type Version, type VersionClock } from '../store/version.js';
+import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { PendingRounds, SeenRounds } from './rounds.js';
@@ -235,10 +235,14 @@ function stampFor(ctx: HandlerContext, item: string): Version {
   return ctx.clock.stamp(ctx.now(), ctx.store.head(item)?.version);
 }
 
-/** A client's write that a newer version overtook before it was stored: never acknowledged as done. */
-function overtaken(ctx: HandlerContext, connection: Connection, item: string): void {
-  ctx.log.warn(`a write of ${JSON.stringify(item)} was overtaken by a newer version before it was stored; not acknowledged`);
-  ctx.reply(connection, errorReply('CONFLICT', `a newer version of ${item} arrived before this write was stored; it was not applied`));
+/**
+ * A client's write that lost to a newer version of its item, here before it
+ * was stored or at a server on the round: never acknowledged as done.
+ */
+function overtaken(ctx: HandlerContext, connection: Connection, item: string, newer?: Version): void {
+  const where = newer ? `version ${newer.clock} by ${newer.server} is held in the ring` : 'one arrived here before it was stored';
+  ctx.log.warn(`a write of ${JSON.stringify(item)} lost to a newer version (${where}); not acknowledged`);
+  ctx.reply(connection, errorReply('CONFLICT', `a newer version of ${item} exists (${where}); this write did not win`));
 }
 
 /**
@@ -264,7 +268,22 @@ async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, re
     // This copy is lost here (anti-entropy repairs it); the round must go on.
     ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
   }
-  ctx.forward(message, received);
+  const newer = newerHeld(ctx, message);
+  if (newer) ctx.forward({ ...message, newer });
+  else ctx.forward(message, received);
+}
+
+/**
+ * The version held here when it is newer than both the round's write and any
+ * newer version the round already carries: the write lost here, and its
+ * creator must hear so. Rounds without an id (an original's) have nobody to tell.
+ */
+function newerHeld(ctx: HandlerContext, message: ForwardPutMessage): Version | undefined {
+  const written = message.data.version;
+  if (message.id === undefined || !written) return undefined;
+  const held = ctx.store.head(message.data.item)?.version;
+  if (!held || compareVersions(held, message.newer ?? written) <= 0) return undefined;
+  return held;
 }
 
 /**
@@ -401,6 +420,12 @@ export const handlers: HandlerTable = {
     if (message.creator === ctx.self) {
       // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
+      if (message.newer) {
+        // A server on the way holds a newer version: the write did not win in the ring.
+        ctx.clock.observe(message.newer);
+        if (waiting) overtaken(ctx, waiting.connection, waiting.item, message.newer);
+        return;
+      }
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }
