@@ -202,6 +202,13 @@ function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
   return relay;
 }
 
+/**
+ * A write that lost in the ring to a version stamped at most this far ahead of
+ * its server's clock lost to a concurrent write (newest wins); further ahead,
+ * it lost to a clock running ahead, and is not acknowledged.
+ */
+export const CONCURRENT_MS = 1000;
+
 /** The answer to a write whose round is complete: `200 OK`, in the type the client asked with. */
 function writeDone(waiting: Waiting): Reply {
   return { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item: waiting.item, status: PUT_OK_STATUS } };
@@ -421,10 +428,14 @@ export const handlers: HandlerTable = {
       // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
       if (message.newer) {
-        // A server on the way holds a newer version: the write did not win in the ring.
+        // A server on the way holds a newer version. Stamped ahead of this server's clock, it won by skew: not acknowledged.
+        // Otherwise it is a concurrent write that came later, and the newest wins as usual.
+        const bySkew = message.newer.clock > ctx.clock.peek(ctx.now()) + CONCURRENT_MS;
         ctx.clock.observe(message.newer);
-        if (waiting) overtaken(ctx, waiting.connection, waiting.item, message.newer);
-        return;
+        if (bySkew) {
+          if (waiting) overtaken(ctx, waiting.connection, waiting.item, message.newer);
+          return;
+        }
       }
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;

@@ -53,6 +53,11 @@ export class VersionClock {
     return this.next(nowMs);
   }
 
+  /** Where the clock stands now, without making a version. */
+  peek(nowMs: number): number {
+    return Math.max(this.last, Math.floor(nowMs));
+  }
+
   /** Moves the clock past a version seen from elsewhere. */
   observe(version: Version): void {
     if (version.clock > this.last) this.last = version.clock;
