@@ -140,4 +140,13 @@ describe('VersionClock', () => {
     assert.deepEqual(ahead, v(9001, A));
     assert.ok(clock.next(5000).clock > ahead.clock, 'later versions are newer still');
   });
+
+  test('peek tells where the clock stands (the wall clock, or past it after observing) without moving it', () => {
+    const clock = new VersionClock(A);
+    assert.equal(clock.peek(5000.9), 5000);
+    clock.observe(v(9000, B));
+    assert.equal(clock.peek(5000), 9000);
+    assert.equal(clock.peek(5000), 9000, 'peeking makes no version');
+    assert.equal(clock.next(5000).clock, 9001);
+  });
 });
