@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'UNAUTHORIZED', // a request that needs a token and carries none
   'FORBIDDEN', // a request with a wrong token
   'DATA_DIR_LOCKED', // another running server holds the data directory
+  'CONFLICT', // a write that a newer version of its item overtook before it was stored
   'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;
 

@@ -35,7 +35,7 @@ import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
-import { unversioned, type Version, type VersionClock } from '../store/version.js';
+import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { PendingRounds, SeenRounds } from './rounds.js';
@@ -202,6 +202,13 @@ function shouldRelay(message: RoundMessage, ctx: HandlerContext): boolean {
   return relay;
 }
 
+/**
+ * A write that lost in the ring to a version stamped at most this far ahead of
+ * its server's clock lost to a concurrent write (newest wins); further ahead,
+ * it lost to a clock running ahead, and is not acknowledged.
+ */
+export const CONCURRENT_MS = 1000;
+
 /** The answer to a write whose round is complete: `200 OK`, in the type the client asked with. */
 function writeDone(waiting: Waiting): Reply {
   return { type: waiting.request === 'DELETE' ? 'DELETE' : 'PUT', data: { item: waiting.item, status: PUT_OK_STATUS } };
@@ -227,8 +234,30 @@ function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Wai
   });
 }
 
-/** Applies a write that came around the ring (or from a client), whole or one part. */
-function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<unknown> {
+/**
+ * The version of a client's write: newer than the copy of the item held here,
+ * whatever this server's wall clock says, so the write wins here.
+ */
+function stampFor(ctx: HandlerContext, item: string): Version {
+  return ctx.clock.stamp(ctx.now(), ctx.store.head(item)?.version);
+}
+
+/**
+ * A client's write that lost to a newer version of its item, here before it
+ * was stored or at a server on the round: never acknowledged as done.
+ */
+function overtaken(ctx: HandlerContext, connection: Connection, item: string, newer?: Version): void {
+  const where = newer ? `version ${newer.clock} by ${newer.server} is held in the ring` : 'one arrived here before it was stored';
+  ctx.log.warn(`a write of ${JSON.stringify(item)} lost to a newer version (${where}); not acknowledged`);
+  ctx.reply(connection, errorReply('CONFLICT', `a newer version of ${item} exists (${where}); this write did not win`));
+}
+
+/**
+ * Applies a write that came around the ring (or from a client), whole or one
+ * part. Resolves false when a whole copy was not kept (what is held is as new
+ * or newer), and for every part but the last.
+ */
+function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<boolean> {
   ctx.clock.observe(version);
   if (data.part) {
     const bytes = Buffer.from(data.content, 'base64');
@@ -246,7 +275,22 @@ async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, re
     // This copy is lost here (anti-entropy repairs it); the round must go on.
     ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
   }
-  ctx.forward(message, received);
+  const newer = newerHeld(ctx, message);
+  if (newer) ctx.forward({ ...message, newer });
+  else ctx.forward(message, received);
+}
+
+/**
+ * The version held here when it is newer than both the round's write and any
+ * newer version the round already carries: the write lost here, and its
+ * creator must hear so. Rounds without an id (an original's) have nobody to tell.
+ */
+function newerHeld(ctx: HandlerContext, message: ForwardPutMessage): Version | undefined {
+  const written = message.data.version;
+  if (message.id === undefined || !written) return undefined;
+  const held = ctx.store.head(message.data.item)?.version;
+  if (!held || compareVersions(held, message.newer ?? written) <= 0) return undefined;
+  return held;
 }
 
 /**
@@ -351,7 +395,7 @@ export const handlers: HandlerTable = {
     // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
     if (part) {
       const key = `${ctx.self}/${part.upload}`;
-      const version = part.offset === 0 ? ctx.clock.next(ctx.now()) : ctx.uploads.versionOf(key);
+      const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
       if (!version) {
         ctx.reply(connection, errorReply('BAD_FIELD', `no upload ${part.upload} in progress`));
         return;
@@ -361,9 +405,9 @@ export const handlers: HandlerTable = {
       replicate(ctx, { connection, request: 'PUT', item }, data);
       return;
     }
-    const version = ctx.clock.next(ctx.now());
+    const version = stampFor(ctx, item);
     const data: ItemData = { item, content, encoding, version };
-    await store(ctx, data, version);
+    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'PUT', item }, data);
   },
 
@@ -373,9 +417,9 @@ export const handlers: HandlerTable = {
       return;
     }
     const item = message.data;
-    const version = ctx.clock.next(ctx.now());
+    const version = stampFor(ctx, item);
     const data: ItemData = { item, content: '', version, deleted: true };
-    await store(ctx, data, version);
+    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 
@@ -383,6 +427,16 @@ export const handlers: HandlerTable = {
     if (message.creator === ctx.self) {
       // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
       const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
+      if (message.newer) {
+        // A server on the way holds a newer version. Stamped ahead of this server's clock, it won by skew: not acknowledged.
+        // Otherwise it is a concurrent write that came later, and the newest wins as usual.
+        const bySkew = message.newer.clock > ctx.clock.peek(ctx.now()) + CONCURRENT_MS;
+        ctx.clock.observe(message.newer);
+        if (bySkew) {
+          if (waiting) overtaken(ctx, waiting.connection, waiting.item, message.newer);
+          return;
+        }
+      }
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }

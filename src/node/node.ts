@@ -442,6 +442,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {
+    // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
+    const clock = new VersionClock(view.self);
+    store.watchVersions((version) => clock.observe(version));
     return {
       self: view.self,
       ring: view,
@@ -449,7 +452,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       log: this.log,
       waiting: this.waiting,
       seen: this.seen,
-      clock: new VersionClock(view.self),
+      clock,
       uploads,
       roundTimeoutMs: this.options.roundTimeoutMs,
       wholeLimit: this.options.maxMessageBytes,
@@ -838,13 +841,21 @@ export class RingNode extends EventEmitter<NodeEvents> {
  * A whole PUT's round as it goes back to its creator, one of our servers: the
  * creator only takes its client's answer from it (by round id), so the
  * content stays behind (a kilobyte less to send, read and parse on the
- * busiest server, per PUT; a part less per part of a large upload).
+ * busiest server, per PUT; a part less per part of a large upload); a newer
+ * version found on the way goes with it.
  * Undefined for rounds that must travel whole: lookups (their content is the
  * answer), rounds without an id (an original server's).
  */
 function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   if (message.type !== 'FORWARD_PUT' || message.id === undefined) return undefined;
-  return { type: 'FORWARD_PUT', creator: message.creator, data: { item: message.data.item, content: '' }, id: message.id };
+  const back: ForwardPutMessage = {
+    type: 'FORWARD_PUT',
+    creator: message.creator,
+    data: { item: message.data.item, content: '' },
+    id: message.id,
+  };
+  if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
+  return back;
 }
 
 /**

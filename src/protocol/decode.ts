@@ -9,6 +9,7 @@ import { checkItemName } from './names.js';
 import type {
   Encoding,
   ErrorReply,
+  ForwardPutMessage,
   ItemData,
   ListEntry,
   LookupData,
@@ -236,8 +237,17 @@ function decodeFields(fields: Fields): Message {
       if (!Array.isArray(buckets) || buckets.length > 256) bad('"data" must be a list of bucket numbers');
       return { type, data: buckets.map((bucket) => count(bucket, 'data[]')), token: token(fields.token) };
     }
-    case 'FORWARD_PUT':
-      return { type, creator: address(fields.creator, 'creator'), data: itemData(fields.data), id: optionalId(fields.id) };
+    case 'FORWARD_PUT': {
+      const message: ForwardPutMessage = {
+        type,
+        creator: address(fields.creator, 'creator'),
+        data: itemData(fields.data),
+        id: optionalId(fields.id),
+      };
+      const newer = version(fields.newer);
+      if (newer) message.newer = newer; // absent, not undefined, on nearly every round
+      return message;
+    }
     case 'FORWARD_GET':
       return { type, creator: address(fields.creator, 'creator'), data: lookupData(fields.data), id: optionalId(fields.id) };
     default:

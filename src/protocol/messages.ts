@@ -14,6 +14,8 @@
  * - In item data: `"encoding": "base64"` for bytes, `"version"` (`{"clock",
  *   "server"}`), `"deleted": true` for a tombstone, `"part"` for one part of a
  *   large upload; in lookups also `"found"`, `"size"` and `"holder"`.
+ * - `"newer"` on FORWARD_PUT (a version): a server on the way holds that
+ *   newer version of the item, so its creator does not acknowledge the write.
  * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies. A RING request
  *   may ask for `"status"` ("self" or "all"), which its reply then carries.
  * - `"extended": true` on GET asks for our fields in the reply; a GET without
@@ -158,6 +160,8 @@ export interface ForwardPutMessage {
   creator: Address;
   data: ItemData;
   id?: string | undefined;
+  /** The newest version of the item held by a server on the way that is newer than the write's: the write did not win there. */
+  newer?: VersionData | undefined;
 }
 export interface ForwardGetMessage {
   type: 'FORWARD_GET';
@@ -305,6 +309,7 @@ function encodeForwardPut(message: ForwardPutMessage): string {
   if (deleted !== undefined) out += `, "deleted": ${deleted ? 'true' : 'false'}`;
   out += '}';
   if (message.id !== undefined) out += `, "id": ${pyString(message.id)}`;
+  if (message.newer) out += `, "newer": {"clock": ${pyDumps(message.newer.clock)}, "server": ${pyString(message.newer.server)}}`;
   return `${out}}`;
 }
 
@@ -332,7 +337,13 @@ export function encodeMessage(message: Message | Reply): string {
       );
     case 'FORWARD_PUT':
       return message.data.part
-        ? pyDumps({ creator: message.creator, type: message.type, data: itemFields(message.data), id: message.id })
+        ? pyDumps({
+            creator: message.creator,
+            type: message.type,
+            data: itemFields(message.data),
+            id: message.id,
+            newer: message.newer && { clock: message.newer.clock, server: message.newer.server },
+          })
         : encodeForwardPut(message);
     case 'FORWARD_GET':
       return pyDumps({ creator: message.creator, type: message.type, data: lookupFields(message.data), id: message.id });
@@ -415,6 +426,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   UNAUTHENTICATED: '401 UNAUTHORIZED',
   UNAUTHORIZED: '401 UNAUTHORIZED',
   FORBIDDEN: '403 FORBIDDEN',
+  CONFLICT: '409 CONFLICT',
   INTERNAL: '500 INTERNAL SERVER ERROR',
 };
 

@@ -125,6 +125,7 @@ export class ItemStore {
   private readonly index = new Map<string, ItemMeta>();
   private readonly inflight = new Map<string, string>();
   private readonly chains = new Map<string, Promise<void>>();
+  private watcher: ((version: Version) => void) | undefined;
   readonly digest = new BucketDigest();
 
   private constructor(private readonly persistence: Persistence) {}
@@ -142,6 +143,15 @@ export class ItemStore {
     }
     store.damaged = damaged;
     return store;
+  }
+
+  /**
+   * Calls `watch` with the version of every entry held now and of every copy
+   * stored from now on: the version clock is kept past all of them.
+   */
+  watchVersions(watch: (version: Version) => void): void {
+    this.watcher = watch;
+    for (const meta of this.index.values()) watch(meta.version);
   }
 
   get size(): number {
@@ -299,6 +309,7 @@ export class ItemStore {
   }
 
   private replace(name: string, meta: ItemMeta): void {
+    this.watcher?.(meta.version);
     this.digest.update(name, this.index.get(name), meta);
     this.index.set(name, meta);
   }

@@ -43,6 +43,21 @@ export class VersionClock {
     return { clock: this.last, server: this.server };
   }
 
+  /**
+   * The version of a client's write of an item held at `held`: newer than it
+   * whatever the wall clock says, so a write accepted here always supersedes
+   * what this server holds (a peer's clock running ahead cannot swallow it).
+   */
+  stamp(nowMs: number, held: Version | undefined): Version {
+    if (held) this.observe(held);
+    return this.next(nowMs);
+  }
+
+  /** Where the clock stands now, without making a version. */
+  peek(nowMs: number): number {
+    return Math.max(this.last, Math.floor(nowMs));
+  }
+
   /** Moves the clock past a version seen from elsewhere. */
   observe(version: Version): void {
     if (version.clock > this.last) this.last = version.clock;

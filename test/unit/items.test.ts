@@ -433,3 +433,20 @@ describe('ItemStore.listBuckets', () => {
     assert.equal(store.listBuckets(new Set(Array.from({ length: 256 }, (_, i) => i))).length, names.length);
   });
 });
+
+describe('ItemStore.watchVersions', () => {
+  test('is called with every version held at once, then with every copy stored, and not with copies refused', async () => {
+    const store = await newStore();
+    await store.apply('a.txt', { version: v(10), content: 'a' }, NOW);
+    await store.apply('b.txt', { version: v(30, B), deleted: true, content: '' }, NOW);
+    const seen: Version[] = [];
+    store.watchVersions((version) => seen.push(version));
+    assert.deepEqual([...seen].sort(compareVersions), [v(10), v(30, B)]);
+
+    seen.length = 0;
+    assert.equal(await store.apply('a.txt', { version: v(5), content: 'stale' }, NOW), false);
+    assert.equal(await store.apply('a.txt', { version: v(40, B), content: 'newer' }, NOW), true);
+    assert.equal(await store.apply('c.txt', { version: v(50), deleted: true, content: '' }, NOW), true);
+    assert.deepEqual(seen, [v(40, B), v(50)]);
+  });
+});

@@ -97,6 +97,17 @@ describe('encodeMessage: our extensions come after the original fields', () => {
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a.bin", "content": "AAE=", "encoding": "base64"}, "id": "r2"}',
     },
     {
+      name: 'FORWARD_PUT with a newer version found on the way (after the id)',
+      message: {
+        type: 'FORWARD_PUT',
+        creator: A,
+        data: { item: 'a.txt', content: '', version: { clock: 7, server: A } },
+        id: 'r2',
+        newer: { clock: 9, server: B },
+      },
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a.txt", "content": "", "version": {"clock": 7, "server": "127.0.0.1:4043"}}, "id": "r2", "newer": {"clock": 9, "server": "127.0.0.1:4044"}}',
+    },
+    {
       name: 'FORWARD_GET with found and id',
       message: { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: NOT_FOUND_CONTENT, found: false }, id: 'r3' },
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET", "data": {"item": "a.txt", "content": "404 NOT FOUND", "found": false}, "id": "r3"}',
@@ -178,6 +189,13 @@ describe('decodeMessage(encodeMessage(m)) round-trips', () => {
     { type: 'PUT', data: { item: 'a.bin', content: 'AAE=', encoding: 'base64' } },
     { type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: '' } },
     { type: 'FORWARD_PUT', creator: A, data: { item: 'a.bin', content: 'AAE=', encoding: 'base64' }, id: 'x' },
+    {
+      type: 'FORWARD_PUT',
+      creator: A,
+      data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', part: { upload: 'u', offset: 0, size: 2 } },
+      id: 'x',
+      newer: { clock: 3, server: B },
+    },
     { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: NOT_FOUND_CONTENT } },
     { type: 'FORWARD_GET', creator: V6, data: { item: 'a.txt', content: NOT_FOUND_CONTENT, found: false }, id: 'y'.repeat(64) },
     { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: 'text', found: true } },

@@ -113,4 +113,40 @@ describe('VersionClock', () => {
     const next = clock.next(700);
     assert.equal(supersedes(next, v(700, B)), true);
   });
+
+  const HOUR = 3_600_000;
+  const stamps: ReadonlyArray<{ name: string; now: number; held: Version | undefined }> = [
+    { name: 'nothing is held', now: 5000, held: undefined },
+    { name: 'the held version is older than the wall clock', now: 5000, held: v(10, B) },
+    { name: 'the held version is an hour ahead of the wall clock', now: 5000, held: v(5000 + HOUR, B) },
+    { name: 'the held version is 10 s ahead, by a server that sorts after this one', now: 5000, held: v(15_000, B) },
+    { name: 'the held version has the very clock of the wall, by a server that sorts after', now: 5000, held: v(5000, B) },
+    { name: 'the held version is unversioned', now: 5000, held: unversioned(B) },
+  ];
+  for (const { name, now, held } of stamps) {
+    test(`stamp supersedes what is held, from a fresh clock, when ${name}`, () => {
+      const clock = new VersionClock(A); // a restart: nothing made or seen yet
+      const stamped = clock.stamp(now, held);
+      assert.equal(stamped.server, A);
+      assert.equal(supersedes(stamped, held), true, `${JSON.stringify(stamped)} over ${JSON.stringify(held)}`);
+      assert.ok(stamped.clock >= Math.floor(now), 'never behind the wall clock');
+    });
+  }
+
+  test('stamp follows the wall clock when what is held is older, and the clock moves on from it', () => {
+    const clock = new VersionClock(A);
+    assert.deepEqual(clock.stamp(5000, v(10, B)), v(5000, A));
+    const ahead = clock.stamp(5000, v(9000, B));
+    assert.deepEqual(ahead, v(9001, A));
+    assert.ok(clock.next(5000).clock > ahead.clock, 'later versions are newer still');
+  });
+
+  test('peek tells where the clock stands (the wall clock, or past it after observing) without moving it', () => {
+    const clock = new VersionClock(A);
+    assert.equal(clock.peek(5000.9), 5000);
+    clock.observe(v(9000, B));
+    assert.equal(clock.peek(5000), 9000);
+    assert.equal(clock.peek(5000), 9000, 'peeking makes no version');
+    assert.equal(clock.next(5000).clock, 9001);
+  });
 });
