@@ -72,7 +72,8 @@ test(
     for (const view of views) assert.deepEqual([...view].sort(), [...all].sort(), 'every view keeps all three servers');
     assert.doesNotMatch(low.output(), /removing it from the ring|is unreachable|suspected/, 'it suspects and cuts out nobody');
     for (const peer of [a, c]) assert.doesNotMatch(peer.output(), /removing it from the ring|is unreachable|declared dead/);
-    assert.match(low.output(), /\[WARN\] PING to \S+ failed on this server: EMFILE/, 'a local error is logged');
+    // Which of its operations (a probe, a round, a sync pass) meets the limit first is up to timing.
+    assert.match(low.output(), /\[WARN\] .+ failed on this server: EMFILE/, 'a local error is logged');
 
     for (const socket of idle) socket.destroy();
     const name = await waitFor(
