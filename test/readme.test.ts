@@ -60,7 +60,8 @@ const NOT_RUN = new Map([
   ['npm run bench                       # about 9½ minutes: prints the table, writes bench/results.json and bench/results.svg', 'minutes'],
 ]);
 
-const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+// The README's examples, then those of docs/SECURITY.md (the secret and TLS), which it links: run in that order, in one folder.
+const readme = [await readFile(join(ROOT, 'README.md'), 'utf8'), await readFile(join(ROOT, 'docs', 'SECURITY.md'), 'utf8')].join('\n');
 const blocks = readmeBlocks(readme);
 
 test('every sh block of the README is run by this test, or is one of the few it names with the reason', () => {
