@@ -229,9 +229,12 @@ export class DiskPersistence implements Persistence {
         damaged.push(key);
       }
     }
-    for (const name of damaged) await this.db.remove(name);
-    // Records written before checksums are kept, and get one now.
-    for (const [name, value] of unchecked) await this.db.put(name, { ...value, check: recordCheck(name, value) });
+    // Issued together, so that LMDB commits them in one transaction rather than one each.
+    await Promise.all([
+      ...damaged.map((name) => this.db.remove(name)),
+      // Records written before checksums are kept, and get one now.
+      ...unchecked.map(([name, value]) => this.db.put(name, { ...value, check: recordCheck(name, value) })),
+    ]);
     for (const file of await readdir(join(this.dir, 'blobs'))) {
       if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
     }
