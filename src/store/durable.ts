@@ -26,7 +26,7 @@ import { CoopError } from '../errors.js';
 import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 import { sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
-import { checkIndex } from './index-check.js';
+import { checkIndex, LMDB_DAMAGE } from './index-check.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;
@@ -62,9 +62,6 @@ function identities(paths: readonly string[]): string[] {
     return `${info.dev}:${info.ino}`;
   });
 }
-
-/** LMDB's words for a file that is not a sound environment (as opposed to one it may not open). */
-const LMDB_DAMAGE = /MDB_CORRUPTED|MDB_INVALID|MDB_PAGE_NOTFOUND|MDB_VERSION_MISMATCH|MDB_BAD_TXN|Invalid argument|not a valid/i;
 
 async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha1');
@@ -145,6 +142,9 @@ export class DiskPersistence implements Persistence {
     }
     const index = join(dir, 'index');
     const verdict = await checkIndex(index);
+    if (!verdict.ok && !verdict.damaged) {
+      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir}: cannot read its index ${index}: ${verdict.why}`);
+    }
     if (!verdict.ok) await DiskPersistence.damagedIndex(dir, verdict.why, options);
     let db: RootDatabase<DiskRecord, string>;
     try {

@@ -12,7 +12,11 @@ import { fileURLToPath } from 'node:url';
 
 const PROBE = fileURLToPath(new URL('./index-probe.js', import.meta.url));
 
-export type IndexVerdict = { ok: true } | { ok: false; why: string };
+/** ok, damaged (a crash, or LMDB's words for a damaged file), or unreadable for another reason (not damage: no repair). */
+export type IndexVerdict = { ok: true } | { ok: false; damaged: boolean; why: string };
+
+/** LMDB's words for a file that is not a sound environment (as opposed to one it may not open). */
+export const LMDB_DAMAGE = /MDB_CORRUPTED|MDB_INVALID|MDB_PAGE_NOTFOUND|MDB_VERSION_MISMATCH|MDB_BAD_TXN|MDB_BAD_VALSIZE/;
 
 /** Reads the whole LMDB environment in `indexDir` in a child process; an absent one is fine (it will be made). */
 export async function checkIndex(indexDir: string): Promise<IndexVerdict> {
@@ -31,8 +35,9 @@ export async function checkIndex(indexDir: string): Promise<IndexVerdict> {
 
 /** What the probe's end says about the index. Pure. */
 export function indexVerdict(code: number | null, signal: string | null, stderr: string): IndexVerdict {
-  if (signal !== null) return { ok: false, why: `reading it crashed a test process with ${signal}` };
+  if (signal !== null) return { ok: false, damaged: true, why: `reading it crashed a test process with ${signal}` };
   if (code === 0) return { ok: true };
   const said = stderr.trim().split('\n').at(-1) ?? '';
-  return { ok: false, why: said === '' ? `a test process reading it exited with status ${code}` : `LMDB: ${said}` };
+  if (said === '') return { ok: false, damaged: false, why: `a test process reading it exited with status ${code}` };
+  return { ok: false, damaged: LMDB_DAMAGE.test(said), why: `LMDB: ${said}` };
 }

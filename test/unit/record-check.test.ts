@@ -69,12 +69,30 @@ describe('indexVerdict', () => {
     assert.deepEqual(indexVerdict(0, null, ''), { ok: true });
   });
 
-  test('a crash by a signal, or LMDB refusing the file, is damage, and says which', () => {
-    assert.deepEqual(indexVerdict(null, 'SIGSEGV', ''), { ok: false, why: 'reading it crashed a test process with SIGSEGV' });
+  test('a crash by a signal, or LMDB calling the file damaged, is damage, and says which', () => {
+    assert.deepEqual(indexVerdict(null, 'SIGSEGV', ''), {
+      ok: false,
+      damaged: true,
+      why: 'reading it crashed a test process with SIGSEGV',
+    });
     assert.deepEqual(indexVerdict(3, null, 'MDB_CORRUPTED: Located page was wrong type\n'), {
       ok: false,
+      damaged: true,
       why: 'LMDB: MDB_CORRUPTED: Located page was wrong type',
     });
-    assert.deepEqual(indexVerdict(1, null, ''), { ok: false, why: 'a test process reading it exited with status 1' });
+    assert.deepEqual(indexVerdict(3, null, 'MDB_INVALID: File is not an LMDB file'), {
+      ok: false,
+      damaged: true,
+      why: 'LMDB: MDB_INVALID: File is not an LMDB file',
+    });
+  });
+
+  test('another failure (no permission, no memory) is not called damage: --repair would move a sound index aside', () => {
+    assert.deepEqual(indexVerdict(3, null, 'Permission denied: Attempting to setup locks'), {
+      ok: false,
+      damaged: false,
+      why: 'LMDB: Permission denied: Attempting to setup locks',
+    });
+    assert.deepEqual(indexVerdict(1, null, ''), { ok: false, damaged: false, why: 'a test process reading it exited with status 1' });
   });
 });
