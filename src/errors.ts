@@ -22,6 +22,9 @@ export const ERROR_CODES = [
   'UNAUTHORIZED', // a request that needs a token and carries none
   'FORBIDDEN', // a request with a wrong token
   'DATA_DIR_LOCKED', // another running server holds the data directory
+  'DATA_DIR_UNUSABLE', // the data directory cannot be written (read-only, no permission) at start
+  'DATA_DIR_DAMAGED', // the data directory's index is damaged (start with --repair)
+  'STORE_UNAVAILABLE', // this server cannot keep writes (its data directory is read-only, full or was removed)
   'CONFLICT', // a write that a newer version of its item overtook before it was stored
   'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;

@@ -329,11 +329,11 @@ test(
   },
 );
 
-test("docs/deploy.md's systemd unit does not restart a server for what a restart cannot cure: an unreadable secret (2), a refused join (3)", async () => {
+test("docs/deploy.md's systemd unit does not restart a server for what a restart cannot cure: an unreadable secret (2), a refused join (3), an unusable data directory (4)", async () => {
   const docs = await readFile(join(ROOT, 'docs/deploy.md'), 'utf8');
   const unit = /```ini\n([\s\S]*?)```/.exec(docs)?.[1] ?? '';
   const prevented = /^RestartPreventExitStatus=(.*)$/m.exec(unit)?.[1]?.split(/\s+/).map(Number);
-  assert.deepEqual(prevented?.sort(), [EXIT.unreadable, EXIT.joinRefused].sort());
+  assert.deepEqual(prevented?.sort(), [EXIT.unreadable, EXIT.joinRefused, EXIT.dataDir].sort());
   assert.match(unit, /^Restart=on-failure$/m, 'a join that timed out (exit 1) is tried again');
 });
 

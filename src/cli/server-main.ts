@@ -27,6 +27,7 @@ interface ServerArgs {
   logTime: 'on' | 'off';
   data?: string;
   memory: boolean;
+  repair: boolean;
   syncInterval: number;
   tombstoneTtl: number;
   forgetAfter: number;
@@ -59,6 +60,13 @@ export const EXIT = {
   unreadable: 2,
   /** A seed refused this server (JOIN_REFUSED: cluster secret, TLS, not a ring server). */
   joinRefused: 3,
+  /**
+   * A data directory it cannot use: it cannot be written (DATA_DIR_UNUSABLE), or its index is damaged
+   * (DATA_DIR_DAMAGED, until started with --repair): restarting cannot help until it is fixed.
+   */
+  dataDir: 4,
+  /** Its data directory was removed or replaced while it ran: it left the ring (a restart starts empty and refills). */
+  storeLost: 5,
 } as const;
 
 /** The default data directory: one per server, under the working directory, named after its address. */
@@ -207,6 +215,11 @@ export function serverCommand(): Command {
       new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'),
     )
     .addOption(
+      new Option('--repair', "move a damaged index of --data aside and start empty, refilled from the ring's copies")
+        .default(false)
+        .env('WEBSERVER_REPAIR'),
+    )
+    .addOption(
       new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')
         .argParser(parse.seconds)
         .default(DEFAULTS.syncIntervalMs / 1000)
@@ -242,7 +255,8 @@ export function serverCommand(): Command {
         'over the variable, and over the variable of an option it cannot be used with (--memory over WEBSERVER_DATA).\n' +
         `Exit status: ${EXIT.stopped} after SIGINT or SIGTERM; ${EXIT.failed} for bad arguments, or when it cannot start, or no ring answered\n` +
         `within --join-timeout; ${EXIT.unreadable} for an unreadable or empty secret, certificate or key; ${EXIT.joinRefused} when a seed\n` +
-        'refused this server (cluster secret, TLS, not a ring server): restarting cannot help.\n' +
+        `refused this server (cluster secret, TLS, not a ring server); ${EXIT.dataDir} for a data directory it cannot write or whose\n` +
+        `index is damaged (see --repair): restarting cannot help. ${EXIT.storeLost} when its data directory was removed while it ran.\n` +
         "Examples: webserver -p 4043    (join the server at this host name's address, port 4043)\n" +
         '          webserver --listen 0.0.0.0:4043 --advertise 10.0.0.5:4043 --join seed1:4043,seed2:4043\n',
     );
@@ -340,6 +354,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     idleTimeoutMs: args.idleTimeout * 1000,
     maxMessageBytes: args.maxMessage,
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
+    repair: args.repair,
     syncIntervalMs: args.syncInterval * 1000,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
     forgetAfterMs: args.forgetAfter * 1000,
@@ -360,8 +375,11 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     // Stopped by a signal: the shutdown ends the process.
     if (stopping) return node;
     log.error(isCoopError(err) ? err.message : String(err));
+    if (isCoopError(err, 'DATA_DIR_UNUSABLE') || isCoopError(err, 'DATA_DIR_DAMAGED')) return failed(EXIT.dataDir);
     return failed(isCoopError(err, 'JOIN_REFUSED') ? EXIT.joinRefused : EXIT.failed);
   }
   joined = true;
+  // The node has logged why and left the ring already.
+  node.on('failed', () => process.exit(EXIT.storeLost));
   return node;
 }

@@ -90,6 +90,8 @@ async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
+/** How often the data directory is checked (removed, replaced, read-only) besides at every write. */
+const STORE_CHECK_MS = 1000;
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: ResolvedOptions;
@@ -136,6 +138,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private context: HandlerContext | undefined;
   /** Local failures (out of descriptors) come in bursts: one warning per kind every few seconds. */
   private readonly localWarnings = new WarningGate(LOCAL_WARNING_INTERVAL_MS);
+  private storeTimer: NodeJS.Timeout | undefined;
+  /** Why the store can no longer keep writes, once found; the server then leaves the ring. */
+  private storeLost: Error | undefined;
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -286,6 +291,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
     this.keeper.start();
     this.antiEntropy.start();
+    if (this.nodeOptions.dataDir !== undefined) this.storeTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS).unref();
     if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
     else this.ringChanged();
     return self;
@@ -358,19 +364,35 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (dataDir === undefined) return ItemStore.open(new MemoryPersistence());
     const dir = typeof dataDir === 'function' ? dataDir(self) : dataDir;
     // Taken before anything in the directory is touched: another server's staging files and index are its own.
-    const lock = await DataDirLock.acquire(dir, self);
+    let lock: DataDirLock;
+    try {
+      lock = await DataDirLock.acquire(dir, self);
+    } catch (err) {
+      if (isCoopError(err)) throw err;
+      const code = (err as NodeJS.ErrnoException).code ?? 'an error';
+      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
     if (lock.tookOver) {
       const { holder, why } = lock.tookOver;
       this.log.warn(`took over the lock of data directory ${dir}${holder ? ` from ${describeHolder(holder)}` : ''}: ${why}`);
     }
     let store: ItemStore;
     try {
-      store = await ItemStore.open(await DiskPersistence.open(dir));
+      const persistence = await DiskPersistence.open(dir, {
+        repair: this.nodeOptions.repair,
+        guard: [lock.path],
+        repaired: (aside, why) =>
+          this.log.warn(`data directory ${dir}: its damaged index (${why}) was moved to ${aside}; this server is refilled from the ring`),
+      });
+      store = await ItemStore.open(persistence);
     } catch (err) {
       await lock.release();
       throw err;
     }
     this.dataDirLock = lock;
+    store.onDamaged = (err) => this.log.warn(`${err.message}; dropped, to be fetched again from the ring`);
     this.log.info(`data directory ${dir}: ${store.size} items`);
     if (store.damaged.length > 0) {
       this.log.warn(
@@ -430,6 +452,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.seedGreeter?.stop();
     this.keeper?.stop();
     this.antiEntropy?.stop();
+    clearInterval(this.storeTimer);
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
@@ -599,6 +622,15 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private failed(message: Message, connection: Connection, err: unknown): void {
+    if (isCoopError(err, 'STORE_UNAVAILABLE')) {
+      // The log names the directory; the reply does not (it goes to clients).
+      this.log.error(`handling ${message.type} failed: ${err.message}`);
+      const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
+      const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
+      this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
+      void this.checkStore();
+      return;
+    }
     this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
     // The cause stays in the log: it may name files of this server.
     this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
@@ -634,6 +666,26 @@ export class RingNode extends EventEmitter<NodeEvents> {
       storeError = storeErrorOf(err);
     }
     return decideHealth({ joining: this.joining, catchingUp: this.catchingUp(this.joining), storeError });
+  }
+
+  /**
+   * The periodic look at the data directory: removed or replaced while running
+   * (STORE_UNAVAILABLE from the store), the server leaves the ring and stops,
+   * since it can no longer keep what it would acknowledge. A directory that is
+   * only unwritable (read-only) keeps the server up: reads go on, writes get
+   * STORE_UNAVAILABLE and health says why.
+   */
+  private async checkStore(): Promise<void> {
+    if (!this.running || !this.itemStore || this.storeLost) return;
+    try {
+      await this.itemStore.check();
+    } catch (err) {
+      if (!isCoopError(err, 'STORE_UNAVAILABLE') || this.storeLost || !this.running) return;
+      this.storeLost = err;
+      this.log.error(`${err.message}; leaving the ring and stopping`);
+      await this.leave();
+      this.emit('failed', err);
+    }
   }
 
   /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */

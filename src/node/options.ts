@@ -121,6 +121,8 @@ export interface NodeOptions {
   tls?: { cert: string | Buffer; key: string | Buffer; ca?: string | Buffer | undefined } | undefined;
   /** Keep items on disk here (a function gets this server's address); without it, in memory. */
   dataDir?: string | ((self: Address) => string) | undefined;
+  /** A damaged index in the data directory is moved aside and the server starts empty (refilled from the ring), instead of failing. */
+  repair?: boolean | undefined;
   /** How often to compare contents with a peer and pull what is newer. */
   syncIntervalMs?: number;
   /** How long a delete's tombstone is kept before it is collected. */
@@ -156,6 +158,8 @@ export interface NodeEvents {
   ring: [members: Address[]];
   /** Messages this server sends, and requests it answers: what the ring page animates. */
   traffic: [Traffic];
+  /** The server stopped by itself, having left the ring: its data directory can no longer keep writes. */
+  failed: [error: Error];
 }
 
 /** Every option a server has a default for, filled in. */
@@ -165,6 +169,7 @@ export type ResolvedOptions = Required<
     | 'join'
     | 'advertise'
     | 'dataDir'
+    | 'repair'
     | 'log'
     | 'transport'
     | 'now'

@@ -7,16 +7,66 @@
  * blob is complete and renamed into blobs/ before the record that points at it
  * is written. Item names never become file paths: blob files are named by a
  * random id. At start, blobs no record points at and stale staging files are removed.
+ *
+ * Every record carries a checksum over all its fields (record-check.ts), and
+ * at start every record, inline content and blob is checked against it: a
+ * damaged one is dropped, so the digest differs from the ring's and
+ * anti-entropy fetches it again. The index is first read by a child process
+ * (index-check.ts), since LMDB faults on some damage instead of failing.
+ * While running, the directory's identity (device and inode of the directory,
+ * its index and its lock file) is checked after every commit and on every
+ * health check: a directory removed or replaced takes no more writes.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
 import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
-import { metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
+import { CoopError } from '../errors.js';
+import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 import { sha1 } from './hash.js';
+import { recordCheck, verifyRecord } from './record-check.js';
+import { checkIndex, LMDB_DAMAGE } from './index-check.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;
+  /** recordCheck() of the record; absent in records written before checksums. */
+  check?: string;
+}
+
+export interface DiskOptions {
+  /** Move a damaged index aside and start with an empty one (refilled from the ring), instead of failing. */
+  repair?: boolean | undefined;
+  /** Files whose identity must not change while running, besides the directory and its index (the lock file). */
+  guard?: readonly string[] | undefined;
+  /** Told when a damaged index was moved aside. */
+  repaired?: ((aside: string, why: string) => void) | undefined;
+}
+
+/** Errors of the file system that mean the data directory cannot take writes (as opposed to a bug). */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'ENOSPC', 'EDQUOT', 'EIO', 'ENOTDIR']);
+
+/** The error a write gets when the directory cannot take it: STORE_UNAVAILABLE, naming the directory (for the log). */
+function unwritable(dir: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (typeof code !== 'string' || !UNWRITABLE.has(code)) return err;
+  return new CoopError('STORE_UNAVAILABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
+    cause: err,
+  });
+}
+
+/** Device and inode of each path, to tell a path removed or replaced. */
+function identities(paths: readonly string[]): string[] {
+  return paths.map((path) => {
+    const info = statSync(path);
+    return `${info.dev}:${info.ino}`;
+  });
+}
+
+async function hashFile(path: string): Promise<string> {
+  const hash = createHash('sha1');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 class FileStaged implements Staged {
@@ -62,30 +112,115 @@ export class DiskPersistence implements Persistence {
    */
   private readonly blobs = new Map<string, string>();
 
+  /** Why the directory can no longer be used (removed or replaced while running); undefined while it can. */
+  private lost: CoopError | undefined;
+  private readonly guarded: string[];
+  private readonly identity: string[];
+
   private constructor(
     private readonly dir: string,
     private readonly db: RootDatabase<DiskRecord, string>,
-  ) {}
-
-  static async open(dir: string): Promise<DiskPersistence> {
-    for (const sub of ['index', 'blobs', 'staging']) await mkdir(join(dir, sub), { recursive: true });
-    const db = openLmdb<DiskRecord, string>({ path: join(dir, 'index'), compression: false });
-    return new DiskPersistence(dir, db);
+    guard: readonly string[],
+  ) {
+    this.guarded = [dir, join(dir, 'index'), ...guard];
+    this.identity = identities(this.guarded);
   }
 
-  /** Every folder the store writes to is there and writable (a cheap look, for health checks). */
+  /**
+   * Opens the store in `dir`. Throws DATA_DIR_UNUSABLE naming the directory when it
+   * cannot be written, DATA_DIR_DAMAGED when its index is damaged (unless `repair`).
+   */
+  static async open(dir: string, options: DiskOptions = {}): Promise<DiskPersistence> {
+    try {
+      for (const sub of ['index', 'blobs', 'staging']) await mkdir(join(dir, sub), { recursive: true });
+      for (const sub of ['', 'index', 'blobs', 'staging']) await access(join(dir, sub), constants.W_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? String(err);
+      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    const index = join(dir, 'index');
+    const verdict = await checkIndex(index);
+    if (!verdict.ok && !verdict.damaged) {
+      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir}: cannot read its index ${index}: ${verdict.why}`);
+    }
+    if (!verdict.ok) await DiskPersistence.damagedIndex(dir, verdict.why, options);
+    let db: RootDatabase<DiskRecord, string>;
+    try {
+      db = openLmdb<DiskRecord, string>({ path: index, compression: false });
+    } catch (err) {
+      const message = (err as Error).message;
+      if (!LMDB_DAMAGE.test(message)) {
+        throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir}: cannot open its index ${index}: ${message}`, { cause: err });
+      }
+      await DiskPersistence.damagedIndex(dir, `LMDB: ${message}`, options);
+      db = openLmdb<DiskRecord, string>({ path: index, compression: false });
+    }
+    return new DiskPersistence(dir, db, options.guard ?? []);
+  }
+
+  /** A damaged index: moved aside with `repair` (the ring refills this server), else DATA_DIR_DAMAGED. */
+  private static async damagedIndex(dir: string, why: string, options: DiskOptions): Promise<void> {
+    const index = join(dir, 'index');
+    if (!options.repair) {
+      throw new CoopError(
+        'DATA_DIR_DAMAGED',
+        `data directory ${dir}: its index ${index} is damaged (${why}); start with --repair to move it aside and refill this server from the ring`,
+      );
+    }
+    const aside = `${index}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await rename(index, aside);
+    await mkdir(index, { recursive: true });
+    options.repaired?.(aside, why);
+  }
+
+  /**
+   * Every folder the store writes to is there, writable, and still the one opened
+   * (a cheap look, for health checks and the periodic check).
+   */
   async check(): Promise<void> {
+    this.checkIdentity();
     for (const sub of ['index', 'blobs', 'staging']) await access(join(this.dir, sub), constants.W_OK);
+  }
+
+  /** Throws STORE_UNAVAILABLE, for good, once the directory was removed or replaced. */
+  private checkIdentity(): void {
+    if (this.lost) throw this.lost;
+    let now: string[] | undefined;
+    try {
+      now = identities(this.guarded);
+    } catch {
+      now = undefined;
+    }
+    const changed = this.guarded.filter((_, at) => now?.[at] !== this.identity[at]);
+    if (changed.length === 0) return;
+    this.lost = new CoopError(
+      'STORE_UNAVAILABLE',
+      `data directory ${this.dir} was removed or replaced while this server ran (${changed.join(', ')} ${now ? 'changed' : 'gone'}): ` +
+        'writes can no longer be kept',
+    );
+    throw this.lost;
   }
 
   async load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }> {
     const records: Array<[string, StoredRecord]> = [];
     const damaged: string[] = [];
     const referenced = new Set<string>();
-    for (const { key, value } of this.db.getRange()) {
-      if (await this.intact(value)) {
-        const { blob, ...record } = value;
+    const unchecked: Array<[string, DiskRecord]> = [];
+    for (const key of this.db.getKeys()) {
+      if (typeof key !== 'string') continue;
+      let value: DiskRecord | undefined;
+      try {
+        value = this.db.get(key);
+      } catch {
+        value = undefined; // does not decode
+      }
+      const verdict = verifyRecord(key, value);
+      if (value !== undefined && verdict !== 'damaged' && (await this.intact(value))) {
+        const { blob, check, ...record } = value;
         records.push([key, record]);
+        if (verdict === 'unchecked') unchecked.push([key, value]);
         if (blob) {
           referenced.add(blob);
           this.blobs.set(key, blob);
@@ -94,7 +229,12 @@ export class DiskPersistence implements Persistence {
         damaged.push(key);
       }
     }
-    for (const name of damaged) await this.db.remove(name);
+    // Issued together, so that LMDB commits them in one transaction rather than one each.
+    await Promise.all([
+      ...damaged.map((name) => this.db.remove(name)),
+      // Records written before checksums are kept, and get one now.
+      ...unchecked.map(([name, value]) => this.db.put(name, { ...value, check: recordCheck(name, value) })),
+    ]);
     for (const file of await readdir(join(this.dir, 'blobs'))) {
       if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
     }
@@ -103,20 +243,35 @@ export class DiskPersistence implements Persistence {
     return { records, damaged };
   }
 
-  /** Inline content must match its hash; a blob must be there with the right size (its bytes are not re-read at start). */
+  /**
+   * Inline content must match its hash; a blob must be there with the right size
+   * and content (read whole: start-up reads every stored byte once).
+   */
   private async intact(record: DiskRecord): Promise<boolean> {
-    if (record.content !== undefined) {
+    if (record.content != null) {
       return sha1(Buffer.from(record.content, record.encoding === 'base64' ? 'base64' : 'utf8')) === record.hash;
     }
     if (!record.blob) return false;
     try {
-      return (await stat(this.blobPath(record.blob))).size === record.size;
+      const path = this.blobPath(record.blob);
+      return (await stat(path)).size === record.size && (await hashFile(path)) === record.hash;
     } catch {
       return false;
     }
   }
 
   async write(name: string, meta: ItemMeta, body: Body): Promise<void> {
+    try {
+      await this.commit(name, meta, body);
+    } catch (err) {
+      throw unwritable(this.dir, err);
+    }
+    // Committed into a directory removed meanwhile is not kept: not acknowledged.
+    this.checkIdentity();
+  }
+
+  private async commit(name: string, meta: ItemMeta, body: Body): Promise<void> {
+    if (this.lost) throw this.lost;
     const previous = this.blobs.get(name);
     let record: DiskRecord;
     if ('inline' in body) {
@@ -130,6 +285,7 @@ export class DiskPersistence implements Persistence {
       await syncDirectory(join(this.dir, 'blobs'));
       record = { ...metaFields(meta), blob };
     }
+    record.check = recordCheck(name, record);
     await this.db.put(name, record);
     if (record.blob) this.blobs.set(name, record.blob);
     else this.blobs.delete(name);
@@ -140,13 +296,23 @@ export class DiskPersistence implements Persistence {
     return this.db.get(name)?.content;
   }
 
-  async readRange(name: string, _meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+  async readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
     const blob = this.blobs.get(name);
     if (!blob) return Buffer.alloc(0);
-    const file = await open(this.blobPath(blob), 'r');
+    let file: FileHandle;
+    try {
+      file = await open(this.blobPath(blob), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DamagedContent(name, `its blob ${this.blobPath(blob)} is gone`, err);
+      throw err;
+    }
     try {
       const buffer = Buffer.alloc(length);
       const { bytesRead } = await file.read(buffer, 0, length, offset);
+      if (bytesRead < length && offset + bytesRead < meta.size) {
+        const { size } = await file.stat();
+        throw new DamagedContent(name, `its blob ${this.blobPath(blob)} ends at ${size} bytes, its record says ${meta.size}`);
+      }
       return buffer.subarray(0, bytesRead);
     } finally {
       await file.close();
@@ -161,8 +327,13 @@ export class DiskPersistence implements Persistence {
   }
 
   async stage(): Promise<Staged> {
+    if (this.lost) throw this.lost;
     const path = join(this.dir, 'staging', randomBytes(8).toString('hex'));
-    return new FileStaged(path, await open(path, 'wx'));
+    try {
+      return new FileStaged(path, await open(path, 'wx'));
+    } catch (err) {
+      throw unwritable(this.dir, err);
+    }
   }
 
   async close(): Promise<void> {

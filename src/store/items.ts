@@ -68,6 +68,21 @@ export interface Persistence {
   close(): Promise<void>;
 }
 
+/**
+ * A stored copy found damaged while being read (its blob gone or shorter than
+ * its record): the store drops it, so anti-entropy fetches it again.
+ */
+export class DamagedContent extends Error {
+  constructor(
+    readonly item: string,
+    why: string,
+    cause?: unknown,
+  ) {
+    super(`stored copy of ${item} is damaged: ${why}`, { cause });
+    this.name = 'DamagedContent';
+  }
+}
+
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
 
@@ -132,6 +147,8 @@ export class ItemStore {
 
   /** Names whose copies were found damaged when the store was opened; anti-entropy fetches them again. */
   damaged: string[] = [];
+  /** Told when a copy is found damaged while serving (it is dropped, to be fetched again). */
+  onDamaged: ((err: DamagedContent) => void) | undefined;
 
   static async open(persistence: Persistence): Promise<ItemStore> {
     const store = new ItemStore(persistence);
@@ -178,7 +195,7 @@ export class ItemStore {
     if (!meta || meta.deleted) return undefined;
     const inline = this.contentAtHand(name);
     if (inline !== undefined) return { meta, content: inline };
-    const bytes = await this.persistence.readRange(name, meta, 0, meta.size);
+    const bytes = await this.readStored(name, meta, 0, meta.size);
     return { meta, content: bytes.toString(meta.encoding === 'base64' ? 'base64' : 'utf8') };
   }
 
@@ -197,7 +214,28 @@ export class ItemStore {
     if (offset >= end) return Buffer.alloc(0);
     const inline = this.contentAtHand(name);
     if (inline !== undefined) return Buffer.from(inline, meta.encoding === 'base64' ? 'base64' : 'utf8').subarray(offset, end);
-    return this.persistence.readRange(name, meta, offset, end - offset);
+    return this.readStored(name, meta, offset, end - offset);
+  }
+
+  /** Reads a blob's bytes; a copy found damaged is dropped (and the read still fails). */
+  private async readStored(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+    try {
+      return await this.persistence.readRange(name, meta, offset, length);
+    } catch (err) {
+      if (err instanceof DamagedContent) await this.drop(name, meta, err);
+      throw err;
+    }
+  }
+
+  /** Forgets a damaged copy, unless a newer one replaced it meanwhile: the digest then differs, and sync fetches it again. */
+  private async drop(name: string, meta: ItemMeta, err: DamagedContent): Promise<void> {
+    await this.serially(name, async () => {
+      if (this.index.get(name) !== meta) return;
+      this.index.delete(name);
+      this.digest.update(name, meta, undefined);
+      this.onDamaged?.(err);
+      await this.persistence.remove(name);
+    });
   }
 
   /**

@@ -399,15 +399,24 @@ export async function request(
       if (err) reject(err);
       else resolve(text!);
     };
+    let received = 0;
     // `connected`: the peer took the message and kept silent (an original may), unlike a connect that timed out.
-    socket.setTimeout(options.timeoutMs, () =>
-      finish(
-        Object.assign(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`), {
-          connected: true,
-        }),
-      ),
-    );
+    socket.setTimeout(options.timeoutMs, () => {
+      // Decided after the event loop has read the socket: when this process was stopped (SIGSTOP, a
+      // suspended laptop), timers fire before the reply waiting in the socket is read. Only the
+      // peer's silence times out; bytes read meanwhile re-arm the timeout.
+      const before = received;
+      setImmediate(() => {
+        if (received !== before || socket.destroyed) return;
+        finish(
+          Object.assign(new CoopError('TIMEOUT', `no reply from ${target.host}:${target.port} within ${options.timeoutMs} ms`), {
+            connected: true,
+          }),
+        );
+      });
+    });
     socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
       try {
         const result = framer.push(chunk);
         if (result) finish(undefined, result.frame.toString('utf8'));

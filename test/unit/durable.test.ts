@@ -2,7 +2,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open as openLmdb } from 'lmdb';
@@ -299,6 +299,123 @@ describe('DiskPersistence: damage found at open', () => {
       assert.deepEqual(store.damaged, ['short']);
       assert.equal(store.head('short'), undefined);
       assert.deepEqual(await readdir(join(dir, 'blobs')), [], 'the unreferenced blob file is removed');
+    });
+  });
+});
+
+describe('DiskPersistence: whole records and contents', () => {
+  /** Rewrites `name`'s stored record through LMDB, as a flipped bit on disk would: its checksum stays as it was. */
+  async function alterRecord(dir: string, name: string, change: (record: Record<string, unknown>) => Record<string, unknown>) {
+    const db = openLmdb<Record<string, unknown>, string>({ path: join(dir, 'index'), compression: false });
+    try {
+      const record = db.get(name);
+      assert.ok(record && typeof record['check'] === 'string', `${name} carries a checksum`);
+      await db.put(name, change(record));
+    } finally {
+      await db.close();
+    }
+  }
+
+  test('a record whose deleted flag, version or size changed on disk is dropped and named; the others stay', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('live', { version: v(1), content: 'alive' }, NOW);
+      await store.apply('tomb', { version: v(2), deleted: true, content: '' }, NOW);
+      await store.apply('clock', { version: v(3), content: 'three' }, NOW);
+      await store.apply('sized', { version: v(4), content: largeText('sized') }, NOW);
+      await store.apply('fine', { version: v(5), content: 'fine' }, NOW);
+    });
+    await alterRecord(dir, 'live', (record) => ({ ...record, deleted: true }));
+    await alterRecord(dir, 'tomb', (record) => ({ ...record, deleted: false }));
+    await alterRecord(dir, 'clock', (record) => ({ ...record, version: { ...(record['version'] as Version), clock: 7 } }));
+    await alterRecord(dir, 'sized', (record) => ({ ...record, size: 12 }));
+    await withStore(dir, async (store) => {
+      assert.deepEqual([...store.damaged].sort(), ['clock', 'live', 'sized', 'tomb']);
+      assert.deepEqual(
+        [...store.entries()].map(([name]) => name),
+        ['fine'],
+      );
+      assert.equal((await store.get('fine'))?.content, 'fine');
+    });
+  });
+
+  test('a record that no longer decodes at all is dropped and named', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('garbled', { version: v(1), content: 'soon garbled' }, NOW);
+      await store.apply('fine', { version: v(2), content: 'fine' }, NOW);
+    });
+    const db = openLmdb<Buffer, string>({ path: join(dir, 'index'), encoding: 'binary', compression: false });
+    try {
+      await db.put('garbled', Buffer.from([0xc1, 0xc1, 0xc1])); // 0xc1 is never used in MessagePack
+    } finally {
+      await db.close();
+    }
+    await withStore(dir, async (store) => {
+      assert.deepEqual(store.damaged, ['garbled']);
+      assert.deepEqual(
+        [...store.entries()].map(([name]) => name),
+        ['fine'],
+      );
+    });
+  });
+
+  test('records written before checksums are accepted and get one', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('old-text', { version: v(1), content: 'from an older version' }, NOW);
+      await store.apply('old-blob', { version: v(2), content: largeText('older') }, NOW);
+    });
+    const db = openLmdb<Record<string, unknown>, string>({ path: join(dir, 'index'), compression: false });
+    try {
+      for (const name of ['old-text', 'old-blob']) {
+        const { check: _dropped, ...record } = db.get(name)!;
+        await db.put(name, record);
+      }
+    } finally {
+      await db.close();
+    }
+    await withStore(dir, async (store) => {
+      assert.deepEqual(store.damaged, []);
+      assert.equal((await store.get('old-text'))?.content, 'from an older version');
+      assert.ok((await store.get('old-blob'))?.content === largeText('older'));
+    });
+    // Checked from then on: a change is now found.
+    await alterRecord(dir, 'old-text', (record) => ({ ...record, deleted: true }));
+    await withStore(dir, async (store) => assert.deepEqual(store.damaged, ['old-text']));
+  });
+
+  test('a blob of the right size whose bytes changed is damage (contents are checked, not only sizes)', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('flipped', { version: v(1), content: largeText('flipped') }, NOW);
+    });
+    const [blob] = await readdir(join(dir, 'blobs'));
+    const path = join(dir, 'blobs', blob!);
+    const bytes = await readFile(path);
+    bytes[bytes.length >> 1]! ^= 0x01;
+    await writeFile(path, bytes);
+    await withStore(dir, async (store) => assert.deepEqual(store.damaged, ['flipped']));
+  });
+
+  test('a blob cut short while running: the read fails, and the copy is dropped from the index and the digest', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('cut', { version: v(1), content: largeText('cut') }, NOW);
+      await store.apply('kept', { version: v(2), content: 'kept' }, NOW);
+      const found: string[] = [];
+      store.onDamaged = (err) => found.push(err.item);
+      const [blob] = await readdir(join(dir, 'blobs'));
+      await truncate(join(dir, 'blobs', blob!), 1000);
+      await assert.rejects(store.readRange('cut', INLINE_LIMIT - 10, 100), /stored copy of cut is damaged: .* ends at 1000 bytes/);
+      assert.deepEqual(found, ['cut']);
+      assert.equal(store.head('cut'), undefined);
+      const expected = new BucketDigest();
+      expected.update('kept', undefined, store.head('kept'));
+      assert.deepEqual(store.digest.toWire(), expected.toWire());
+      // The ring's copy is taken again.
+      assert.equal(await store.apply('cut', { version: v(1), content: largeText('cut') }, NOW), true);
+      assert.ok((await store.get('cut'))?.content === largeText('cut'));
     });
   });
 });
