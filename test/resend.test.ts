@@ -15,6 +15,9 @@ import { isCoopError } from '../src/errors.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { killAll, runClient, startServer, type ServerProcess } from './processes.js';
+import { createTestCluster } from '../src/node/cluster.js';
+import type { RingNode } from '../src/node/node.js';
+import { tcpTransport, type PeerTransport } from '../src/node/options.js';
 import { at, tempDir } from './helpers.js';
 
 after(killAll);
@@ -160,6 +163,37 @@ test('a round that cannot finish (every other server paused, not yet cut out): O
     return true;
   });
   assert.match(a.output(), /did not come back within 1\.5 s: it was last handed to/);
+});
+
+test('a round lost without anyone cut out (a relay dropped it) is sent again after a third of the round timeout: 200 OK, stored everywhere', async (t) => {
+  const cluster = await createTestCluster(1, { roundTimeoutMs: 1500 });
+  t.after(() => cluster.stop());
+  // b passes its first copy of the round on to nowhere: the round is lost past b, and b stays in the ring.
+  const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
+  let dropped = 0;
+  const dropping: PeerTransport = {
+    ...real,
+    send: (to, payload) => {
+      if (dropped === 0 && payload.includes('"FORWARD_PUT"') && payload.includes('lost-once.txt')) {
+        dropped++;
+        return Promise.resolve();
+      }
+      return real.send(to, payload);
+    },
+  };
+  await cluster.add({ transport: dropping });
+  await cluster.add();
+  const [a, b, c] = cluster.nodes as [RingNode, RingNode, RingNode];
+  assert.equal(a.members[1], b.address, 'the ring is a -> b -> c');
+
+  assert.equal(await putItem(a.address, 'lost-once.txt', 'sent twice, stored once'), '200 OK');
+  assert.equal(dropped, 1);
+  for (const node of [a, b, c]) {
+    assert.ok(node.store.head('lost-once.txt'), `stored at ${node.address} by the round itself`);
+    assert.equal((await node.store.get('lost-once.txt'))?.content, 'sent twice, stored once');
+  }
+  const metrics = await (await fetch(`http://${a.address}/metrics`)).text();
+  assert.match(metrics, /coop_rounds_resent_total\{reason="silent"\} 1\b/);
 });
 
 /** A server that accepts connections and reads, but never answers. */

@@ -85,6 +85,8 @@ export interface HandlerContext {
    * id and could answer another client's request for the same item.
    */
   resendable(): boolean;
+  /** A round of this server's was sent again (counted). */
+  resent(why: StallReason): void;
   /** A peer showed that it speaks our extensions. */
   peerSpeaksExtensions(address: Address): void;
   /** Whether a peer has shown that it speaks our extensions (one of ours, not an original). */
@@ -247,6 +249,7 @@ function startRound(ctx: HandlerContext, round: ForwardPutMessage | ForwardGetMe
     const cause = why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
     ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
     ctx.forward({ ...round, id: resendId(id, attempt) });
+    ctx.resent(why);
     return true;
   };
   ctx.waiting.add(

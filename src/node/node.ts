@@ -467,6 +467,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
       resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
+      resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
       peerSpeaksExtensions: (address) => this.learnModern(address),
       speaksExtensions: (address) => this.modernPeers.has(address),
       absorb: (members) => this.keeper?.absorb(members),
