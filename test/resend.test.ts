@@ -138,6 +138,7 @@ test('a round that cannot finish (every other server paused, not yet cut out): O
 
   await assert.rejects(putItem(a.address, 'stuck.txt', 'may or may not land', undefined, { timeoutMs: 10_000 }), (err: unknown) => {
     assert.ok(isCoopError(err, 'OUTCOME_UNKNOWN'), String(err));
+    t.diagnostic(err.message);
     assert.ok(err.message.includes(successor), `names ${successor}: ${err.message}`);
     assert.match(err.message, /may or may not/);
     return true;

@@ -272,7 +272,10 @@ function startRound(ctx: HandlerContext, round: ForwardPutMessage | ForwardGetMe
 function roundLost(ctx: HandlerContext, id: string, waiting: Waiting, trail: RoundTrail): void {
   const seconds = `${ctx.roundTimeoutMs / 1000} s`;
   const where = trail.to === undefined ? 'could not be sent to any server' : `was last handed to ${trail.to}`;
-  const tries = trail.attempts > 1 ? ` (sent ${trail.attempts} times)` : '';
+  // Past the first hop this server cannot see the round; members not answering probes are where it likely waits.
+  const suspects = ctx.ring.fromSelf().filter((member) => ctx.ring.membership.get(member)?.status === 'suspect');
+  const suspected = suspects.length > 0 ? `, not answering probes: ${suspects.join(', ')}` : '';
+  const tries = `${trail.attempts > 1 ? ` (sent ${trail.attempts} times)` : ''}${suspected}`;
   ctx.log.warn(`round ${id} did not come back within ${seconds}: it ${where}${tries}`, { round: id });
   if (waiting.request === 'GET') {
     const message = `the ring did not answer in time: the lookup ${where} and did not come back within ${seconds}${tries}`;
