@@ -70,8 +70,12 @@ function storm(targets: ServerProcess[], writers: number): { outcomes: Outcome[]
   };
 }
 
+/** Rounds sent again after a server was cut out, as the servers logged them. */
 function resendsLogged(servers: ServerProcess[]): number {
-  return servers.reduce((sum, server) => sum + [...server.output().matchAll(/(\d+) rounds in flight sent again/g)].length, 0);
+  const counts = servers.flatMap((server) =>
+    [...server.output().matchAll(/(\d+) rounds in flight sent again/g)].map((match) => Number(match[1])),
+  );
+  return counts.reduce((sum, count) => sum + count, 0);
 }
 
 /** Every writer was answered 200 OK, and every write is on every survivor. */
