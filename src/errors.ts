@@ -11,6 +11,7 @@ export const ERROR_CODES = [
   'BAD_NAME', // an item name that is empty, too long or has control characters
   'BAD_ADDRESS', // not "IP:PORT"
   'TIMEOUT', // a peer or a round did not answer in time
+  'OUTCOME_UNKNOWN', // a write was taken but its answer never came: it may or may not have landed
   'CONNECT_FAILED', // the TCP connect failed (refused, unreachable)
   'CLOSED', // the peer closed before a whole message arrived
   'SHUTTING_DOWN', // the server is stopping

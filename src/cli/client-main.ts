@@ -22,6 +22,7 @@ export const EXIT = {
   UNREACHABLE: 3,
   SERVER_ERROR: 4,
   DENIED: 5,
+  OUTCOME_UNKNOWN: 6,
 } as const;
 
 interface ClientArgs {
@@ -84,7 +85,10 @@ export function clientCommand(io: Io): Command {
     .addOption(new Option('-V, --version', 'print the version of webclient'))
     .addOption(new Option('-i, --ip <IP>', "server's IP (default: the host name's address)").env('WEBCLIENT_IP'))
     .addOption(new Option('-p, --port <PORT>', "server's port").argParser(parse.port).default(parse.DEFAULT_PORT).env('WEBCLIENT_PORT'))
-    .addOption(new Option('--timeout <SECONDS>', 'give up after this long').argParser(parse.seconds).default(30).env('WEBCLIENT_TIMEOUT'))
+    .addOption(
+      // Longer than the servers' round timeout (30 s), so that a server's own answer about a lost round comes first.
+      new Option('--timeout <SECONDS>', 'give up after this long').argParser(parse.seconds).default(35).env('WEBCLIENT_TIMEOUT'),
+    )
     .addOption(
       new Option('--token <TOKEN>', "the server's write token (for -put, --delete) or read token (prefer the environment variable)").env(
         'WEBCLIENT_TOKEN',
@@ -219,6 +223,8 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       case 'UNAUTHORIZED':
       case 'FORBIDDEN':
         return EXIT.DENIED;
+      case 'OUTCOME_UNKNOWN':
+        return EXIT.OUTCOME_UNKNOWN;
       default:
         return EXIT.SERVER_ERROR;
     }

@@ -7,7 +7,7 @@
  * round), and a GET per byte range, so neither side holds a whole large file.
  */
 import { randomBytes } from 'node:crypto';
-import { CoopError } from '../errors.js';
+import { CoopError, isCoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
 import {
   NOT_FOUND_CONTENT,
@@ -37,7 +37,8 @@ export interface ClientOptions {
 
 export type Lookup = { found: true; content: string; encoding?: Encoding | undefined } | { found: false };
 
-const DEFAULT_TIMEOUT_MS = 30_000;
+/** Longer than the servers' round timeout (30 s), so that a server's own answer about a lost round comes first. */
+const DEFAULT_TIMEOUT_MS = 35_000;
 const DEFAULT_MAX_REPLY = 1024 * 1024 * 1024;
 /** Bytes per part of a large item: well under any message limit once base64-encoded. */
 export const PART_BYTES = 256 * 1024;
@@ -56,10 +57,26 @@ export async function ask<T extends ReplyType>(
         timeoutMs,
         maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
         tls: options.tls,
+      }).catch((err: unknown) => {
+        throw writeUnanswered(server, message, err);
       });
   const reply = decodeReply(text, expected) as Reply;
   if (reply.type === 'ERROR') throw new CoopError(reply.data.code, `${server} answered ${reply.data.status}: ${reply.data.message}`);
   return reply as Extract<Reply, { type: T }>;
+}
+
+/**
+ * A write whose request reached the server but whose answer never came (the
+ * server went silent or the connection broke) may have landed: its outcome is
+ * unknown, which is not a failure to retry blindly nor a success.
+ */
+function writeUnanswered(server: Address, message: Message, err: unknown): unknown {
+  if (message.type !== 'PUT' && message.type !== 'DELETE') return err;
+  const taken = isCoopError(err, 'CLOSED') || (isCoopError(err, 'TIMEOUT') && (err as { connected?: boolean }).connected === true);
+  if (!taken) return err;
+  const item = typeof message.data === 'string' ? message.data : message.data.item;
+  const text = `outcome unknown: ${server} took the ${message.type} of ${item} but did not answer (${(err as Error).message}); it may or may not have landed (read it back, or write it again)`;
+  return new CoopError('OUTCOME_UNKNOWN', text, { cause: err });
 }
 
 function checkItem(asked: string, answered: string): void {

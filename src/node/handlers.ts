@@ -38,7 +38,7 @@ import type { ItemMeta, ItemStore } from '../store/items.js';
 import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
-import type { PendingRounds, SeenRounds } from './rounds.js';
+import { baseRoundId, resendId, stallAfterMs, type PendingRounds, type RoundTrail, type SeenRounds, type StallReason } from './rounds.js';
 import type { Uploads } from './uploads.js';
 import { settledByCreator } from './mixed.js';
 
@@ -79,6 +79,14 @@ export interface HandlerContext {
   announceRing(): void;
   /** The view changed: print it. */
   ringChanged(): void;
+  /**
+   * Whether a lost round may be sent again: not while an original server is
+   * in the ring, since a copy of ours that crossed it comes home without its
+   * id and could answer another client's request for the same item.
+   */
+  resendable(): boolean;
+  /** A round of this server's was sent again (counted). */
+  resent(why: StallReason): void;
   /** A peer showed that it speaks our extensions. */
   peerSpeaksExtensions(address: Address): void;
   /** Whether a peer has shown that it speaks our extensions (one of ours, not an original). */
@@ -174,9 +182,13 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
     ctx.reply(connection, missReply(item, plain));
     return;
   }
-  const id = ctx.newRoundId();
-  waitForRound(ctx, id, roundKey('FORWARD_GET', item), { connection, request: 'GET', item, part: message.part, plain });
-  ctx.forward({ type: 'FORWARD_GET', creator: ctx.self, data: { item, content: NOT_FOUND_CONTENT }, id });
+  const round: ForwardGetMessage = {
+    type: 'FORWARD_GET',
+    creator: ctx.self,
+    data: { item, content: NOT_FOUND_CONTENT },
+    id: ctx.newRoundId(),
+  };
+  startRound(ctx, round, { connection, request: 'GET', item, part: message.part, plain });
 }
 
 function notReady(): Reply {
@@ -220,18 +232,60 @@ function replicate(ctx: HandlerContext, waiting: Waiting, data: ItemData): void 
     ctx.reply(waiting.connection, writeDone(waiting));
     return;
   }
-  const id = ctx.newRoundId();
-  waitForRound(ctx, id, roundKey('FORWARD_PUT', data.item), waiting);
-  ctx.forward({ type: 'FORWARD_PUT', creator: ctx.self, data, id });
+  startRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId() }, waiting);
 }
 
-function waitForRound(ctx: HandlerContext, id: string, key: string, waiting: Waiting): void {
+/**
+ * Sends a round of this server's and waits for it to come home. The round is
+ * kept until then: when it is lost on the way (rounds.ts), the same message
+ * goes around again, and servers that stored it already take it as a no-op.
+ */
+function startRound(ctx: HandlerContext, round: ForwardPutMessage | ForwardGetMessage, waiting: Waiting): void {
+  const id = round.id!;
   // The round id ties the client's request to every forward it causes, in every server's log.
   ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.connection.remote}: round ${id}`, { round: id });
-  ctx.waiting.add(id, key, waiting, ctx.roundTimeoutMs, (late) => {
-    ctx.log.warn(`round ${id} did not come back within ${ctx.roundTimeoutMs} ms`);
-    ctx.reply(late.connection, errorReply('TIMEOUT', 'the ring did not answer in time'));
-  });
+  const resend = (_waiting: Waiting, attempt: number, why: StallReason): boolean => {
+    if (!ctx.resendable()) return false;
+    const cause = why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
+    ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
+    ctx.forward({ ...round, id: resendId(id, attempt) });
+    ctx.resent(why);
+    return true;
+  };
+  ctx.waiting.add(
+    id,
+    roundKey(round.type, round.data.item),
+    waiting,
+    ctx.roundTimeoutMs,
+    (late, trail) => roundLost(ctx, id, late, trail),
+    resend,
+  );
+  ctx.forward(round);
+}
+
+/**
+ * A round that did not come home in time. A lookup times out; a write is
+ * stored here and may have reached any of the others: its outcome is unknown,
+ * not failed. Either way the answer names the server the round was last
+ * handed to.
+ */
+function roundLost(ctx: HandlerContext, id: string, waiting: Waiting, trail: RoundTrail): void {
+  const seconds = `${ctx.roundTimeoutMs / 1000} s`;
+  const where = trail.to === undefined ? 'could not be sent to any server' : `was last handed to ${trail.to}`;
+  // Past the first hop this server cannot see the round; members not answering probes are where it likely waits.
+  const suspects = ctx.ring.fromSelf().filter((member) => ctx.ring.membership.get(member)?.status === 'suspect');
+  const suspected = suspects.length > 0 ? `, not answering probes: ${suspects.join(', ')}` : '';
+  const tries = `${trail.attempts > 1 ? ` (sent ${trail.attempts} times)` : ''}${suspected}`;
+  ctx.log.warn(`round ${id} did not come back within ${seconds}: it ${where}${tries}`, { round: id });
+  if (waiting.request === 'GET') {
+    const message = `the ring did not answer in time: the lookup ${where} and did not come back within ${seconds}${tries}`;
+    ctx.reply(waiting.connection, errorReply('TIMEOUT', message));
+    return;
+  }
+  const message =
+    `outcome unknown: the ${waiting.request} of ${waiting.item} is stored on ${ctx.self}, but its round ${where} ` +
+    `and did not come back within ${seconds}${tries}; it may or may not have reached the other servers (read it back, or write it again)`;
+  ctx.reply(waiting.connection, errorReply('OUTCOME_UNKNOWN', message));
 }
 
 /**
@@ -426,7 +480,7 @@ export const handlers: HandlerTable = {
   FORWARD_PUT(message, connection, ctx) {
     if (message.creator === ctx.self) {
       // Our round is home (the busiest path of a PUT's creator): answered at once, no promise.
-      const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_PUT', message.data.item));
+      const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_PUT', message.data.item));
       if (message.newer) {
         // A server on the way holds a newer version. Stamped ahead of this server's clock, it won by skew: not acknowledged.
         // Otherwise it is a concurrent write that came later, and the newest wins as usual.
@@ -448,7 +502,7 @@ export const handlers: HandlerTable = {
   async FORWARD_GET(message, connection, ctx) {
     const { item } = message.data;
     if (message.creator === ctx.self) {
-      const waiting = ctx.waiting.take(message.id, roundKey('FORWARD_GET', item));
+      const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_GET', item));
       const data = message.data;
       if (data.holder !== undefined && isFound(data)) await ctx.pull(data.holder, item).catch(() => false);
       else await keepCopy(ctx, data, message.creator);

@@ -177,6 +177,7 @@ export class NodeMetrics {
   readonly failuresDetected: Counter;
   readonly refused: Counter<'code'>;
   readonly localErrors: Counter<'code' | 'op'>;
+  readonly roundsResent: Counter<'reason'>;
   readonly http: TallyCounter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -213,6 +214,12 @@ export class NodeMetrics {
         'Connections this server could not make (op=connect) or accept (op=accept) for a reason of its own, ' +
         'by errno code (EMFILE: out of file descriptors...). Never taken for a peer failure.',
       labelNames: ['code', 'op'],
+      registers,
+    });
+    this.roundsResent = new Counter({
+      name: 'coop_rounds_resent_total',
+      help: 'Rounds of this server sent again: a server was cut out of the ring (reason=ring), or not back in time (reason=silent).',
+      labelNames: ['reason'],
       registers,
     });
     this.http = new TallyCounter({

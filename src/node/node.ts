@@ -62,7 +62,7 @@ import { createWebApp } from './web.js';
 import { fastGetFront, handToHttp } from '../transport/fast-get.js';
 import { localErrorCode, WarningGate } from '../transport/local-errors.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
-import { PendingRounds, SeenRounds } from './rounds.js';
+import { baseRoundId, PendingRounds, SeenRounds } from './rounds.js';
 import { Uploads } from './uploads.js';
 import { AntiEntropy, pullItem } from './sync.js';
 import { pastAnOriginal } from './mixed.js';
@@ -124,6 +124,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
   private lastRingSize = 1;
+  /** The members at the last change of the ring: one gone since may hold rounds of ours. */
+  private lastMembers: ReadonlySet<Address> = new Set();
+  /** Servers cut out since the last resend of the rounds in flight (one resend per burst of changes). */
+  private cutOut: Address[] = [];
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
   /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
@@ -485,6 +489,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       forward: (message, received) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
+      resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
+      resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
       peerSpeaksExtensions: (address) => this.learnModern(address),
       speaksExtensions: (address) => this.modernPeers.has(address),
       absorb: (members) => this.keeper?.absorb(members),
@@ -777,12 +783,36 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
+    this.resendPastGone();
     this.log.info(this.view.format());
     this.greetMembers();
     this.seedGreeter?.ringChanged();
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
     if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
+  }
+
+  /**
+   * A server cut out of the ring (crashed, or paused too long) takes with it
+   * the rounds it held: every round of ours sent before is sent again, past
+   * it, once the changes of this turn are in (rounds.ts).
+   */
+  private resendPastGone(): void {
+    const view = this.view!;
+    const gone = [...this.lastMembers].filter((member) => !view.has(member));
+    this.lastMembers = new Set(view.members);
+    if (gone.length === 0 || this.waiting.size === 0) return;
+    const first = this.cutOut.length === 0;
+    this.cutOut.push(...gone);
+    if (!first) return;
+    const sentBefore = this.waiting.now();
+    setImmediate(() => {
+      const servers = this.cutOut.join(', ');
+      this.cutOut = [];
+      if (!this.running) return;
+      const resent = this.waiting.stallAll(sentBefore);
+      if (resent > 0) this.log.warn(`${resent} rounds in flight sent again past ${servers} (cut out of the ring)`);
+    });
   }
 
   /**
@@ -858,6 +888,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
               ? received
               : (encoded ??= encodeMessage(message));
         await this.transport.send(next, payload);
+        // Where a round of ours is: named if it never comes back.
+        if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
+          this.waiting.noteHop(baseRoundId(message.id), next);
         this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
         this.metrics.forwards.inc({ type: message.type });
         if (this.listenerCount('traffic') > 0) this.emit('traffic', { type: message.type, from: view.self, to: next });

@@ -6,7 +6,7 @@
 import { CoopError } from '../errors.js';
 import type { Encoding, UploadPart } from '../protocol/messages.js';
 import type { ItemStore, Staged } from '../store/items.js';
-import type { Version } from '../store/version.js';
+import { compareVersions, type Version } from '../store/version.js';
 
 interface Upload {
   item: string;
@@ -31,6 +31,7 @@ export class Uploads {
   /**
    * Takes one part. Resolves true when it was the last one and the item is now
    * stored (if its version is the newest). Throws BAD_FIELD for a part out of order.
+   * A part taken already (its round was sent again, rounds.ts) is a no-op.
    */
   async receive(
     key: string,
@@ -42,6 +43,7 @@ export class Uploads {
     now: number,
   ): Promise<boolean> {
     let upload = this.open.get(key);
+    if (this.taken(upload, item, version, part, bytes.length)) return false;
     if (part.offset === 0) {
       if (upload) await upload.staged.discard();
       upload = { item, version, encoding, size: part.size, staged: await this.store.stage(), received: 0, touchedAt: now };
@@ -73,6 +75,16 @@ export class Uploads {
     };
     await this.store.applyStaged(item, meta, upload.staged);
     return true;
+  }
+
+  /** Whether this part of this version is here already: within what the open upload received, or the whole item is stored. */
+  private taken(upload: Upload | undefined, item: string, version: Version, part: UploadPart, length: number): boolean {
+    if (upload) {
+      const repeated = part.offset < upload.received && part.offset + length <= upload.received;
+      return repeated && upload.item === item && compareVersions(upload.version, version) === 0;
+    }
+    const held = this.store.head(item)?.version;
+    return held !== undefined && compareVersions(held, version) === 0;
   }
 
   /** Drops uploads that have not moved since `before`; their senders gave up. */

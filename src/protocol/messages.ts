@@ -416,6 +416,7 @@ export function requestToken(message: Message | Reply): string | undefined {
 const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   TOO_LARGE: '413 PAYLOAD TOO LARGE',
   TIMEOUT: '504 GATEWAY TIMEOUT',
+  OUTCOME_UNKNOWN: '504 GATEWAY TIMEOUT',
   SHUTTING_DOWN: '503 SERVICE UNAVAILABLE',
   NOT_READY: '503 SERVICE UNAVAILABLE',
   NOT_FOUND: NOT_FOUND_CONTENT,

@@ -1,7 +1,7 @@
-/** PendingRounds (client requests waiting for their round) and SeenRounds (round ids already passed on). */
+/** PendingRounds (client requests waiting for their round, and resending it when lost) and SeenRounds (round ids already passed on). */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { PendingRounds, SeenRounds } from '../../src/node/rounds.js';
+import { baseRoundId, PendingRounds, resendId, SeenRounds, type RoundTrail, type StallReason } from '../../src/node/rounds.js';
 
 const NEVER = (): void => {
   assert.fail('onTimeout must not be called');
@@ -245,6 +245,141 @@ describe('PendingRounds', () => {
     assert.equal(timers(), before + 1);
     pending.drain();
     assert.equal(timers(), before, 'disarmed by drain');
+  });
+});
+
+describe('PendingRounds: resending lost rounds', () => {
+  /** Records every resend as [value, attempt, why, ms since start]. */
+  function recorder(start: number): {
+    sends: Array<[string, number, StallReason, number]>;
+    onStall: (v: string, a: number, w: StallReason) => boolean;
+  } {
+    const sends: Array<[string, number, StallReason, number]> = [];
+    return {
+      sends,
+      onStall: (value, attempt, why) => {
+        sends.push([value, attempt, why, Date.now() - start]);
+        return true;
+      },
+    };
+  }
+
+  test('a round not back is sent again at a third and two thirds of its timeout, then times out with its trail', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const start = Date.now();
+    const { sends, onStall } = recorder(start);
+    const timedOut: Array<[string, RoundTrail, number]> = [];
+    pending.add('r1', 'k', 'put', 3000, (value, trail) => timedOut.push([value, trail, Date.now() - start]), onStall);
+    pending.noteHop('r1', '127.0.0.1:4001');
+    t.mock.timers.tick(999);
+    assert.deepEqual(sends, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(sends, [['put', 2, 'silent', 1000]]);
+    pending.noteHop('r1', '127.0.0.1:4002'); // the resend went past a server cut out meanwhile
+    t.mock.timers.tick(1000);
+    assert.deepEqual(sends.at(-1), ['put', 3, 'silent', 2000]);
+    t.mock.timers.tick(999);
+    assert.deepEqual(timedOut, []);
+    t.mock.timers.tick(1);
+    assert.deepEqual(timedOut, [['put', { to: '127.0.0.1:4002', attempts: 3 }, 3000]]);
+    assert.equal(sends.length, 2, 'not sent again at its deadline');
+    assert.equal(pending.size, 0);
+  });
+
+  test('a round that comes back is never sent again; one without onStall is never sent again', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const { sends, onStall } = recorder(Date.now());
+    const timedOut: Array<[string, RoundTrail]> = [];
+    pending.add('back', 'k', 'back', 900, NEVER, onStall);
+    pending.add('plain', 'k', 'plain', 900, (value, trail) => timedOut.push([value, trail]));
+    t.mock.timers.tick(100);
+    assert.equal(pending.take('back', 'k'), 'back');
+    t.mock.timers.tick(2000);
+    assert.deepEqual(sends, []);
+    assert.deepEqual(timedOut, [['plain', { to: undefined, attempts: 1 }]]);
+  });
+
+  test('a resend that could not go (onStall false) is not counted, and is tried again an interval later', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    let asked = 0;
+    const trails: RoundTrail[] = [];
+    pending.add(
+      'r1',
+      'k',
+      'v',
+      900,
+      (_value, trail) => trails.push(trail),
+      () => (asked++, false),
+    );
+    t.mock.timers.tick(300);
+    assert.equal(asked, 1);
+    t.mock.timers.tick(299);
+    assert.equal(asked, 1);
+    t.mock.timers.tick(1);
+    assert.equal(asked, 2);
+    t.mock.timers.tick(300);
+    assert.deepEqual(trails, [{ to: undefined, attempts: 1 }]);
+  });
+
+  test('stallAll sends again the rounds sent before a server was cut out, and the next check waits a whole interval from then', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const start = Date.now();
+    const { sends, onStall } = recorder(start);
+    pending.add('old', 'k', 'old', 3000, NEVER, onStall);
+    pending.add('unwatched', 'k', 'unwatched', 3000, NEVER);
+    t.mock.timers.tick(500);
+    const cutOutAt = Date.now();
+    t.mock.timers.tick(100);
+    pending.add('young', 'k', 'young', 3000, NEVER, onStall); // sent after the cut: it did not go through the server
+    assert.equal(pending.stallAll(cutOutAt), 1);
+    assert.deepEqual(sends, [['old', 2, 'ring', 600]]);
+    t.mock.timers.tick(400); // 1000: old was sent again at 600, so it is not stalled yet
+    assert.deepEqual(sends.length, 1);
+    t.mock.timers.tick(600); // 1600: one interval after its resend; young is stalled at 1600 too
+    assert.deepEqual(sends.slice(1), [
+      ['old', 3, 'silent', 1600],
+      ['young', 2, 'silent', 1600],
+    ]);
+    for (const id of ['old', 'unwatched', 'young']) pending.take(id, 'k');
+    t.mock.timers.tick(5000);
+    assert.equal(sends.length, 3);
+  });
+
+  test('a resend whose copy comes home at once (a ring of one) ends the wait; no timeout follows', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    const answered: string[] = [];
+    const onStall = (): boolean => {
+      answered.push(pending.take('r1', 'k')!);
+      return true;
+    };
+    pending.add('r1', 'k', 'v', 900, NEVER, onStall);
+    t.mock.timers.tick(300);
+    assert.deepEqual(answered, ['v']);
+    assert.equal(pending.size, 0);
+    t.mock.timers.tick(2000);
+  });
+
+  test('many waiting, a few lost: only the lost ones are sent again', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<number>();
+    const resent: number[] = [];
+    for (let i = 0; i < 1000; i++) pending.add(`r${i}`, 'k', i, 3000, NEVER, (value) => (resent.push(value), true));
+    for (let i = 0; i < 1000; i++) if (i % 100 !== 7) pending.take(`r${i}`, 'k');
+    t.mock.timers.tick(1000);
+    assert.deepEqual(resent, [7, 107, 207, 307, 407, 507, 607, 707, 807, 907]);
+    for (const value of resent) pending.take(`r${value}`, 'k');
+    assert.equal(pending.size, 0);
+  });
+
+  test('resend ids: each attempt has its own id, and every one leads back to the round', () => {
+    assert.equal(resendId('a1b2-3f', 2), 'a1b2-3f/2');
+    assert.notEqual(resendId('a1b2-3f', 2), resendId('a1b2-3f', 3));
+    for (const id of ['a1b2-3f', resendId('a1b2-3f', 2), resendId('a1b2-3f', 17)]) assert.equal(baseRoundId(id), 'a1b2-3f');
   });
 });
 
