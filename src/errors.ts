@@ -23,6 +23,7 @@ export const ERROR_CODES = [
   'FORBIDDEN', // a request with a wrong token
   'DATA_DIR_LOCKED', // another running server holds the data directory
   'CONFLICT', // a write that a newer version of its item overtook before it was stored
+  'NO_SPACE', // a server of the ring has no room left on its disk for a write (it keeps serving reads)
   'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;
 

@@ -28,6 +28,7 @@ interface ServerArgs {
   data?: string;
   memory: boolean;
   syncInterval: number;
+  minFree: number;
   tombstoneTtl: number;
   forgetAfter: number;
   requestTimeout: number;
@@ -207,6 +208,12 @@ export function serverCommand(): Command {
       new Option('--memory', 'keep items in memory only: they are gone when the server stops').default(false).env('WEBSERVER_MEMORY'),
     )
     .addOption(
+      new Option('--min-free <BYTES>', "free space kept on the data directory's disk: writes that would leave less are refused (NO_SPACE)")
+        .argParser(parse.bytes)
+        .default(DEFAULTS.minFreeBytes, '64MiB')
+        .env('WEBSERVER_MIN_FREE'),
+    )
+    .addOption(
       new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')
         .argParser(parse.seconds)
         .default(DEFAULTS.syncIntervalMs / 1000)
@@ -341,6 +348,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     maxMessageBytes: args.maxMessage,
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     syncIntervalMs: args.syncInterval * 1000,
+    minFreeBytes: args.minFree,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
     forgetAfterMs: args.forgetAfter * 1000,
     requestTimeoutMs: args.requestTimeout * 1000,

@@ -365,7 +365,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
     let store: ItemStore;
     try {
-      store = await ItemStore.open(await DiskPersistence.open(dir));
+      store = await ItemStore.open(await DiskPersistence.open(dir, { reserveBytes: this.options.minFreeBytes }));
     } catch (err) {
       await lock.release();
       throw err;
@@ -391,6 +391,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
       localError: (code, what) => this.localError(code, 'connect', what),
+      noSpace: (err) => this.noSpace(err),
     });
   }
 
@@ -471,6 +472,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
           () => false,
         ),
       pull: (holder, item, versionless) => pullItem(store, holder, item, this.now(), this.peerClientOptions(), versionless),
+      readFrom: async (holder, item, part) =>
+        (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', this.peerClientOptions())).data,
+      noSpace: (err) => this.noSpace(err),
       heard: (address) => {
         if (view.has(address)) this.lastHeard.set(address, Date.now());
       },
@@ -599,6 +603,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private failed(message: Message, connection: Connection, err: unknown): void {
+    if (isCoopError(err, 'NO_SPACE')) {
+      this.noSpace(err);
+      this.reply(connection, errorReply('NO_SPACE', `server ${this.address} has no space left on disk for this ${message.type}`));
+      return;
+    }
     this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
     // The cause stays in the log: it may name files of this server.
     this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
@@ -742,6 +751,15 @@ export class RingNode extends EventEmitter<NodeEvents> {
     await this.stop();
   }
 
+  /** A write refused for want of space: counted, and logged at most every few seconds (a full disk refuses many). */
+  private noSpace(err: CoopError): void {
+    this.metrics.refused.inc({ code: 'NO_SPACE' });
+    const suppressed = this.localWarnings.pass('NO_SPACE');
+    if (suppressed === undefined) return;
+    const more = suppressed > 0 ? ` (${suppressed} more refused since the last warning)` : '';
+    this.log.warn(`${err.message}: writes are refused until space is freed${more}`);
+  }
+
   /**
    * Counts and (now and then) logs a failure that is this server's own, such
    * as running out of file descriptors: it says nothing about any peer.
@@ -855,6 +873,7 @@ function homeward(message: RoundMessage): ForwardPutMessage | undefined {
     id: message.id,
   };
   if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
+  if (message.nospace) back.nospace = message.nospace; // nor when it could not be stored everywhere
   return back;
 }
 
