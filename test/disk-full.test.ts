@@ -51,9 +51,9 @@ function freeBytes(server: ServerProcess, dir: string): number {
 }
 
 /** Fills the disk until only `left` bytes are free. */
-function fillUntil(server: ServerProcess, dir: string, left: number): void {
+function fillUntil(server: ServerProcess, dir: string, left: number, filler = 'filler'): void {
   const size = freeBytes(server, dir) - left;
-  inNamespace(server, `fallocate -l ${size} '${dir}/filler'`);
+  inNamespace(server, `fallocate -l ${size} '${dir}/${filler}'`);
 }
 
 async function openDescriptors(server: ServerProcess): Promise<number> {
@@ -202,22 +202,21 @@ test(
   },
 );
 
-test('a large item whose staging runs out of room is never committed nor served', { skip }, async (t) => {
+test('a large item whose staging runs out of room midway is never committed nor served', { skip }, async (t) => {
   const { a, full, c, dir } = await ringWithSmallDisk(t);
   const size = 4 * MiB;
+  const part = 256 * 1024;
   const content = randomBytes(size);
-  // Room for the first parts only, less than the reserve after them: staging fails midway.
-  fillUntil(full, dir, 3 * MiB);
+  fillUntil(full, dir, 8 * MiB); // room for the whole upload when it starts
   const upload = randomBytes(8).toString('hex');
   let refused: string | undefined;
-  for (let offset = 0; offset < size && refused === undefined; offset += 256 * 1024) {
-    const bytes = content.subarray(offset, offset + 256 * 1024);
-    const part = { upload, offset, size };
-    const message = {
-      type: 'PUT' as const,
-      data: { item: 'big.bin', content: bytes.toString('base64'), encoding: 'base64' as const, part },
-    };
-    await ask(full.address, message, 'PUT').catch((err: unknown) => (refused = isCoopError(err) ? err.code : String(err)));
+  for (let offset = 0; offset < size && refused === undefined; offset += part) {
+    // Midway, the disk fills up behind the server's back: the rest of the staging meets a full disk
+    // (a short write, then ENOSPC), or the reserve once the server looks again.
+    if (offset === MiB) fillUntil(full, dir, MiB, 'filler-2');
+    const bytes = content.subarray(offset, offset + part);
+    const data = { item: 'big.bin', content: bytes.toString('base64'), encoding: 'base64' as const, part: { upload, offset, size } };
+    await ask(full.address, { type: 'PUT', data }, 'PUT').catch((err: unknown) => (refused = isCoopError(err) ? err.code : String(err)));
   }
   assert.equal(refused, 'NO_SPACE', 'the upload fails with NO_SPACE');
   assert.equal(await localBytes(full.address, 'big.bin'), undefined, 'nothing committed at the full server');
@@ -229,7 +228,7 @@ test('a large item whose staging runs out of room is never committed nor served'
   assert.equal(inNamespace(full, `ls '${dir}/staging' | wc -l`).trim(), '0', 'its staged part is gone');
 
   // Once there is room the same upload goes through whole, and is served whole with the right ETag.
-  inNamespace(full, `rm '${dir}/filler'`);
+  inNamespace(full, `rm '${dir}/filler' '${dir}/filler-2'`);
   await putBytes(full.address, 'big.bin', size, async (o, l) => content.subarray(o, o + l));
   const whole = await httpGet(full.address, 'big.bin');
   assert.equal(whole.status, 200);

@@ -18,7 +18,6 @@ import type { Version } from '../../src/store/version.js';
 
 const A = '127.0.0.1:4043';
 const NOW = 1_700_000_000_000;
-const MiB = 1024 * 1024;
 
 function v(clock: number): Version {
   return { clock, server: A };
