@@ -54,6 +54,14 @@ export async function asStoreError(err: unknown, what: string, where: string): P
   return err;
 }
 
+/**
+ * lmdb-js's "Commit failed", as it also rejects a promise of its own that
+ * nobody can handle (the start of the batch the failed write was in).
+ */
+export function isCommitFailure(reason: unknown): boolean {
+  return reason instanceof Error && 'commitError' in reason && reason.message.startsWith('Commit failed');
+}
+
 export class FileStaged implements Staged {
   size = 0;
   private readonly sha1 = createHash('sha1');
