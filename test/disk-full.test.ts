@@ -25,7 +25,19 @@ after(killAll);
 const MiB = 1024 * 1024;
 const TMPFS_BYTES = 24 * MiB;
 const RESERVE = '2MiB';
-const OPTIONS = ['--heartbeat', '0.5', '--suspicion-timeout', '3', '--round-timeout', '10', '--sync-interval', '0.5'];
+// Items over --max-message travel in lookups as a holder's address, not whole: 5 MiB items show that path.
+const OPTIONS = [
+  '--heartbeat',
+  '0.5',
+  '--suspicion-timeout',
+  '3',
+  '--round-timeout',
+  '10',
+  '--sync-interval',
+  '0.5',
+  '--max-message',
+  '4MiB',
+];
 
 function unavailable(): string | false {
   if (process.platform !== 'linux' || process.getuid?.() !== 0) return 'needs root on Linux to mount a tmpfs in a mount namespace';
@@ -34,9 +46,10 @@ function unavailable(): string | false {
 }
 const skip = unavailable();
 
-/** Runs the server with `dir` a tmpfs of its own, seen by it alone. */
-function onTmpfs(dir: string): string[] {
-  return ['unshare', '-m', 'sh', '-c', `mount -t tmpfs -o size=${TMPFS_BYTES} tmpfs '${dir}' && exec "$@"`, 'sh'];
+/** Runs the server with `dir` a tmpfs of its own, seen by it alone; `left`: filled before it starts but for that many bytes. */
+function onTmpfs(dir: string, left?: number): string[] {
+  const fill = left === undefined ? '' : ` && fallocate -l ${TMPFS_BYTES - left} '${dir}/filler'`;
+  return ['unshare', '-m', 'sh', '-c', `mount -t tmpfs -o size=${TMPFS_BYTES} tmpfs '${dir}'${fill} && exec "$@"`, 'sh'];
 }
 
 /** A shell command in the server's mount namespace (where its tmpfs is). */
@@ -153,7 +166,7 @@ test(
       },
       { what: 'a write to be refused' },
     );
-    assert.match(json, /^NO_SPACE: .*no space left on disk for small\.txt; nothing was stored/);
+    assert.match(json, /^NO_SPACE: .*no space left on disk for small\.txt; the write was not stored/);
     assert.equal(await httpPut(full.address, 'small-http.txt', Buffer.from('hello')), 507);
     const large = randomBytes(3 * MiB);
     const upload = await refusedWith(putBytes(full.address, 'large.bin', large.length, async (o, l) => large.subarray(o, o + l)));
@@ -235,4 +248,50 @@ test('a large item whose staging runs out of room midway is never committed nor 
   assert.ok(whole.body.equals(content));
   assert.equal(whole.etag, `"${sha1(content)}"`);
   assert.equal(full.process.exitCode, null);
+});
+
+test('a server that starts on a full disk joins, serves what the ring holds, and fills in once space is freed', { skip }, async (t) => {
+  const dir = `${await tempDir(t)}/full`;
+  spawnSync('mkdir', ['-p', dir]);
+  const a = await startServer(['--listen', '127.0.0.1:0', '--memory', ...OPTIONS]);
+  const c = await startServer(['--listen', '127.0.0.1:0', '--memory', ...OPTIONS, ...at(a.address)]);
+  t.after(async () => {
+    await Promise.all([a, c].map((server) => server.kill()));
+  });
+  const huge = randomBytes(5 * MiB); // over --max-message: a lookup names its holder instead of carrying it
+  await putBytes(a.address, 'huge.bin', huge.length, async (o, l) => huge.subarray(o, o + l));
+  await putItem(a.address, 'small.txt', 'held by the ring');
+
+  const full = await startServer(
+    ['--listen', '127.0.0.1:0', '--data', dir, '--min-free', RESERVE, ...OPTIONS, ...at(c.address)],
+    {},
+    undefined,
+    onTmpfs(dir, MiB),
+  );
+  t.after(async () => void (await full.kill()));
+  const all = [a.address, c.address, full.address];
+  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), {
+    what: 'the ring to form',
+  });
+  await waitFor(() => /no space for .*writes are refused until space is freed/.test(full.output()), {
+    what: 'its catching up to be refused for want of space',
+  });
+
+  const descriptors = await openDescriptors(full);
+  for (let i = 0; i < 3; i++) {
+    assert.equal(await contentOf(full.address, 'small.txt', 5000), 'held by the ring');
+    const got = await httpGet(full.address, 'huge.bin');
+    assert.equal(got.status, 200);
+    assert.ok(got.body.equals(huge), 'read part by part from the server holding it');
+  }
+  assert.equal(await localBytes(full.address, 'huge.bin'), undefined);
+  await waitFor(async () => (await openDescriptors(full)) <= descriptors + 2, { what: 'its descriptors back to where they were' });
+  assert.equal(full.process.exitCode, null, 'it keeps running');
+
+  inNamespace(full, `rm '${dir}/filler'`);
+  await waitFor(async () => (await localBytes(full.address, 'huge.bin'))?.equals(huge), {
+    timeoutMs: 20_000,
+    what: 'the server to fill in by itself',
+  });
+  assert.equal((await localBytes(full.address, 'small.txt'))?.toString(), 'held by the ring');
 });

@@ -328,9 +328,10 @@ async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, re
 /** The answer to a client whose write could not be stored at `servers` for want of space. */
 function noSpaceReply(item: string, servers: readonly Address[], elsewhere: boolean): Reply {
   const where = servers.length === 1 ? `server ${servers[0]} has` : `servers ${servers.join(', ')} have`;
+  // A part of an upload is given up with it: the write is then complete nowhere.
   const rest = elsewhere
     ? '; the other servers stored it, and the full ones will take it from them once space is freed'
-    : '; nothing was stored';
+    : '; the write was not stored';
   return errorReply('NO_SPACE', `${where} no space left on disk for ${item}${rest}`);
 }
 
@@ -523,7 +524,7 @@ export const handlers: HandlerTable = {
         ctx.log.warn(
           `round ${message.id}: ${message.nospace.join(', ')} had no space for ${JSON.stringify(waiting.item)}; not acknowledged`,
         );
-        ctx.reply(waiting.connection, noSpaceReply(waiting.item, message.nospace, true));
+        ctx.reply(waiting.connection, noSpaceReply(waiting.item, message.nospace, waiting.upload === undefined));
         return;
       }
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
