@@ -196,7 +196,9 @@ export class DiskPersistence implements Persistence {
     const previous = this.blobs.get(name);
     let record: DiskRecord;
     if ('inline' in body) {
-      await this.space.claim(meta.size, JSON.stringify(name), meta.deleted ? this.freeingFloor : undefined);
+      // Bytes kept as base64 take more room in the record than they are.
+      const recorded = Math.max(meta.size, body.inline.length);
+      await this.space.claim(recorded, JSON.stringify(name), meta.deleted ? this.freeingFloor : undefined);
       record = { ...metaFields(meta), content: body.inline };
     } else {
       const staged = body.blob as FileStaged;
