@@ -27,6 +27,7 @@ export const ERROR_CODES = [
   'DATA_DIR_DAMAGED', // the data directory's index is damaged (start with --repair)
   'STORE_UNAVAILABLE', // this server cannot keep writes (its data directory is read-only, full or was removed)
   'CONFLICT', // a write that a newer version of its item overtook before it was stored
+  'NO_SPACE', // a server of the ring has no room left on its disk for a write (it keeps serving reads)
   'INTERNAL', // the server failed to handle a valid request (a store that cannot be read, say)
 ] as const;
 

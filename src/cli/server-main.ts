@@ -6,6 +6,7 @@ import { formatAddress } from '../protocol/address.js';
 import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../log/logger.js';
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
+import { isCommitFailure } from '../store/durable.js';
 import * as parse from './options.js';
 import { settleExclusiveOptions } from './exclusive.js';
 import { VERSION } from '../version.js';
@@ -29,6 +30,7 @@ interface ServerArgs {
   memory: boolean;
   repair: boolean;
   syncInterval: number;
+  minFree: number;
   tombstoneTtl: number;
   forgetAfter: number;
   requestTimeout: number;
@@ -220,6 +222,12 @@ export function serverCommand(): Command {
         .env('WEBSERVER_REPAIR'),
     )
     .addOption(
+      new Option('--min-free <BYTES>', "free space kept on the data directory's disk: writes that would leave less are refused (NO_SPACE)")
+        .argParser(parse.bytes)
+        .default(DEFAULTS.minFreeBytes, '64MiB')
+        .env('WEBSERVER_MIN_FREE'),
+    )
+    .addOption(
       new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')
         .argParser(parse.seconds)
         .default(DEFAULTS.syncIntervalMs / 1000)
@@ -294,6 +302,17 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
   const args = command.opts<ServerArgs>();
   const log = createLogger({ format: args.logFormat, verbose: args.verbose, time: args.logTime === 'on' });
   for (const line of overridden) log.info(line);
+  // The store keeps LMDB off a full disk (--min-free); should a commit fail all the same (a disk filled
+  // faster than the server looks), the write gets NO_SPACE, and lmdb-js also rejects a promise nobody
+  // can handle. The library overruns a buffer reporting such a failure, so the process ends here, loudly.
+  process.on('unhandledRejection', (reason) => {
+    if (!isCommitFailure(reason)) throw reason;
+    log.error(
+      "the item database (LMDB) failed to commit a write, most likely for want of space on the data directory's disk; " +
+        'exiting, since the library may have damaged its memory: free space (or raise --min-free) and start the server again',
+    );
+    process.exit(EXIT.failed);
+  });
   // Installed first: a signal while the server starts or joins must stop it too (as PID 1, a signal
   // without a handler is ignored, so `docker stop` would wait for its SIGKILL).
   let node: RingNode | undefined = undefined;
@@ -356,6 +375,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     repair: args.repair,
     syncIntervalMs: args.syncInterval * 1000,
+    minFreeBytes: args.minFree,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
     forgetAfterMs: args.forgetAfter * 1000,
     requestTimeoutMs: args.requestTimeout * 1000,

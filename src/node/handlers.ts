@@ -13,6 +13,7 @@
  * crossed an original server lost its id and version: mixed.ts says what
  * becomes of it.
  */
+import { isCoopError, type CoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
 import type { RingStatus, SelfFigures } from '../protocol/status.js';
 import {
@@ -52,6 +53,8 @@ export interface Waiting {
   part?: RangeRequest | undefined;
   /** A GET in the original's form, answered in the original's form. */
   plain?: boolean | undefined;
+  /** The upload a part belongs to (its key here): dropped when the ring had no room for it. */
+  upload?: string | undefined;
 }
 
 export interface HandlerContext {
@@ -97,6 +100,10 @@ export interface HandlerContext {
   probeFor(target: Address): Promise<boolean>;
   /** Copies an item from the server that holds it; a copy without a version gets `versionless()` (default: the oldest). */
   pull(holder: Address, item: string, versionless?: () => Version): Promise<boolean>;
+  /** Bytes of `item` from the server that holds them, for a reader when this server could not keep a copy. */
+  readFrom(holder: Address, item: string, part: RangeRequest): Promise<LookupData>;
+  /** A write this server could not store for want of space (NO_SPACE): counted, and logged now and then. */
+  noSpace(err: CoopError): void;
   /** A member was heard from directly (for the status's "last heard"). */
   heard(address: Address): void;
   /** This server's own figures (a RING asking for `"status": "self"`). */
@@ -189,6 +196,35 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
     id: ctx.newRoundId(),
   };
   startRound(ctx, round, { connection, request: 'GET', item, part: message.part, plain });
+}
+
+/**
+ * A large item found at `holder` that this server could not copy (no room,
+ * or the pull failed): the reader's range is read from the holder instead,
+ * so reads keep working on a full server.
+ */
+async function answerFromHolder(ctx: HandlerContext, waiting: Waiting, holder: Address, size: number | undefined): Promise<void> {
+  const { item, part } = waiting;
+  if (!part) {
+    const message = `${item} is ${size ?? 'too many'} bytes, more than one reply carries: fetch it in parts (webclient does)`;
+    ctx.reply(waiting.connection, errorReply('TOO_LARGE', message));
+    return;
+  }
+  try {
+    const data = await ctx.readFrom(holder, item, { offset: part.offset, length: Math.min(part.length, PART_BYTES) });
+    ctx.reply(waiting.connection, { type: 'GET', data: { ...data, item } });
+  } catch (err) {
+    ctx.log.warn(`could not read ${JSON.stringify(item)} from ${holder} for a client: ${(err as Error).message}`);
+    ctx.reply(waiting.connection, errorReply('CONNECT_FAILED', `${item} is held by ${holder}, which did not answer`));
+  }
+}
+
+/** The range a reader asked for, cut from a whole content that travelled in a lookup. */
+function travelledRange(data: LookupData, part: RangeRequest): LookupData {
+  const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
+  const length = Math.min(part.length, PART_BYTES);
+  const content = bytes.subarray(part.offset, part.offset + length).toString('base64');
+  return { item: data.item, content, encoding: data.encoding, found: true, version: data.version, size: bytes.length, offset: part.offset };
 }
 
 function notReady(): Reply {
@@ -322,16 +358,57 @@ function store(ctx: HandlerContext, data: ItemData, version: Version): Promise<b
 
 /** A write passing by: store this server's copy, then pass the round on. */
 async function keepAndPassOn(ctx: HandlerContext, message: ForwardPutMessage, received: string | undefined): Promise<void> {
+  let nospace = false;
   try {
     if (settledByCreator(message)) await takeFromCreator(ctx, message);
     else await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
   } catch (err) {
     // This copy is lost here (anti-entropy repairs it); the round must go on.
-    ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
+    if (isCoopError(err, 'NO_SPACE')) {
+      nospace = true;
+      ctx.noSpace(err);
+    } else {
+      ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
+    }
   }
   const newer = newerHeld(ctx, message);
-  if (newer) ctx.forward({ ...message, newer });
+  // The creator hears that the write did not land here, so it does not acknowledge it as stored everywhere.
+  const marked = nospace && message.id !== undefined ? { ...message, nospace: [...(message.nospace ?? []), ctx.self] } : message;
+  if (newer) ctx.forward({ ...marked, newer });
+  else if (marked !== message) ctx.forward(marked);
   else ctx.forward(message, received);
+}
+
+/** The answer to a client whose write could not be stored at `servers` for want of space. */
+function noSpaceReply(item: string, servers: readonly Address[], elsewhere: boolean): Reply {
+  const where = servers.length === 1 ? `server ${servers[0]} has` : `servers ${servers.join(', ')} have`;
+  // A part of an upload is given up with it: the write is then complete nowhere.
+  const rest = elsewhere
+    ? '; the other servers stored it, and the full ones will take it from them once space is freed'
+    : '; the write was not stored';
+  return errorReply('NO_SPACE', `${where} no space left on disk for ${item}${rest}`);
+}
+
+/** Stores a client's write here, or answers NO_SPACE (and resolves undefined) when this server has no room for it. */
+async function storeOrRefuse(ctx: HandlerContext, connection: Connection, data: ItemData, version: Version): Promise<boolean | undefined> {
+  try {
+    return await store(ctx, data, version);
+  } catch (err) {
+    if (!isCoopError(err, 'NO_SPACE')) throw err;
+    ctx.noSpace(err);
+    ctx.reply(connection, noSpaceReply(data.item, [ctx.self], false));
+    return undefined;
+  }
+}
+
+/** Keeps the copy a lookup carries, when there is room; a lookup is answered (and passed on) either way. */
+async function keepIfRoom(ctx: HandlerContext, data: LookupData, creator: Address): Promise<void> {
+  try {
+    await keepCopy(ctx, data, creator);
+  } catch (err) {
+    if (!isCoopError(err, 'NO_SPACE')) throw err;
+    ctx.noSpace(err);
+  }
 }
 
 /**
@@ -455,13 +532,15 @@ export const handlers: HandlerTable = {
         return;
       }
       const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
-      await store(ctx, data, version);
-      replicate(ctx, { connection, request: 'PUT', item }, data);
+      if ((await storeOrRefuse(ctx, connection, data, version)) === undefined) return;
+      replicate(ctx, { connection, request: 'PUT', item, upload: key }, data);
       return;
     }
     const version = stampFor(ctx, item);
     const data: ItemData = { item, content, encoding, version };
-    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
+    const stored = await storeOrRefuse(ctx, connection, data, version);
+    if (stored === undefined) return;
+    if (!stored) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'PUT', item }, data);
   },
 
@@ -473,7 +552,9 @@ export const handlers: HandlerTable = {
     const item = message.data;
     const version = stampFor(ctx, item);
     const data: ItemData = { item, content: '', version, deleted: true };
-    if (!(await store(ctx, data, version))) return overtaken(ctx, connection, item);
+    const stored = await storeOrRefuse(ctx, connection, data, version);
+    if (stored === undefined) return;
+    if (!stored) return overtaken(ctx, connection, item);
     replicate(ctx, { connection, request: 'DELETE', item }, data);
   },
 
@@ -491,6 +572,15 @@ export const handlers: HandlerTable = {
           return;
         }
       }
+      if (message.nospace && waiting) {
+        // Stored here and at the servers with room, but not everywhere: not acknowledged as done (anti-entropy fills in the rest).
+        if (waiting.upload !== undefined) void ctx.uploads.abandon(waiting.upload);
+        ctx.log.warn(
+          `round ${message.id}: ${message.nospace.join(', ')} had no space for ${JSON.stringify(waiting.item)}; not acknowledged`,
+        );
+        ctx.reply(waiting.connection, noSpaceReply(waiting.item, message.nospace, waiting.upload === undefined));
+        return;
+      }
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }
@@ -505,12 +595,14 @@ export const handlers: HandlerTable = {
       const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_GET', item));
       const data = message.data;
       if (data.holder !== undefined && isFound(data)) await ctx.pull(data.holder, item).catch(() => false);
-      else await keepCopy(ctx, data, message.creator);
+      else await keepIfRoom(ctx, data, message.creator);
       if (!waiting) return;
       if (await serveLocal(ctx, waiting.connection, item, waiting.part, waiting.plain)) return;
-      // Found but not kept here (a stale copy, or a failed pull): answer with what travelled.
-      const found = isFound(data) && data.holder === undefined;
-      ctx.reply(waiting.connection, found ? lookupReply({ ...data, found: true }, waiting.plain) : missReply(item, waiting.plain));
+      if (data.holder !== undefined && isFound(data)) return answerFromHolder(ctx, waiting, data.holder, data.size);
+      // Found but not kept here (a stale copy, no room): answer with what travelled.
+      if (!isFound(data)) ctx.reply(waiting.connection, missReply(item, waiting.plain));
+      else if (waiting.part) ctx.reply(waiting.connection, { type: 'GET', data: travelledRange(data, waiting.part) });
+      else ctx.reply(waiting.connection, lookupReply({ ...data, found: true }, waiting.plain));
       return;
     }
     if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
@@ -524,7 +616,7 @@ export const handlers: HandlerTable = {
       ctx.forward({ ...message, data });
       return;
     }
-    await keepCopy(ctx, message.data, message.creator);
+    await keepIfRoom(ctx, message.data, message.creator);
     ctx.forward(message, connection.received);
   },
 };

@@ -204,7 +204,7 @@ export class NodeMetrics {
     this.failuresDetected = new Counter({ name: 'coop_failures_detected_total', help: 'Members this server declared dead.', registers });
     this.refused = new Counter({
       name: 'coop_refused_total',
-      help: 'Messages refused: bad JSON, over a limit, no valid peer tag, a missing or wrong token, by error code.',
+      help: 'Messages refused: bad JSON, over a limit, no valid peer tag, a missing or wrong token, no room on disk for a write, by error code.',
       labelNames: ['code'],
       registers,
     });

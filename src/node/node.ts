@@ -386,6 +386,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     try {
       const persistence = await DiskPersistence.open(dir, {
         repair: this.nodeOptions.repair,
+        reserveBytes: this.options.minFreeBytes,
         guard: [lock.path],
         repaired: (aside, why) =>
           this.log.warn(`data directory ${dir}: its damaged index (${why}) was moved to ${aside}; this server is refilled from the ring`),
@@ -417,6 +418,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
       localError: (code, what) => this.localError(code, 'connect', what),
+      noSpace: (err) => this.noSpace(err),
     });
   }
 
@@ -500,6 +502,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
           () => false,
         ),
       pull: (holder, item, versionless) => pullItem(store, holder, item, this.now(), this.peerClientOptions(), versionless),
+      readFrom: async (holder, item, part) =>
+        (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', this.peerClientOptions())).data,
+      noSpace: (err) => this.noSpace(err),
       heard: (address) => {
         if (view.has(address)) this.lastHeard.set(address, Date.now());
       },
@@ -635,6 +640,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
       this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
       void this.checkStore();
+      return;
+    }
+    if (isCoopError(err, 'NO_SPACE')) {
+      this.noSpace(err);
+      this.reply(connection, errorReply('NO_SPACE', `server ${this.address} has no space left on disk for this ${message.type}`));
       return;
     }
     this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
@@ -824,6 +834,15 @@ export class RingNode extends EventEmitter<NodeEvents> {
     await this.stop();
   }
 
+  /** A write refused for want of space: counted, and logged at most every few seconds (a full disk refuses many). */
+  private noSpace(err: CoopError): void {
+    this.metrics.refused.inc({ code: 'NO_SPACE' });
+    const suppressed = this.localWarnings.pass('NO_SPACE');
+    if (suppressed === undefined) return;
+    const more = suppressed > 0 ? ` (${suppressed} more refused since the last warning)` : '';
+    this.log.warn(`${err.message}: writes are refused until space is freed${more}`);
+  }
+
   /**
    * Counts and (now and then) logs a failure that is this server's own, such
    * as running out of file descriptors: it says nothing about any peer.
@@ -940,6 +959,7 @@ function homeward(message: RoundMessage): ForwardPutMessage | undefined {
     id: message.id,
   };
   if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
+  if (message.nospace) back.nospace = message.nospace; // nor when it could not be stored everywhere
   return back;
 }
 

@@ -123,6 +123,8 @@ export interface NodeOptions {
   dataDir?: string | ((self: Address) => string) | undefined;
   /** A damaged index in the data directory is moved aside and the server starts empty (refilled from the ring), instead of failing. */
   repair?: boolean | undefined;
+  /** Bytes kept free on the data directory's disk: writes that would leave less are refused (NO_SPACE). */
+  minFreeBytes?: number;
   /** How often to compare contents with a peer and pull what is newer. */
   syncIntervalMs?: number;
   /** How long a delete's tombstone is kept before it is collected. */
@@ -149,6 +151,7 @@ export const DEFAULTS = {
   maxItemBytes: 4 * 1024 ** 3,
   maxNameBytes: 255,
   syncIntervalMs: 10_000,
+  minFreeBytes: 64 * 1024 * 1024,
   joinTimeoutMs: 60_000,
   tombstoneTtlMs: 24 * 3600 * 1000,
   forgetAfterMs: 24 * 3600 * 1000,
@@ -196,6 +199,7 @@ export function resolveOptions(options: NodeOptions): ResolvedOptions {
     maxMessageBytes: options.maxMessageBytes ?? DEFAULTS.maxMessageBytes,
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
     syncIntervalMs: options.syncIntervalMs ?? DEFAULTS.syncIntervalMs,
+    minFreeBytes: options.minFreeBytes ?? DEFAULTS.minFreeBytes,
     joinTimeoutMs: options.joinTimeoutMs ?? DEFAULTS.joinTimeoutMs,
     tombstoneTtlMs: options.tombstoneTtlMs ?? DEFAULTS.tombstoneTtlMs,
     forgetAfterMs: options.forgetAfterMs ?? DEFAULTS.forgetAfterMs,

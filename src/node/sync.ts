@@ -12,6 +12,7 @@ import { fetchParts, getDigest, listBuckets, PART_BYTES, type ClientOptions } fr
 import type { ItemStore, Staged } from '../store/items.js';
 import { compareVersions, unversioned, type Version } from '../store/version.js';
 import { localErrorCode } from '../transport/local-errors.js';
+import { isCoopError, type CoopError } from '../errors.js';
 
 export interface SyncOptions {
   store: ItemStore;
@@ -26,6 +27,8 @@ export interface SyncOptions {
   onTick?: () => Promise<void>;
   /** A pass failed for a reason of this server's own (out of descriptors...): reported there instead of warned here. */
   localError?(code: string, what: string): void;
+  /** A pass stopped for want of space here (NO_SPACE): reported there, where such warnings are spaced out. */
+  noSpace?(err: CoopError): void;
 }
 
 export interface SyncResult {
@@ -129,7 +132,8 @@ export class AntiEntropy {
     } catch (err) {
       if (this.stopped) return undefined;
       const local = localErrorCode(err);
-      if (local !== undefined && this.options.localError) this.options.localError(local, 'sync');
+      if (isCoopError(err, 'NO_SPACE') && this.options.noSpace) this.options.noSpace(err);
+      else if (local !== undefined && this.options.localError) this.options.localError(local, 'sync');
       else log.warn(`sync failed: ${(err as Error).message}`);
       return undefined;
     }

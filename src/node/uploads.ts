@@ -20,6 +20,8 @@ interface Upload {
 
 export class Uploads {
   private readonly open = new Map<string, Upload>();
+  /** Uploads whose staging failed (no space): their later parts get the same error, not "out of order". */
+  private readonly failed = new Map<string, { error: unknown; touchedAt: number }>();
 
   constructor(private readonly store: ItemStore) {}
 
@@ -44,9 +46,23 @@ export class Uploads {
   ): Promise<boolean> {
     let upload = this.open.get(key);
     if (this.taken(upload, item, version, part, bytes.length)) return false;
+    const failed = this.failed.get(key);
+    if (failed && part.offset > 0) {
+      failed.touchedAt = now;
+      throw failed.error;
+    }
     if (part.offset === 0) {
       if (upload) await upload.staged.discard();
-      upload = { item, version, encoding, size: part.size, staged: await this.store.stage(), received: 0, touchedAt: now };
+      this.open.delete(key);
+      let staged: Staged;
+      try {
+        staged = await this.store.stage(part.size);
+      } catch (err) {
+        this.failed.set(key, { error: err, touchedAt: now });
+        throw err;
+      }
+      this.failed.delete(key);
+      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now };
       this.open.set(key, upload);
     }
     if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
@@ -60,6 +76,7 @@ export class Uploads {
       await upload.staged.append(bytes);
     } catch (err) {
       this.open.delete(key);
+      this.failed.set(key, { error: err, touchedAt: now });
       await upload.staged.discard();
       throw err;
     }
@@ -87,8 +104,16 @@ export class Uploads {
     return held !== undefined && compareVersions(held, version) === 0;
   }
 
+  /** Drops upload `key` and its staged bytes: it will not be completed (its writer was told NO_SPACE). */
+  async abandon(key: string): Promise<void> {
+    const upload = this.open.get(key);
+    this.open.delete(key);
+    await upload?.staged.discard();
+  }
+
   /** Drops uploads that have not moved since `before`; their senders gave up. */
   async expire(before: number): Promise<void> {
+    for (const [key, failed] of this.failed) if (failed.touchedAt < before) this.failed.delete(key);
     for (const [key, upload] of this.open) {
       if (upload.touchedAt < before) {
         this.open.delete(key);

@@ -139,6 +139,12 @@ function addressList(value: unknown): Address[] {
   return members;
 }
 
+/** The servers a write's round passed that had no room for it: a few, never the whole ring twice over. */
+function noSpaceList(value: unknown): Address[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > 1024) bad('"nospace" must be a non-empty list of addresses');
+  return value.map((entry) => address(entry, 'nospace[]'));
+}
+
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
 /** Forgotten placements a member entry carries (ring/membership.ts); a chain of them is short in any real ring. */
@@ -246,6 +252,7 @@ function decodeFields(fields: Fields): Message {
       };
       const newer = version(fields.newer);
       if (newer) message.newer = newer; // absent, not undefined, on nearly every round
+      if (fields.nospace !== undefined) message.nospace = noSpaceList(fields.nospace);
       return message;
     }
     case 'FORWARD_GET':

@@ -16,6 +16,8 @@
  *   large upload; in lookups also `"found"`, `"size"` and `"holder"`.
  * - `"newer"` on FORWARD_PUT (a version): a server on the way holds that
  *   newer version of the item, so its creator does not acknowledge the write.
+ * - `"nospace"` on FORWARD_PUT (addresses): servers on the way that had no
+ *   room on disk for the write; its creator answers NO_SPACE, not `200 OK`.
  * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies. A RING request
  *   may ask for `"status"` ("self" or "all"), which its reply then carries.
  * - `"extended": true` on GET asks for our fields in the reply; a GET without
@@ -162,6 +164,8 @@ export interface ForwardPutMessage {
   id?: string | undefined;
   /** The newest version of the item held by a server on the way that is newer than the write's: the write did not win there. */
   newer?: VersionData | undefined;
+  /** Servers on the way that had no room for the write (NO_SPACE): it did not land everywhere. */
+  nospace?: Address[] | undefined;
 }
 export interface ForwardGetMessage {
   type: 'FORWARD_GET';
@@ -310,6 +314,7 @@ function encodeForwardPut(message: ForwardPutMessage): string {
   out += '}';
   if (message.id !== undefined) out += `, "id": ${pyString(message.id)}`;
   if (message.newer) out += `, "newer": {"clock": ${pyDumps(message.newer.clock)}, "server": ${pyString(message.newer.server)}}`;
+  if (message.nospace) out += `, "nospace": ${pyDumps(message.nospace)}`;
   return `${out}}`;
 }
 
@@ -343,6 +348,7 @@ export function encodeMessage(message: Message | Reply): string {
             data: itemFields(message.data),
             id: message.id,
             newer: message.newer && { clock: message.newer.clock, server: message.newer.server },
+            nospace: message.nospace,
           })
         : encodeForwardPut(message);
     case 'FORWARD_GET':
@@ -429,6 +435,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   FORBIDDEN: '403 FORBIDDEN',
   CONFLICT: '409 CONFLICT',
   STORE_UNAVAILABLE: '503 SERVICE UNAVAILABLE',
+  NO_SPACE: '507 INSUFFICIENT STORAGE',
   INTERNAL: '500 INTERNAL SERVER ERROR',
 };
 

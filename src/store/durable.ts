@@ -16,17 +16,21 @@
  * While running, the directory's identity (device and inode of the directory,
  * its index and its lock file) is checked after every commit and on every
  * health check: a directory removed or replaced takes no more writes.
+ *
+ * Every write first claims room on the disk (space.ts): a full disk gives
+ * NO_SPACE, never a half-written record or a blob shorter than its record says.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
-import { access, constants, mkdir, open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { access, constants, mkdir, open, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
-import { CoopError } from '../errors.js';
+import { CoopError, isCoopError } from '../errors.js';
 import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 import { sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
 import { checkIndex, LMDB_DAMAGE } from './index-check.js';
+import { SpaceGuard } from './space.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;
@@ -39,12 +43,15 @@ export interface DiskOptions {
   repair?: boolean | undefined;
   /** Files whose identity must not change while running, besides the directory and its index (the lock file). */
   guard?: readonly string[] | undefined;
+  /** Kept free on the disk: writes that would leave less are refused with NO_SPACE. */
+  reserveBytes?: number | undefined;
   /** Told when a damaged index was moved aside. */
   repaired?: ((aside: string, why: string) => void) | undefined;
 }
 
 /** Errors of the file system that mean the data directory cannot take writes (as opposed to a bug). */
-const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'ENOSPC', 'EDQUOT', 'EIO', 'ENOTDIR']);
+/** (A full disk is NO_SPACE instead: it passes once space is freed.) */
+const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'EIO', 'ENOTDIR']);
 
 /** The error a write gets when the directory cannot take it: STORE_UNAVAILABLE, naming the directory (for the log). */
 function unwritable(dir: string, err: unknown): unknown {
@@ -69,17 +76,68 @@ async function hashFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-class FileStaged implements Staged {
+/** errno codes of a file system that is full (or a quota that is). */
+const FULL_CODES: ReadonlySet<unknown> = new Set(['ENOSPC', 'EDQUOT', 28, 122]);
+/** LMDB's own "map full": the database reached its map size. */
+const MDB_MAP_FULL = -30792;
+
+/**
+ * A failed write as NO_SPACE when the disk (or LMDB's map) is full; other
+ * errors as they are. lmdb-js rejects a failed commit with "Commit failed" and
+ * the cause in a promise (`commitError`), which must be handled here or it
+ * ends the process as an unhandled rejection.
+ */
+export async function asStoreError(err: unknown, what: string, where: string): Promise<unknown> {
+  if (isCoopError(err)) return err;
+  let cause = err;
+  const commitError = (err as { commitError?: unknown } | null)?.commitError;
+  if (commitError instanceof Promise) {
+    cause = await Promise.race([
+      commitError.then(
+        () => err,
+        (reason: unknown) => reason,
+      ),
+      new Promise((resolve) => setTimeout(resolve, 100, err)),
+    ]);
+  }
+  const code = (cause as { code?: unknown } | null)?.code;
+  if (FULL_CODES.has(code) || code === MDB_MAP_FULL) {
+    return new CoopError('NO_SPACE', `no space left for ${what} in ${where}: ${(cause as Error).message}`, { cause });
+  }
+  return err;
+}
+
+/**
+ * lmdb-js's "Commit failed", as it also rejects a promise of its own that
+ * nobody can handle (the start of the batch the failed write was in).
+ */
+export function isCommitFailure(reason: unknown): boolean {
+  return reason instanceof Error && 'commitError' in reason && reason.message.startsWith('Commit failed');
+}
+
+export class FileStaged implements Staged {
   size = 0;
   private readonly sha1 = createHash('sha1');
 
   constructor(
     readonly path: string,
     readonly file: FileHandle,
+    private readonly space: SpaceGuard,
   ) {}
 
+  /** All of `bytes`, or an error (NO_SPACE when the disk is full): a short write is never taken for a whole one. */
   async append(bytes: Buffer): Promise<void> {
-    await this.file.write(bytes, 0, bytes.length, null);
+    await this.space.claim(bytes.length, 'content being received');
+    let written = 0;
+    try {
+      while (written < bytes.length) {
+        const { bytesWritten } = await this.file.write(bytes, written, bytes.length - written, null);
+        if (bytesWritten <= 0) throw Object.assign(new Error('the file system took no more bytes'), { code: 'ENOSPC' });
+        written += bytesWritten;
+      }
+    } catch (err) {
+      throw await asStoreError(err, `${bytes.length} bytes of content being received (${written} written)`, this.path);
+    }
     this.size += bytes.length;
     this.sha1.update(bytes);
   }
@@ -121,9 +179,15 @@ export class DiskPersistence implements Persistence {
     private readonly dir: string,
     private readonly db: RootDatabase<DiskRecord, string>,
     guard: readonly string[],
+    private readonly space: SpaceGuard,
   ) {
     this.guarded = [dir, join(dir, 'index'), ...guard];
     this.identity = identities(this.guarded);
+  }
+
+  /** Freeing writes (tombstones, removals) may use half the reserve, so a full server still takes deletes. */
+  private get freeingFloor(): number {
+    return Math.floor(this.space.reserveBytes / 2);
   }
 
   /**
@@ -157,7 +221,15 @@ export class DiskPersistence implements Persistence {
       await DiskPersistence.damagedIndex(dir, `LMDB: ${message}`, options);
       db = openLmdb<DiskRecord, string>({ path: index, compression: false });
     }
-    return new DiskPersistence(dir, db, options.guard ?? []);
+    const space = new SpaceGuard({
+      probe: async () => {
+        const { bavail, bsize } = await statfs(dir);
+        return bavail * bsize;
+      },
+      reserveBytes: options.reserveBytes ?? 0,
+      where: `data directory ${dir}`,
+    });
+    return new DiskPersistence(dir, db, options.guard ?? [], space);
   }
 
   /** A damaged index: moved aside with `repair` (the ring refills this server), else DATA_DIR_DAMAGED. */
@@ -230,11 +302,15 @@ export class DiskPersistence implements Persistence {
       }
     }
     // Issued together, so that LMDB commits them in one transaction rather than one each.
+    // Without room, a damaged record stays on disk, dropped again at the next start.
     await Promise.all([
       ...damaged.map((name) => this.db.remove(name)),
       // Records written before checksums are kept, and get one now.
       ...unchecked.map(([name, value]) => this.db.put(name, { ...value, check: recordCheck(name, value) })),
-    ]);
+    ]).catch(async (err: unknown) => {
+      const error = await asStoreError(err, 'checking records at start', `data directory ${this.dir}`);
+      if (!isCoopError(error, 'NO_SPACE')) throw error;
+    });
     for (const file of await readdir(join(this.dir, 'blobs'))) {
       if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
     }
@@ -272,21 +348,41 @@ export class DiskPersistence implements Persistence {
 
   private async commit(name: string, meta: ItemMeta, body: Body): Promise<void> {
     if (this.lost) throw this.lost;
+    const where = `data directory ${this.dir}`;
     const previous = this.blobs.get(name);
     let record: DiskRecord;
     if ('inline' in body) {
+      // Bytes kept as base64 take more room in the record than they are.
+      const recorded = Math.max(meta.size, body.inline.length);
+      await this.space.claim(recorded, JSON.stringify(name), meta.deleted ? this.freeingFloor : undefined);
       record = { ...metaFields(meta), content: body.inline };
     } else {
       const staged = body.blob as FileStaged;
-      await staged.file.sync();
-      await staged.file.close();
-      const blob = `${meta.version.clock}-${randomBytes(8).toString('hex')}`;
-      await rename(staged.path, this.blobPath(blob));
-      await syncDirectory(join(this.dir, 'blobs'));
-      record = { ...metaFields(meta), blob };
+      // The record is small; the content is on disk already (claimed as it was staged).
+      await this.space.claim(0, JSON.stringify(name));
+      try {
+        await staged.file.sync();
+        // What the record will say must be what is on disk: a short file is never committed.
+        const onDisk = (await staged.file.stat()).size;
+        if (onDisk !== meta.size || staged.size !== meta.size) {
+          throw new Error(`the staged content of ${JSON.stringify(name)} is ${onDisk} bytes on disk, not ${meta.size}: not stored`);
+        }
+        await staged.file.close();
+        const blob = `${meta.version.clock}-${randomBytes(8).toString('hex')}`;
+        await rename(staged.path, this.blobPath(blob));
+        await syncDirectory(join(this.dir, 'blobs'));
+        record = { ...metaFields(meta), blob };
+      } catch (err) {
+        throw await asStoreError(err, JSON.stringify(name), where);
+      }
     }
     record.check = recordCheck(name, record);
-    await this.db.put(name, record);
+    try {
+      await this.db.put(name, record);
+    } catch (err) {
+      if (record.blob) await rm(this.blobPath(record.blob), { force: true });
+      throw await asStoreError(err, JSON.stringify(name), where);
+    }
     if (record.blob) this.blobs.set(name, record.blob);
     else this.blobs.delete(name);
     if (previous && previous !== record.blob) await rm(this.blobPath(previous), { force: true });
@@ -321,19 +417,29 @@ export class DiskPersistence implements Persistence {
 
   async remove(name: string): Promise<void> {
     const blob = this.blobs.get(name);
-    await this.db.remove(name);
+    // LMDB copies the pages it changes, a removal too.
+    await this.space.claim(0, `removing ${JSON.stringify(name)}`, this.freeingFloor);
+    try {
+      await this.db.remove(name);
+    } catch (err) {
+      throw await asStoreError(err, `removing ${JSON.stringify(name)}`, `data directory ${this.dir}`);
+    }
     this.blobs.delete(name);
     if (blob) await rm(this.blobPath(blob), { force: true });
   }
 
-  async stage(): Promise<Staged> {
+  async stage(size?: number): Promise<Staged> {
     if (this.lost) throw this.lost;
+    // A content that cannot fit is refused before its first byte is taken.
+    if (size !== undefined) await this.space.check(size, `content of ${size} bytes`);
     const path = join(this.dir, 'staging', randomBytes(8).toString('hex'));
+    let file: FileHandle;
     try {
-      return new FileStaged(path, await open(path, 'wx'));
+      file = await open(path, 'wx');
     } catch (err) {
-      throw unwritable(this.dir, err);
+      throw unwritable(this.dir, await asStoreError(err, 'content being received', `data directory ${this.dir}`));
     }
+    return new FileStaged(path, file, this.space);
   }
 
   async close(): Promise<void> {

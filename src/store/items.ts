@@ -17,6 +17,7 @@ import type { Encoding } from '../protocol/messages.js';
 import { BucketDigest, bucketOf } from './digest.js';
 import { supersedes, type Version } from './version.js';
 import { sha1 } from './hash.js';
+import { isCoopError } from '../errors.js';
 
 export interface ItemMeta {
   version: Version;
@@ -62,7 +63,8 @@ export interface Persistence {
   writeInlineNow?(name: string, meta: ItemMeta, content: string): void;
   readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
   remove(name: string): Promise<void>;
-  stage(): Promise<Staged>;
+  /** A place for content on its way in; `size`, when known, is checked against the room left (NO_SPACE). */
+  stage(size?: number): Promise<Staged>;
   /** Throws when the store can no longer be written (its directory gone or read-only); for health checks. */
   check?(): Promise<void>;
   close(): Promise<void>;
@@ -265,11 +267,16 @@ export class ItemStore {
   }
 
   private async writeInline(name: string, meta: ItemMeta, content: string): Promise<boolean> {
-    if (!supersedes(meta.version, this.index.get(name)?.version)) return false;
+    const previous = this.index.get(name);
+    if (!supersedes(meta.version, previous?.version)) return false;
     this.replace(name, meta);
     this.inflight.set(name, content);
     try {
       await this.persistence.write(name, meta, { inline: content });
+    } catch (err) {
+      // Not stored (no space, say): the held copy is the one before, so it is neither served nor listed as held.
+      if (this.index.get(name) === meta) this.restore(name, meta, previous);
+      throw err;
     } finally {
       if (this.inflight.get(name) === content) this.inflight.delete(name);
     }
@@ -285,8 +292,13 @@ export class ItemStore {
     now: number,
   ): Promise<boolean> {
     const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
-    const staged = await this.persistence.stage();
-    await staged.append(bytes); // the staged file hashes what it takes
+    const staged = await this.persistence.stage(bytes.length);
+    try {
+      await staged.append(bytes); // the staged file hashes what it takes
+    } catch (err) {
+      await staged.discard();
+      throw err;
+    }
     const meta: ItemMeta = { version, deleted, encoding, size: bytes.length, storedAt: now, hash: staged.hash() };
     return this.applyStaged(name, meta, staged);
   }
@@ -298,7 +310,12 @@ export class ItemStore {
         await staged.discard();
         return false;
       }
-      await this.persistence.write(name, meta, { blob: staged });
+      try {
+        await this.persistence.write(name, meta, { blob: staged });
+      } catch (err) {
+        await staged.discard(); // its file and descriptor
+        throw err;
+      }
       this.replace(name, meta);
       return true;
     });
@@ -317,8 +334,9 @@ export class ItemStore {
     return result;
   }
 
-  stage(): Promise<Staged> {
-    return this.persistence.stage();
+  /** A place for content on its way in; with its `size`, refused at once (NO_SPACE) when it cannot fit. */
+  stage(size?: number): Promise<Staged> {
+    return this.persistence.stage(size);
   }
 
   /** Forgets tombstones stored before `before` (ms). Returns how many. */
@@ -326,13 +344,19 @@ export class ItemStore {
     const old = [...this.index].filter(([, meta]) => meta.deleted && meta.storedAt < before);
     let collected = 0;
     for (const [name, meta] of old) {
-      await this.serially(name, async () => {
+      const removed = this.serially(name, async () => {
         if (this.index.get(name) !== meta) return; // replaced meanwhile
+        await this.persistence.remove(name); // first: one that cannot be removed (no space) stays held, and is tried again later
         this.index.delete(name);
         this.digest.update(name, meta, undefined);
-        await this.persistence.remove(name);
         collected++;
       });
+      try {
+        await removed;
+      } catch (err) {
+        if (isCoopError(err, 'NO_SPACE')) break; // the rest when there is room
+        throw err;
+      }
     }
     return collected;
   }
@@ -344,6 +368,13 @@ export class ItemStore {
 
   close(): Promise<void> {
     return this.persistence.close();
+  }
+
+  /** Undoes `replace(name, meta)` of a copy that could not be stored. */
+  private restore(name: string, meta: ItemMeta, previous: ItemMeta | undefined): void {
+    this.digest.update(name, meta, previous);
+    if (previous) this.index.set(name, previous);
+    else this.index.delete(name);
   }
 
   private replace(name: string, meta: ItemMeta): void {

@@ -108,6 +108,11 @@ describe('encodeMessage: our extensions come after the original fields', () => {
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a.txt", "content": "", "version": {"clock": 7, "server": "127.0.0.1:4043"}}, "id": "r2", "newer": {"clock": 9, "server": "127.0.0.1:4044"}}',
     },
     {
+      name: 'FORWARD_PUT with servers that had no space for it (last)',
+      message: { type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: 'x' }, id: 'r2', nospace: [B] },
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a.txt", "content": "x"}, "id": "r2", "nospace": ["127.0.0.1:4044"]}',
+    },
+    {
       name: 'FORWARD_GET with found and id',
       message: { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: NOT_FOUND_CONTENT, found: false }, id: 'r3' },
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET", "data": {"item": "a.txt", "content": "404 NOT FOUND", "found": false}, "id": "r3"}',
@@ -195,6 +200,7 @@ describe('decodeMessage(encodeMessage(m)) round-trips', () => {
       data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', part: { upload: 'u', offset: 0, size: 2 } },
       id: 'x',
       newer: { clock: 3, server: B },
+      nospace: [A, B],
     },
     { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: NOT_FOUND_CONTENT } },
     { type: 'FORWARD_GET', creator: V6, data: { item: 'a.txt', content: NOT_FOUND_CONTENT, found: false }, id: 'y'.repeat(64) },
@@ -336,6 +342,16 @@ describe('decodeMessage rejects', () => {
     {
       name: 'FORWARD_PUT with a bad id',
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "id": []}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'FORWARD_PUT with a nospace that is not a list of addresses',
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "nospace": ["x"]}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'FORWARD_PUT with an empty nospace',
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "nospace": []}',
       code: 'BAD_FIELD',
     },
     { name: 'FORWARD_GET without data', wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET"}', code: 'BAD_FIELD' },
