@@ -177,6 +177,8 @@ export class NodeMetrics {
   readonly failuresDetected: Counter;
   readonly refused: Counter<'code'>;
   readonly localErrors: Counter<'code' | 'op'>;
+  readonly streamsUnacknowledged: Counter;
+  readonly linksDown: Counter;
   readonly http: TallyCounter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -213,6 +215,16 @@ export class NodeMetrics {
         'Connections this server could not make (op=connect) or accept (op=accept) for a reason of its own, ' +
         'by errno code (EMFILE: out of file descriptors...). Never taken for a peer failure.',
       labelNames: ['code', 'op'],
+      registers,
+    });
+    this.streamsUnacknowledged = new Counter({
+      name: 'coop_streams_unacknowledged_total',
+      help: 'Peer streams given up because their messages were not acknowledged in time (resent on a new connection).',
+      registers,
+    });
+    this.linksDown = new Counter({
+      name: 'coop_links_down_total',
+      help: 'Times this server found a member that others reach unreachable from here (rounds pass it by until it answers a PING).',
       registers,
     });
     this.http = new TallyCounter({

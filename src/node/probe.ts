@@ -58,6 +58,7 @@ export class FailureDetector {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticks = 0;
+  private readonly asking = new Map<Address, Promise<'yes' | 'no' | 'unknown'>>();
 
   constructor(
     private readonly deps: ProbeDeps,
@@ -124,7 +125,7 @@ export class FailureDetector {
         return;
       }
     }
-    if ((await this.reachedIndirectly(target)) !== 'no') return;
+    if ((await this.othersReach(target)) !== 'no') return;
     if (!this.stopped && deps.view.suspect(target)) {
       deps.log.warn(`${target} does not answer, nor to ${this.options.indirectProbes ?? 3} others: suspected`);
       deps.changed();
@@ -137,6 +138,20 @@ export class FailureDetector {
     if (code === undefined) return false;
     this.deps.localError?.(code, what);
     return true;
+  }
+
+  /**
+   * Whether other members reach `target` (PING_REQ through a few of them):
+   * what tells a member that is down from a link from here that is. Callers
+   * asking about one target at once share one set of probes.
+   */
+  othersReach(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+    let asked = this.asking.get(target);
+    if (asked === undefined) {
+      asked = this.reachedIndirectly(target).finally(() => this.asking.delete(target));
+      this.asking.set(target, asked);
+    }
+    return asked;
   }
 
   /** 'unknown' when some helper could not even be asked, for a reason of this server's own. */
