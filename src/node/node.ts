@@ -178,7 +178,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
             onUnacknowledged: (peer, waitedMs, resent) => {
               this.metrics.streamsUnacknowledged.inc();
               const seconds = (waitedMs / 1000).toFixed(1);
-              this.log.warn(`messages to ${peer} not acknowledged for ${seconds} s: stream closed, ${resent} messages go again on a new one`);
+              this.log.warn(
+                `messages to ${peer} not acknowledged for ${seconds} s: stream closed, ${resent} messages go again on a new one`,
+              );
             },
           },
         },
@@ -776,18 +778,17 @@ export class RingNode extends EventEmitter<NodeEvents> {
    */
   private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
     if (!othersReach && this.view!.suspect(address)) {
-      this.log.warn(`${address} does not take messages (${err.message}), nor answer others: suspected`);
       this.ringChanged();
       this.keeper?.announce();
     }
     if (this.unreachableFromHere.has(address)) return;
     this.unreachableFromHere.set(address, Date.now());
-    this.metrics.linksDown.inc();
-    if (othersReach) {
-      this.log.warn(
-        `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`,
-      );
-    }
+    if (othersReach) this.metrics.linksDown.inc();
+    this.log.warn(
+      othersReach
+        ? `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`
+        : `${address} does not take messages (${err.message}), nor answer others: suspected; rounds pass it by until it answers a PING from here`,
+    );
   }
 
   private reachableAgain(address: Address): void {
@@ -815,6 +816,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let plain: string | undefined;
     let removed = false;
     let localTries = 0;
+    let homeTries = 0;
     /** The server whose successor is next: this one, or an original passed by. */
     let after = view.self;
     for (;;) {
@@ -824,11 +826,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
         if (message.creator === view.self) this.dispatch(message, detachedConnection);
         break;
       }
-      if (this.unreachableFromHere.has(next)) {
-        if (next === message.creator) {
-          this.log.warn(`${describe(message)} cannot go home: ${next} does not answer this server`);
-          break;
-        }
+      // The round's creator is tried all the same: only it can end the round.
+      if (this.unreachableFromHere.has(next) && next !== message.creator) {
         after = next;
         continue;
       }
@@ -882,6 +881,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
           const othersReach = (await this.keeper.othersReach(next)) === 'yes';
           if (!this.running) return;
           this.unreachableFrom(next, err as Error, othersReach);
+          if (next === message.creator) {
+            // A lossy way home may work on the next try; a cut one costs a few tries, and the client gets no answer.
+            if (othersReach && ++homeTries <= HOME_TRIES) continue;
+            this.log.warn(`${describe(message)} could not go home: ${next} does not take messages from this server`);
+            break;
+          }
           if (straightHome) break;
           continue; // passed by at the top of the loop
         }
@@ -934,6 +939,8 @@ const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWAR
  */
 const KEPT_TEXT_LIMIT = 64 * 1024;
 
+/** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
+const HOME_TRIES = 3;
 /** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
 const LOCAL_RETRIES = 5;
 const LOCAL_RETRY_MS = 200;
