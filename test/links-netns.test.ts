@@ -209,6 +209,14 @@ test(
       `PUTs answered: ${acknowledged.length}/30; p50 ${(times[15]! / 1000).toFixed(2)} s, max ${(times.at(-1)! / 1000).toFixed(2)} s`,
     );
     for (const host of hosts) assert.ok((await ringSeenFrom(host)).includes(bAddress), `b is in the ring ${host.ip} sees`);
+    const suspicions = servers.map(
+      (server) =>
+        server
+          .output()
+          .split('\n')
+          .filter((line) => line.includes('suspected')).length,
+    );
+    t.diagnostic(`suspicions logged at a, b, c: ${suspicions.join(', ')}`);
     for (const server of servers) assert.deepEqual(removals(server, bAddress), [], 'nobody removed b');
     assert.ok(acknowledged.length > 0, 'some writes were answered');
     // Every acknowledged write is on every server (those not acknowledged may have landed too: at least as many items).
