@@ -20,7 +20,8 @@ export interface Unacked<T> {
 }
 
 export class AckWindow<T> {
-  private queue: Unacked<T>[] = [];
+  /** Acknowledged entries before `head` are cleared at once: a message may be a large part of an upload. */
+  private queue: Array<Unacked<T> | undefined> = [];
   private head = 0;
   private written = 0;
   private acked = 0;
@@ -42,8 +43,14 @@ export class AckWindow<T> {
     if (count <= this.acked) return [];
     this.acked = count;
     const done: T[] = [];
-    while (this.head < this.queue.length && this.queue[this.head]!.seq <= count) done.push(this.queue[this.head++]!.item);
-    if (this.head > 1024 && this.head * 2 > this.queue.length) {
+    while (this.head < this.queue.length && this.queue[this.head]!.seq <= count) {
+      done.push(this.queue[this.head]!.item);
+      this.queue[this.head++] = undefined;
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.head);
       this.head = 0;
     }
@@ -62,7 +69,7 @@ export class AckWindow<T> {
 
   /** Takes every message not acknowledged, oldest first (the connection is given up). */
   drain(): T[] {
-    const rest = this.queue.slice(this.head).map((entry) => entry.item);
+    const rest = this.queue.slice(this.head).map((entry) => entry!.item);
     this.queue = [];
     this.head = 0;
     return rest;
