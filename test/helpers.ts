@@ -192,5 +192,6 @@ export async function openPeerStream(t: { after(fn: () => void): void }, server:
   t.after(() => void socket.destroy());
   await new Promise((resolve) => socket.once('connect', resolve));
   socket.write(`{"type": "STREAM", "from": "${from}"}`);
+  socket.resume(); // what comes back is acknowledgements (counts), unread here
   return socket;
 }

@@ -33,6 +33,8 @@ export interface KeeperDeps {
   syncNow(): void;
   traffic(traffic: Traffic): void;
   declaredDead(): void;
+  /** `address` answered a PING from this server: the way from here to it works. */
+  answered?(address: Address): void;
   /** Something could not be sent for a reason of this server's own (out of descriptors...). */
   localError(code: string, what: string): void;
   timing: { heartbeatMs: number; probeTimeoutMs: number; suspicionTimeoutMs: number };
@@ -74,6 +76,11 @@ export class RingKeeper {
     if (refuted) this.deps.syncNow();
   }
 
+  /** Whether other members reach `address` (probe.ts othersReach). */
+  othersReach(address: Address): Promise<'yes' | 'no' | 'unknown'> {
+    return this.detector.othersReach(address);
+  }
+
   /** Probes `address`; resolves with the membership it answered with. */
   async ping(address: Address, timeoutMs: number): Promise<Member[]> {
     const { view, transport } = this.deps;
@@ -83,6 +90,7 @@ export class RingKeeper {
     if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
     this.deps.modernPeers.add(address);
     this.deps.lastHeard.set(address, Date.now());
+    this.deps.answered?.(address);
     this.deps.traffic({ type: 'PING', from: view.self, to: address });
     return reply.members ?? [];
   }

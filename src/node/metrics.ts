@@ -178,6 +178,8 @@ export class NodeMetrics {
   readonly refused: Counter<'code'>;
   readonly localErrors: Counter<'code' | 'op'>;
   readonly roundsResent: Counter<'reason'>;
+  readonly streamsUnacknowledged: Counter;
+  readonly linksDown: Counter;
   readonly http: TallyCounter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -220,6 +222,16 @@ export class NodeMetrics {
       name: 'coop_rounds_resent_total',
       help: 'Rounds of this server sent again: a server was cut out of the ring (reason=ring), or not back in time (reason=silent).',
       labelNames: ['reason'],
+      registers,
+    });
+    this.streamsUnacknowledged = new Counter({
+      name: 'coop_streams_unacknowledged_total',
+      help: 'Peer streams given up because their messages were not acknowledged in time (resent on a new connection).',
+      registers,
+    });
+    this.linksDown = new Counter({
+      name: 'coop_links_down_total',
+      help: 'Times this server found a member that others reach unreachable from here (rounds pass it by until it answers a PING).',
       registers,
     });
     this.http = new TallyCounter({

@@ -45,6 +45,7 @@ import { CatchUp, decideHealth, storeErrorOf } from './health.js';
 import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
 import { VERSION } from '../version.js';
 import {
+  ackTimeoutOf,
   resolveOptions,
   sealedTransport,
   tcpTransport,
@@ -117,6 +118,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly modernPeers = new Set<Address>();
   /** Peers told that this server speaks our extensions. */
   private readonly greeted = new Set<Address>();
+  /**
+   * Members others reach and this server could not send to (since when, ms):
+   * rounds pass them by until one answers a PING from here.
+   */
+  private readonly unreachableFromHere = new Map<Address, number>();
   /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
@@ -176,6 +182,16 @@ export class RingNode extends EventEmitter<NodeEvents> {
             return this.auth ? this.auth.seal(payload, peer).text : payload;
           },
           to: (peer) => this.modernPeers.has(peer),
+          acks: {
+            timeoutMs: ackTimeoutOf(this.options),
+            onUnacknowledged: (peer, waitedMs, resent) => {
+              this.metrics.streamsUnacknowledged.inc();
+              const seconds = (waitedMs / 1000).toFixed(1);
+              this.log.warn(
+                `messages to ${peer} not acknowledged for ${seconds} s: stream closed, ${resent} messages go again on a new one`,
+              );
+            },
+          },
         },
         tls: tls && { ca: tls.ca },
       });
@@ -747,6 +763,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       syncNow: () => void this.antiEntropy?.syncNow(),
       traffic: (traffic) => this.emit('traffic', traffic),
       declaredDead: () => this.metrics.failuresDetected.inc(),
+      answered: (address) => this.reachableAgain(address),
       localError: (code, what) => this.localError(code, 'connect', what),
       timing: {
         heartbeatMs: this.options.heartbeatMs,
@@ -794,6 +811,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
     this.resendPastGone();
+    for (const address of this.unreachableFromHere.keys()) if (!this.view.knows(address)) this.unreachableFromHere.delete(address);
     this.log.info(this.view.format());
     this.greetMembers();
     this.seedGreeter?.ringChanged();
@@ -856,6 +874,32 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   /**
+   * Rounds pass `address` by until it answers a PING from here (said once).
+   * One that others do not reach either is suspected too.
+   */
+  private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
+    if (!othersReach && this.view!.suspect(address)) {
+      this.ringChanged();
+      this.keeper?.announce();
+    }
+    if (this.unreachableFromHere.has(address)) return;
+    this.unreachableFromHere.set(address, Date.now());
+    if (othersReach) this.metrics.linksDown.inc();
+    this.log.warn(
+      othersReach
+        ? `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`
+        : `${address} does not take messages (${err.message}), nor answer others: suspected; rounds pass it by until it answers a PING from here`,
+    );
+  }
+
+  private reachableAgain(address: Address): void {
+    const since = this.unreachableFromHere.get(address);
+    if (since === undefined) return;
+    this.unreachableFromHere.delete(address);
+    this.log.info(`${address} answers this server again after ${((Date.now() - since) / 1000).toFixed(1)} s: rounds go to it again`);
+  }
+
+  /**
    * Sends a round message to the successor. A successor that cannot be reached
    * is cut out and the next one tried; the new ring is then announced. A
    * failed UPDATE is not passed further: the announcement replaces it. A send
@@ -873,6 +917,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let plain: string | undefined;
     let removed = false;
     let localTries = 0;
+    let homeTries = 0;
     /** The server whose successor is next: this one, or an original passed by. */
     let after = view.self;
     for (;;) {
@@ -881,6 +926,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
         if (message.creator === view.self) this.dispatch(message, detachedConnection);
         break;
+      }
+      // The round's creator is tried all the same: only it can end the round.
+      if (this.unreachableFromHere.has(next) && next !== message.creator) {
+        after = next;
+        continue;
       }
       let straightHome = false;
       if (!this.modernPeers.has(next) && next !== message.creator) {
@@ -927,6 +977,24 @@ export class RingNode extends EventEmitter<NodeEvents> {
           if (!this.running) return;
           continue;
         }
+        // Not refused: silent, or its messages not acknowledged. A server that others reach is kept (the way from
+        // here is broken: a one-way or lossy link); one they do not reach is suspected, and the failure detector
+        // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
+        // until it answers a PING from here.
+        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper) {
+          const othersReach = (await this.keeper.othersReach(next)) === 'yes';
+          if (!this.running) return;
+          this.unreachableFrom(next, err as Error, othersReach);
+          if (next === message.creator) {
+            // A lossy way home may work on the next try; a cut one costs a few tries, and the client gets no answer.
+            if (othersReach && ++homeTries <= HOME_TRIES) continue;
+            this.log.warn(`${describe(message)} could not go home: ${next} does not take messages from this server`);
+            break;
+          }
+          if (straightHome) break;
+          continue; // passed by at the top of the loop
+        }
+        if (!this.running) return;
         this.log.warn(`${next} is unreachable (${(err as Error).message})`);
         if (view.remove(next)) {
           removed = true;
@@ -976,6 +1044,8 @@ const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWAR
  */
 const KEPT_TEXT_LIMIT = 64 * 1024;
 
+/** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
+const HOME_TRIES = 3;
 /** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
 const LOCAL_RETRIES = 5;
 const LOCAL_RETRY_MS = 200;

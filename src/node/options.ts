@@ -3,7 +3,7 @@ import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
 import { request, sendMessage, type TlsClientOptions } from '../transport/tcp.js';
-import { PeerStreams } from '../transport/streams.js';
+import { PeerStreams, type AckOptions } from '../transport/streams.js';
 import { CoopError } from '../errors.js';
 import { answerTo, type PeerAuth } from '../security/peer-auth.js';
 import type { Traffic } from './web.js';
@@ -26,11 +26,11 @@ export interface PeerTransport {
 export function tcpTransport(options: {
   connectTimeoutMs: number;
   maxReplyBytes: number;
-  streams?: { opening(peer: Address): string; to(peer: Address): boolean } | undefined;
+  streams?: { opening(peer: Address): string; to(peer: Address): boolean; acks?: AckOptions } | undefined;
   tls?: TlsClientOptions | undefined;
 }): PeerTransport {
   const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
-  const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls);
+  const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls, streams.acks);
   return {
     send: (to, payload) =>
       pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls),
@@ -184,6 +184,15 @@ export type ResolvedOptions = Required<
     | 'httpFastPath'
   >
 >;
+
+/**
+ * How long a message on a peer stream may wait for its acknowledgement
+ * before the stream is taken for broken: a heartbeat, at least two probe
+ * timeouts and a second (TCP's retransmissions on a lossy link take that long).
+ */
+export function ackTimeoutOf(options: Pick<ResolvedOptions, 'heartbeatMs' | 'probeTimeoutMs'>): number {
+  return Math.max(options.heartbeatMs, 2 * options.probeTimeoutMs, 1000);
+}
 
 export function resolveOptions(options: NodeOptions): ResolvedOptions {
   const heartbeatMs = options.heartbeatMs ?? DEFAULTS.heartbeatMs;

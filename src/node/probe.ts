@@ -12,6 +12,13 @@
  * partition, or a server wrongly cut out, merges back. A probe that fails
  * for this server's own reasons (out of descriptors: local-errors.ts) tells
  * nothing about the target: no death, no suspicion from it.
+ *
+ * Local health (after Lifeguard): a server whose probes, direct and
+ * indirect, all went unanswered may be the one with the bad link; each new
+ * suspicion makes it wait one probe timeout longer for answers next time (up
+ * to a heartbeat), and each direct answer takes one back. On a lossy
+ * link a probe then outlasts TCP's retransmissions, instead of suspecting a
+ * healthy neighbour every few heartbeats.
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
@@ -58,6 +65,9 @@ export class FailureDetector {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private ticks = 0;
+  /** Probe timeouts are this many times longer than configured, less one (local health). */
+  private slowdown = 0;
+  private readonly asking = new Map<Address, Promise<'yes' | 'no' | 'unknown'>>();
 
   constructor(
     private readonly deps: ProbeDeps,
@@ -115,7 +125,9 @@ export class FailureDetector {
       return;
     }
     try {
-      deps.absorb(await deps.ping(target, this.options.probeTimeoutMs));
+      const members = await deps.ping(target, this.probeTimeoutMs);
+      this.slowdown = Math.max(0, this.slowdown - 1);
+      deps.absorb(members);
       return;
     } catch (err) {
       if (this.stopped || this.local(err, `PING to ${target}`)) return;
@@ -124,11 +136,22 @@ export class FailureDetector {
         return;
       }
     }
-    if ((await this.reachedIndirectly(target)) !== 'no') return;
-    if (!this.stopped && deps.view.suspect(target)) {
-      deps.log.warn(`${target} does not answer, nor to ${this.options.indirectProbes ?? 3} others: suspected`);
+    if ((await this.othersReach(target)) !== 'no') return;
+    if (this.stopped) return;
+    // Only a new suspicion counts against this server's own health: a suspect that stays silent is the suspect's.
+    if (deps.view.membership.get(target)?.status === 'alive' && this.slowdown < MAX_SLOWDOWN && ++this.slowdown === 1) {
+      deps.log.info('probes from this server go unanswered: waiting longer for answers until they come again');
+    }
+    if (deps.view.suspect(target)) {
+      deps.log.warn(`${target} does not answer, nor to the others asked: suspected`);
       deps.changed();
     }
+  }
+
+  /** How long a probe waits for its answer now (local health): longer, but not past a heartbeat. */
+  get probeTimeoutMs(): number {
+    const { probeTimeoutMs, heartbeatMs } = this.options;
+    return Math.min(probeTimeoutMs * (1 + this.slowdown), Math.max(probeTimeoutMs, heartbeatMs));
   }
 
   /** Whether `err` is this server's own (then reported, and nothing is to be concluded from it). */
@@ -137,6 +160,20 @@ export class FailureDetector {
     if (code === undefined) return false;
     this.deps.localError?.(code, what);
     return true;
+  }
+
+  /**
+   * Whether other members reach `target` (PING_REQ through a few of them):
+   * what tells a member that is down from a link from here that is. Callers
+   * asking about one target at once share one set of probes.
+   */
+  othersReach(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+    let asked = this.asking.get(target);
+    if (asked === undefined) {
+      asked = this.reachedIndirectly(target).finally(() => this.asking.delete(target));
+      this.asking.set(target, asked);
+    }
+    return asked;
   }
 
   /** 'unknown' when some helper could not even be asked, for a reason of this server's own. */
@@ -149,7 +186,7 @@ export class FailureDetector {
     const answers = await Promise.all(
       helpers.map((helper) =>
         deps
-          .pingVia(helper, target, this.options.probeTimeoutMs * 2)
+          .pingVia(helper, target, this.probeTimeoutMs * 2)
           .catch((err: unknown) => (this.local(err, `PING_REQ to ${helper}`) ? 'unknown' : false)),
       ),
     );
@@ -173,12 +210,15 @@ export class FailureDetector {
     const target = shuffle(dead)[0];
     if (!target) return;
     try {
-      deps.absorb(await deps.ping(target.address, this.options.probeTimeoutMs));
+      deps.absorb(await deps.ping(target.address, this.probeTimeoutMs));
     } catch {
       // Still gone.
     }
   }
 }
+
+/** Probe timeouts grow to at most this many times longer than configured, plus one (and never past a heartbeat). */
+const MAX_SLOWDOWN = 4;
 
 function shuffle<T>(items: T[]): T[] {
   const copy = [...items];

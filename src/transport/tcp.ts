@@ -14,6 +14,7 @@ import { connect as tlsConnect, createServer as createTlsServer } from 'node:tls
 import { CoopError, isCoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
 import { formatAddress, type HostPort } from '../protocol/address.js';
+import { ackLine } from './acks.js';
 
 export interface Limits {
   /** Largest message accepted, in bytes. */
@@ -161,9 +162,18 @@ export class TcpListener {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** Reads one object after another from a peer's persistent connection; a bad one ends the stream. */
+  /**
+   * Reads one object after another from a peer's persistent connection; a bad one ends the stream.
+   * What was taken is acknowledged (acks.ts): "0" at once, then the count now and then.
+   */
   private stream(socket: Socket, first: Buffer, connection: Connection): void {
     const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+    let taken = 0;
+    let ackTimer: NodeJS.Timeout | undefined;
+    const acknowledge = (): void => {
+      ackTimer = undefined;
+      if (!socket.destroyed && socket.writable) socket.write(ackLine(taken));
+    };
     const take = (chunk: Buffer): void => {
       try {
         let rest = chunk;
@@ -172,6 +182,7 @@ export class TcpListener {
           if (!result) return;
           framer.reset();
           rest = result.rest;
+          taken++;
           if (this.handlers.onStreamMessage?.(utf8Text(result.frame), connection) === false) {
             socket.destroy();
             return;
@@ -179,8 +190,13 @@ export class TcpListener {
         }
       } catch {
         socket.destroy();
+      } finally {
+        // One acknowledgement for whatever arrives within a short while: a write less per batch under load.
+        if (taken > 0 && ackTimer === undefined && !socket.destroyed) ackTimer = setTimeout(acknowledge, STREAM_ACK_DELAY_MS);
       }
     };
+    socket.once('close', () => clearTimeout(ackTimer));
+    socket.write(ackLine(0));
     socket.on('data', take);
     socket.on('end', () => socket.end());
     socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
@@ -309,6 +325,8 @@ function utf8Text(frame: Buffer): string {
 
 /** Streams from peers that say nothing for this long are closed. */
 const STREAM_IDLE_MS = 5 * 60 * 1000;
+/** How long what a stream brought may wait to be acknowledged, so that one acknowledgement covers many messages. */
+const STREAM_ACK_DELAY_MS = 20;
 
 function connectionFor(socket: Socket): Connection {
   const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;

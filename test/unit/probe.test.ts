@@ -395,3 +395,37 @@ describe('FailureDetector.tick: re-probing the dead', () => {
     assert.equal(calls.changed, 0);
   });
 });
+
+describe('FailureDetector: local health', () => {
+  test('a new suspicion makes the next probes wait longer (never past a heartbeat); direct answers bring it back', async () => {
+    let answering = false;
+    const { view, calls, detector } = harness({
+      ping: () => (answering ? Promise.resolve([]) : timedOut()),
+      pingVia: () => Promise.resolve(false),
+      options: { heartbeatMs: 1000, probeTimeoutMs: 300 },
+    });
+    await detector.tick(); // B suspected: this server's own probes may be what fails
+    assert.equal(status(view, B), 'suspect');
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 300);
+    await detector.tick();
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 600);
+    assert.equal(calls.pingVia.at(-1)!.timeoutMs, 1200);
+    await detector.tick(); // a suspect that stays silent does not count again
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 600);
+
+    view.merge([{ ...view.membership.get(B)!, status: 'alive', incarnation: 1 }]); // B refuted
+    await detector.tick(); // suspected anew: slower again, but a probe never waits past a heartbeat
+    await detector.tick();
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 900);
+    view.merge([{ ...view.membership.get(B)!, status: 'alive', incarnation: 2 }]);
+    await detector.tick();
+    view.merge([{ ...view.membership.get(B)!, status: 'alive', incarnation: 3 }]);
+    await detector.tick();
+    await detector.tick();
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 1000, 'capped at the heartbeat');
+
+    answering = true;
+    for (let i = 0; i < 10; i++) await detector.tick();
+    assert.equal(calls.ping.at(-1)!.timeoutMs, 300, 'each direct answer takes one step back');
+  });
+});
