@@ -956,10 +956,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
             : received !== undefined
               ? received
               : (encoded ??= encodeMessage(message));
-        await this.transport.send(next, payload);
-        // Where a round of ours is: named if it never comes back.
+        // Where a round of ours is: named if it never comes back (a send may wait long for a silent peer).
         if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
           this.waiting.noteHop(baseRoundId(message.id), next);
+        await this.transport.send(next, payload);
         this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
         this.metrics.forwards.inc({ type: message.type });
         if (this.listenerCount('traffic') > 0) this.emit('traffic', { type: message.type, from: view.self, to: next });
