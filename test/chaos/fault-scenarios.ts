@@ -70,9 +70,13 @@ function needsRoot(what: string): string | false {
   return process.platform === 'linux' && process.getuid?.() === 0 ? false : `needs root on Linux for ${what}`;
 }
 
+/** Data directories of the scenarios running now: removed at the end, or by an interrupted run's handler. */
+export const dataDirs = new Set<string>();
+
 async function dataDir(dirs: string[]): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'coop-faults-'));
   dirs.push(dir);
+  dataDirs.add(dir);
   return dir;
 }
 
@@ -123,6 +127,7 @@ async function withRing(
     await ring.destroy();
     if (options.logs) await ring.saveLogs(options.logs, name);
     await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    dirs.forEach((dir) => dataDirs.delete(dir));
   }
 }
 

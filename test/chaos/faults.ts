@@ -5,10 +5,11 @@
  * removals. `npm run faults -- --only clock --seconds 60`; exits 1 when a
  * scenario lost an acknowledged write, gave a wrong answer, or could not run.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { killAll } from '../processes.js';
-import { SCENARIOS, skippedResult, type Scenario, type ScenarioOptions, type ScenarioResult } from './fault-scenarios.js';
+import { dataDirs, SCENARIOS, skippedResult, type Scenario, type ScenarioOptions, type ScenarioResult } from './fault-scenarios.js';
 
 const RESULT = 'FAULTS-RESULT ';
 const SELF = fileURLToPath(import.meta.url);
@@ -136,7 +137,15 @@ async function main(): Promise<number> {
 if (process.argv[1]?.endsWith('faults.js')) {
   const abort = (signal: NodeJS.Signals) => {
     for (const undo of aborts) undo();
-    void killAll().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+    void killAll().finally(() => {
+      // A tmpfs of the disk scenario lives in its process's own mount namespace, gone with it.
+      for (const dir of dataDirs) {
+        // The disk scenario's tmpfs is mounted on one of them (in this process's own mount namespace).
+        if (spawnSync('mountpoint', ['-q', dir]).status === 0) spawnSync('umount', ['-l', dir]);
+        rmSync(dir, { recursive: true, force: true });
+      }
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
   };
   process.once('SIGINT', abort);
   process.once('SIGTERM', abort);
