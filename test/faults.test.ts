@@ -14,7 +14,7 @@ after(killAll);
 const descriptors = SCENARIOS.find((scenario) => scenario.name === 'descriptors')!;
 
 test(
-  'faults, descriptor exhaustion for a few seconds: the server ran out, no acknowledged write lost, no wrong answer',
+  'faults, descriptor exhaustion for a few seconds: the server ran out, no acknowledged write lost, no wrong answer, no crash',
   { skip: descriptors.unavailable() },
   async (t) => {
     const seed = Date.now() % 100_000;
@@ -29,5 +29,6 @@ test(
     assert.ok(result.acknowledged > 0, 'writes were acknowledged');
     assert.deepEqual(result.lost, []);
     assert.deepEqual(result.wrong, []);
+    assert.deepEqual(result.crashes, [], 'no server exited by itself');
   },
 );

@@ -170,12 +170,13 @@ export interface LoadOptions {
 }
 
 /** Clients writing and reading until `stop()`; a write or read without answer is counted, never retried. */
-export function startLoad(options: LoadOptions): { stop: () => Promise<void> } {
+export function startLoad(options: LoadOptions): { startedAt: number; stop: () => Promise<void> } {
   const { ledger, rand } = options;
   const shared = Array.from({ length: options.shared ?? 6 }, (_, i) => `shared-${i}.txt`);
   const written: string[] = [];
   const timeoutMs = options.timeoutMs ?? 6000;
   let running = true;
+  const startedAt = Date.now();
   const clients = Array.from({ length: options.clients ?? 4 }, async (_, client) => {
     for (let i = 0; running; i++) {
       const targets = options.targets();
@@ -203,6 +204,7 @@ export function startLoad(options: LoadOptions): { stop: () => Promise<void> } {
     }
   });
   return {
+    startedAt,
     async stop() {
       running = false;
       await Promise.all(clients);

@@ -45,6 +45,8 @@ export interface ScenarioResult {
   /** Members cut out or declared dead that never went down; undefined where servers are stopped on purpose. */
   falseRemovals: number | undefined;
   staleReads: number;
+  /** The longest time, in ms, the clients' writes went without an acknowledgement while they ran. */
+  longestStallMs: number;
   notes: string[];
 }
 
@@ -85,11 +87,12 @@ async function conclude(
   name: string,
   ring: FaultRing,
   ledger: Ledger,
-  load: { stop: () => Promise<void> },
+  load: { startedAt: number; stop: () => Promise<void> },
   notes: string[],
   removalsMeasured: boolean,
 ): Promise<ScenarioResult> {
   await load.stop();
+  const longestStallMs = ledger.longestStall(load.startedAt, Date.now());
   for (const member of ring.members) {
     if (!member.server) {
       notes.push(`${member.label} restarted after it exited`);
@@ -109,6 +112,7 @@ async function conclude(
     crashes: ring.crashes,
     falseRemovals: removalsMeasured ? ring.falseRemovals() : undefined,
     staleReads: ledger.staleReads,
+    longestStallMs,
     notes,
   };
 }
@@ -330,6 +334,7 @@ export function skippedResult(name: string, reason: string): ScenarioResult {
     crashes: [],
     falseRemovals: undefined,
     staleReads: 0,
+    longestStallMs: 0,
     notes: [],
   };
 }

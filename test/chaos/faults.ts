@@ -3,7 +3,8 @@
  * descriptor table can do, each scenario reporting acknowledged writes lost
  * and wrong answers (both must be 0), errors by code, crashes and false
  * removals. `npm run faults -- --only clock --seconds 60`; exits 1 when a
- * scenario lost an acknowledged write, gave a wrong answer, or could not run.
+ * scenario lost an acknowledged write, gave a wrong answer, had a server exit
+ * by itself, or could not run.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -62,8 +63,19 @@ async function runInside(scenario: Scenario, options: ScenarioOptions): Promise<
   }
 }
 
+/** A scenario passes with no acknowledged write lost, no wrong answer, and no server that exited by itself. */
 export function passed(result: ScenarioResult): boolean {
-  return result.skipped !== undefined || (result.failed === undefined && result.lost.length === 0 && result.wrong.length === 0);
+  if (result.skipped !== undefined) return true;
+  return result.failed === undefined && result.lost.length === 0 && result.wrong.length === 0 && result.crashes.length === 0;
+}
+
+function verdict(result: ScenarioResult): string {
+  const faults = [
+    result.lost.length > 0 ? 'writes lost' : '',
+    result.wrong.length > 0 ? 'wrong answers' : '',
+    result.crashes.length > 0 ? 'server crashed' : '',
+  ].filter(Boolean);
+  return faults.length === 0 ? 'pass' : `FAIL: ${faults.join(', ')}`;
 }
 
 function errorsText(errors: Record<string, number>): string {
@@ -74,23 +86,23 @@ function errorsText(errors: Record<string, number>): string {
 /** The results as a Markdown table, then what happened in each scenario. */
 export function formatResults(results: ScenarioResult[]): string {
   const rows = [
-    '| scenario | writes | acknowledged | lost | wrong answers | crashes | false removals | errors by code | result |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
+    '| scenario | writes | acknowledged | lost | wrong answers | crashes | false removals | longest stall | errors by code | result |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |',
   ];
   const details: string[] = [];
   for (const r of results) {
     if (r.skipped !== undefined) {
-      rows.push(`| ${r.name} | | | | | | | | skipped: ${r.skipped} |`);
+      rows.push(`| ${r.name} | | | | | | | | | skipped: ${r.skipped} |`);
       continue;
     }
     if (r.failed !== undefined) {
-      rows.push(`| ${r.name} | | | | | | | | FAIL: ${r.failed} |`);
+      rows.push(`| ${r.name} | | | | | | | | | FAIL: ${r.failed} |`);
       continue;
     }
     const removals = r.falseRemovals === undefined ? '-' : String(r.falseRemovals);
-    const verdict = passed(r) ? 'pass' : 'FAIL';
+    const stall = `${(r.longestStallMs / 1000).toFixed(1)} s`;
     rows.push(
-      `| ${r.name} | ${r.attempted} | ${r.acknowledged} | ${r.lost.length} | ${r.wrong.length} | ${r.crashes.length} | ${removals} | ${errorsText(r.errors)} | ${verdict} |`,
+      `| ${r.name} | ${r.attempted} | ${r.acknowledged} | ${r.lost.length} | ${r.wrong.length} | ${r.crashes.length} | ${removals} | ${stall} | ${errorsText(r.errors)} | ${verdict(r)} |`,
     );
     details.push(`${r.name}: ${[...r.notes, `${r.staleReads} stale reads while faults went on`].join('; ')}`);
     for (const crash of r.crashes.slice(0, 3)) details.push(`  crash: ${crash}`);
@@ -130,7 +142,9 @@ async function main(): Promise<number> {
   }
   console.log(`\n${formatResults(results)}`);
   const ok = results.every(passed);
-  console.log(ok ? 'faults: PASS' : 'faults: FAIL (acknowledged writes lost, wrong answers, or a scenario that could not run)');
+  console.log(
+    ok ? 'faults: PASS' : 'faults: FAIL (acknowledged writes lost, wrong answers, a server crashed, or a scenario could not run)',
+  );
   return ok ? 0 : 1;
 }
 

@@ -87,6 +87,13 @@ export class Ledger {
   }
 
   /** Items with at least one acknowledged write. */
+  /** The longest time in ms between `from` and `to` with no write acknowledged (the ring stalled, for clients). */
+  longestStall(from: number, to: number): number {
+    const acks = [...this.writes.values()].filter((w) => w.outcome === 'acknowledged').map((w) => w.endAt);
+    const times = [from, ...acks.sort((a, b) => a - b), to];
+    return Math.max(0, ...times.slice(1).map((t, i) => t - times[i]!));
+  }
+
   acknowledgedItems(): string[] {
     return [...this.byItem.entries()].filter(([, writes]) => writes.some((w) => w.outcome === 'acknowledged')).map(([item]) => item);
   }

@@ -80,3 +80,12 @@ test('a read while faults go on: an older write is stale (counted, allowed), a 4
   assert.equal(l.wrongAnswers.length, 1);
   assert.equal(l.reads, 2);
 });
+
+test('the longest stall: the longest time between acknowledgements, from the start of the load to its end', async () => {
+  const l = ledger();
+  await l.write('s1', 'x', l.contentFor('x', 'c0'), ok); // acknowledged at 2
+  await l.write('s1', 'x', l.contentFor('x', 'c0'), fails('TIMEOUT'));
+  await l.write('s1', 'x', l.contentFor('x', 'c0'), ok); // acknowledged at 5
+  assert.equal(l.longestStall(0, 6), 3);
+  assert.equal(l.longestStall(0, 20), 15);
+});
