@@ -170,44 +170,100 @@ export interface LoadOptions {
 }
 
 /** Clients writing and reading until `stop()`; a write or read without answer is counted, never retried. */
-export function startLoad(options: LoadOptions): { startedAt: number; stop: () => Promise<void> } {
+export interface Load {
+  startedAt: number;
+  /** When the clients were held back (pause to resume). */
+  held: Array<[number, number]>;
+  /** Writes every shared item through `server` until each is acknowledged (a client back at its restarted server), for up to 10 s. */
+  writeShared(server: string): Promise<void>;
+  /** Holds the clients back; resolves once none has a request out. */
+  pause(): Promise<void>;
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+export function startLoad(options: LoadOptions): Load {
   const { ledger, rand } = options;
   const shared = Array.from({ length: options.shared ?? 6 }, (_, i) => `shared-${i}.txt`);
   const written: string[] = [];
   const timeoutMs = options.timeoutMs ?? 6000;
   let running = true;
   const startedAt = Date.now();
+  let gate: { closed: Promise<void>; open: () => void } | undefined;
+  let busy = 0;
   const clients = Array.from({ length: options.clients ?? 4 }, async (_, client) => {
     for (let i = 0; running; i++) {
-      const targets = options.targets();
-      if (targets.length === 0) {
-        await delay(50);
+      if (gate) {
+        await gate.closed;
         continue;
       }
-      const server = targets[Math.floor(rand() * targets.length)]!;
-      if (written.length === 0 || rand() < 0.55) {
-        const item = rand() < 0.6 ? shared[Math.floor(rand() * shared.length)]! : `c${client}-${i}.txt`;
-        if (!written.includes(item)) written.push(item);
-        const content = ledger.contentFor(item, `c${client}`);
-        const acknowledged = await ledger.write(server, item, content, () => putItem(server, item, content, undefined, { timeoutMs }));
-        if (!acknowledged) await delay(20);
-      } else {
-        const item = written[Math.floor(rand() * written.length)]!;
-        const sent = Date.now();
-        try {
-          ledger.checkRead(server, item, await getItem(server, item, { timeoutMs }), sent);
-        } catch (err) {
-          ledger.countError(`GET ${errorLabel(err)}`);
-          await delay(20);
-        }
-      }
+      busy++;
+      await oneRequest(client, i).finally(() => busy--);
     }
   });
-  return {
+  async function oneRequest(client: number, i: number): Promise<void> {
+    const targets = options.targets();
+    if (targets.length === 0) {
+      await delay(50);
+      return;
+    }
+    const server = targets[Math.floor(rand() * targets.length)]!;
+    if (written.length === 0 || rand() < 0.55) {
+      const item = rand() < 0.6 ? shared[Math.floor(rand() * shared.length)]! : `c${client}-${i}.txt`;
+      if (!written.includes(item)) written.push(item);
+      const content = ledger.contentFor(item, `c${client}`);
+      const acknowledged = await ledger.write(server, item, content, () => putItem(server, item, content, undefined, { timeoutMs }));
+      if (!acknowledged) await delay(20);
+    } else {
+      const item = written[Math.floor(rand() * written.length)]!;
+      const sent = Date.now();
+      try {
+        ledger.checkRead(server, item, await getItem(server, item, { timeoutMs }), sent);
+      } catch (err) {
+        ledger.countError(`GET ${errorLabel(err)}`);
+        await delay(20);
+      }
+    }
+  }
+  let pausedAt = 0;
+  const load: Load = {
     startedAt,
+    held: [],
+    async writeShared(server) {
+      const deadline = Date.now() + 10_000;
+      let pending = [...shared];
+      while (pending.length > 0 && Date.now() < deadline) {
+        const left: string[] = [];
+        for (const item of pending) {
+          const content = ledger.contentFor(item, 'returning');
+          const put = () => putItem(server, item, content, undefined, { timeoutMs });
+          if (!(await ledger.write(server, item, content, put))) left.push(item);
+        }
+        pending = left;
+        if (pending.length > 0) await delay(50);
+      }
+    },
+    async pause() {
+      if (!gate) {
+        pausedAt = Date.now();
+        let open = () => undefined as void;
+        const closed = new Promise<void>((resolve) => (open = resolve));
+        gate = { closed, open };
+      }
+      await waitFor(() => busy === 0, { timeoutMs: 60_000, intervalMs: 10, what: 'the clients to finish their requests' });
+    },
+    resume() {
+      const held = gate;
+      if (!held) return;
+      gate = undefined;
+      load.held.push([pausedAt, Date.now()]);
+      held.open();
+    },
     async stop() {
       running = false;
+      load.resume();
       await Promise.all(clients);
     },
   };
+  return load;
 }

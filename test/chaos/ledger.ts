@@ -87,11 +87,16 @@ export class Ledger {
   }
 
   /** Items with at least one acknowledged write. */
-  /** The longest time in ms between `from` and `to` with no write acknowledged (the ring stalled, for clients). */
-  longestStall(from: number, to: number): number {
+  /**
+   * The longest time in ms between `from` and `to` with no write acknowledged (the ring stalled, for clients),
+   * not counting `held` intervals, when clients were held back on purpose.
+   */
+  longestStall(from: number, to: number, held: Array<[number, number]> = []): number {
     const acks = [...this.writes.values()].filter((w) => w.outcome === 'acknowledged').map((w) => w.endAt);
     const times = [from, ...acks.sort((a, b) => a - b), to];
-    return Math.max(0, ...times.slice(1).map((t, i) => t - times[i]!));
+    const gap = (start: number, end: number) =>
+      held.reduce((left, [a, b]) => left - Math.max(0, Math.min(end, b) - Math.max(start, a)), end - start);
+    return Math.max(0, ...times.slice(1).map((t, i) => gap(times[i]!, t)));
   }
 
   acknowledgedItems(): string[] {

@@ -88,4 +88,5 @@ test('the longest stall: the longest time between acknowledgements, from the sta
   await l.write('s1', 'x', l.contentFor('x', 'c0'), ok); // acknowledged at 5
   assert.equal(l.longestStall(0, 6), 3);
   assert.equal(l.longestStall(0, 20), 15);
+  assert.equal(l.longestStall(0, 20, [[10, 14]]), 11, 'time held back is no stall');
 });
