@@ -114,17 +114,24 @@ export class FaultRing {
     return count;
   }
 
+  /** Waits for one ring of every member, the same in every view; resolves with that view. */
+  formed(timeoutMs = 30_000): Promise<string[]> {
+    const all = this.members.map((member) => member.address);
+    return waitFor(
+      async () => {
+        const views = await Promise.all(all.map((address) => getRing(address, { timeoutMs: 2000 })));
+        const one = views.every((view) => view.length === all.length && all.every((a) => view.includes(a)) && sameCycle(view, views[0]!));
+        return one && views[0]!;
+      },
+      { timeoutMs, what: 'one ring of every server' },
+    );
+  }
+
   /** Waits for one ring of every member and identical data everywhere; says what did not happen in time. */
   async settle(timeoutMs = 30_000): Promise<string | undefined> {
     const all = this.members.map((member) => member.address);
     try {
-      await waitFor(
-        async () => {
-          const views = await Promise.all(all.map((address) => getRing(address, { timeoutMs: 2000 })));
-          return views.every((view) => view.length === all.length && all.every((a) => view.includes(a)) && sameCycle(view, views[0]!));
-        },
-        { timeoutMs, what: 'one ring of every server' },
-      );
+      await this.formed(timeoutMs);
       await waitFor(
         async () => {
           const digests = await Promise.all(all.map((address) => getDigest(address, { timeoutMs: 2000 })));

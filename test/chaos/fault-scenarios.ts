@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { getItem, getRing } from '../../src/client/client.js';
+import { getItem } from '../../src/client/client.js';
 import { parseAddress } from '../../src/protocol/address.js';
 import { waitFor } from '../../src/util/wait.js';
 import { clockAhead, faketimeMissing } from '../faketime.js';
@@ -147,6 +147,7 @@ const clock: Scenario = {
         const member = await ring.add({ listen: '127.0.0.1:0', data: await dataDir(dirs), env });
         member.label = `${member.address} (${labels[i]})`;
       }
+      await ring.formed();
       options.say(`clock: ${ring.members.map((m) => m.label).join(', ')}`);
       const load = startLoad({ ledger, targets: () => ring.up(), rand });
       const deadline = Date.now() + options.seconds * 1000;
@@ -190,6 +191,7 @@ const descriptors: Scenario = {
         const low = await ring.add({ listen: '127.0.0.1:0', data: await dataDir(dirs), wrap: ['prlimit', '--nofile=64:64'] });
         low.label = `${low.address} (64 descriptors)`;
         await ring.add({ listen: '127.0.0.1:0', data: await dataDir(dirs) });
+        await ring.formed();
         const load = startLoad({ ledger, targets: () => ring.up(), rand });
         const quarter = (options.seconds * 1000) / 4;
         await delay(quarter);
@@ -229,6 +231,7 @@ const disk: Scenario = {
         const full = await ring.add({ listen: '127.0.0.1:0', data: join(small, 'data') });
         full.label = `${full.address} (8 MiB tmpfs)`;
         await ring.add({ listen: '127.0.0.1:0', data: await dataDir(dirs) });
+        await ring.formed();
         const load = startLoad({ ledger, targets: () => ring.up(), rand });
         const quarter = (options.seconds * 1000) / 4;
         await delay(quarter);
@@ -290,8 +293,9 @@ const oneway: Scenario = {
       const network = JSON.parse(process.env.COOP_FAULTS_NETWORK ?? 'null') as OneWayNetwork | null;
       if (!network) throw new Error('the one-way scenario runs inside the network its parent made (COOP_FAULTS_NETWORK)');
       for (const host of network.hosts) await ring.add({ listen: `${host.ip}:4043`, data: await dataDir(dirs), wrap: host.wrap });
-      const view = await getRing(ring.members[0]!.address);
-      const [from, to] = [view[0]!, view[1]!]; // a server and its successor
+      const view = await ring.formed();
+      const from = ring.members[0]!.address;
+      const to = view[(view.indexOf(from) + 1) % view.length]!; // its successor
       const load = startLoad({ ledger, targets: () => ring.up(), rand });
       const quarter = (options.seconds * 1000) / 4;
       await delay(quarter);
