@@ -5,35 +5,17 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getItem, getRing } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
 import { killAll, runClient, startServer } from './processes.js';
 import { at, tempDir } from './helpers.js';
+import { clockAhead, faketimeMissing } from './faketime.js';
 
 after(killAll);
 
-const HOUR = 3_600_000;
-const ARCH: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64' };
-/** libfaketime (Debian's faketime package), preloaded into the server itself: the faketime wrapper forks, so killing it would leave the server. */
-const LIBFAKETIME = `/usr/lib/${ARCH[process.arch] ?? process.arch}-linux-gnu/faketime/libfaketime.so.1`;
-// Timers run on the monotonic clock: only the wall clock is moved.
-const AN_HOUR_AHEAD = { LD_PRELOAD: LIBFAKETIME, FAKETIME: '+1h', FAKETIME_DONT_FAKE_MONOTONIC: '1' };
-
-/** Why libfaketime cannot be used here, or undefined when it moves node's wall clock an hour ahead. */
-function faketimeMissing(): string | undefined {
-  if (!existsSync(LIBFAKETIME)) return `${LIBFAKETIME} is missing (apt-get install faketime)`;
-  const run = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(Date.now()))'], {
-    env: { ...process.env, ...AN_HOUR_AHEAD },
-    encoding: 'utf8',
-  });
-  if (Number(run.stdout) < Date.now() + HOUR - 60_000) return `libfaketime does not move node's clock (it printed ${run.stdout})`;
-  return undefined;
-}
-
+const AN_HOUR_AHEAD = clockAhead('+1h');
 const missing = faketimeMissing();
 
 async function contentAt(server: string, item: string): Promise<string | undefined> {

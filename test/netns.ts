@@ -60,6 +60,8 @@ export interface NetnsHost {
 
 export interface Network {
   hosts: NetnsHost[];
+  /** The router namespace's name. */
+  router: string;
   /** Runs a command inside the router namespace. */
   inRouter(...args: string[]): void;
   /** Deletes every namespace of the network and its /etc files, whatever was created. */
@@ -81,6 +83,7 @@ export function createNetwork({ subnet, count, names }: { subnet: string; count:
   const inRouter = (...args: string[]): void => ip('netns', 'exec', router, ...args);
   const network: Network = {
     hosts,
+    router,
     inRouter,
     destroy() {
       for (const ns of [router, ...hosts.map((host) => host.ns)]) {

@@ -14,6 +14,7 @@ import { parseAddress } from '../../src/protocol/address.js';
 import { sameCycle } from '../../src/ring/ring.js';
 import { waitFor } from '../../src/util/wait.js';
 import { startServer, type ServerProcess } from '../processes.js';
+import { Ledger } from './ledger.js';
 
 export interface ChaosOptions {
   seconds: number;
@@ -39,7 +40,7 @@ export interface ChaosReport {
   unreadable: string[];
 }
 
-function random(seed: number): () => number {
+export function random(seed: number): () => number {
   let state = seed >>> 0 || 1;
   return () => {
     state ^= state << 13;
@@ -47,10 +48,6 @@ function random(seed: number): () => number {
     state ^= state << 5;
     return (state >>> 0) / 2 ** 32;
   };
-}
-
-function contentOf(name: string): string {
-  return `${name}:`.repeat(50);
 }
 
 function median(values: number[]): number {
@@ -72,11 +69,12 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const rand = random(options.seed ?? Date.now());
   const pick = <T>(items: T[]): T => items[Math.floor(rand() * items.length)]!;
   const slots: Slot[] = [];
+  const ledger = new Ledger();
   const report: ChaosReport = {
     actions: [],
     acknowledged: 0,
     reads: 0,
-    wrongAnswers: [],
+    wrongAnswers: ledger.wrongAnswers,
     failedRequests: 0,
     detectionMs: [],
     ringConvergenceMs: 0,
@@ -100,7 +98,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     act(`started ${slots.length} servers: ${slots.map((slot) => slot.address).join(' ')}`);
 
-    // Load: unique names with known content, so that any wrong answer shows.
+    // Load: unique names, each write's content its own, so that any wrong answer shows.
     const acked: string[] = [];
     let loading = true;
     const clients = Array.from({ length: 4 }, async (_, client) => {
@@ -114,15 +112,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         try {
           if (acked.length === 0 || rand() < 0.5) {
             const name = `c${client}-${i}.txt`;
-            await putItem(server, name, contentOf(name), undefined, { timeoutMs: 6000 });
-            acked.push(name);
+            const content = ledger.contentFor(name, `c${client}`);
+            const put = () => putItem(server, name, content, undefined, { timeoutMs: 6000 });
+            if (await ledger.write(server, name, content, put)) {
+              acked.push(name);
+            } else {
+              report.failedRequests++; // no acknowledgement: the ledger keeps how it ended
+              await delay(20);
+            }
           } else {
             const name = pick(acked);
-            const answer = await getItem(server, name, { timeoutMs: 6000 });
-            report.reads++;
-            if (!answer.found || answer.content !== contentOf(name)) {
-              report.wrongAnswers.push(`${server} answered ${answer.found ? 'other content' : '404'} for ${name}`);
-            }
+            const sent = Date.now();
+            ledger.checkRead(server, name, await getItem(server, name, { timeoutMs: 6000 }), sent);
           }
         } catch {
           report.failedRequests++; // refused, paused or timed out: no answer, so no wrong answer
@@ -190,7 +191,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
     loading = false;
     await Promise.all(clients);
-    report.acknowledged = acked.length;
+    report.acknowledged = ledger.acknowledged;
+    report.reads = ledger.reads;
     const calm = Date.now();
     const all = slots.map((slot) => slot.address);
     // One ring: every view lists every server, in the same circular order (a restarted server may sit elsewhere now).
@@ -215,12 +217,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       { timeoutMs: 30_000, what: 'identical data everywhere' },
     );
     report.dataConvergenceMs = Date.now() - ringAt;
-    for (const name of acked) {
-      for (const address of all) {
-        const answer = await getItem(address, name);
-        if (!answer.found || answer.content !== contentOf(name)) report.unreadable.push(`${name} at ${address}`);
-      }
-    }
+    report.unreadable = await ledger.checkSettled(all, (address, name) => getItem(address, name));
     say(
       `chaos: ${report.actions.length} actions, ${report.acknowledged} PUTs acknowledged, ${report.reads} reads, ` +
         `${report.wrongAnswers.length} wrong answers, ${report.failedRequests} requests without answer, ` +
