@@ -242,3 +242,23 @@ test('a client whose write was taken but never answered gets OUTCOME_UNKNOWN (we
   assert.equal(run.status, 6, run.stderr);
   assert.match(run.stderr, /outcome unknown/);
 });
+
+test('a server leaving the ring (SIGTERM) takes no more client writes: SHUTTING_DOWN, never a write acknowledged by it alone', async (t) => {
+  // Its peers paused, the leaving server waits for them to take its farewell: the window in which a write used to be taken.
+  const servers = await ringOf(t, 3, ['--heartbeat', '2']);
+  const [a, b, c] = servers as [ServerProcess, ServerProcess, ServerProcess];
+  for (const peer of [b, c]) peer.process.kill('SIGSTOP');
+  t.after(() => {
+    for (const peer of [b, c]) peer.process.kill('SIGCONT');
+  });
+  a.process.kill('SIGTERM');
+  await waitFor(() => a.output().includes('leaving the ring'), { what: 'the server to start leaving' });
+  await assert.rejects(
+    putItem(a.address, 'late.txt', 'written while the server leaves', undefined, { timeoutMs: 10_000 }),
+    (err: unknown) => {
+      // Refused by the leaving server, or it has gone already: either way not acknowledged.
+      assert.ok(isCoopError(err, 'SHUTTING_DOWN') || isCoopError(err, 'CONNECT_FAILED'), String(err));
+      return true;
+    },
+  );
+});

@@ -71,6 +71,8 @@ export interface HandlerContext {
   readonly wholeLimit: number;
   /** Still waiting for the ring it asked to join: alone, it cannot say an item is missing. */
   joining(): boolean;
+  /** Leaving the ring (a graceful stop): a write taken now would be acknowledged by this server alone. */
+  leaving(): boolean;
   now(): number;
   newRoundId(): string;
   /**
@@ -180,8 +182,9 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
   const item = message.data;
   const plain = plainRequest(message);
   if (await served) return;
-  if (ctx.joining() && !message.local) {
-    ctx.reply(connection, notReady());
+  const refusal = message.local ? undefined : notInRing(ctx);
+  if (refusal) {
+    ctx.reply(connection, refusal);
     return;
   }
   // A tombstone is an answer too: the item was deleted.
@@ -227,8 +230,15 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
   return { item: data.item, content, encoding: data.encoding, found: true, version: data.version, size: bytes.length, offset: part.offset };
 }
 
-function notReady(): Reply {
-  return errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly');
+/**
+ * Why this server takes no client requests that need the ring now: still
+ * joining, or leaving (its view is itself alone: a write would be stored
+ * here only and a lookup would miss); undefined when it takes them.
+ */
+function notInRing(ctx: HandlerContext): Reply | undefined {
+  if (ctx.joining()) return errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly');
+  if (ctx.leaving()) return errorReply('SHUTTING_DOWN', 'this server is leaving the ring; ask another one');
+  return undefined;
 }
 
 /**
@@ -518,8 +528,9 @@ export const handlers: HandlerTable = {
 
   async PUT(message, connection, ctx) {
     // Taken while joining, a write would be acknowledged and then lost with the server if the join fails.
-    if (ctx.joining()) {
-      ctx.reply(connection, notReady());
+    const refusal = notInRing(ctx);
+    if (refusal) {
+      ctx.reply(connection, refusal);
       return;
     }
     const { item, content, encoding, part } = message.data;
@@ -545,8 +556,9 @@ export const handlers: HandlerTable = {
   },
 
   async DELETE(message, connection, ctx) {
-    if (ctx.joining()) {
-      ctx.reply(connection, notReady());
+    const refusal = notInRing(ctx);
+    if (refusal) {
+      ctx.reply(connection, refusal);
       return;
     }
     const item = message.data;

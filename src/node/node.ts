@@ -136,6 +136,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private cutOut: Address[] = [];
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
+  /** Leaving the ring gracefully: client requests that need the ring are refused. */
+  private leaving = false;
   /** Started to join a ring: not caught up until a comparison of contents with a peer has completed. */
   private joinAsked = false;
   /** Caught up on the ring's data, latched (health.ts). */
@@ -502,6 +504,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       roundTimeoutMs: this.options.roundTimeoutMs,
       wholeLimit: this.options.maxMessageBytes,
       joining: () => this.joining,
+      leaving: () => this.leaving,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
       forward: (message, received) => void this.forward(message, received),
@@ -848,6 +851,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * after stop.
    */
   async leave(): Promise<void> {
+    this.leaving = true;
     if (this.keeper && this.running) await this.keeper.leave();
     await this.stop();
   }
