@@ -8,8 +8,10 @@
  *
  * Free space is asked of the file system (statfs) at most every
  * `refreshMs`, and what was claimed since is subtracted, so the busy path
- * takes no system call; near the reserve it is asked afresh (at most every
- * `retryMs`), which is also how writes resume once space is freed.
+ * takes no system call. Within `nearBytes` of the reserve it is asked before
+ * every write, so that another program filling the disk is seen at once; once
+ * writes no longer fit, at most every `retryMs`, which is also how writes
+ * resume once space is freed.
  */
 import { CoopError } from '../errors.js';
 
@@ -40,8 +42,10 @@ export interface SpaceOptions {
   now?: () => number;
   /** Free space is asked afresh at least this often (ms). */
   refreshMs?: number;
-  /** Near the reserve, at most this often (ms). */
+  /** When writes do not fit, free space is asked again at most this often (ms). */
   retryMs?: number;
+  /** Within this much of the reserve, free space is asked before every write (default 64 MiB). */
+  nearBytes?: number;
 }
 
 export class SpaceGuard {
@@ -52,11 +56,13 @@ export class SpaceGuard {
   private readonly now: () => number;
   private readonly refreshMs: number;
   private readonly retryMs: number;
+  private readonly nearBytes: number;
 
   constructor(private readonly options: SpaceOptions) {
     this.now = options.now ?? (() => performance.now());
     this.refreshMs = options.refreshMs ?? 1000;
     this.retryMs = options.retryMs ?? 100;
+    this.nearBytes = options.nearBytes ?? 64 * 1024 * 1024;
   }
 
   get reserveBytes(): number {
@@ -81,7 +87,10 @@ export class SpaceGuard {
 
   private async ensure(cost: number, what: string, floor: number): Promise<void> {
     const age = this.now() - this.probedAt;
-    if (age >= this.refreshMs || (!fits(this.free, this.claimed, cost, floor) && age >= this.retryMs)) await this.refresh();
+    const fitsNow = fits(this.free, this.claimed, cost, floor);
+    // Near the floor, another program filling the disk would not be seen for a whole refresh: asked at every write.
+    const near = fitsNow && !fits(this.free, this.claimed, cost, floor + this.nearBytes);
+    if (age >= this.refreshMs || near || (!fitsNow && age >= this.retryMs)) await this.refresh();
     if (!fits(this.free, this.claimed, cost, floor)) {
       throw new CoopError(
         'NO_SPACE',

@@ -35,7 +35,11 @@ describe('diskCost and fits', () => {
 });
 
 /** A guard over a disk whose free space the test sets, on a clock the test moves. */
-function guarded(free: number, reserve = 2 * MiB): { guard: SpaceGuard; disk: { free: number; probes: number }; clock: { now: number } } {
+function guarded(
+  free: number,
+  reserve = 2 * MiB,
+  nearBytes = 0,
+): { guard: SpaceGuard; disk: { free: number; probes: number }; clock: { now: number } } {
   const disk = { free, probes: 0 };
   const clock = { now: 0 };
   const guard = new SpaceGuard({
@@ -48,6 +52,7 @@ function guarded(free: number, reserve = 2 * MiB): { guard: SpaceGuard; disk: { 
     now: () => clock.now,
     refreshMs: 1000,
     retryMs: 100,
+    nearBytes,
   });
   return { guard, disk, clock };
 }
@@ -115,4 +120,20 @@ describe('SpaceGuard', () => {
     const guard = new SpaceGuard({ probe: () => Promise.reject(new Error('ENOENT')), reserveBytes: MiB, where: 'x' });
     await guard.claim(MiB, '"a"');
   });
+});
+
+test('SpaceGuard near the reserve asks the file system before every write, so a disk filled by another program is seen at once', async () => {
+  const { guard, disk } = guarded(10 * MiB, 2 * MiB, 16 * MiB);
+  await guard.claim(1024, 'a');
+  await guard.claim(1024, 'b');
+  assert.equal(disk.probes, 2, 'asked at each write within nearBytes of the reserve');
+  disk.free = 0; // another program filled the disk
+  assert.match((await refusal(guard.claim(1024, 'c')))!, /no space/);
+  const probes = disk.probes;
+  await refusal(guard.claim(1024, 'd'));
+  assert.equal(disk.probes, probes, 'once refusing, asked at most every retry interval');
+  const far = guarded(1024 * MiB, 2 * MiB, 16 * MiB);
+  await far.guard.claim(1024, 'a');
+  await far.guard.claim(1024, 'b');
+  assert.equal(far.disk.probes, 1, 'far from the reserve, the figure of the last second serves');
 });
