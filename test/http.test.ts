@@ -1,4 +1,5 @@
 /** The HTTP face, against a ring of three: both protocols on one port, the same items. */
+import { waitFor } from '../src/util/wait.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -239,7 +240,8 @@ test('/metrics is Prometheus text, and its counters move with requests', async (
   assert.equal(value(after, 'coop_items'), 1);
   assert.equal(value(after, 'coop_ring_size'), 2);
   assert.ok(value(after, 'coop_http_requests_total{method="GET",status="200"}') >= 1);
-  assert.ok(value(after, 'coop_forwards_total{type="FORWARD_PUT"}') >= 1);
+  // A forward is counted once its receiver acknowledged it, which may come after the round is back.
+  await waitFor(async () => value(await scrape(), 'coop_forwards_total{type="FORWARD_PUT"}') >= 1, { what: 'the forward to be counted' });
   // The latency histogram (counted in plain numbers, handed to prom-client when scraped): cumulative buckets ending in +Inf = count.
   const buckets = after
     .split('\n')

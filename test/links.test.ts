@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestCluster } from '../src/node/cluster.js';
 import { tcpTransport, type PeerTransport } from '../src/node/node.js';
-import { CoopError } from '../src/errors.js';
+import { CoopError, isCoopError } from '../src/errors.js';
 import { getItem, putItem } from '../src/client/client.js';
 import { waitFor } from '../src/util/wait.js';
 import { captureLog } from './helpers.js';
@@ -65,4 +65,20 @@ test('a successor that nobody reaches, without refusing, is suspected and passed
   assert.equal(await putItem(b.address, 'meanwhile.txt', 'past a silent c'), '200 OK');
   assert.ok(captured.has(`${c.address} does not take messages`), 'b suspects c for its silence');
   await waitFor(() => !b.members.includes(c.address), { timeoutMs: 5000, what: 'the suspicion of c to expire' });
+});
+
+test('a server that can send to no other server acknowledges no write as if the ring had it: OUTCOME_UNKNOWN, not 200 OK', async (t) => {
+  const cut = { to: '', on: false };
+  // A long suspicion timeout: the other server stays in the ring, merely passed by, for the whole test.
+  const cluster = await createTestCluster(1, { heartbeatMs: 500, suspicionTimeoutMs: 60_000, roundTimeoutMs: 1500 });
+  t.after(() => cluster.stop());
+  const a = cluster.nodes[0]!;
+  const b = await cluster.add({ transport: cutTransport(cut) });
+  cut.to = a.address;
+  cut.on = true;
+  await assert.rejects(putItem(b.address, 'alone.txt', 'stored at b only'), (err: unknown) => {
+    assert.ok(isCoopError(err, 'OUTCOME_UNKNOWN'), String(err));
+    return true;
+  });
+  assert.ok(b.members.includes(a.address), 'a was passed by, not cut out');
 });

@@ -416,8 +416,9 @@ async function keepIfRoom(ctx: HandlerContext, data: LookupData, creator: Addres
   try {
     await keepCopy(ctx, data, creator);
   } catch (err) {
-    if (!isCoopError(err, 'NO_SPACE')) throw err;
-    ctx.noSpace(err);
+    // Keeping a copy is optional: the lookup's answer and its way on must not depend on it.
+    if (isCoopError(err, 'NO_SPACE')) ctx.noSpace(err);
+    else ctx.log.warn(`a copy of ${JSON.stringify(data.item)} found by a lookup was not kept here: ${(err as Error).message}`);
   }
 }
 
@@ -609,7 +610,12 @@ export const handlers: HandlerTable = {
       if (data.holder !== undefined && isFound(data)) await ctx.pull(data.holder, item).catch(() => false);
       else await keepIfRoom(ctx, data, message.creator);
       if (!waiting) return;
-      if (await serveLocal(ctx, waiting.connection, item, waiting.part, waiting.plain)) return;
+      // Its copy here unreadable (damaged, its directory gone): answered from what travelled instead.
+      try {
+        if (await serveLocal(ctx, waiting.connection, item, waiting.part, waiting.plain)) return;
+      } catch (err) {
+        ctx.log.warn(`${JSON.stringify(item)} could not be read here: ${(err as Error).message}`);
+      }
       if (data.holder !== undefined && isFound(data)) return answerFromHolder(ctx, waiting, data.holder, data.size);
       // Found but not kept here (a stale copy, no room): answer with what travelled.
       if (!isFound(data)) ctx.reply(waiting.connection, missReply(item, waiting.plain));
@@ -621,12 +627,15 @@ export const handlers: HandlerTable = {
     if (!shouldRelay(message, ctx)) return;
     const meta = ctx.store.head(item);
     if (!isFound(message.data) && meta && !meta.deleted) {
-      const held = meta.size <= ctx.wholeLimit ? await ctx.store.get(item) : undefined;
-      const data: LookupData = held
-        ? { item, content: held.content, encoding: meta.encoding, found: true, version: meta.version }
-        : { item, content: '', found: true, version: meta.version, size: meta.size, holder: ctx.self };
-      ctx.forward({ ...message, data });
-      return;
+      // A copy that cannot be read here is not offered: the lookup goes on to the others.
+      const held = meta.size <= ctx.wholeLimit ? await ctx.store.get(item).catch(() => null) : undefined;
+      if (held !== null) {
+        const data: LookupData = held
+          ? { item, content: held.content, encoding: meta.encoding, found: true, version: meta.version }
+          : { item, content: '', found: true, version: meta.version, size: meta.size, holder: ctx.self };
+        ctx.forward({ ...message, data });
+        return;
+      }
     }
     await keepIfRoom(ctx, message.data, message.creator);
     ctx.forward(message, connection.received);

@@ -151,6 +151,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /** Local failures (out of descriptors) come in bursts: one warning per kind every few seconds. */
   private readonly localWarnings = new WarningGate(LOCAL_WARNING_INTERVAL_MS);
   private storeTimer: NodeJS.Timeout | undefined;
+  private passedByTimer: NodeJS.Timeout | undefined;
   /** Why the store can no longer keep writes, once found; the server then leaves the ring. */
   private storeLost: Error | undefined;
 
@@ -314,6 +315,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.keeper.start();
     this.antiEntropy.start();
     if (this.nodeOptions.dataDir !== undefined) this.storeTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS).unref();
+    this.passedByTimer = setInterval(() => this.askPassedBy(), this.options.heartbeatMs).unref();
     if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
     else this.ringChanged();
     return self;
@@ -477,6 +479,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.keeper?.stop();
     this.antiEntropy?.stop();
     clearInterval(this.storeTimer);
+    clearInterval(this.passedByTimer);
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
@@ -896,6 +899,17 @@ export class RingNode extends EventEmitter<NodeEvents> {
     );
   }
 
+  /**
+   * Every heartbeat, each member rounds pass by is PINGed from here (the
+   * failure detector PINGs only the successor): an answer ends the passing by.
+   */
+  private askPassedBy(): void {
+    if (!this.running || !this.keeper) return;
+    for (const address of this.unreachableFromHere.keys()) {
+      void this.keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs).catch(() => undefined);
+    }
+  }
+
   private reachableAgain(address: Address): void {
     const since = this.unreachableFromHere.get(address);
     if (since === undefined) return;
@@ -922,17 +936,22 @@ export class RingNode extends EventEmitter<NodeEvents> {
     let removed = false;
     let localTries = 0;
     let homeTries = 0;
+    /** A server was passed by for want of a way to it: the round has not been everywhere. */
+    let passedBy = false;
     /** The server whose successor is next: this one, or an original passed by. */
     let after = view.self;
     for (;;) {
       let next = view.has(after) ? view.successor(after) : view.successor();
       if (next === undefined || (next === view.self && after !== view.self)) {
         // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
-        if (message.creator === view.self) this.dispatch(message, detachedConnection);
+        // Not when a server was passed by for want of a way to it, nor while leaving (this server's view is itself alone):
+        // the round has not been everywhere, and it is resent or its client told the outcome is unknown.
+        if (message.creator === view.self && !passedBy && !this.leaving) this.dispatch(message, detachedConnection);
         break;
       }
       // The round's creator is tried all the same: only it can end the round.
       if (this.unreachableFromHere.has(next) && next !== message.creator) {
+        passedBy = true;
         after = next;
         continue;
       }
@@ -985,8 +1004,10 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // here is broken: a one-way or lossy link); one they do not reach is suspected, and the failure detector
         // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
         // until it answers a PING from here.
-        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper) {
-          const othersReach = (await this.keeper.othersReach(next)) === 'yes';
+        // An original server is not asked after (it would get PING_REQ's PINGs): cut out as before.
+        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.modernPeers.has(next)) {
+          // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
+          const othersReach = (await this.keeper.othersReach(next)) !== 'no';
           if (!this.running) return;
           this.unreachableFrom(next, err as Error, othersReach);
           if (next === message.creator) {

@@ -23,7 +23,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { access, constants, mkdir, open, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { CoopError, isCoopError } from '../errors.js';
 import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
@@ -136,7 +136,10 @@ export class FileStaged implements Staged {
         written += bytesWritten;
       }
     } catch (err) {
-      throw await asStoreError(err, `${bytes.length} bytes of content being received (${written} written)`, this.path);
+      throw unwritable(
+        dirname(dirname(this.path)),
+        await asStoreError(err, `${bytes.length} bytes of content being received (${written} written)`, this.path),
+      );
     }
     this.size += bytes.length;
     this.sha1.update(bytes);
@@ -303,14 +306,24 @@ export class DiskPersistence implements Persistence {
     }
     // Issued together, so that LMDB commits them in one transaction rather than one each.
     // Without room, a damaged record stays on disk, dropped again at the next start.
-    await Promise.all([
-      ...damaged.map((name) => this.db.remove(name)),
-      // Records written before checksums are kept, and get one now.
-      ...unchecked.map(([name, value]) => this.db.put(name, { ...value, check: recordCheck(name, value) })),
-    ]).catch(async (err: unknown) => {
-      const error = await asStoreError(err, 'checking records at start', `data directory ${this.dir}`);
-      if (!isCoopError(error, 'NO_SPACE')) throw error;
-    });
+    const room =
+      damaged.length + unchecked.length === 0 ||
+      (await this.space.claim(0, 'checking records at start', this.freeingFloor).then(
+        () => true,
+        (err: unknown) => {
+          if (!isCoopError(err, 'NO_SPACE')) throw err;
+          return false;
+        },
+      ));
+    if (room)
+      await Promise.all([
+        ...damaged.map((name) => this.db.remove(name)),
+        // Records written before checksums are kept, and get one now.
+        ...unchecked.map(([name, value]) => this.db.put(name, { ...value, check: recordCheck(name, value) })),
+      ]).catch(async (err: unknown) => {
+        const error = await asStoreError(err, 'checking records at start', `data directory ${this.dir}`);
+        if (!isCoopError(error, 'NO_SPACE')) throw error;
+      });
     for (const file of await readdir(join(this.dir, 'blobs'))) {
       if (!referenced.has(file)) await rm(join(this.dir, 'blobs', file), { force: true });
     }
