@@ -483,12 +483,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
-    this.transport.close?.();
+    const closing = this.transport.close?.();
     this.http.close(() => undefined); // stops its deadline checks
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
     await this.dataDirLock?.release();
+    await closing;
   }
 
   private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {

@@ -14,8 +14,8 @@ export interface PeerTransport {
   send(to: Address, payload: string): Promise<void>;
   /** One message and its reply (our probes). */
   request(to: Address, payload: string, timeoutMs: number): Promise<string>;
-  /** Closes whatever connections it keeps. */
-  close?(): void;
+  /** Closes whatever connections it keeps (their peers given a moment to read what was sent). */
+  close?(): void | Promise<void>;
 }
 
 /**

@@ -34,6 +34,8 @@ export interface AckOptions {
 }
 
 export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+/** How long closing waits for peers to end their side of each stream. */
+const CLOSE_GRACE_MS = 2000;
 
 /** A message on its way: settled once acknowledged (or written, to a peer that does not acknowledge), or failed. */
 interface Outgoing {
@@ -87,11 +89,31 @@ export class PeerStreams {
     });
   }
 
-  close(): void {
+  /**
+   * Ends every stream and waits (at most `graceMs`) for the peers to end
+   * theirs. Destroying at once, with their acknowledgements unread, would
+   * make the kernel reset the connection, and a reset throws away what the
+   * peer has not read yet: the last messages, such as a leave.
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
     this.closed = true;
     clearInterval(this.checker);
-    for (const stream of this.streams.values()) stream.socket.destroy();
+    const streams = [...this.streams.values()];
     this.streams.clear();
+    await Promise.all(
+      streams.map(
+        ({ socket }) =>
+          new Promise<void>((resolve) => {
+            if (socket.destroyed) return resolve();
+            const timer = setTimeout(() => socket.destroy(), graceMs);
+            socket.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            socket.end();
+          }),
+      ),
+    );
   }
 
   private write(stream: Stream, message: Outgoing): void {
