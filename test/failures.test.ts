@@ -6,24 +6,9 @@ import { getDigest, getItem, getRing, putItem } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
 import { spawn } from 'node:child_process';
-import { killAll, startServer, WEBSERVER, type ServerProcess } from './processes.js';
-import { at } from './helpers.js';
+import { killAll, ringOf, WEBSERVER, type ServerProcess } from './processes.js';
 
 after(killAll);
-
-async function ringOf(t: { after(fn: () => Promise<void>): void }, size: number, options: string[]): Promise<ServerProcess[]> {
-  const servers: ServerProcess[] = [];
-  t.after(() => Promise.all(servers.map((server) => server.kill())).then(() => undefined));
-  for (let i = 0; i < size; i++) {
-    const join = servers.length > 0 ? at(servers.at(-1)!.address) : [];
-    servers.push(await startServer(['--listen', '127.0.0.1:0', ...options, ...join]));
-  }
-  const all = servers.map((server) => server.address);
-  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), {
-    what: 'the ring to form',
-  });
-  return servers;
-}
 
 /** Writes items at `server` until stopped; returns the names acknowledged. */
 function load(server: string): { stop(): Promise<string[]> } {

@@ -2,6 +2,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../src/util/wait.js';
+import { getRing } from '../src/client/client.js';
+import { sameCycle } from '../src/ring/ring.js';
+import { at } from './helpers.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/', import.meta.url));
 export const WEBSERVER = `${CLI}webserver.js`;
@@ -108,4 +111,23 @@ export async function cpuSeconds(pid: number): Promise<number> {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
   return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * A ring of `size` servers on 127.0.0.1, each joining the one started before
+ * it, with `options`; resolves once every view holds all of them. They are
+ * killed after the test.
+ */
+export async function ringOf(t: { after(fn: () => Promise<void>): void }, size: number, options: string[]): Promise<ServerProcess[]> {
+  const servers: ServerProcess[] = [];
+  t.after(() => Promise.all(servers.map((server) => server.kill())).then(() => undefined));
+  for (let i = 0; i < size; i++) {
+    const join = servers.length > 0 ? at(servers.at(-1)!.address) : [];
+    servers.push(await startServer(['--listen', '127.0.0.1:0', ...options, ...join]));
+  }
+  const all = servers.map((server) => server.address);
+  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), {
+    what: 'the ring to form',
+  });
+  return servers;
 }

@@ -12,31 +12,16 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getItem, getRing, putItem } from '../src/client/client.js';
 import { isCoopError } from '../src/errors.js';
-import { sameCycle } from '../src/ring/ring.js';
 import { waitFor } from '../src/util/wait.js';
-import { killAll, runClient, startServer, type ServerProcess } from './processes.js';
+import { killAll, ringOf, runClient, type ServerProcess } from './processes.js';
 import { createTestCluster } from '../src/node/cluster.js';
 import type { RingNode } from '../src/node/node.js';
 import { tcpTransport, type PeerTransport } from '../src/node/options.js';
-import { at, tempDir } from './helpers.js';
+import { tempDir } from './helpers.js';
 
 after(killAll);
 
 type T = { after(fn: () => Promise<void> | void): void; diagnostic(message: string): void };
-
-async function ringOf(t: T, size: number, options: string[]): Promise<ServerProcess[]> {
-  const servers: ServerProcess[] = [];
-  t.after(() => Promise.all(servers.map((server) => server.kill())).then(() => undefined));
-  for (let i = 0; i < size; i++) {
-    const join = servers.length > 0 ? at(servers.at(-1)!.address) : [];
-    servers.push(await startServer(['--listen', '127.0.0.1:0', ...options, ...join]));
-  }
-  const all = servers.map((server) => server.address);
-  await waitFor(async () => (await Promise.all(all.map((s) => getRing(s)))).every((view) => sameCycle(view, all)), {
-    what: 'the ring to form',
-  });
-  return servers;
-}
 
 interface Outcome {
   name: string;
