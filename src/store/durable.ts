@@ -62,12 +62,14 @@ function unwritable(dir: string, err: unknown): unknown {
   });
 }
 
-/** Device and inode of each path, to tell a path removed or replaced. */
-function identities(paths: readonly string[]): string[] {
-  return paths.map((path) => {
+/** Device and inode of a path, to tell it removed (undefined) or replaced. */
+function identityOf(path: string): string | undefined {
+  try {
     const info = statSync(path);
     return `${info.dev}:${info.ino}`;
-  });
+  } catch {
+    return undefined;
+  }
 }
 
 async function hashFile(path: string): Promise<string> {
@@ -175,8 +177,9 @@ export class DiskPersistence implements Persistence {
 
   /** Why the directory can no longer be used (removed or replaced while running); undefined while it can. */
   private lost: CoopError | undefined;
-  private readonly guarded: string[];
-  private readonly identity: string[];
+  /** Device and inode of the directory, its index and the files named by `guard`, as opened. */
+  private readonly identity = new Map<string, string | undefined>();
+  private readonly index: string;
 
   private constructor(
     private readonly dir: string,
@@ -184,8 +187,8 @@ export class DiskPersistence implements Persistence {
     guard: readonly string[],
     private readonly space: SpaceGuard,
   ) {
-    this.guarded = [dir, join(dir, 'index'), ...guard];
-    this.identity = identities(this.guarded);
+    this.index = join(dir, 'index');
+    for (const path of [dir, this.index, ...guard]) this.identity.set(path, identityOf(path));
   }
 
   /** Freeing writes (tombstones, removals) may use half the reserve, so a full server still takes deletes. */
@@ -255,24 +258,18 @@ export class DiskPersistence implements Persistence {
    * (a cheap look, for health checks and the periodic check).
    */
   async check(): Promise<void> {
-    this.checkIdentity();
+    this.checkIdentity([...this.identity.keys()]);
     for (const sub of ['index', 'blobs', 'staging']) await access(join(this.dir, sub), constants.W_OK);
   }
 
-  /** Throws STORE_UNAVAILABLE, for good, once the directory was removed or replaced. */
-  private checkIdentity(): void {
+  /** Throws STORE_UNAVAILABLE, for good, once one of `paths` was removed or replaced. */
+  private checkIdentity(paths: readonly string[]): void {
     if (this.lost) throw this.lost;
-    let now: string[] | undefined;
-    try {
-      now = identities(this.guarded);
-    } catch {
-      now = undefined;
-    }
-    const changed = this.guarded.filter((_, at) => now?.[at] !== this.identity[at]);
+    const changed = paths.filter((path) => identityOf(path) !== this.identity.get(path));
     if (changed.length === 0) return;
     this.lost = new CoopError(
       'STORE_UNAVAILABLE',
-      `data directory ${this.dir} was removed or replaced while this server ran (${changed.join(', ')} ${now ? 'changed' : 'gone'}): ` +
+      `data directory ${this.dir} was removed or replaced while this server ran (${changed.join(', ')} gone or changed): ` +
         'writes can no longer be kept',
     );
     throw this.lost;
@@ -355,8 +352,9 @@ export class DiskPersistence implements Persistence {
     } catch (err) {
       throw unwritable(this.dir, err);
     }
-    // Committed into a directory removed meanwhile is not kept: not acknowledged.
-    this.checkIdentity();
+    // Committed into a directory removed meanwhile is not kept: not acknowledged. One stat per write: the
+    // index, which LMDB writes into, goes with the directory; the lock file is looked at every second (check()).
+    this.checkIdentity([this.index]);
   }
 
   private async commit(name: string, meta: ItemMeta, body: Body): Promise<void> {
