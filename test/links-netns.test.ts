@@ -113,24 +113,7 @@ test(
     assert.ok(stream.length > 0, 'a holds a stream to b');
 
     // 1. Everything a sends on its established stream to b vanishes; the kernel takes it all the same.
-    network.inRouter(
-      'nft',
-      'add',
-      'rule',
-      'ip',
-      'coop',
-      'cut',
-      'ip',
-      'saddr',
-      a.ip,
-      'ip',
-      'daddr',
-      b.ip,
-      'tcp',
-      'sport',
-      `{ ${stream.join(', ')} }`,
-      'drop',
-    );
+    cutRule(network, 'ip', 'saddr', a.ip, 'ip', 'daddr', b.ip, 'tcp', 'sport', `{ ${stream.join(', ')} }`, 'drop');
     let written = 1;
     for (let i = 0; i < 8; i++) {
       const result = await put(a, `stream-${i}.txt`, `written while the stream was cut ${i}`);
@@ -140,7 +123,7 @@ test(
     assert.match(serverA.output(), new RegExp(`messages to ${bAddress.replaceAll('.', '\\.')} not acknowledged for [\\d.]+ s`));
 
     // 2. Everything a sends to b vanishes, new connections too: b is passed by.
-    network.inRouter('nft', 'add', 'rule', 'ip', 'coop', 'cut', 'ip', 'saddr', a.ip, 'ip', 'daddr', b.ip, 'drop');
+    cutRule(network, 'ip', 'saddr', a.ip, 'ip', 'daddr', b.ip, 'drop');
     for (let i = 0; i < 8; i++) {
       for (const host of [a, c]) {
         const result = await put(host, `oneway-${i}-${host.ip}.txt`, `written while a could not reach b ${i}`);
@@ -166,26 +149,13 @@ test(
 function lossyLink(network: Network, host: NetnsHost, percent: number): void {
   network.inRouter('nft', 'add', 'table', 'ip', 'coop');
   network.inRouter('nft', 'add', 'chain', 'ip', 'coop', 'cut', '{ type filter hook forward priority 0; }');
-  for (const way of ['saddr', 'daddr']) {
-    network.inRouter(
-      'nft',
-      'add',
-      'rule',
-      'ip',
-      'coop',
-      'cut',
-      'ip',
-      way,
-      host.ip,
-      'numgen',
-      'random',
-      'mod',
-      '100',
-      '<',
-      String(percent),
-      'drop',
-    );
-  }
+  for (const way of ['saddr', 'daddr'])
+    cutRule(network, 'ip', way, host.ip, 'numgen', 'random', 'mod', '100', '<', String(percent), 'drop');
+}
+
+/** Adds a rule to the router's chain `coop cut` (made by the test): what it matches and what it does. */
+function cutRule(network: Network, ...rule: string[]): void {
+  network.inRouter('nft', 'add', 'rule', 'ip', 'coop', 'cut', ...rule);
 }
 
 test(
