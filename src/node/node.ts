@@ -1005,7 +1005,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // here is broken: a one-way or lossy link); one they do not reach is suspected, and the failure detector
         // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
         // until it answers a PING from here.
-        // An original server is not asked after (it would get PING_REQ's PINGs): cut out as before.
+        // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
         if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.modernPeers.has(next)) {
           // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
           const othersReach = (await this.keeper.othersReach(next)) !== 'no';

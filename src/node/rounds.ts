@@ -64,7 +64,7 @@ export function baseRoundId(id: string): string {
  * One timer serves every waiting request, armed for the earliest deadline or
  * stall check: a timer of its own per request cost an allocation, a
  * timer-list insertion and a removal on every PUT, and kept the request
- * reachable through the timer list (issue 6). Deadlines are kept exactly: the
+ * reachable through the timer list. Deadlines are kept exactly: the
  * timer fires at the earliest one, and whatever is due then times out.
  * Requests are queued by their timeout, so each queue is in the order they
  * came; a firing looks only at the requests older than a stall interval

@@ -49,8 +49,10 @@ export interface DiskOptions {
   repaired?: ((aside: string, why: string) => void) | undefined;
 }
 
-/** Errors of the file system that mean the data directory cannot take writes (as opposed to a bug). */
-/** (A full disk is NO_SPACE instead: it passes once space is freed.) */
+/**
+ * Errors of the file system that mean the data directory cannot take writes
+ * (as opposed to a bug). A full disk is NO_SPACE instead: it passes once space is freed.
+ */
 const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'EIO', 'ENOTDIR']);
 
 /** The error a write gets when the directory cannot take it: STORE_UNAVAILABLE, naming the directory (for the log). */

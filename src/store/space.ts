@@ -99,7 +99,7 @@ export class SpaceGuard {
     }
   }
 
-  /** Free bytes as last known, less what was claimed since (for status and logs). */
+  /** Free bytes as last known, less what was claimed since (for the refusal's message). */
   get available(): number {
     return Math.max(0, this.free - this.claimed);
   }
@@ -107,7 +107,7 @@ export class SpaceGuard {
   private refresh(): Promise<void> {
     this.probing ??= (async () => {
       const started = this.now();
-      let claimedBefore = this.claimed;
+      const claimedBefore = this.claimed;
       try {
         this.free = await this.options.probe();
       } catch {
@@ -115,8 +115,7 @@ export class SpaceGuard {
         this.free = Infinity;
       }
       // What was claimed while asking is not in the answer yet; what was claimed before is, or soon will be.
-      claimedBefore = this.claimed - claimedBefore;
-      this.claimed = claimedBefore;
+      this.claimed -= claimedBefore;
       this.probedAt = started;
     })().finally(() => (this.probing = undefined));
     return this.probing;

@@ -34,6 +34,7 @@ export interface AckOptions {
 }
 
 export const DEFAULT_ACK_TIMEOUT_MS = 5000;
+const ignore = (): void => undefined;
 /** How long closing waits for peers to end their side of each stream. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -131,15 +132,14 @@ export class PeerStreams {
     message.tries++;
     const tracked = this.acking.has(stream.to);
     stream.window.write(message, this.now(), tracked);
+    const written = stream.batch.add(message.payload);
     // A tracked message is settled by its acknowledgement, or by the stream's end (lost()).
-    stream.batch.add(message.payload).then(
-      () => {
-        if (!tracked) message.resolve();
-      },
-      (err: Error) => {
-        if (!tracked) this.again(stream, message, err);
-      },
-    );
+    if (tracked) written.catch(ignore);
+    else
+      written.then(
+        () => message.resolve(),
+        (err: Error) => this.again(stream, message, err),
+      );
   }
 
   /** Once more on a fresh stream, unless it failed there already or the streams are closing. */
