@@ -197,7 +197,8 @@ test(
       },
       { timeoutMs: 30_000, what: 'every acknowledged write on every server' },
     );
-    for (const name of acknowledged.slice(-3)) {
+    // The same digest everywhere: each acknowledged write read at one server is on all of them.
+    for (const name of acknowledged) {
       const got = await runClient(['-get', name, '-i', b.ip, '-p', '4043', '--timeout', '10'], {}, b.wrap);
       assert.equal(got.status, 0, got.stderr);
     }

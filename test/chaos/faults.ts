@@ -141,6 +141,11 @@ async function main(): Promise<number> {
     results.push(await runScenario(scenario, { seconds, seed, say, logs }));
   }
   console.log(`\n${formatResults(results)}`);
+  // A run in which every scenario was skipped proved nothing: it does not pass.
+  if (results.every((result) => result.skipped !== undefined)) {
+    console.log('faults: NOTHING RAN (every scenario was skipped: see why above)');
+    return 1;
+  }
   const ok = results.every(passed);
   console.log(
     ok ? 'faults: PASS' : 'faults: FAIL (acknowledged writes lost, wrong answers, a server crashed, or a scenario could not run)',
