@@ -7,7 +7,7 @@
  */
 import { CoopError } from '../errors.js';
 import { isWildcard, parseHostPort, type HostPort } from '../protocol/address.js';
-import { resolveHost } from './joiner.js';
+import { resolveHost } from '../ring/joiner.js';
 
 /** The advertised host (an IP) and port (undefined: the bound one); undefined without `advertise`. */
 export async function advertisedAddress(

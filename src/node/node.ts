@@ -34,10 +34,10 @@ import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
-import { RingKeeper } from './keeper.js';
-import { joinRing, resolveHost, seedList, servesTls } from './joiner.js';
+import { RingKeeper } from '../ring/keeper.js';
+import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
-import { SeedGreeter } from './seed-greeter.js';
+import { SeedGreeter } from '../ring/seed-greeter.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
@@ -54,19 +54,19 @@ import {
   type PeerTransport,
   type ResolvedOptions,
 } from './options.js';
-import { createHttpFace } from './http-server.js';
+import { createHttpFace } from '../http/server.js';
 import { answerTo, PeerAuth } from '../security/peer-auth.js';
 import { AccessPolicy, accessOf } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
-import { createWebApp } from './web.js';
-import { fastGetFront, handToHttp } from '../transport/fast-get.js';
+import { createWebApp } from '../http/web.js';
+import { fastGetFront, handToHttp } from '../http/fast-get.js';
 import { localErrorCode, WarningGate } from '../transport/local-errors.js';
-import { handlers, type HandlerContext, type RoundMessage, type Waiting } from './handlers.js';
-import { baseRoundId, PendingRounds, SeenRounds } from './rounds.js';
-import { Uploads } from './uploads.js';
-import { AntiEntropy, pullItem } from './sync.js';
-import { pastAnOriginal } from './mixed.js';
+import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '../handlers/handlers.js';
+import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
+import { Uploads } from '../store/uploads.js';
+import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
+import { pastAnOriginal } from '../handlers/mixed.js';
 import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';

@@ -6,7 +6,7 @@ import { request, sendMessage, type TlsClientOptions } from '../transport/tcp.js
 import { PeerStreams, type AckOptions } from '../transport/streams.js';
 import { CoopError } from '../errors.js';
 import { answerTo, type PeerAuth } from '../security/peer-auth.js';
-import type { Traffic } from './web.js';
+import type { Traffic } from '../http/web.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
 export interface PeerTransport {

@@ -42,7 +42,7 @@ import fc from 'fast-check';
 import { createTestCluster, type TestCluster } from '../../src/node/cluster.js';
 import { putItem } from '../../src/client/client.js';
 import { parseAddress, type Address } from '../../src/protocol/address.js';
-import { recognize } from '../../src/protocol/simple-request.js';
+import { recognize } from '../../src/http/simple-request.js';
 import { nodeHttpRequests } from '../helpers.js';
 import { runFromCommandLine, type FuzzOptions } from './command.js';
 

@@ -1,0 +1,230 @@
+/**
+ * Failure detection, SWIM-style. Every heartbeat a server probes its
+ * successor: a PING that the process itself must answer (a paused process's
+ * kernel still accepts connections, so a bare CHECK cannot tell), or, for an
+ * original server, the original's CHECK. A refused connection means the
+ * process is gone: dead at once. No answer in time: a few other members are
+ * asked to probe it for us (PING_REQ); only if none reaches it is it
+ * suspected, and only a suspicion nobody refutes within the suspicion timeout
+ * makes it dead. PING and its answer carry the whole membership, so views
+ * converge and a suspected or cut-out server learns of it and refutes.
+ * Now and then a dead member is probed again, which is how a healed
+ * partition, or a server wrongly cut out, merges back. A probe that fails
+ * for this server's own reasons (out of descriptors: local-errors.ts) tells
+ * nothing about the target: no death, no suspicion from it.
+ *
+ * Local health (after Lifeguard): a server whose probes, direct and
+ * indirect, all went unanswered may be the one with the bad link; each new
+ * suspicion makes it wait one probe timeout longer for answers next time (up
+ * to a heartbeat), and each direct answer takes one back. On a lossy
+ * link a probe then outlasts TCP's retransmissions, instead of suspecting a
+ * healthy neighbour every few heartbeats.
+ */
+import type { Address } from '../protocol/address.js';
+import type { Log } from '../log/logger.js';
+import type { Member } from './membership.js';
+import type { RingView } from './ring.js';
+import { isCoopError } from '../errors.js';
+import { localErrorCode } from '../transport/local-errors.js';
+
+export interface ProbeOptions {
+  heartbeatMs: number;
+  /** How long a PING may take to be answered. */
+  probeTimeoutMs: number;
+  suspicionTimeoutMs: number;
+  /** How many members are asked to probe a silent one for us. */
+  indirectProbes?: number;
+  /** Every this many heartbeats, a dead member is probed again. */
+  reprobeEvery?: number;
+}
+
+export interface ProbeDeps {
+  view: RingView;
+  log: Log;
+  now(): number;
+  speaksExtensions(address: Address): boolean;
+  /** The original's CHECK: resolves when the connect succeeded. */
+  check(address: Address): Promise<void>;
+  /** PING: resolves with the member's view. */
+  ping(address: Address, timeoutMs: number): Promise<Member[]>;
+  /** PING_REQ through `helper`: whether it reached `target`. */
+  pingVia(helper: Address, target: Address, timeoutMs: number): Promise<boolean>;
+  /** Merges a view that came back; the node prints and announces what changed. */
+  absorb(members: Member[]): void;
+  /** The view changed here (a suspicion, a death): print and announce it. */
+  changed(): void;
+  /** These members were forgotten (the ring is the same; the entries that travel are fewer). */
+  forgotten?(addresses: Address[]): void;
+  /** This server declared `address` dead (for metrics). */
+  declaredDead?(address: Address): void;
+  /** A probe could not be sent for a reason of this server's own (`code`: EMFILE...): logged and counted, nothing concluded. */
+  localError?(code: string, what: string): void;
+}
+
+export class FailureDetector {
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private ticks = 0;
+  /** Probe timeouts are this many times longer than configured, less one (local health). */
+  private slowdown = 0;
+  private readonly asking = new Map<Address, Promise<'yes' | 'no' | 'unknown'>>();
+
+  constructor(
+    private readonly deps: ProbeDeps,
+    private readonly options: ProbeOptions,
+  ) {}
+
+  start(): void {
+    this.schedule();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      void this.tick()
+        .catch((err: unknown) => this.deps.log.error(`failure detection: ${(err as Error).stack ?? String(err)}`))
+        .finally(() => this.schedule());
+    }, this.options.heartbeatMs);
+  }
+
+  /** One heartbeat: probe the successor, expire suspicions, sometimes re-probe the dead. */
+  async tick(): Promise<void> {
+    const { view } = this.deps;
+    this.ticks++;
+    const target = view.successor();
+    if (target !== undefined) await this.probe(target);
+    if (this.stopped) return;
+    const expired = view.membership.expireSuspicions(this.deps.now(), this.options.suspicionTimeoutMs);
+    for (const address of expired) {
+      this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
+      this.deps.declaredDead?.(address);
+    }
+    if (expired.length > 0) this.deps.changed();
+    const forgotten = view.forget();
+    if (forgotten.length > 0) {
+      this.deps.log.info(`forgot ${forgotten.join(', ')}: dead or gone for longer than --forget-after`);
+      this.deps.forgotten?.(forgotten);
+    }
+    if (this.ticks % (this.options.reprobeEvery ?? 5) === 0) await this.reprobe();
+  }
+
+  private async probe(target: Address): Promise<void> {
+    const { deps } = this;
+    if (!deps.speaksExtensions(target)) {
+      try {
+        await deps.check(target);
+        deps.log.send(`CHECK to ${target}`, undefined, true);
+      } catch (err) {
+        if (!this.local(err, `CHECK to ${target}`)) this.dead(target, err);
+      }
+      return;
+    }
+    try {
+      const members = await deps.ping(target, this.probeTimeoutMs);
+      this.slowdown = Math.max(0, this.slowdown - 1);
+      deps.absorb(members);
+      return;
+    } catch (err) {
+      if (this.stopped || this.local(err, `PING to ${target}`)) return;
+      if (isCoopError(err, 'CONNECT_FAILED')) {
+        this.dead(target, err);
+        return;
+      }
+    }
+    if ((await this.othersReach(target)) !== 'no') return;
+    if (this.stopped) return;
+    // Only a new suspicion counts against this server's own health: a suspect that stays silent is the suspect's.
+    if (deps.view.membership.get(target)?.status === 'alive' && this.slowdown < MAX_SLOWDOWN && ++this.slowdown === 1) {
+      deps.log.info('probes from this server go unanswered: waiting longer for answers until they come again');
+    }
+    if (deps.view.suspect(target)) {
+      deps.log.warn(`${target} does not answer, nor to the others asked: suspected`);
+      deps.changed();
+    }
+  }
+
+  /** How long a probe waits for its answer now (local health): longer, but not past a heartbeat. */
+  get probeTimeoutMs(): number {
+    const { probeTimeoutMs, heartbeatMs } = this.options;
+    return Math.min(probeTimeoutMs * (1 + this.slowdown), Math.max(probeTimeoutMs, heartbeatMs));
+  }
+
+  /** Whether `err` is this server's own (then reported, and nothing is to be concluded from it). */
+  private local(err: unknown, what: string): boolean {
+    const code = localErrorCode(err);
+    if (code === undefined) return false;
+    this.deps.localError?.(code, what);
+    return true;
+  }
+
+  /**
+   * Whether other members reach `target` (PING_REQ through a few of them):
+   * what tells a member that is down from a link from here that is. Callers
+   * asking about one target at once share one set of probes.
+   */
+  othersReach(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+    let asked = this.asking.get(target);
+    if (asked === undefined) {
+      asked = this.reachedIndirectly(target).finally(() => this.asking.delete(target));
+      this.asking.set(target, asked);
+    }
+    return asked;
+  }
+
+  /** 'unknown' when some helper could not even be asked, for a reason of this server's own. */
+  private async reachedIndirectly(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+    const { deps } = this;
+    const helpers = shuffle(deps.view.members.filter((m) => m !== deps.view.self && m !== target && deps.speaksExtensions(m))).slice(
+      0,
+      this.options.indirectProbes ?? 3,
+    );
+    const answers = await Promise.all(
+      helpers.map((helper) =>
+        deps
+          .pingVia(helper, target, this.probeTimeoutMs * 2)
+          .catch((err: unknown) => (this.local(err, `PING_REQ to ${helper}`) ? 'unknown' : false)),
+      ),
+    );
+    if (answers.includes(true)) return 'yes';
+    return answers.includes('unknown') ? 'unknown' : 'no';
+  }
+
+  private dead(target: Address, err: unknown): void {
+    if (this.stopped) return;
+    this.deps.log.warn(`heartbeat to ${target} failed (${(err as Error).message}): removing it from the ring`);
+    if (this.deps.view.remove(target)) {
+      this.deps.declaredDead?.(target);
+      this.deps.changed();
+    }
+  }
+
+  /** Probes one dead member: if it answers, the views merge and it (or we) refute. */
+  private async reprobe(): Promise<void> {
+    const { deps } = this;
+    const dead = deps.view.membership.all().filter((m) => m.status === 'dead' && deps.speaksExtensions(m.address));
+    const target = shuffle(dead)[0];
+    if (!target) return;
+    try {
+      deps.absorb(await deps.ping(target.address, this.probeTimeoutMs));
+    } catch {
+      // Still gone.
+    }
+  }
+}
+
+/** Probe timeouts grow to at most this many times longer than configured, plus one (and never past a heartbeat). */
+const MAX_SLOWDOWN = 4;
+
+function shuffle<T>(items: T[]): T[] {
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}

@@ -1,0 +1,128 @@
+/**
+ * Large items arrive in parts (each one PUT or FORWARD_PUT with a `part`),
+ * in order, and are staged until the last part makes them whole. Memory stays
+ * bounded by one part: the bytes go straight to the store's staging area.
+ */
+import { CoopError } from '../errors.js';
+import type { Encoding, UploadPart } from '../protocol/messages.js';
+import type { ItemStore, Staged } from './items.js';
+import { compareVersions, type Version } from './version.js';
+
+interface Upload {
+  item: string;
+  version: Version;
+  encoding: Encoding | undefined;
+  size: number;
+  staged: Staged;
+  received: number;
+  touchedAt: number;
+}
+
+export class Uploads {
+  private readonly open = new Map<string, Upload>();
+  /** Uploads whose staging failed (no space): their later parts get the same error, not "out of order". */
+  private readonly failed = new Map<string, { error: unknown; touchedAt: number }>();
+
+  constructor(private readonly store: ItemStore) {}
+
+  /** The version of upload `key`, when its first part has arrived. */
+  versionOf(key: string): Version | undefined {
+    return this.open.get(key)?.version;
+  }
+
+  /**
+   * Takes one part. Resolves true when it was the last one and the item is now
+   * stored (if its version is the newest). Throws BAD_FIELD for a part out of order.
+   * A part taken already (its round was sent again, rounds.ts) is a no-op.
+   */
+  async receive(
+    key: string,
+    item: string,
+    version: Version,
+    encoding: Encoding | undefined,
+    part: UploadPart,
+    bytes: Buffer,
+    now: number,
+  ): Promise<boolean> {
+    let upload = this.open.get(key);
+    if (this.taken(upload, item, version, part, bytes.length)) return false;
+    const failed = this.failed.get(key);
+    if (failed && part.offset > 0) {
+      failed.touchedAt = now;
+      throw failed.error;
+    }
+    if (part.offset === 0) {
+      if (upload) await upload.staged.discard();
+      this.open.delete(key);
+      let staged: Staged;
+      try {
+        staged = await this.store.stage(part.size);
+      } catch (err) {
+        this.failed.set(key, { error: err, touchedAt: now });
+        throw err;
+      }
+      this.failed.delete(key);
+      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now };
+      this.open.set(key, upload);
+    }
+    if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
+      throw new CoopError('BAD_FIELD', `part at ${part.offset} of upload ${key} does not follow what was received`);
+    }
+    if (part.offset + bytes.length > part.size) throw new CoopError('BAD_FIELD', 'part runs past the upload size');
+    // Claim the range before writing, so a copy of this part arriving meanwhile is refused.
+    upload.received += bytes.length;
+    upload.touchedAt = now;
+    try {
+      await upload.staged.append(bytes);
+    } catch (err) {
+      this.open.delete(key);
+      this.failed.set(key, { error: err, touchedAt: now });
+      await upload.staged.discard();
+      throw err;
+    }
+    if (upload.received < upload.size) return false;
+    this.open.delete(key);
+    const meta = {
+      version: upload.version,
+      deleted: false,
+      encoding: upload.encoding,
+      size: upload.size,
+      storedAt: now,
+      hash: upload.staged.hash(),
+    };
+    await this.store.applyStaged(item, meta, upload.staged);
+    return true;
+  }
+
+  /** Whether this part of this version is here already: within what the open upload received, or the whole item is stored. */
+  private taken(upload: Upload | undefined, item: string, version: Version, part: UploadPart, length: number): boolean {
+    if (upload) {
+      const repeated = part.offset < upload.received && part.offset + length <= upload.received;
+      return repeated && upload.item === item && compareVersions(upload.version, version) === 0;
+    }
+    const held = this.store.head(item)?.version;
+    return held !== undefined && compareVersions(held, version) === 0;
+  }
+
+  /** Drops upload `key` and its staged bytes: it will not be completed (its writer was told NO_SPACE). */
+  async abandon(key: string): Promise<void> {
+    const upload = this.open.get(key);
+    this.open.delete(key);
+    await upload?.staged.discard();
+  }
+
+  /** Drops uploads that have not moved since `before`; their senders gave up. */
+  async expire(before: number): Promise<void> {
+    for (const [key, failed] of this.failed) if (failed.touchedAt < before) this.failed.delete(key);
+    for (const [key, upload] of this.open) {
+      if (upload.touchedAt < before) {
+        this.open.delete(key);
+        await upload.staged.discard();
+      }
+    }
+  }
+
+  async clear(): Promise<void> {
+    await this.expire(Infinity);
+  }
+}

@@ -1,0 +1,40 @@
+/** Ready HTTP answers: made once per stored version, only for small items, within a memory budget. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ItemStore } from '../../src/store/items.js';
+import { MemoryPersistence } from '../../src/store/memory.js';
+import { ReadyAnswers } from '../../src/http/ready.js';
+
+const NOW = 1_000_000;
+const version = (clock: number) => ({ clock, server: '127.0.0.1:4043' });
+
+test('an answer is made once per stored version, and made again when the item changes', async (t) => {
+  const store = await ItemStore.open(new MemoryPersistence());
+  t.after(() => store.close());
+  const ready = new ReadyAnswers({ itemBytes: 100, totalBytes: 1000 });
+  await store.apply('a.txt', { version: version(1), content: 'first' }, NOW);
+  const first = ready.get(store, 'a.txt');
+  assert.equal(first?.body, 'first');
+  assert.match(first.head, /^HTTP\/1\.1 200 OK\r\ncontent-type: text\/plain; charset=utf-8\r\n.*content-length: 5\r\n$/s);
+  assert.equal(ready.get(store, 'a.txt'), first, 'the same answer while the version holds');
+  await store.apply('a.txt', { version: version(2), content: 'second!' }, NOW);
+  assert.equal(ready.get(store, 'a.txt')?.body, 'second!', 'never a stale answer');
+  await store.apply('a.txt', { version: version(3), deleted: true, content: '' }, NOW);
+  assert.equal(ready.get(store, 'a.txt'), undefined, 'no answer for a deleted item');
+});
+
+test('items over the size limit get no answer, and the oldest answers go once the budget is spent', async (t) => {
+  const store = await ItemStore.open(new MemoryPersistence());
+  t.after(() => store.close());
+  const ready = new ReadyAnswers({ itemBytes: 10, totalBytes: 15 });
+  await store.apply('big.txt', { version: version(1), content: 'x'.repeat(11) }, NOW);
+  await store.apply('a.txt', { version: version(1), content: 'aaaaaaaa' }, NOW);
+  await store.apply('b.txt', { version: version(1), content: 'bbbbbbbb' }, NOW);
+  assert.equal(ready.get(store, 'big.txt'), undefined);
+  const a = ready.get(store, 'a.txt');
+  const b = ready.get(store, 'b.txt');
+  assert.equal(ready.get(store, 'b.txt'), b, 'the newest is kept');
+  const again = ready.get(store, 'a.txt');
+  assert.notEqual(again, a, '16 bytes are over the budget of 15: the older answer was dropped and is made again');
+  assert.deepEqual(again?.headers, a?.headers);
+});

@@ -1,0 +1,91 @@
+/**
+ * A real network partition: four servers on four hosts (Linux network
+ * namespaces this test creates, joined through a router namespace), cut 2 + 2
+ * by blackhole rules in the router, then healed. Runs as root where `ip netns`
+ * works; elsewhere it is skipped with the reason.
+ */
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { waitFor } from '../../src/util/wait.js';
+import { createNetwork, netnsUnavailable, ringSeenFrom, ringsOfSize, type Network, type NetnsHost } from '../netns.js';
+import { killAll, runClient, startServer, type ServerProcess } from '../processes.js';
+
+/** Drops every packet between the two sides, silently, as a broken network does. */
+function setPartition(network: Network, cut: boolean, sideA: NetnsHost[], sideB: NetnsHost[]): void {
+  for (const a of sideA) {
+    for (const b of sideB) {
+      for (const [from, to] of [
+        [a, b],
+        [b, a],
+      ] as const) {
+        network.inRouter('ip', 'rule', cut ? 'add' : 'del', 'from', `${from.ip}/32`, 'to', `${to.ip}/32`, 'blackhole');
+      }
+    }
+  }
+}
+
+const reason = netnsUnavailable();
+
+test(
+  'a partition between network namespaces: two rings while cut, one ring with identical data after healing',
+  { skip: reason },
+  async () => {
+    const network = createNetwork({ subnet: '10.77', count: 4 });
+    after(async () => {
+      await killAll();
+      network.destroy();
+    });
+    const { hosts } = network;
+    const options = ['--heartbeat', '0.3', '--suspicion-timeout', '1', '--sync-interval', '0.5', '--memory'];
+    const servers: ServerProcess[] = [];
+    for (const host of hosts) {
+      const join = servers.length > 0 ? ['-i', hosts[0]!.ip, '-p', '4043'] : [];
+      servers.push(await startServer(['--listen', `${host.ip}:4043`, ...options, ...join], {}, undefined, host.wrap));
+    }
+    const put = async (host: NetnsHost, name: string, content: string) => {
+      const dir = mkdtempSync(join(tmpdir(), 'coop-netns-'));
+      const file = join(dir, name);
+      writeFileSync(file, content);
+      const run = await runClient(['-put', file, '-i', host.ip, '-p', '4043'], {}, host.wrap);
+      rmSync(dir, { recursive: true, force: true });
+      assert.equal(run.status, 0, run.stderr);
+    };
+    const get = async (host: NetnsHost, name: string) =>
+      (await runClient(['-get', name, '-i', host.ip, '-p', '4043'], {}, host.wrap)).stdout.toString();
+
+    await waitFor(() => ringsOfSize(hosts, 4), {
+      timeoutMs: 15_000,
+      what: 'a ring of four hosts',
+    });
+
+    const [h1, h2, h3, h4] = hosts as [NetnsHost, NetnsHost, NetnsHost, NetnsHost];
+    setPartition(network, true, [h1, h2], [h3, h4]);
+    await waitFor(() => ringsOfSize(hosts, 2), {
+      timeoutMs: 15_000,
+      what: 'two rings of two',
+    });
+    assert.deepEqual(new Set(await ringSeenFrom(h1)), new Set([h1.ip + ':4043', h2.ip + ':4043']));
+    await put(h1, 'west.txt', 'written in the west');
+    await put(h4, 'east.txt', 'written in the east');
+
+    setPartition(network, false, [h1, h2], [h3, h4]);
+    await waitFor(() => ringsOfSize(hosts, 4), {
+      timeoutMs: 20_000,
+      what: 'one ring of four again',
+    });
+    await waitFor(
+      async () => (await get(h3, 'west.txt')) === 'written in the west' && (await get(h2, 'east.txt')) === 'written in the east',
+      {
+        timeoutMs: 15_000,
+        what: 'the data of both sides everywhere',
+      },
+    );
+    for (const host of hosts) {
+      assert.equal(await get(host, 'west.txt'), 'written in the west');
+      assert.equal(await get(host, 'east.txt'), 'written in the east');
+    }
+  },
+);
