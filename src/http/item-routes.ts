@@ -10,6 +10,7 @@ import { checkItemName } from '../protocol/names.js';
 import type { Message, Reply } from '../protocol/messages.js';
 import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
 import type { ItemStore } from '../store/items.js';
+import { readLocal } from '../store/local-read.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { notFoundPage } from './pages.js';
 import { itemHeaders } from './ready.js';
@@ -91,11 +92,11 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
   const getLatency = deps.metrics.latency.labels({ type: 'GET' });
 
   const get = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
-    // A small item held here is served straight from the store (the same answer a GET gives, without
-    // encoding it for the wire and back); anything else asks through the handlers.
-    const held = deps.store().head(name);
-    const started = held ? performance.now() : 0;
-    const local = held && !held.deleted && held.size <= PART_BYTES ? await deps.store().get(name) : undefined;
+    // An item held here that one part carries is served straight from the store (the same answer a GET
+    // gives, without encoding it for the wire and back); anything else asks through the handlers, by parts.
+    const started = performance.now();
+    const read = readLocal(deps.store(), name, PART_BYTES);
+    const local = read.kind === 'whole' ? read : read.kind === 'from-disk' ? await deps.store().get(name) : undefined;
     if (local) {
       getOk.inc();
       getLatency.observe((performance.now() - started) / 1000);
