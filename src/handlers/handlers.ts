@@ -36,6 +36,7 @@ import { isFound, PART_BYTES } from '../client/client.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
+import { readLocal } from '../store/local-read.js';
 import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
@@ -137,9 +138,10 @@ function missReply(item: string, plain: boolean | undefined): Reply {
 }
 
 /**
- * Answers a GET from this server's own copy; false when it has none to give.
- * A whole item whose content is at hand is answered at once (true, no
- * promise); a part or a copy on disk resolves once answered.
+ * Answers a GET from this server's own copy (store/local-read.ts decides how);
+ * false when it has none to give. A whole item whose content is at hand is
+ * answered at once (true, no promise); a part or a copy on disk resolves once
+ * answered.
  */
 function serveLocal(
   ctx: HandlerContext,
@@ -148,30 +150,46 @@ function serveLocal(
   part: RangeRequest | undefined,
   plain: boolean | undefined,
 ): boolean | Promise<boolean> {
-  const meta = ctx.store.head(item);
-  if (!meta || meta.deleted) return false;
-  const version = meta.version;
-  if (part) return serveRange(ctx, connection, item, meta, part);
-  if (meta.size > ctx.wholeLimit) {
-    const message = `${item} is ${meta.size} bytes, more than one reply carries: fetch it in parts (webclient does)`;
-    ctx.reply(connection, errorReply('TOO_LARGE', message));
-    return true;
+  const read = readLocal(ctx.store, item, ctx.wholeLimit, part);
+  switch (read.kind) {
+    case 'absent':
+      return false;
+    case 'range':
+      return serveRange(ctx, connection, item, read.meta, read.part);
+    case 'too-large':
+      ctx.reply(connection, tooLargeReply(item, read.meta.size));
+      return true;
+    case 'whole':
+      ctx.reply(connection, wholeReply(item, read.meta, read.content, plain));
+      return true;
+    case 'from-disk': {
+      const { meta } = read;
+      return ctx.store.get(item).then((held) => {
+        if (!held) return false;
+        ctx.reply(connection, wholeReply(item, meta, held.content, plain));
+        return true;
+      });
+    }
   }
-  const content = ctx.store.contentAtHand(item);
-  if (content !== undefined) {
-    ctx.reply(connection, lookupReply({ item, content, encoding: meta.encoding, found: true, version }, plain));
-    return true;
-  }
-  return ctx.store.get(item).then((held) => {
-    if (!held) return false;
-    ctx.reply(connection, lookupReply({ item, content: held.content, encoding: meta.encoding, found: true, version }, plain));
-    return true;
-  });
+}
+
+/** A whole item's answer, in the form its reader asked in. */
+function wholeReply(item: string, meta: ItemMeta, content: string, plain: boolean | undefined): Reply {
+  return lookupReply({ item, content, encoding: meta.encoding, found: true, version: meta.version }, plain);
+}
+
+/** One reply carries at most one part of an item, whatever length its reader asked for. */
+function replyLength(part: RangeRequest): number {
+  return Math.min(part.length, PART_BYTES);
+}
+
+/** The answer to a whole GET of an item larger than one reply carries. */
+function tooLargeReply(item: string, size: number | undefined): Reply {
+  return errorReply('TOO_LARGE', `${item} is ${size ?? 'too many'} bytes, more than one reply carries: fetch it in parts (webclient does)`);
 }
 
 async function serveRange(ctx: HandlerContext, connection: Connection, item: string, meta: ItemMeta, part: RangeRequest): Promise<boolean> {
-  const length = Math.min(part.length, PART_BYTES);
-  const content = (await ctx.store.readRange(item, part.offset, length)).toString('base64');
+  const content = (await ctx.store.readRange(item, part.offset, replyLength(part))).toString('base64');
   const data = { item, content, encoding: meta.encoding, found: true, version: meta.version, size: meta.size, offset: part.offset };
   ctx.reply(connection, { type: 'GET', data });
   return true;
@@ -209,12 +227,11 @@ async function lookUp(message: GetMessage, connection: Connection, ctx: HandlerC
 async function answerFromHolder(ctx: HandlerContext, waiting: Waiting, holder: Address, size: number | undefined): Promise<void> {
   const { item, part } = waiting;
   if (!part) {
-    const message = `${item} is ${size ?? 'too many'} bytes, more than one reply carries: fetch it in parts (webclient does)`;
-    ctx.reply(waiting.connection, errorReply('TOO_LARGE', message));
+    ctx.reply(waiting.connection, tooLargeReply(item, size));
     return;
   }
   try {
-    const data = await ctx.readFrom(holder, item, { offset: part.offset, length: Math.min(part.length, PART_BYTES) });
+    const data = await ctx.readFrom(holder, item, { offset: part.offset, length: replyLength(part) });
     ctx.reply(waiting.connection, { type: 'GET', data: { ...data, item } });
   } catch (err) {
     ctx.log.warn(`could not read ${JSON.stringify(item)} from ${holder} for a client: ${(err as Error).message}`);
@@ -225,8 +242,7 @@ async function answerFromHolder(ctx: HandlerContext, waiting: Waiting, holder: A
 /** The range a reader asked for, cut from a whole content that travelled in a lookup. */
 function travelledRange(data: LookupData, part: RangeRequest): LookupData {
   const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
-  const length = Math.min(part.length, PART_BYTES);
-  const content = bytes.subarray(part.offset, part.offset + length).toString('base64');
+  const content = bytes.subarray(part.offset, part.offset + replyLength(part)).toString('base64');
   return { item: data.item, content, encoding: data.encoding, found: true, version: data.version, size: bytes.length, offset: part.offset };
 }
 

@@ -1,10 +1,10 @@
 /**
- * The fast path in front of node:http (issue 6). For a keep-alive GET of a
- * small item, node:http's own work per request (parser callbacks, request and
- * response objects, header handling) costs more than the rest of ours, so an
- * HTTP connection first meets this front. While the bytes at hand start with
- * a complete simple request (protocol/simple-request.ts) that the web app has
- * a ready answer for, the front writes that answer itself, with the lines
+ * The fast path in front of node:http: for a keep-alive GET of a small item,
+ * node:http's own work per request (parser callbacks, request and response
+ * objects, header handling) costs more than the rest of ours. So an HTTP
+ * connection first meets this front. While the bytes at hand start with a
+ * complete simple request (simple-request.ts) that has a ready answer
+ * (ready-route.ts), the front writes that answer itself, with the lines
  * node:http would add (Date, Connection, Keep-Alive), in order when requests
  * are pipelined. At the first request that is anything else it stops for
  * good: it puts every unconsumed byte back and hands the socket to node:http
@@ -17,12 +17,12 @@
  * node:http adds) after one, as node:http does between requests; a request
  * head still incomplete after headersTimeout gets node's 408 and the
  * connection is closed (checked as bytes arrive, like the JSON deadline in
- * tcp.ts; silence is the timeouts'), so a slow head can take this time in
- * the front and at most once more in node:http; at maxRequestsPerSocket the
- * last answer says `Connection: close` and the connection is ended (node:http
- * would keep it open and answer 503 to further requests). When the socket's
- * buffer is full (write returned false), reading stops until 'drain'. TLS
- * sockets go through the front the same way.
+ * transport/tcp.ts; silence is the timeouts'), so a slow head can take this
+ * time in the front and at most once more in node:http; at
+ * maxRequestsPerSocket the last answer says `Connection: close` and the
+ * connection is ended (node:http would keep it open and answer 503 to further
+ * requests). When the socket's buffer is full (write returned false), reading
+ * stops until 'drain'. TLS sockets go through the front the same way.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';

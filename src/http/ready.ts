@@ -1,12 +1,13 @@
 /**
- * Ready-made HTTP answers for the small items a server holds (issue 6): the
- * headers (type, ETag, Last-Modified, length) and the body are made once per
- * stored version, so a keep-alive GET of a small item costs a lookup and one
- * write. An answer is kept with the store entry it was made from; every write
+ * Ready-made HTTP answers for the small items a server holds: the headers
+ * (type, ETag, Last-Modified, length) and the body are made once per stored
+ * version, so a keep-alive GET of a small item costs a lookup and one write.
+ * An answer is kept with the store entry it was made from; every write
  * replaces that entry, so a stale answer is never served, only made again.
  */
 import mime from 'mime-types';
 import type { ItemMeta, ItemStore } from '../store/items.js';
+import { readLocal } from '../store/local-read.js';
 
 export function contentType(name: string): string {
   const type = mime.lookup(name) || 'application/octet-stream';
@@ -59,14 +60,17 @@ export class ReadyAnswers {
 
   constructor(private readonly limits: ReadyLimits = { itemBytes: 64 * 1024, totalBytes: 8 * 1024 * 1024 }) {}
 
-  /** The answer for a live, small item kept inline; undefined for anything else. */
+  /**
+   * The answer for an item read whole from content at hand (store/local-read.ts),
+   * no larger than the limit; undefined for anything else. A kept answer is
+   * checked first: made from the entry held now, it stands for the same read.
+   */
   get(store: ItemStore, name: string): ReadyAnswer | undefined {
-    const meta = store.head(name);
-    if (!meta || meta.deleted || meta.size > this.limits.itemBytes) return undefined;
     const kept = this.answers.get(name);
-    if (kept?.meta === meta) return kept;
-    const content = store.contentAtHand(name);
-    if (content === undefined) return undefined;
+    if (kept !== undefined && kept.meta === store.head(name)) return kept;
+    const read = readLocal(store, name, this.limits.itemBytes);
+    if (read.kind !== 'whole') return undefined;
+    const { meta, content } = read;
     const headers = [...itemHeaders(name, meta.hash, meta.version.clock), 'content-length', String(meta.size)];
     const body = meta.encoding === 'base64' ? Buffer.from(content, 'base64') : content;
     const answer: ReadyAnswer = { meta, headers, head: headOf(headers), body };

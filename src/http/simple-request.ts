@@ -1,9 +1,9 @@
 /**
  * A strict recognizer of the simplest HTTP/1.1 requests, for the fast path in
- * front of node:http (transport/fast-get.ts, issue 6): `GET` or `HEAD` of an
- * origin-form target, `HTTP/1.1`, exactly one Host header, a few harmless
- * others, and nothing that asks for more than a plain answer (no body, no
- * conditions, ranges, credentials, upgrade, expectation, or closing).
+ * front of node:http (fast-get.ts): `GET` or `HEAD` of an origin-form target,
+ * `HTTP/1.1`, exactly one Host header, a few harmless others, and nothing that
+ * asks for more than a plain answer (no body, no conditions, ranges,
+ * credentials, upgrade, expectation, or closing).
  *
  * It is a strict subset of what node's parser (llhttp, strict mode) takes:
  * CRLF line ends only (no bare CR or LF), no NUL or other control bytes, no

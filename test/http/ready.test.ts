@@ -38,3 +38,15 @@ test('items over the size limit get no answer, and the oldest answers go once th
   assert.notEqual(again, a, '16 bytes are over the budget of 15: the older answer was dropped and is made again');
   assert.deepEqual(again?.headers, a?.headers);
 });
+
+test('an item whose content is on disk gets no answer: ready answers are made only from content at hand', async (t) => {
+  const store = await ItemStore.open(new MemoryPersistence());
+  t.after(() => store.close());
+  const ready = new ReadyAnswers({ itemBytes: 100, totalBytes: 1000 });
+  const staged = await store.stage();
+  await staged.append(Buffer.from('on disk'));
+  const meta = { version: version(1), deleted: false, size: 7, storedAt: NOW, hash: staged.hash() };
+  await store.applyStaged('c.txt', meta, staged);
+  assert.equal((await store.get('c.txt'))?.content, 'on disk', 'the premise: held and readable');
+  assert.equal(ready.get(store, 'c.txt'), undefined);
+});

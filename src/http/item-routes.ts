@@ -1,0 +1,212 @@
+/**
+ * GET, HEAD, PUT and DELETE of /NAME: through the same handlers as the JSON
+ * requests (`ask`), with content types, strong ETags, 304s, ranges, and
+ * bodies streamed part by part, so a large item never sits whole in memory.
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { sha1 } from '../store/hash.js';
+import { checkItemName } from '../protocol/names.js';
+import type { Message, Reply } from '../protocol/messages.js';
+import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
+import type { ItemStore } from '../store/items.js';
+import { readLocal } from '../store/local-read.js';
+import type { NodeMetrics } from '../node/metrics.js';
+import { notFoundPage } from './pages.js';
+import { itemHeaders } from './ready.js';
+import type { ReadyRoute } from './ready-route.js';
+import { expect, HttpError } from './http-error.js';
+
+export interface ItemDeps {
+  /** A request through the same handlers as the JSON protocol. */
+  ask(message: Message): Promise<Reply>;
+  store(): ItemStore;
+  metrics: NodeMetrics;
+  /** Largest body taken whole when its length is not announced. */
+  maxBodyBytes: number;
+}
+
+export interface ItemRoutes {
+  get(req: IncomingMessage, res: ServerResponse, name: string): Promise<void>;
+  put(req: IncomingMessage, res: ServerResponse, name: string): Promise<void>;
+  delete(res: ServerResponse, name: string): Promise<void>;
+}
+
+/** The item a request path names ("/" is index.html), percent-decoded and checked. */
+export function itemName(path: string): string {
+  let decoded: string;
+  try {
+    decoded = decodeURIComponent(path.slice(1));
+  } catch {
+    throw new HttpError(400, 'the path is not valid percent-encoding');
+  }
+  try {
+    return checkItemName(decoded === '' ? 'index.html' : decoded);
+  } catch (err) {
+    throw new HttpError(400, (err as Error).message);
+  }
+}
+
+/** `bytes=a-b`, `bytes=a-` or `bytes=-n` of a `size`-byte item; undefined when unsatisfiable. */
+export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!match || (match[1] === '' && match[2] === '')) return undefined;
+  let start: number;
+  let end: number;
+  if (match[1] === '') {
+    start = Math.max(0, size - Number(match[2]));
+    end = size - 1;
+  } else {
+    start = Number(match[1]);
+    end = match[2] === '' ? size - 1 : Math.min(Number(match[2]), size - 1);
+  }
+  return start <= end && start < size ? { start, end } : undefined;
+}
+
+function write(res: ServerResponse, bytes: Buffer): Promise<void> | void {
+  if (res.write(bytes)) return;
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new HttpError(413, `bodies without a Content-Length are taken up to ${limit} bytes`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
+  const getOk = deps.metrics.requests.labels({ type: 'GET', outcome: 'ok' });
+  const getLatency = deps.metrics.latency.labels({ type: 'GET' });
+
+  const get = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
+    // An item held here that one part carries is served straight from the store (the same answer a GET
+    // gives, without encoding it for the wire and back); anything else asks through the handlers, by parts.
+    const started = performance.now();
+    const read = readLocal(deps.store(), name, PART_BYTES);
+    const local = read.kind === 'whole' ? read : read.kind === 'from-disk' ? await deps.store().get(name) : undefined;
+    if (local) {
+      getOk.inc();
+      getLatency.observe((performance.now() - started) / 1000);
+      if (req.url !== undefined) ready.remember(req.url, name);
+    }
+    const first = local
+      ? { item: name, content: '', found: true, version: local.meta.version, size: local.meta.size, offset: 0 }
+      : expect(await deps.ask({ type: 'GET', data: name, part: { offset: 0, length: PART_BYTES } }), 'GET').data;
+    if (!isFound(first)) {
+      res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+      res.end(req.method === 'HEAD' ? undefined : notFoundPage(name));
+      return;
+    }
+    const size = first.size ?? 0;
+    const firstBytes = local
+      ? Buffer.from(local.content, local.meta.encoding === 'base64' ? 'base64' : 'utf8')
+      : Buffer.from(first.content, 'base64');
+    const meta = deps.store().head(name);
+    const hash = meta && !meta.deleted && meta.size === size ? meta.hash : size === firstBytes.length ? sha1(firstBytes) : undefined;
+    const headers = itemHeaders(name, hash, first.version?.clock);
+    if (hash && req.headers['if-none-match']?.split(',').some((tag) => tag.trim() === `"${hash}"` || tag.trim() === '*')) {
+      res.writeHead(304, headers);
+      res.end();
+      return;
+    }
+    let start = 0;
+    let end = size - 1;
+    let status = 200;
+    if (req.headers.range) {
+      const range = parseRange(req.headers.range, size);
+      if (!range) {
+        res.writeHead(416, { 'content-range': `bytes */${size}` });
+        res.end();
+        return;
+      }
+      ({ start, end } = range);
+      status = 206;
+      headers.push('content-range', `bytes ${start}-${end}/${size}`);
+    }
+    headers.push('content-length', String(Math.max(0, end - start + 1)));
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || size === 0) {
+      res.end();
+      return;
+    }
+    if (end < firstBytes.length) {
+      // All of it is at hand: one end() call, no per-part loop.
+      res.end(firstBytes.subarray(start, end + 1));
+      return;
+    }
+    // Part by part: a large item never sits whole in memory.
+    for (let offset = start; offset <= end && !res.destroyed;) {
+      const length = Math.min(PART_BYTES, end - offset + 1);
+      const bytes =
+        offset === 0 && firstBytes.length >= length
+          ? firstBytes.subarray(0, length)
+          : Buffer.from(expect(await deps.ask({ type: 'GET', data: name, part: { offset, length } }), 'GET').data.content, 'base64');
+      if (bytes.length === 0) break;
+      await write(res, bytes);
+      offset += bytes.length;
+    }
+    res.end();
+  };
+
+  const put = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
+    const existed = deps.store().head(name)?.deleted === false;
+    const announced = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+    if (announced === undefined || announced <= PART_BYTES) {
+      const { content, encoding } = encodeContent(await readBody(req, Math.min(deps.maxBodyBytes, announced ?? Infinity)));
+      expect(await deps.ask({ type: 'PUT', data: { item: name, content, encoding } }), 'PUT');
+    } else {
+      const upload = randomBytes(8).toString('hex');
+      let offset = 0;
+      let pending: Buffer[] = [];
+      let pendingSize = 0;
+      const flush = async (): Promise<void> => {
+        const bytes = Buffer.concat(pending, pendingSize);
+        pending = [];
+        pendingSize = 0;
+        const part = { upload, offset, size: announced };
+        expect(await deps.ask({ type: 'PUT', data: { item: name, content: bytes.toString('base64'), encoding: 'base64', part } }), 'PUT');
+        offset += bytes.length;
+      };
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        pending.push(chunk);
+        pendingSize += chunk.length;
+        while (pendingSize >= PART_BYTES) {
+          const all = Buffer.concat(pending, pendingSize);
+          pending = [all.subarray(0, PART_BYTES)];
+          pendingSize = PART_BYTES;
+          const rest = all.subarray(PART_BYTES);
+          await flush();
+          if (rest.length > 0) {
+            pending = [rest];
+            pendingSize = rest.length;
+          }
+        }
+      }
+      if (pendingSize > 0) await flush();
+      if (offset !== announced) throw new HttpError(400, `the body had ${offset} bytes, not the ${announced} announced`);
+    }
+    res.writeHead(existed ? 204 : 201, existed ? {} : { location: `/${encodeURIComponent(name)}` });
+    res.end();
+  };
+
+  const remove = async (res: ServerResponse, name: string): Promise<void> => {
+    expect(await deps.ask({ type: 'DELETE', data: name }), 'DELETE');
+    res.writeHead(204);
+    res.end();
+  };
+
+  return { get, put, delete: remove };
+}
