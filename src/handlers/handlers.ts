@@ -32,7 +32,7 @@ import {
   type RingReply,
   type UpdateMessage,
 } from '../protocol/messages.js';
-import { isFound, PART_BYTES } from '../client/client.js';
+import { isFound, PART_BYTES } from '../protocol/content.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';

@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isCoopError, type ErrorCode } from '../errors.js';
 import { checkItemName } from '../protocol/names.js';
 import { httpStatusOf, type Message, type Reply } from '../protocol/messages.js';
-import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
+import { encodeContent, isFound, PART_BYTES } from '../protocol/content.js';
 import type { ItemStore } from '../store/items.js';
 import type { Log } from '../log/logger.js';
 import type { NodeMetrics } from '../node/metrics.js';

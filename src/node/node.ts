@@ -60,7 +60,7 @@ import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
 import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
 import { pastAnOriginal } from '../handlers/mixed.js';
-import { ask, type ClientOptions } from '../client/client.js';
+import { ask, type ClientOptions } from '../transport/ask.js';
 
 export { DEFAULTS, type NodeEvents, type NodeOptions } from './options.js';
 export { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
