@@ -32,7 +32,7 @@ import { DiskPersistence } from '../store/durable.js';
 import { DataDirLock, describeHolder } from '../store/lock.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { TcpListener, type Connection } from '../transport/tcp.js';
+import { TcpListener, type Connection } from '../transport/listener.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from '../ring/keeper.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';

@@ -5,7 +5,7 @@
 import { CoopError, isCoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
 import { decodeReply, encodeMessage, type Message, type Reply, type ReplyType } from '../protocol/messages.js';
-import { request, type TlsClientOptions } from './tcp.js';
+import { request, type TlsClientOptions } from './dial.js';
 
 export interface ClientOptions {
   timeoutMs?: number;

@@ -1,7 +1,7 @@
 /** How peer messages leave a server: a connection per message, or a persistent stream per peer. */
 import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
-import { request, sendMessage, type TlsClientOptions } from './tcp.js';
+import { request, sendMessage, type TlsClientOptions } from './dial.js';
 import { PeerStreams, type AckOptions } from './streams.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
