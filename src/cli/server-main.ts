@@ -6,7 +6,7 @@ import { formatAddress } from '../protocol/address.js';
 import { createLogger, surviveClosedStandardStreams, type LogFormat } from '../log/logger.js';
 import { RingNode, DEFAULTS, type NodeOptions } from '../node/node.js';
 import { isCoopError } from '../errors.js';
-import { isCommitFailure } from '../store/durable.js';
+import { isCommitFailure } from '../store/disk-errors.js';
 import * as parse from './options.js';
 import { settleExclusiveOptions } from './exclusive.js';
 import { VERSION } from '../version.js';
