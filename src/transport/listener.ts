@@ -214,8 +214,8 @@ export class TcpListener {
       // A closed socket stays reachable for a while from Node's own bookkeeping (its
       // finished write and shutdown requests), so every young-generation collection
       // until then copies it, and everything its listeners hold (framer, connection,
-      // closures). Dropped now, they die young: a third less copied per collection
-      // under load (issue 6). Nothing is emitted after 'close'; should an error come
+      // closures). Dropped now, they die young and are not copied again under load.
+      // Nothing is emitted after 'close'; should an error come
       // all the same, a listener that holds nothing is there for it.
       socket.removeAllListeners();
       socket.on('error', ignore);
@@ -253,7 +253,7 @@ export class TcpListener {
           socket.unshift(chunk);
           // HTTP answers in several writes on a kept-alive connection: none may wait for an
           // acknowledgement. A JSON reply is one write and the end, which the kernel sends at
-          // once, so JSON connections are spared the system call (issue 6).
+          // once, so JSON connections are spared the system call.
           socket.setNoDelay(true);
           this.handlers.onOtherProtocol(socket);
           return;
