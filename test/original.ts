@@ -13,7 +13,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { parseAddress } from '../src/protocol/address.js';
 import { pyDumps, type PyJson } from '../src/protocol/pyjson.js';
-import { sendMessage } from '../src/transport/tcp.js';
+import { sendMessage } from '../src/transport/dial.js';
 
 /** The original reads a message with one recv(1024). */
 export const ORIGINAL_READ = 1024;

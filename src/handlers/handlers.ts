@@ -32,14 +32,14 @@ import {
   type RingReply,
   type UpdateMessage,
 } from '../protocol/messages.js';
-import { isFound, PART_BYTES } from '../client/client.js';
+import { isFound, PART_BYTES } from '../protocol/content.js';
 import type { RingView } from '../ring/ring.js';
 import type { Member } from '../ring/membership.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
 import { readLocal } from '../store/local-read.js';
 import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
-import type { Connection } from '../transport/tcp.js';
+import type { Connection } from '../transport/listener.js';
 import { baseRoundId, resendId, stallAfterMs, type PendingRounds, type RoundTrail, type SeenRounds, type StallReason } from './rounds.js';
 import type { Uploads } from '../store/uploads.js';
 import { settledByCreator } from './mixed.js';

@@ -22,7 +22,7 @@
  * Pure: no sockets, no timers.
  */
 import type { ForwardGetMessage, ForwardPutMessage, UpdateMessage } from '../protocol/messages.js';
-import { isFound } from '../client/client.js';
+import { isFound } from '../protocol/content.js';
 
 /** The original reads one message with one read of this many bytes. */
 export const ORIGINAL_READ_BYTES = 1024;

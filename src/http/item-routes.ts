@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sha1 } from '../store/hash.js';
 import { checkItemName } from '../protocol/names.js';
 import type { Message, Reply } from '../protocol/messages.js';
-import { encodeContent, isFound, PART_BYTES } from '../client/client.js';
+import { encodeContent, isFound, PART_BYTES } from '../protocol/content.js';
 import type { ItemStore } from '../store/items.js';
 import { readLocal } from '../store/local-read.js';
 import type { NodeMetrics } from '../node/metrics.js';

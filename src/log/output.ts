@@ -46,10 +46,9 @@ function isBusy(err: unknown): boolean {
 
 /**
  * Lines are written gathered, at most LOG_FLUSH_MS after the first of them
- * (at the end of the turn past LOG_FLUSH_CHARS), and at exit. A write per line
- * cost an asynchronous file write each, with a wake-up of libuv's thread pool:
- * about a quarter of a busy relaying server's time. A write per turn of the
- * event loop still cost a JSON GET about 8% of its CPU. A process that ends by
+ * (at the end of the turn past LOG_FLUSH_CHARS), and at exit: each write is
+ * an asynchronous file write that wakes libuv's thread pool, too dear to pay
+ * per line or per turn of a busy server. A process that ends by
  * itself waits for the timer (and the write it starts); a process killed
  * outright loses at most the last LOG_FLUSH_MS of its log.
  */

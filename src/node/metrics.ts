@@ -5,8 +5,8 @@
  *
  * The per-request series are counted here in plain numbers and handed to the
  * registry only when it is scraped: prom-client's own `inc` and `observe`
- * hash their labels on every call, which cost about a tenth of a small HTTP
- * GET (issue 6). A scrape sees every request counted before it.
+ * hash their labels on every call, a cost every request would pay. A scrape
+ * sees every request counted before it.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
 import { droppedLogLines } from '../log/logger.js';

@@ -32,7 +32,7 @@ import { DiskPersistence } from '../store/durable.js';
 import { DataDirLock, describeHolder } from '../store/lock.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { TcpListener, type Connection } from '../transport/tcp.js';
+import { TcpListener, type Connection } from '../transport/listener.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from '../ring/keeper.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
@@ -44,16 +44,9 @@ import { FiguresGatherer } from './gather.js';
 import { CatchUp, decideHealth, storeErrorOf } from './health.js';
 import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
 import { VERSION } from '../version.js';
-import {
-  ackTimeoutOf,
-  resolveOptions,
-  sealedTransport,
-  tcpTransport,
-  type NodeEvents,
-  type NodeOptions,
-  type PeerTransport,
-  type ResolvedOptions,
-} from './options.js';
+import { ackTimeoutOf, resolveOptions, type NodeEvents, type NodeOptions, type ResolvedOptions } from './options.js';
+import { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
+import { sealedTransport } from '../security/sealed.js';
 import { createHttpFace } from '../http/server.js';
 import { answerTo, PeerAuth } from '../security/peer-auth.js';
 import { AccessPolicy, accessOf } from '../security/access.js';
@@ -67,9 +60,11 @@ import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
 import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
 import { pastAnOriginal } from '../handlers/mixed.js';
-import { ask, type ClientOptions } from '../client/client.js';
+import { ask, type ClientOptions } from '../transport/ask.js';
 
-export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
+export { DEFAULTS, type NodeEvents, type NodeOptions } from './options.js';
+export { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
+export { sealedTransport } from '../security/sealed.js';
 import { describe } from './describe.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */

@@ -1,71 +1,8 @@
 /** What a server is told when it is made: options, defaults, the transport it sends through, and the events it emits. */
 import type { Address } from '../protocol/address.js';
-import { parseAddress } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
-import { request, sendMessage, type TlsClientOptions } from '../transport/tcp.js';
-import { PeerStreams, type AckOptions } from '../transport/streams.js';
-import { CoopError } from '../errors.js';
-import { answerTo, type PeerAuth } from '../security/peer-auth.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
 import type { Traffic } from '../http/web.js';
-
-/** How peer messages leave this server; tests swap in a faulty one. */
-export interface PeerTransport {
-  /** One message, no reply (the original's peer style). */
-  send(to: Address, payload: string): Promise<void>;
-  /** One message and its reply (our probes). */
-  request(to: Address, payload: string, timeoutMs: number): Promise<string>;
-  /** Closes whatever connections it keeps (their peers given a moment to read what was sent). */
-  close?(): void | Promise<void>;
-}
-
-/**
- * TCP, as the original: a connection per message. With `streams`, messages to
- * the peers it names go over one persistent connection per peer instead,
- * opened with the message `streams.opening()` gives. With `tls`, TLS.
- */
-export function tcpTransport(options: {
-  connectTimeoutMs: number;
-  maxReplyBytes: number;
-  streams?: { opening(peer: Address): string; to(peer: Address): boolean; acks?: AckOptions } | undefined;
-  tls?: TlsClientOptions | undefined;
-}): PeerTransport {
-  const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
-  const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls, streams.acks);
-  return {
-    send: (to, payload) =>
-      pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls),
-    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
-    close: () => pool?.close(),
-  };
-}
-
-function isErrorReply(text: string): boolean {
-  try {
-    return (JSON.parse(text) as { type?: unknown } | null)?.type === 'ERROR';
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Every message leaves with the cluster secret's tag, and every reply must
- * carry one too: an answer that does not is refused, except an error, which
- * is passed on (it can only make the request fail, and says why).
- */
-export function sealedTransport(inner: PeerTransport, auth: PeerAuth): PeerTransport {
-  return {
-    send: (to, payload) => inner.send(to, auth.seal(payload, to).text),
-    async request(to, payload, timeoutMs) {
-      const sealed = auth.seal(payload, to);
-      const opened = auth.open(await inner.request(to, sealed.text, timeoutMs), answerTo(sealed.nonce));
-      if (!opened.authentic && !isErrorReply(opened.text)) {
-        throw new CoopError('UNAUTHENTICATED', `${to} answered without the cluster secret's tag: it has no secret, or another`);
-      }
-      return opened.text;
-    },
-    close: () => inner.close?.(),
-  };
-}
 
 export interface NodeOptions {
   /** Address to bind; port 0 takes any free port. */

@@ -21,7 +21,7 @@ import type {
   ReplyType,
   UploadPart,
   VersionData,
-} from './messages.js';
+} from './types.js';
 
 type Fields = Record<string, unknown>;
 

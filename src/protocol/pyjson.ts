@@ -16,8 +16,8 @@ function escapeChar(ch: string): string {
 const NEEDS_ESCAPE = /[^\x20\x21\x23-\x5b\x5d-\x7e]/;
 
 export function pyString(value: string): string {
-  // The usual content (plain text) is written quoted as it is: no copy of it is made
-  // here, where JSON.stringify copied every kilobyte of a PUT (issue 6).
+  // The usual content (plain text) is written quoted as it is, so no copy of it is
+  // made here (JSON.stringify would copy every byte of a PUT's content).
   if (!NEEDS_ESCAPE.test(value)) return '"' + value + '"';
   const json = JSON.stringify(value);
   // ASCII with escapes (quotes, controls): its UTF-8 length is its length, and it has no DEL.

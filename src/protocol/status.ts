@@ -6,7 +6,7 @@
  */
 import { CoopError } from '../errors.js';
 import { isAddress, type Address } from './address.js';
-import type { MemberStatus } from './messages.js';
+import type { MemberStatus } from './types.js';
 
 /** One server's own figures, as it reports them to a peer. */
 export interface SelfFigures {

@@ -6,7 +6,7 @@
  * entries through `put`, which keeps the view's caches right.
  */
 import type { Address } from '../protocol/address.js';
-import type { Member } from './membership.js';
+import type { Member } from './member.js';
 import { ghostsOf } from './placement.js';
 
 /** The entries of a view, and how to change one. */

@@ -17,7 +17,7 @@ import { formatAddress, parseAddress, parseHostPort, type Address } from '../pro
 import { decodeReply, encodeMessage } from '../protocol/messages.js';
 import type { Member } from './membership.js';
 import type { Log } from '../log/logger.js';
-import type { PeerTransport } from '../node/options.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
 import { JoinPolicy, judgeErrorReply, judgeFailure, type Judgement } from './join-policy.js';
 
 export interface JoinDeps {

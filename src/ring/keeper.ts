@@ -11,7 +11,7 @@ import type { Member } from './membership.js';
 import type { RingView } from './ring.js';
 import type { Log } from '../log/logger.js';
 import { FailureDetector } from './failure-detector.js';
-import type { PeerTransport } from '../node/options.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
 import type { RoundMessage } from '../handlers/handlers.js';
 import type { Traffic } from '../http/web.js';
 

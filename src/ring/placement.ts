@@ -7,7 +7,7 @@
  * forgotten member it stands for sat. Pure.
  */
 import type { Address } from '../protocol/address.js';
-import type { Hop, Member } from './membership.js';
+import type { Hop, Member } from './member.js';
 
 function compareText(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

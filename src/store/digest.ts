@@ -36,7 +36,7 @@ export class BucketDigest {
    * Entries whose hashes are still to be XORed into their name's bucket.
    * Hashing waits until the digest is read (every sync pass), so an item
    * written many times in between costs two hashes, not two per write (a
-   * fifth of a small PUT's cost, issue 6). XOR makes the wait exact: an entry
+   * sizeable part of a small PUT's cost). XOR makes the wait exact: an entry
    * put in and taken out again before then cancels out.
    */
   private readonly pending = new Map<string, DigestEntry[]>();

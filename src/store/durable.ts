@@ -23,9 +23,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, statSync } from 'node:fs';
 import { access, constants, mkdir, open, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { CoopError, isCoopError } from '../errors.js';
+import { asStoreError, unwritable } from './disk-errors.js';
+import { FileStaged } from './staged-file.js';
 import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
 import { sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
@@ -49,21 +51,6 @@ export interface DiskOptions {
   repaired?: ((aside: string, why: string) => void) | undefined;
 }
 
-/**
- * Errors of the file system that mean the data directory cannot take writes
- * (as opposed to a bug). A full disk is NO_SPACE instead: it passes once space is freed.
- */
-const UNWRITABLE = new Set(['EROFS', 'EACCES', 'EPERM', 'ENOENT', 'EIO', 'ENOTDIR']);
-
-/** The error a write gets when the directory cannot take it: STORE_UNAVAILABLE, naming the directory (for the log). */
-function unwritable(dir: string, err: unknown): unknown {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  if (typeof code !== 'string' || !UNWRITABLE.has(code)) return err;
-  return new CoopError('STORE_UNAVAILABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
-    cause: err,
-  });
-}
-
 /** Device and inode of a path, to tell it removed (undefined) or replaced. */
 function identityOf(path: string): string | undefined {
   try {
@@ -78,85 +65,6 @@ async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha1');
   for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/** errno codes of a file system that is full (or a quota that is). */
-const FULL_CODES: ReadonlySet<unknown> = new Set(['ENOSPC', 'EDQUOT', 28, 122]);
-/** LMDB's own "map full": the database reached its map size. */
-const MDB_MAP_FULL = -30792;
-
-/**
- * A failed write as NO_SPACE when the disk (or LMDB's map) is full; other
- * errors as they are. lmdb-js rejects a failed commit with "Commit failed" and
- * the cause in a promise (`commitError`), which must be handled here or it
- * ends the process as an unhandled rejection.
- */
-export async function asStoreError(err: unknown, what: string, where: string): Promise<unknown> {
-  if (isCoopError(err)) return err;
-  let cause = err;
-  const commitError = (err as { commitError?: unknown } | null)?.commitError;
-  if (commitError instanceof Promise) {
-    cause = await Promise.race([
-      commitError.then(
-        () => err,
-        (reason: unknown) => reason,
-      ),
-      new Promise((resolve) => setTimeout(resolve, 100, err)),
-    ]);
-  }
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (FULL_CODES.has(code) || code === MDB_MAP_FULL) {
-    return new CoopError('NO_SPACE', `no space left for ${what} in ${where}: ${(cause as Error).message}`, { cause });
-  }
-  return err;
-}
-
-/**
- * lmdb-js's "Commit failed", as it also rejects a promise of its own that
- * nobody can handle (the start of the batch the failed write was in).
- */
-export function isCommitFailure(reason: unknown): boolean {
-  return reason instanceof Error && 'commitError' in reason && reason.message.startsWith('Commit failed');
-}
-
-export class FileStaged implements Staged {
-  size = 0;
-  private readonly sha1 = createHash('sha1');
-
-  constructor(
-    readonly path: string,
-    readonly file: FileHandle,
-    private readonly space: SpaceGuard,
-  ) {}
-
-  /** All of `bytes`, or an error (NO_SPACE when the disk is full): a short write is never taken for a whole one. */
-  async append(bytes: Buffer): Promise<void> {
-    await this.space.claim(bytes.length, 'content being received');
-    let written = 0;
-    try {
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.file.write(bytes, written, bytes.length - written, null);
-        if (bytesWritten <= 0) throw Object.assign(new Error('the file system took no more bytes'), { code: 'ENOSPC' });
-        written += bytesWritten;
-      }
-    } catch (err) {
-      throw unwritable(
-        dirname(dirname(this.path)),
-        await asStoreError(err, `${bytes.length} bytes of content being received (${written} written)`, this.path),
-      );
-    }
-    this.size += bytes.length;
-    this.sha1.update(bytes);
-  }
-
-  hash(): string {
-    return this.sha1.copy().digest('hex');
-  }
-
-  async discard(): Promise<void> {
-    await this.file.close().catch(() => undefined);
-    await rm(this.path, { force: true });
-  }
 }
 
 async function syncDirectory(path: string): Promise<void> {

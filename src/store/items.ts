@@ -101,8 +101,8 @@ function inlineMeta(version: Version, deleted: boolean, encoding: Encoding | und
  * The record of inline text. Its hash is taken when first asked for (an
  * ETag, a disk store's record), not when the copy is stored: in memory, a
  * copy overwritten before anyone reads it by HTTP never needs one, and a PUT
- * no longer hashes its content on every server of the ring (issue 6). Once
- * taken, the record lets go of the text. The hash is a getter, which a spread
+ * does not hash its content on every server of the ring. Once taken, the
+ * record lets go of the text. The hash is a getter, which a spread
  * does not copy: `metaFields` makes the plain record.
  */
 class TextMeta implements ItemMeta {
@@ -257,8 +257,8 @@ export class ItemStore {
     if (content.length > INLINE_LIMIT) return this.applyLarge(name, copy.version, deleted, encoding, content, now);
     const meta = inlineMeta(copy.version, deleted, encoding, content, now);
     if (this.persistence.writeInlineNow && !this.chains.has(name)) {
-      // Nothing of this name in flight, and a write that needs no waiting: done here and now
-      // (every copy of every small PUT, on every server of an in-memory ring; issue 6).
+      // Nothing of this name in flight, and a write that needs no waiting: done here and now,
+      // (the common case: every copy of every small PUT, on every server of an in-memory ring).
       this.replace(name, meta);
       this.persistence.writeInlineNow(name, meta, content);
       return APPLIED;

@@ -8,7 +8,9 @@
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
-import { fetchParts, getDigest, listBuckets, PART_BYTES, type ClientOptions } from '../client/client.js';
+import { fetchParts, getDigest, listBuckets } from '../transport/peer-requests.js';
+import { PART_BYTES } from '../protocol/content.js';
+import type { ClientOptions } from '../transport/ask.js';
 import type { ItemStore, Staged } from '../store/items.js';
 import { compareVersions, unversioned, type Version } from '../store/version.js';
 import { localErrorCode } from '../transport/local-errors.js';

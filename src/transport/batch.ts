@@ -7,9 +7,8 @@
  * messages turn after turn (the server where a burst of client PUTs comes
  * in, one or two per turn) keeps gathering, up to `holdMs` or `holdChars`.
  * Every message written costs a system call and wakes the peer, which then
- * reads, parses and passes on what it got; a batch costs that once (issue 6:
- * the entry server of a busy ring wrote one message per turn, and each
- * server after it woke up once per message).
+ * reads, parses and passes on what it got; a batch costs that once, so the
+ * servers after a busy entry server wake once per batch, not per message.
  *
  * All messages of a batch share its outcome: one promise, settled when the
  * batch has been handed to the kernel, or has failed.

@@ -17,7 +17,7 @@
 import type { Socket } from 'node:net';
 import { CoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
-import { dial, readyEvent, type TlsClientOptions } from './tcp.js';
+import { dial, readyEvent, type TlsClientOptions } from './dial.js';
 import { WriteBatch } from './batch.js';
 import { AckReader, AckWindow } from './acks.js';
 

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CommanderError } from 'commander';
-import { serverCommand } from '../../src/cli/server-main.js';
+import { serverCommand } from '../../src/cli/server-command.js';
 import { settleExclusiveOptions } from '../../src/cli/exclusive.js';
 
 /** Parses `argv` with `env` as the only WEBSERVER_ variables, then settles; process.env is restored after. */

@@ -8,7 +8,7 @@ import { open as openLmdb } from 'lmdb';
 import { createTestCluster, type TestCluster } from '../../src/node/cluster.js';
 import { RingNode, tcpTransport } from '../../src/node/node.js';
 import { deleteItem, fetchParts, getItem, putBytes, putItem } from '../../src/client/client.js';
-import { sendMessage } from '../../src/transport/tcp.js';
+import { sendMessage } from '../../src/transport/dial.js';
 import { parseAddress } from '../../src/protocol/address.js';
 import { waitFor } from '../../src/util/wait.js';
 import { captureLog, rawExchange, tempDir } from '../helpers.js';

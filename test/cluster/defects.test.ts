@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestCluster } from '../../src/node/cluster.js';
 import { getItem, getRing, putItem } from '../../src/client/client.js';
-import { sendMessage } from '../../src/transport/tcp.js';
+import { sendMessage } from '../../src/transport/dial.js';
 import { tcpTransport } from '../../src/node/node.js';
 import { parseAddress } from '../../src/protocol/address.js';
 import { sameCycle } from '../../src/ring/ring.js';

@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { waitFor } from '../../src/util/wait.js';
-import { EXIT } from '../../src/cli/server-main.js';
+import { EXIT } from '../../src/cli/server-command.js';
 import { tempDir } from '../helpers.js';
 import { killAll, runProgram } from '../processes.js';
 import { createSandbox, sandboxUnavailable } from '../sandbox.js';

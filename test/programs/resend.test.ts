@@ -16,7 +16,7 @@ import { waitFor } from '../../src/util/wait.js';
 import { killAll, ringOf, runClient, type ServerProcess } from '../processes.js';
 import { createTestCluster } from '../../src/node/cluster.js';
 import type { RingNode } from '../../src/node/node.js';
-import { tcpTransport, type PeerTransport } from '../../src/node/options.js';
+import { tcpTransport, type PeerTransport } from '../../src/transport/peer-transport.js';
 import { tempDir } from '../helpers.js';
 
 after(killAll);

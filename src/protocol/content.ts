@@ -1,0 +1,20 @@
+/** Item content on the wire: text or base64, whole or in parts, found or not. */
+import { NOT_FOUND_CONTENT, type Encoding, type LookupData } from './types.js';
+
+/** Bytes per part of a large item: well under any message limit once base64-encoded. */
+export const PART_BYTES = 256 * 1024;
+
+/** An original server does not send "found": its miss is the text "404 NOT FOUND". */
+export function isFound(data: LookupData): boolean {
+  return data.found ?? data.content !== NOT_FOUND_CONTENT;
+}
+
+/** Content for the wire: UTF-8 text stays text (as the original sends it); anything else goes as base64. */
+export function encodeContent(bytes: Buffer): { content: string; encoding?: Encoding } {
+  const text = bytes.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(bytes) ? { content: text } : { content: bytes.toString('base64'), encoding: 'base64' };
+}
+
+export function decodeContent(lookup: { content: string; encoding?: Encoding | undefined }): Buffer {
+  return Buffer.from(lookup.content, lookup.encoding === 'base64' ? 'base64' : 'utf8');
+}

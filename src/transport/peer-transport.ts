@@ -1,0 +1,36 @@
+/** How peer messages leave a server: a connection per message, or a persistent stream per peer. */
+import type { Address } from '../protocol/address.js';
+import { parseAddress } from '../protocol/address.js';
+import { request, sendMessage, type TlsClientOptions } from './dial.js';
+import { PeerStreams, type AckOptions } from './streams.js';
+
+/** How peer messages leave this server; tests swap in a faulty one. */
+export interface PeerTransport {
+  /** One message, no reply (the original's peer style). */
+  send(to: Address, payload: string): Promise<void>;
+  /** One message and its reply (our probes). */
+  request(to: Address, payload: string, timeoutMs: number): Promise<string>;
+  /** Closes whatever connections it keeps (their peers given a moment to read what was sent). */
+  close?(): void | Promise<void>;
+}
+
+/**
+ * TCP, as the original: a connection per message. With `streams`, messages to
+ * the peers it names go over one persistent connection per peer instead,
+ * opened with the message `streams.opening()` gives. With `tls`, TLS.
+ */
+export function tcpTransport(options: {
+  connectTimeoutMs: number;
+  maxReplyBytes: number;
+  streams?: { opening(peer: Address): string; to(peer: Address): boolean; acks?: AckOptions } | undefined;
+  tls?: TlsClientOptions | undefined;
+}): PeerTransport {
+  const { connectTimeoutMs, maxReplyBytes, streams, tls } = options;
+  const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls, streams.acks);
+  return {
+    send: (to, payload) =>
+      pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls),
+    request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
+    close: () => pool?.close(),
+  };
+}
