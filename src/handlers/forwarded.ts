@@ -160,7 +160,7 @@ export const forwardedHandlers: Pick<HandlerTable, 'FORWARD_PUT' | 'FORWARD_GET'
       if (waiting) ctx.reply(waiting.connection, writeDone(waiting));
       return;
     }
-    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
+    if (message.id !== undefined) ctx.peers.learn(message.creator);
     if (!shouldRelay(message, ctx)) return;
     return keepAndPassOn(ctx, message, connection.received);
   },
@@ -185,7 +185,7 @@ export const forwardedHandlers: Pick<HandlerTable, 'FORWARD_PUT' | 'FORWARD_GET'
       else ctx.reply(waiting.connection, lookupReply({ ...data, found: true }, waiting.plain));
       return;
     }
-    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
+    if (message.id !== undefined) ctx.peers.learn(message.creator);
     if (!shouldRelay(message, ctx)) return;
     const meta = ctx.store.head(item);
     if (!isFound(message.data) && meta && !meta.deleted) {

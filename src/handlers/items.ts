@@ -118,7 +118,9 @@ function startRound(ctx: HandlerContext, round: ForwardPutMessage | ForwardGetMe
   // The round id ties the client's request to every forward it causes, in every server's log.
   ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.connection.remote}: round ${id}`, { round: id });
   const resend = (_waiting: Waiting, attempt: number, why: StallReason): boolean => {
-    if (!ctx.resendable()) return false;
+    // Not while an original server is in the ring: a copy of ours that crossed it comes home without its id,
+    // and could answer another client's request for the same item.
+    if (!ctx.peers.everyone(ctx.ring.members, ctx.self)) return false;
     const cause = why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
     ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
     ctx.forward({ ...round, id: resendId(id, attempt) });

@@ -4,14 +4,14 @@ import { shouldRelay } from './forwarded.js';
 
 export const membershipHandlers: Pick<HandlerTable, 'INSERT' | 'UPDATE' | 'STREAM' | 'CHECK' | 'PING' | 'PING_REQ'> = {
   INSERT(message, _connection, ctx) {
-    if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
+    if (message.from !== undefined) ctx.peers.learn(message.from);
     if (message.data === ctx.self) return;
     if (ctx.ring.insertAfter(ctx.self, message.data)) ctx.ringChanged();
     ctx.announceRing();
   },
   UPDATE(message, _connection, ctx) {
     if (message.creator === ctx.self) return; // our round came home
-    if (message.id !== undefined) ctx.peerSpeaksExtensions(message.creator);
+    if (message.id !== undefined) ctx.peers.learn(message.creator);
     if (!shouldRelay(message, ctx)) return;
     if (message.members) {
       // Our servers' views merge; the round goes on carrying the merged view.
@@ -29,19 +29,19 @@ export const membershipHandlers: Pick<HandlerTable, 'INSERT' | 'UPDATE' | 'STREA
     ctx.forward(stale ? { ...message, data: [...ctx.ring.members] } : message);
   },
   STREAM(message, _connection, ctx) {
-    ctx.peerSpeaksExtensions(message.from);
+    ctx.peers.learn(message.from);
   },
   CHECK(message, _connection, ctx) {
-    if (message.from !== undefined) ctx.peerSpeaksExtensions(message.from);
+    if (message.from !== undefined) ctx.peers.learn(message.from);
   },
   PING(message, connection, ctx) {
-    ctx.peerSpeaksExtensions(message.from);
+    ctx.peers.learn(message.from);
     ctx.heard(message.from);
     if (message.members) ctx.absorb(message.members);
     ctx.reply(connection, { type: 'ACK', from: ctx.self, members: ctx.ring.membership.all() });
   },
   async PING_REQ(message, connection, ctx) {
-    ctx.peerSpeaksExtensions(message.from);
+    ctx.peers.learn(message.from);
     const alive = await ctx.probeFor(message.data);
     ctx.reply(connection, { type: 'PING_REQ', data: { target: message.data, alive } });
   },

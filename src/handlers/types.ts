@@ -20,6 +20,7 @@ import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { PendingRounds, SeenRounds, StallReason } from './rounds.js';
 import type { Uploads } from '../store/uploads.js';
+import type { ExtensionPeers } from '../ring/extension-peers.js';
 
 export type RoundMessage = UpdateMessage | ForwardPutMessage | ForwardGetMessage;
 
@@ -62,18 +63,10 @@ export interface HandlerContext {
   announceRing(): void;
   /** The view changed: print it. */
   ringChanged(): void;
-  /**
-   * Whether a lost round may be sent again: not while an original server is
-   * in the ring, since a copy of ours that crossed it comes home without its
-   * id and could answer another client's request for the same item.
-   */
-  resendable(): boolean;
   /** A round of this server's was sent again (counted). */
   resent(why: StallReason): void;
-  /** A peer showed that it speaks our extensions. */
-  peerSpeaksExtensions(address: Address): void;
-  /** Whether a peer has shown that it speaks our extensions (one of ours, not an original). */
-  speaksExtensions(address: Address): boolean;
+  /** The peers that have shown they speak our extensions (ours, not originals). */
+  readonly peers: Pick<ExtensionPeers, 'learn' | 'everyone'>;
   /** Merges a view that a peer sent; prints and announces what changed, refutes if needed. */
   absorb(members: Member[]): void;
   /** Asks `target` whether it is alive, on behalf of another member. */

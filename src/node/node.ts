@@ -38,6 +38,7 @@ import { RingKeeper } from '../ring/keeper.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
 import { SeedGreeter } from '../ring/seed-greeter.js';
+import { ExtensionPeers } from '../ring/extension-peers.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
@@ -115,7 +116,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private log: Log;
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
-  private readonly modernPeers = new Set<Address>();
+  private readonly extensionPeers = new ExtensionPeers((address) => this.greetAgain(address));
   /** Peers told that this server speaks our extensions. */
   private readonly greeted = new Set<Address>();
   /**
@@ -184,7 +185,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
             const payload = encodeMessage({ type: 'STREAM', from: this.address });
             return this.auth ? this.auth.seal(payload, peer).text : payload;
           },
-          to: (peer) => this.modernPeers.has(peer),
+          to: (peer) => this.extensionPeers.has(peer),
           acks: {
             timeoutMs: ackTimeoutOf(this.options),
             onUnacknowledged: (peer, waitedMs, resent) => {
@@ -444,7 +445,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** The members in the ring, other than this server, that speak our extensions. */
   private modernMembers(): Address[] {
-    return this.members.filter((member) => member !== this.address && this.modernPeers.has(member));
+    return this.extensionPeers.among(this.members, this.address);
   }
 
   /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
@@ -514,10 +515,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       forward: (message, received) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
-      resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
       resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
-      peerSpeaksExtensions: (address) => this.learnModern(address),
-      speaksExtensions: (address) => this.modernPeers.has(address),
+      peers: this.extensionPeers,
       absorb: (members) => this.keeper?.absorb(members),
       probeFor: (target) =>
         this.keeper!.ping(target, this.options.probeTimeoutMs).then(
@@ -560,7 +559,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       return 'refused';
     }
     if (message.type === 'STREAM') {
-      this.modernPeers.add(message.from);
+      this.extensionPeers.add(message.from);
       return 'stream';
     }
     // A round message from our servers travels with its text: a handler that passes it on
@@ -761,7 +760,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       transport: this.transport,
       log: this.log,
       now: this.now,
-      modernPeers: this.modernPeers,
+      modernPeers: this.extensionPeers,
       lastHeard: this.lastHeard,
       running: () => this.running,
       newRoundId: context.newRoundId,
@@ -781,14 +780,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * A peer showed that it speaks our extensions: the first time, it hears
-   * the same of this server, so that each of two servers of ours knows the
-   * other even when only one sends to the other. Until then a peer is taken
-   * for an original server and gets the original's form of every message.
+   * A peer showed, for the first time, that it speaks our extensions: it
+   * hears the same of this server, so that each of two servers of ours knows
+   * the other even when only one sends to the other.
    */
-  private learnModern(address: Address): void {
-    if (this.modernPeers.has(address)) return;
-    this.modernPeers.add(address);
+  private greetAgain(address: Address): void {
     // Even if greeted before (it may have been an original then, or restarted since). This ends:
     // a peer answers only a greeting from a server it did not know yet.
     this.greeted.delete(address);
@@ -798,11 +794,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /**
    * Tells members not yet known to speak our extensions that this server
    * does: a CHECK with `from`, which an original server ignores and ours
-   * answer in kind (learnModern). Once per member.
+   * answer in kind (greetAgain). Once per member.
    */
   private greetMembers(): void {
     for (const member of this.view!.members) {
-      if (!this.modernPeers.has(member) && !this.greeted.has(member)) this.greet(member);
+      if (!this.extensionPeers.has(member) && !this.greeted.has(member)) this.greet(member);
     }
   }
 
@@ -957,9 +953,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
         continue;
       }
       let straightHome = false;
-      if (!this.modernPeers.has(next) && next !== message.creator) {
+      if (!this.extensionPeers.has(next) && next !== message.creator) {
         plain ??= encodeForOriginal(message);
-        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.modernPeers.has(message.creator));
+        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.extensionPeers.has(message.creator));
         if (way === 'skip') {
           this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
           after = next;
@@ -971,7 +967,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         }
       }
       try {
-        const modern = this.modernPeers.has(next);
+        const modern = this.extensionPeers.has(next);
         const back = next === message.creator && modern ? homeward(message) : undefined;
         const payload = back
           ? (home ??= encodeMessage(back))
@@ -1006,7 +1002,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
         // until it answers a PING from here.
         // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
-        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.modernPeers.has(next)) {
+        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.extensionPeers.has(next)) {
           // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
           const othersReach = (await this.keeper.othersReach(next)) !== 'no';
           if (!this.running) return;
