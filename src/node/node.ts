@@ -1,7 +1,7 @@
 /**
  * One server: wires the codec, the ring view and the store to sockets and
- * timers. Incoming text has its peer tag checked (security/), is decoded,
- * admitted (tag or token, client limits) and dispatched to handlers.ts; round
+ * timers. Incoming text goes to the inbox (inbox.ts), which checks, decodes,
+ * admits and dispatches it to handlers/ and writes the replies; round
  * messages leave through forward(), which fails over past dead successors the
  * way the original does (cut the dead one out, announce the new ring, try the
  * next). The membership side (announcements, merging, probes, leaving) is
@@ -14,17 +14,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
-import {
-  decodeMessage,
-  encodeForOriginal,
-  encodeMessage,
-  errorReply,
-  REPLIED_TYPES,
-  requestToken,
-  type ForwardPutMessage,
-  type Message,
-  type Reply,
-} from '../protocol/messages.js';
+import { encodeForOriginal, encodeMessage, errorReply, type ForwardPutMessage } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import { ItemStore } from '../store/items.js';
 import { MemoryPersistence } from '../store/memory.js';
@@ -32,8 +22,7 @@ import { DiskPersistence } from '../store/durable.js';
 import { DataDirLock, describeHolder } from '../store/lock.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { TcpListener, type Connection } from '../transport/tcp.js';
-import { decodeReply } from '../protocol/decode.js';
+import { TcpListener } from '../transport/tcp.js';
 import { RingKeeper } from '../ring/keeper.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
@@ -56,14 +45,15 @@ import {
   type ResolvedOptions,
 } from './options.js';
 import { createHttpFace } from '../http/server.js';
-import { answerTo, PeerAuth } from '../security/peer-auth.js';
-import { AccessPolicy, accessOf } from '../security/access.js';
-import { checkClientRequest, type RequestLimits } from '../security/requests.js';
+import { PeerAuth } from '../security/peer-auth.js';
+import { AccessPolicy } from '../security/access.js';
+import type { RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from '../http/web.js';
 import { fastGetFront, handToHttp } from '../http/fast-get.js';
 import { localErrorCode, WarningGate } from '../transport/local-errors.js';
-import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '../handlers/handlers.js';
+import type { HandlerContext, RoundMessage, Waiting } from '../handlers/handlers.js';
+import { Inbox } from './inbox.js';
 import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
 import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
@@ -106,6 +96,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   readonly metrics: NodeMetrics;
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
+  private readonly inbox: Inbox;
   private itemStore: ItemStore | undefined;
   /** Held while the store is open: one server per data directory. */
   private dataDirLock: DataDirLock | undefined;
@@ -206,9 +197,23 @@ export class RingNode extends EventEmitter<NodeEvents> {
       bytesStored: () => this.liveItems().bytes,
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
+    this.inbox = new Inbox({
+      auth: this.auth,
+      access: this.access,
+      limits: this.requestLimits,
+      peers: this.extensionPeers,
+      metrics: this.metrics,
+      log: this.log,
+      maxMessageBytes: this.options.maxMessageBytes,
+      running: () => this.running,
+      watched: () => this.listenerCount('traffic') > 0,
+      traffic: (traffic) => this.emit('traffic', traffic),
+      noSpace: (err) => this.noSpace(err),
+      checkStore: () => void this.checkStore(),
+    });
     const web = createWebApp({
       self: () => this.address,
-      ask: (message) => this.ask(message),
+      ask: (message) => this.inbox.ask(message),
       store: () => this.store,
       status: () => this.status(),
       health: () => this.health(),
@@ -233,10 +238,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
         maxConnections: this.options.maxConnections,
       },
       {
-        onMessage: (text, connection) => this.receive(text, connection),
-        // Nothing on a stream is answered; its connection tells only where it arrived.
-        onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
-        onFrameError: (error, connection) => this.refuse(error, connection),
+        onMessage: (text, connection) => this.inbox.receive(text, connection),
+        onStreamMessage: (text, stream) => this.inbox.receiveStreamed(text, stream),
+        onFrameError: (error, connection) => this.inbox.refuse(error, connection),
         onOtherProtocol: takeHttp,
         onAcceptError: (err) => this.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
       },
@@ -305,6 +309,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.uploads = new Uploads(this.itemStore);
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
+    this.inbox.open(this.context);
     this.keeper = this.createKeeper(this.view, this.context);
     this.gatherer = this.createGatherer();
     this.state = 'running';
@@ -482,7 +487,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     clearInterval(this.storeTimer);
     clearInterval(this.passedByTimer);
     for (const waiting of this.waiting.drain()) {
-      this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
+      this.inbox.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     const closing = this.transport.close?.();
     this.http.close(() => undefined); // stops its deadline checks
@@ -532,151 +537,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       figures: () => selfFigures(view, store, VERSION),
       ringStatus: () => this.status(),
-      reply: (connection, reply) => this.reply(connection, reply),
+      reply: (connection, reply) => this.inbox.reply(connection, reply),
     };
-  }
-
-  /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
-  private receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
-    if (!this.context || !this.running) {
-      connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
-      return;
-    }
-    let message: Message;
-    let authentic = false;
-    let nonce: string | undefined;
-    try {
-      // A peer seals for the address it dialled: the advertised one, or another that reaches this server
-      // (a seed named by 127.0.0.1 that advertises 127.0.0.2, a wildcard listener's other addresses). The
-      // audience still names this server, since the connection arrived here, so a message sealed for
-      // another server is still refused. (Only an address that two servers share, such as the same private
-      // address in two networks, could let a message sealed for one pass at the other.)
-      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address, arrivedOn.local));
-      message = decodeMessage(text);
-      this.admit(message, authentic);
-    } catch (err) {
-      this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
-      return 'refused';
-    }
-    if (message.type === 'STREAM') {
-      this.extensionPeers.add(message.from);
-      return 'stream';
-    }
-    // A round message from our servers travels with its text: a handler that passes it on
-    // unchanged sends that text again instead of encoding it anew (the tag is made afresh
-    // for the next hop either way); a changed message is encoded as usual.
-    const relayed =
-      text.length <= KEPT_TEXT_LIMIT &&
-      RELAYED_AS_RECEIVED.has(message.type) &&
-      'id' in message &&
-      message.id !== undefined &&
-      message.creator !== this.view!.self; // a round of ours, back home, goes no further
-    // A peer's request is answered with this server's tag, sealed for that request alone.
-    const auth = this.auth;
-    const replyTo = relayed
-      ? { remote: connection.remote, reply: connection.reply, close: connection.close, received: text }
-      : auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
-        ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
-        : connection;
-    this.dispatch(message, replyTo);
-  }
-
-  /**
-   * Refuses what the sender may not do (access.ts), and a client's request
-   * outside this server's limits (requests.ts). A peer with the secret is trusted.
-   */
-  private admit(message: Message, authentic: boolean): void {
-    this.access.check(accessOf(message.type), requestToken(message), authentic);
-    if (!authentic) checkClientRequest(message, this.requestLimits);
-  }
-
-  /**
-   * A request from the HTTP face, through the same handlers; resolves with the
-   * reply object. The HTTP face has checked the token already.
-   */
-  ask(message: Message): Promise<Reply> {
-    return new Promise((resolve) => {
-      if (!this.context || !this.running) {
-        resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
-        return;
-      }
-      try {
-        checkClientRequest(message, this.requestLimits);
-      } catch (err) {
-        const { code, message: text } = err as CoopError;
-        resolve(errorReply(code, text));
-        return;
-      }
-      const connection: Connection = {
-        remote: 'http',
-        deliver: (reply) => resolve(reply as Reply),
-        reply: (payload) => resolve(decodeReply(payload, message.type as 'GET')),
-        close: () => undefined,
-      };
-      this.dispatch(message, connection);
-    });
-  }
-
-  private dispatch(message: Message, connection: Connection): void {
-    const ctx = this.context!;
-    const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
-    const replied = REPLIED_TYPES.has(message.type);
-    const round = 'id' in message && message.id !== undefined ? { round: message.id } : undefined;
-    const text = replied
-      ? `${describe(message)} from client ${connection.remote}`
-      : round
-        ? `${describe(message)} (round ${round.round})`
-        : describe(message);
-    this.log.recv(text, round, heartbeat);
-    if (replied && !heartbeat && this.listenerCount('traffic') > 0)
-      this.emit('traffic', { type: message.type, from: 'client', to: ctx.self });
-    if (!replied) {
-      connection.close();
-      this.metrics.requests.inc({ type: message.type, outcome: 'ok' });
-    }
-    const started = performance.now();
-    // Written out rather than spread: one shape for every request, where a spread copied property by property.
-    const measured: Connection = replied
-      ? {
-          remote: connection.remote,
-          deliver: connection.deliver,
-          answered: (ok) => this.observe(message.type, started, ok),
-          reply: connection.reply,
-          close: connection.close,
-        }
-      : connection;
-    const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
-    // Called at once, not from a promise: two promises and a turn of the microtask queue fewer per message.
-    try {
-      handler(message, measured, ctx)?.catch((err: unknown) => this.failed(message, measured, err));
-    } catch (err) {
-      this.failed(message, measured, err);
-    }
-  }
-
-  private failed(message: Message, connection: Connection, err: unknown): void {
-    if (isCoopError(err, 'STORE_UNAVAILABLE')) {
-      // The log names the directory; the reply does not (it goes to clients).
-      this.log.error(`handling ${message.type} failed: ${err.message}`);
-      const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
-      const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
-      this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
-      void this.checkStore();
-      return;
-    }
-    if (isCoopError(err, 'NO_SPACE')) {
-      this.noSpace(err);
-      this.reply(connection, errorReply('NO_SPACE', `server ${this.address} has no space left on disk for this ${message.type}`));
-      return;
-    }
-    this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-    // The cause stays in the log: it may name files of this server.
-    this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
-  }
-
-  private observe(type: string, started: number, ok: boolean): void {
-    this.metrics.requests.inc({ type, outcome: ok ? 'ok' : 'error' });
-    this.metrics.latency.observe({ type }, (performance.now() - started) / 1000);
   }
 
   private liveItems(): { count: number; bytes: number } {
@@ -730,28 +592,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private catchingUp(joining: boolean): boolean {
     const passes = this.antiEntropy?.totals.passes ?? 0;
     return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
-  }
-
-  private refuse(error: CoopError, connection: Connection): void {
-    this.log.warn(`refused a message from ${connection.remote}: ${error.message}`);
-    this.metrics.refused.inc({ code: error.code });
-    connection.reply(encodeMessage(errorReply(error.code, error.message)));
-  }
-
-  private reply(connection: Connection, reply: Reply): void {
-    if (connection.deliver) {
-      connection.answered?.(reply.type !== 'ERROR');
-      connection.deliver(reply);
-      return;
-    }
-    let payload = encodeMessage(reply);
-    if (payload.length > this.options.maxMessageBytes && reply.type !== 'ERROR') {
-      const message = `the reply would be ${payload.length} bytes, more than the limit of ${this.options.maxMessageBytes}: fetch it in parts (webclient does)`;
-      reply = errorReply('TOO_LARGE', message);
-      payload = encodeMessage(reply);
-    }
-    connection.answered?.(reply.type !== 'ERROR');
-    connection.reply(payload);
   }
 
   private createKeeper(view: RingView, context: HandlerContext): RingKeeper {
@@ -943,7 +783,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
         // Not when a server was passed by for want of a way to it, nor while leaving (this server's view is itself alone):
         // the round has not been everywhere, and it is resent or its client told the outcome is unknown.
-        if (message.creator === view.self && !passedBy && !this.leaving) this.dispatch(message, detachedConnection);
+        if (message.creator === view.self && !passedBy && !this.leaving) this.inbox.dispatch(message);
         break;
       }
       // The round's creator is tried all the same: only it can end the round.
@@ -1053,19 +893,6 @@ function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   return back;
 }
 
-/**
- * Round messages a relay may pass on as received (to our own servers only).
- * Only those with a round id (from our servers) are kept as text. Not UPDATE:
- * ours always carry members, and a relay passes on its merged view instead.
- */
-const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET']);
-/**
- * Larger texts are not kept: a part of a large item would stay in memory
- * twice (text and decoded) while it is written, and encoding it is a small
- * share of its cost.
- */
-const KEPT_TEXT_LIMIT = 64 * 1024;
-
 /** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
 const HOME_TRIES = 3;
 /** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
@@ -1080,6 +907,3 @@ const LOCAL_MEANING: Readonly<Record<string, string>> = {
   ENOMEM: ' (out of memory)',
   EADDRNOTAVAIL: ' (no local port left)',
 };
-
-/** Where a round that completes without leaving this server "replies": nowhere. */
-const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };
