@@ -1,28 +1,23 @@
 /**
- * One handler per message type. Each sees only the narrow context it needs;
- * sockets, timers and failover live in node.ts.
- *
- * How a round ends: a client's PUT, DELETE, or GET that misses locally starts
- * a FORWARD_PUT / FORWARD_GET with this server as creator and a fresh id;
- * every other server handles it and passes it to its successor; when it
- * arrives back at its creator, the creator answers the waiting client. An
- * UPDATE round ends the same way, at its creator.
- *
- * Every write carries a version; a server applies a copy only when it is newer
- * than what it holds (store/items.ts), so all copies end the same. What
- * crossed an original server lost its id and version: mixed.ts says what
- * becomes of it.
+ * One handler per message type, by family: items.ts (GET, PUT, DELETE),
+ * forwarded.ts (FORWARD_PUT, FORWARD_GET), membership.ts (INSERT, UPDATE,
+ * STREAM, CHECK, PING, PING_REQ) and sync.ts (RING, DIGEST, LIST). Each
+ * family declares the context it uses; a handler returns its reply (types.ts)
+ * and never sees a socket: the inbox (node/inbox.ts) writes every reply.
  */
-import type { HandlerTable } from './types.js';
-import { itemHandlers } from './items.js';
-import { forwardedHandlers } from './forwarded.js';
-import { membershipHandlers } from './membership.js';
-import { syncHandlers } from './sync.js';
+import type { MessageType } from '../protocol/messages.js';
+import type { Handlers } from './types.js';
+import { itemHandlers, type ItemsContext } from './items.js';
+import { forwardedHandlers, type ForwardedContext } from './forwarded.js';
+import { membershipHandlers, type MembershipContext } from './membership.js';
+import { syncHandlers, type SyncContext } from './sync.js';
 
-export type { HandlerContext, RoundMessage } from './types.js';
-export type { Waiting } from './types.js';
-export { CONCURRENT_MS } from './forwarded.js';
-export { roundKey } from './waiting.js';
+export type { Answer, Handler, RoundMessage } from './types.js';
+export type { Waiting } from './waiting.js';
 
-/** One handler per message type, by family. */
-export const handlers: HandlerTable = { ...membershipHandlers, ...syncHandlers, ...itemHandlers, ...forwardedHandlers };
+/** What the server gives the handlers: every family's context in one. */
+export type HandlerContext = ItemsContext & ForwardedContext & MembershipContext & SyncContext;
+
+export type HandlerTable = Handlers<MessageType, HandlerContext>;
+
+export const handlers: HandlerTable = { ...itemHandlers, ...forwardedHandlers, ...membershipHandlers, ...syncHandlers };

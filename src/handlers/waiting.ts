@@ -1,9 +1,26 @@
 /** A client waiting for its round to come home, and the answers it can get. */
 import type { Address } from '../protocol/address.js';
-import { NOT_FOUND_CONTENT, PUT_OK_STATUS, errorReply, type LookupData, type Reply } from '../protocol/messages.js';
+import { NOT_FOUND_CONTENT, PUT_OK_STATUS, errorReply, type LookupData, type RangeRequest, type Reply } from '../protocol/messages.js';
 import type { Version } from '../store/version.js';
-import type { Connection } from '../transport/tcp.js';
-import type { HandlerContext, Waiting } from './types.js';
+import type { Log } from '../log/logger.js';
+
+/** A client waiting for its round: what it asked, so the answer fits the question, and how to answer it. */
+export interface Waiting {
+  /** Settles the client's request (the promise its handler returned): the inbox then writes the reply. */
+  answer: (reply: Reply) => void;
+  /** Who asked, for the log. */
+  client: string;
+  request: 'PUT' | 'DELETE' | 'GET';
+  item: string;
+  part?: RangeRequest | undefined;
+  /** A GET in the original's form, answered in the original's form. */
+  plain?: boolean | undefined;
+  /** The upload a part belongs to (its key here): dropped when the ring had no room for it. */
+  upload?: string | undefined;
+}
+
+/** A waiting client's `answer` until its round is started (startRound sets the real one). */
+export function notYetAnswerable(): void {}
 
 export function roundKey(type: 'FORWARD_PUT' | 'FORWARD_GET', item: string): string {
   return `${type}\u0000${item}`;
@@ -34,11 +51,11 @@ export function noSpaceReply(item: string, servers: readonly Address[], elsewher
 }
 
 /**
- * A client's write that lost to a newer version of its item, here before it
- * was stored or at a server on the round: never acknowledged as done.
+ * The answer to a client's write that lost to a newer version of its item,
+ * here before it was stored or at a server on the round: never acknowledged as done.
  */
-export function overtaken(ctx: HandlerContext, connection: Connection, item: string, newer?: Version): void {
+export function overtaken(log: Log, item: string, newer?: Version): Reply {
   const where = newer ? `version ${newer.clock} by ${newer.server} is held in the ring` : 'one arrived here before it was stored';
-  ctx.log.warn(`a write of ${JSON.stringify(item)} lost to a newer version (${where}); not acknowledged`);
-  ctx.reply(connection, errorReply('CONFLICT', `a newer version of ${item} exists (${where}); this write did not win`));
+  log.warn(`a write of ${JSON.stringify(item)} lost to a newer version (${where}); not acknowledged`);
+  return errorReply('CONFLICT', `a newer version of ${item} exists (${where}); this write did not win`);
 }

@@ -5,8 +5,16 @@
  * HTTP face asks through the same handlers (`ask`).
  */
 import { CoopError, isCoopError } from '../errors.js';
-import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, requestToken, type Message, type Reply } from '../protocol/messages.js';
-import { decodeReply } from '../protocol/decode.js';
+import {
+  decodeMessage,
+  encodeMessage,
+  errorReply,
+  REPLIED_TYPES,
+  requestToken,
+  type Message,
+  type MessageType,
+  type Reply,
+} from '../protocol/messages.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/tcp.js';
 import type { Traffic } from '../http/web.js';
@@ -14,7 +22,7 @@ import { answerTo, type PeerAuth } from '../security/peer-auth.js';
 import { accessOf, type AccessPolicy } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
-import { handlers, type HandlerContext } from '../handlers/handlers.js';
+import { handlers, type Answer, type Handler, type HandlerContext } from '../handlers/handlers.js';
 import type { NodeMetrics } from './metrics.js';
 import { describe } from './describe.js';
 
@@ -93,12 +101,11 @@ export class Inbox {
       message.creator !== ctx.self; // a round of ours, back home, goes no further
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.deps.auth;
-    const replyTo = relayed
-      ? { remote: connection.remote, reply: connection.reply, close: connection.close, received: text }
-      : auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
+    const replyTo =
+      auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
         ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
         : connection;
-    this.dispatch(message, replyTo);
+    this.dispatch(message, replyTo, relayed ? text : undefined);
   }
 
   /** One object of a peer's stream: false ends the stream (it was not a valid message). */
@@ -121,30 +128,24 @@ export class Inbox {
    * reply object. The HTTP face has checked the token already.
    */
   ask(message: Message): Promise<Reply> {
+    if (!this.context || !this.deps.running()) return Promise.resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
+    try {
+      checkClientRequest(message, this.deps.limits);
+    } catch (err) {
+      const { code, message: text } = err as CoopError;
+      return Promise.resolve(errorReply(code, text));
+    }
     return new Promise((resolve) => {
-      if (!this.context || !this.deps.running()) {
-        resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
-        return;
-      }
-      try {
-        checkClientRequest(message, this.deps.limits);
-      } catch (err) {
-        const { code, message: text } = err as CoopError;
-        resolve(errorReply(code, text));
-        return;
-      }
-      const connection: Connection = {
-        remote: 'http',
-        deliver: (reply) => resolve(reply as Reply),
-        reply: (payload) => resolve(decodeReply(payload, message.type as 'GET')),
-        close: () => undefined,
-      };
-      this.dispatch(message, connection);
+      this.dispatch(message, { remote: 'http', deliver: (reply) => resolve(reply as Reply), reply: ignore, close: ignore });
     });
   }
 
-  /** Hands a message to its handler; `connection` is where its reply goes (by default nowhere: a round of ours come home). */
-  dispatch(message: Message, connection: Connection = detachedConnection): void {
+  /**
+   * Hands a message to its handler and writes the reply it returns to
+   * `connection` (by default nowhere: a round of ours come home without
+   * leaving this server). `received`: its text, when it may be passed on unchanged.
+   */
+  dispatch(message: Message, connection: Connection = detachedConnection, received?: string): void {
     const ctx = this.context;
     if (!ctx) return;
     const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
@@ -162,50 +163,47 @@ export class Inbox {
       this.deps.metrics.requests.inc({ type: message.type, outcome: 'ok' });
     }
     const started = performance.now();
-    // Written out rather than spread: one shape for every request, where a spread copied property by property.
-    const measured: Connection = replied
-      ? {
-          remote: connection.remote,
-          deliver: connection.deliver,
-          answered: (ok) => this.observe(message.type, started, ok),
-          reply: connection.reply,
-          close: connection.close,
-        }
-      : connection;
-    const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
-    // Called at once, not from a promise: two promises and a turn of the microtask queue fewer per message.
+    const handler = handlers[message.type] as Handler<Message, HandlerContext>;
+    let answer: Answer;
+    // Called at once, not from a promise: a reply at hand is written in this same turn, with no promise.
     try {
-      handler(message, measured, ctx)?.catch((err: unknown) => this.failed(message, measured, err));
+      answer = handler(message, ctx, connection.remote, received);
+      if (answer === undefined) return;
+      if (!(answer instanceof Promise)) {
+        this.answer(connection, message.type, started, answer);
+        return;
+      }
     } catch (err) {
-      this.failed(message, measured, err);
+      this.failed(ctx, connection, message.type, started, err);
+      return;
     }
+    answer.then(
+      (reply) => reply && this.answer(connection, message.type, started, reply),
+      (err: unknown) => this.failed(ctx, connection, message.type, started, err),
+    );
   }
 
-  private failed(message: Message, connection: Connection, err: unknown): void {
-    const log = this.log;
+  private failed(ctx: HandlerContext, connection: Connection, type: MessageType, started: number, err: unknown): void {
+    this.answer(connection, type, started, this.failure(ctx, type, err));
+    if (isCoopError(err, 'STORE_UNAVAILABLE')) this.deps.checkStore();
+  }
+
+  /** The answer to a message whose handler failed; the cause goes to the log, not to the client. */
+  private failure(ctx: HandlerContext, type: MessageType, err: unknown): Reply {
     if (isCoopError(err, 'STORE_UNAVAILABLE')) {
       // The log names the directory; the reply does not (it goes to clients).
-      log.error(`handling ${message.type} failed: ${err.message}`);
+      ctx.log.error(`handling ${type} failed: ${err.message}`);
       const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
       const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
-      this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
-      this.deps.checkStore();
-      return;
+      return errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`);
     }
     if (isCoopError(err, 'NO_SPACE')) {
       this.deps.noSpace(err);
-      const self = this.context?.self;
-      this.reply(connection, errorReply('NO_SPACE', `server ${self} has no space left on disk for this ${message.type}`));
-      return;
+      return errorReply('NO_SPACE', `server ${ctx.self} has no space left on disk for this ${type}`);
     }
-    log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
+    ctx.log.error(`handling ${type} failed: ${(err as Error).stack ?? String(err)}`);
     // The cause stays in the log: it may name files of this server.
-    this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
-  }
-
-  private observe(type: string, started: number, ok: boolean): void {
-    this.deps.metrics.requests.inc({ type, outcome: ok ? 'ok' : 'error' });
-    this.deps.metrics.latency.observe({ type }, (performance.now() - started) / 1000);
+    return errorReply('INTERNAL', `the server could not handle this ${type}`);
   }
 
   /** A message that could not be read (framing, seal, decoding, admission): refused with its code. */
@@ -215,9 +213,14 @@ export class Inbox {
     connection.reply(encodeMessage(errorReply(error.code, error.message)));
   }
 
-  reply(connection: Connection, reply: Reply): void {
+  /**
+   * Writes a reply to a request of type `type` handled since `started`; one
+   * that would not fit in a message goes as TOO_LARGE. A request that is
+   * answered (REPLIED_TYPES) is counted and timed.
+   */
+  private answer(connection: Connection, type: MessageType, started: number, reply: Reply): void {
     if (connection.deliver) {
-      connection.answered?.(reply.type !== 'ERROR');
+      this.observe(type, started, reply.type !== 'ERROR');
       connection.deliver(reply);
       return;
     }
@@ -228,8 +231,24 @@ export class Inbox {
       reply = errorReply('TOO_LARGE', message);
       payload = encodeMessage(reply);
     }
-    connection.answered?.(reply.type !== 'ERROR');
+    this.observe(type, started, reply.type !== 'ERROR');
     connection.reply(payload);
+  }
+
+  private observe(type: MessageType, started: number, ok: boolean): void {
+    if (!REPLIED_TYPES.has(type)) return;
+    this.deps.metrics.requests.inc({ type, outcome: ok ? 'ok' : 'error' });
+    this.deps.metrics.latency.observe({ type }, (performance.now() - started) / 1000);
+  }
+
+  /**
+   * Resolves once every reply settled so far is written (the server stopping
+   * waits for this before it closes the connections). A handler's promise
+   * passes its reply on in promise jobs only, and a tick queued from a
+   * promise job runs once those are all done: no turn of the event loop passes.
+   */
+  written(): Promise<void> {
+    return new Promise((resolve) => queueMicrotask(() => process.nextTick(resolve)));
   }
 }
 
@@ -246,5 +265,7 @@ const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWAR
  */
 const KEPT_TEXT_LIMIT = 64 * 1024;
 
+function ignore(): void {}
+
 /** Where a message that is answered nowhere "replies": a stream's, or a round of ours that completes without leaving this server. */
-const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };
+const detachedConnection: Connection = { remote: 'self', reply: ignore, close: ignore };

@@ -487,10 +487,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
     clearInterval(this.storeTimer);
     clearInterval(this.passedByTimer);
     for (const waiting of this.waiting.drain()) {
-      this.inbox.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
+      waiting.answer(errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     const closing = this.transport.close?.();
     this.http.close(() => undefined); // stops its deadline checks
+    await this.inbox.written(); // the waiting clients' answers, before their connections close
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
@@ -517,7 +518,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       leaving: () => this.leaving,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message, received) => void this.forward(message, received),
+      forward: (message: RoundMessage, received?: string) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
       resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
@@ -537,7 +538,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       figures: () => selfFigures(view, store, VERSION),
       ringStatus: () => this.status(),
-      reply: (connection, reply) => this.inbox.reply(connection, reply),
     };
   }
 
