@@ -31,6 +31,8 @@ export interface Fixture {
   store: ItemStore;
   ring: RingView;
   peers: ExtensionPeers;
+  /** The clients waiting for their rounds. */
+  waiting: PendingRounds<Waiting>;
   /** What the handlers passed to the successor, in order. */
   sent: Sent[];
   /** Members absorbed, announcements started, and members heard from. */
@@ -111,6 +113,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     store,
     ring,
     peers,
+    waiting,
     sent,
     absorbed,
     heard,
