@@ -1,7 +1,7 @@
 /**
  * One server: wires the codec, the ring view and the store to sockets and
- * timers. Incoming text has its peer tag checked (security/), is decoded,
- * admitted (tag or token, client limits) and dispatched to handlers.ts; round
+ * timers. Incoming text goes to the inbox (inbox.ts), which checks, decodes,
+ * admits and dispatches it to handlers/ and writes the replies; round
  * messages leave through forward(), which fails over past dead successors the
  * way the original does (cut the dead one out, announce the new ring, try the
  * next). The membership side (announcements, merging, probes, leaving) is
@@ -14,17 +14,7 @@ import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
-import {
-  decodeMessage,
-  encodeForOriginal,
-  encodeMessage,
-  errorReply,
-  REPLIED_TYPES,
-  requestToken,
-  type ForwardPutMessage,
-  type Message,
-  type Reply,
-} from '../protocol/messages.js';
+import { encodeForOriginal, encodeMessage, errorReply, type ForwardPutMessage } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import { ItemStore } from '../store/items.js';
 import { MemoryPersistence } from '../store/memory.js';
@@ -32,12 +22,12 @@ import { DiskPersistence } from '../store/durable.js';
 import { DataDirLock, describeHolder } from '../store/lock.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
-import { TcpListener, type Connection } from '../transport/listener.js';
-import { decodeReply } from '../protocol/decode.js';
+import { TcpListener } from '../transport/listener.js';
 import { RingKeeper } from '../ring/keeper.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
 import { SeedGreeter } from '../ring/seed-greeter.js';
+import { ExtensionPeers } from '../ring/extension-peers.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
 import { FiguresGatherer } from './gather.js';
@@ -48,14 +38,15 @@ import { ackTimeoutOf, resolveOptions, type NodeEvents, type NodeOptions, type R
 import { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
 import { sealedTransport } from '../security/sealed.js';
 import { createHttpFace } from '../http/server.js';
-import { answerTo, PeerAuth } from '../security/peer-auth.js';
-import { AccessPolicy, accessOf } from '../security/access.js';
-import { checkClientRequest, type RequestLimits } from '../security/requests.js';
+import { PeerAuth } from '../security/peer-auth.js';
+import { AccessPolicy } from '../security/access.js';
+import type { RequestLimits } from '../security/requests.js';
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from '../http/web.js';
 import { fastGetFront, handToHttp } from '../http/fast-get.js';
 import { localErrorCode, WarningGate } from '../transport/local-errors.js';
-import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '../handlers/handlers.js';
+import type { HandlerContext, RoundMessage, Waiting } from '../handlers/handlers.js';
+import { Inbox } from './inbox.js';
 import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
 import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
@@ -100,6 +91,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   readonly metrics: NodeMetrics;
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
+  private readonly inbox: Inbox;
   private itemStore: ItemStore | undefined;
   /** Held while the store is open: one server per data directory. */
   private dataDirLock: DataDirLock | undefined;
@@ -110,7 +102,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private log: Log;
   private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
-  private readonly modernPeers = new Set<Address>();
+  private readonly extensionPeers = new ExtensionPeers((address) => this.greetAgain(address));
   /** Peers told that this server speaks our extensions. */
   private readonly greeted = new Set<Address>();
   /**
@@ -179,7 +171,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
             const payload = encodeMessage({ type: 'STREAM', from: this.address });
             return this.auth ? this.auth.seal(payload, peer).text : payload;
           },
-          to: (peer) => this.modernPeers.has(peer),
+          to: (peer) => this.extensionPeers.has(peer),
           acks: {
             timeoutMs: ackTimeoutOf(this.options),
             onUnacknowledged: (peer, waitedMs, resent) => {
@@ -200,9 +192,23 @@ export class RingNode extends EventEmitter<NodeEvents> {
       bytesStored: () => this.liveItems().bytes,
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
+    this.inbox = new Inbox({
+      auth: this.auth,
+      access: this.access,
+      limits: this.requestLimits,
+      peers: this.extensionPeers,
+      metrics: this.metrics,
+      log: this.log,
+      maxMessageBytes: this.options.maxMessageBytes,
+      running: () => this.running,
+      watched: () => this.listenerCount('traffic') > 0,
+      traffic: (traffic) => this.emit('traffic', traffic),
+      noSpace: (err) => this.noSpace(err),
+      checkStore: () => void this.checkStore(),
+    });
     const web = createWebApp({
       self: () => this.address,
-      ask: (message) => this.ask(message),
+      ask: (message) => this.inbox.ask(message),
       store: () => this.store,
       status: () => this.status(),
       health: () => this.health(),
@@ -227,10 +233,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
         maxConnections: this.options.maxConnections,
       },
       {
-        onMessage: (text, connection) => this.receive(text, connection),
-        // Nothing on a stream is answered; its connection tells only where it arrived.
-        onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
-        onFrameError: (error, connection) => this.refuse(error, connection),
+        onMessage: (text, connection) => this.inbox.receive(text, connection),
+        onStreamMessage: (text, stream) => this.inbox.receiveStreamed(text, stream),
+        onFrameError: (error, connection) => this.inbox.refuse(error, connection),
         onOtherProtocol: takeHttp,
         onAcceptError: (err) => this.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
       },
@@ -299,6 +304,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.uploads = new Uploads(this.itemStore);
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
+    this.inbox.open(this.context);
     this.keeper = this.createKeeper(this.view, this.context);
     this.gatherer = this.createGatherer();
     this.state = 'running';
@@ -439,7 +445,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** The members in the ring, other than this server, that speak our extensions. */
   private modernMembers(): Address[] {
-    return this.members.filter((member) => member !== this.address && this.modernPeers.has(member));
+    return this.extensionPeers.among(this.members, this.address);
   }
 
   /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
@@ -476,10 +482,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
     clearInterval(this.storeTimer);
     clearInterval(this.passedByTimer);
     for (const waiting of this.waiting.drain()) {
-      this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
+      waiting.answer(errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     const closing = this.transport.close?.();
     this.http.close(() => undefined); // stops its deadline checks
+    await this.inbox.written(); // the waiting clients' answers, before their connections close
     await this.listener.stop();
     await this.uploads?.clear();
     await this.itemStore?.close();
@@ -506,13 +513,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       leaving: () => this.leaving,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message, received) => void this.forward(message, received),
+      forward: (message: RoundMessage, received?: string) => void this.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
-      resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
       resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
-      peerSpeaksExtensions: (address) => this.learnModern(address),
-      speaksExtensions: (address) => this.modernPeers.has(address),
+      peers: this.extensionPeers,
       absorb: (members) => this.keeper?.absorb(members),
       probeFor: (target) =>
         this.keeper!.ping(target, this.options.probeTimeoutMs).then(
@@ -528,151 +533,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       },
       figures: () => selfFigures(view, store, VERSION),
       ringStatus: () => this.status(),
-      reply: (connection, reply) => this.reply(connection, reply),
     };
-  }
-
-  /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
-  private receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
-    if (!this.context || !this.running) {
-      connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
-      return;
-    }
-    let message: Message;
-    let authentic = false;
-    let nonce: string | undefined;
-    try {
-      // A peer seals for the address it dialled: the advertised one, or another that reaches this server
-      // (a seed named by 127.0.0.1 that advertises 127.0.0.2, a wildcard listener's other addresses). The
-      // audience still names this server, since the connection arrived here, so a message sealed for
-      // another server is still refused. (Only an address that two servers share, such as the same private
-      // address in two networks, could let a message sealed for one pass at the other.)
-      if (this.auth) ({ text, authentic, nonce } = this.auth.open(text, this.address, arrivedOn.local));
-      message = decodeMessage(text);
-      this.admit(message, authentic);
-    } catch (err) {
-      this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
-      return 'refused';
-    }
-    if (message.type === 'STREAM') {
-      this.modernPeers.add(message.from);
-      return 'stream';
-    }
-    // A round message from our servers travels with its text: a handler that passes it on
-    // unchanged sends that text again instead of encoding it anew (the tag is made afresh
-    // for the next hop either way); a changed message is encoded as usual.
-    const relayed =
-      text.length <= KEPT_TEXT_LIMIT &&
-      RELAYED_AS_RECEIVED.has(message.type) &&
-      'id' in message &&
-      message.id !== undefined &&
-      message.creator !== this.view!.self; // a round of ours, back home, goes no further
-    // A peer's request is answered with this server's tag, sealed for that request alone.
-    const auth = this.auth;
-    const replyTo = relayed
-      ? { remote: connection.remote, reply: connection.reply, close: connection.close, received: text }
-      : auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
-        ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
-        : connection;
-    this.dispatch(message, replyTo);
-  }
-
-  /**
-   * Refuses what the sender may not do (access.ts), and a client's request
-   * outside this server's limits (requests.ts). A peer with the secret is trusted.
-   */
-  private admit(message: Message, authentic: boolean): void {
-    this.access.check(accessOf(message.type), requestToken(message), authentic);
-    if (!authentic) checkClientRequest(message, this.requestLimits);
-  }
-
-  /**
-   * A request from the HTTP face, through the same handlers; resolves with the
-   * reply object. The HTTP face has checked the token already.
-   */
-  ask(message: Message): Promise<Reply> {
-    return new Promise((resolve) => {
-      if (!this.context || !this.running) {
-        resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
-        return;
-      }
-      try {
-        checkClientRequest(message, this.requestLimits);
-      } catch (err) {
-        const { code, message: text } = err as CoopError;
-        resolve(errorReply(code, text));
-        return;
-      }
-      const connection: Connection = {
-        remote: 'http',
-        deliver: (reply) => resolve(reply as Reply),
-        reply: (payload) => resolve(decodeReply(payload, message.type as 'GET')),
-        close: () => undefined,
-      };
-      this.dispatch(message, connection);
-    });
-  }
-
-  private dispatch(message: Message, connection: Connection): void {
-    const ctx = this.context!;
-    const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
-    const replied = REPLIED_TYPES.has(message.type);
-    const round = 'id' in message && message.id !== undefined ? { round: message.id } : undefined;
-    const text = replied
-      ? `${describe(message)} from client ${connection.remote}`
-      : round
-        ? `${describe(message)} (round ${round.round})`
-        : describe(message);
-    this.log.recv(text, round, heartbeat);
-    if (replied && !heartbeat && this.listenerCount('traffic') > 0)
-      this.emit('traffic', { type: message.type, from: 'client', to: ctx.self });
-    if (!replied) {
-      connection.close();
-      this.metrics.requests.inc({ type: message.type, outcome: 'ok' });
-    }
-    const started = performance.now();
-    // Written out rather than spread: one shape for every request, where a spread copied property by property.
-    const measured: Connection = replied
-      ? {
-          remote: connection.remote,
-          deliver: connection.deliver,
-          answered: (ok) => this.observe(message.type, started, ok),
-          reply: connection.reply,
-          close: connection.close,
-        }
-      : connection;
-    const handler = handlers[message.type] as (m: Message, c: Connection, x: HandlerContext) => void | Promise<void>;
-    // Called at once, not from a promise: two promises and a turn of the microtask queue fewer per message.
-    try {
-      handler(message, measured, ctx)?.catch((err: unknown) => this.failed(message, measured, err));
-    } catch (err) {
-      this.failed(message, measured, err);
-    }
-  }
-
-  private failed(message: Message, connection: Connection, err: unknown): void {
-    if (isCoopError(err, 'STORE_UNAVAILABLE')) {
-      // The log names the directory; the reply does not (it goes to clients).
-      this.log.error(`handling ${message.type} failed: ${err.message}`);
-      const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
-      const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
-      this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
-      void this.checkStore();
-      return;
-    }
-    if (isCoopError(err, 'NO_SPACE')) {
-      this.noSpace(err);
-      this.reply(connection, errorReply('NO_SPACE', `server ${this.address} has no space left on disk for this ${message.type}`));
-      return;
-    }
-    this.log.error(`handling ${message.type} failed: ${(err as Error).stack ?? String(err)}`);
-    // The cause stays in the log: it may name files of this server.
-    this.reply(connection, errorReply('INTERNAL', `the server could not handle this ${message.type}`));
-  }
-
-  private observe(type: string, started: number, ok: boolean): void {
-    this.metrics.requests.inc({ type, outcome: ok ? 'ok' : 'error' });
-    this.metrics.latency.observe({ type }, (performance.now() - started) / 1000);
   }
 
   private liveItems(): { count: number; bytes: number } {
@@ -728,35 +589,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
   }
 
-  private refuse(error: CoopError, connection: Connection): void {
-    this.log.warn(`refused a message from ${connection.remote}: ${error.message}`);
-    this.metrics.refused.inc({ code: error.code });
-    connection.reply(encodeMessage(errorReply(error.code, error.message)));
-  }
-
-  private reply(connection: Connection, reply: Reply): void {
-    if (connection.deliver) {
-      connection.answered?.(reply.type !== 'ERROR');
-      connection.deliver(reply);
-      return;
-    }
-    let payload = encodeMessage(reply);
-    if (payload.length > this.options.maxMessageBytes && reply.type !== 'ERROR') {
-      const message = `the reply would be ${payload.length} bytes, more than the limit of ${this.options.maxMessageBytes}: fetch it in parts (webclient does)`;
-      reply = errorReply('TOO_LARGE', message);
-      payload = encodeMessage(reply);
-    }
-    connection.answered?.(reply.type !== 'ERROR');
-    connection.reply(payload);
-  }
-
   private createKeeper(view: RingView, context: HandlerContext): RingKeeper {
     return new RingKeeper({
       view,
       transport: this.transport,
       log: this.log,
       now: this.now,
-      modernPeers: this.modernPeers,
+      modernPeers: this.extensionPeers,
       lastHeard: this.lastHeard,
       running: () => this.running,
       newRoundId: context.newRoundId,
@@ -776,14 +615,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   /**
-   * A peer showed that it speaks our extensions: the first time, it hears
-   * the same of this server, so that each of two servers of ours knows the
-   * other even when only one sends to the other. Until then a peer is taken
-   * for an original server and gets the original's form of every message.
+   * A peer showed, for the first time, that it speaks our extensions: it
+   * hears the same of this server, so that each of two servers of ours knows
+   * the other even when only one sends to the other.
    */
-  private learnModern(address: Address): void {
-    if (this.modernPeers.has(address)) return;
-    this.modernPeers.add(address);
+  private greetAgain(address: Address): void {
     // Even if greeted before (it may have been an original then, or restarted since). This ends:
     // a peer answers only a greeting from a server it did not know yet.
     this.greeted.delete(address);
@@ -793,11 +629,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /**
    * Tells members not yet known to speak our extensions that this server
    * does: a CHECK with `from`, which an original server ignores and ours
-   * answer in kind (learnModern). Once per member.
+   * answer in kind (greetAgain). Once per member.
    */
   private greetMembers(): void {
     for (const member of this.view!.members) {
-      if (!this.modernPeers.has(member) && !this.greeted.has(member)) this.greet(member);
+      if (!this.extensionPeers.has(member) && !this.greeted.has(member)) this.greet(member);
     }
   }
 
@@ -942,7 +778,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
         // Not when a server was passed by for want of a way to it, nor while leaving (this server's view is itself alone):
         // the round has not been everywhere, and it is resent or its client told the outcome is unknown.
-        if (message.creator === view.self && !passedBy && !this.leaving) this.dispatch(message, detachedConnection);
+        if (message.creator === view.self && !passedBy && !this.leaving) this.inbox.dispatch(message);
         break;
       }
       // The round's creator is tried all the same: only it can end the round.
@@ -952,9 +788,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
         continue;
       }
       let straightHome = false;
-      if (!this.modernPeers.has(next) && next !== message.creator) {
+      if (!this.extensionPeers.has(next) && next !== message.creator) {
         plain ??= encodeForOriginal(message);
-        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.modernPeers.has(message.creator));
+        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.extensionPeers.has(message.creator));
         if (way === 'skip') {
           this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
           after = next;
@@ -966,7 +802,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         }
       }
       try {
-        const modern = this.modernPeers.has(next);
+        const modern = this.extensionPeers.has(next);
         const back = next === message.creator && modern ? homeward(message) : undefined;
         const payload = back
           ? (home ??= encodeMessage(back))
@@ -1001,7 +837,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
         // until it answers a PING from here.
         // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
-        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.modernPeers.has(next)) {
+        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.extensionPeers.has(next)) {
           // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
           const othersReach = (await this.keeper.othersReach(next)) !== 'no';
           if (!this.running) return;
@@ -1052,19 +888,6 @@ function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   return back;
 }
 
-/**
- * Round messages a relay may pass on as received (to our own servers only).
- * Only those with a round id (from our servers) are kept as text. Not UPDATE:
- * ours always carry members, and a relay passes on its merged view instead.
- */
-const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWARD_GET']);
-/**
- * Larger texts are not kept: a part of a large item would stay in memory
- * twice (text and decoded) while it is written, and encoding it is a small
- * share of its cost.
- */
-const KEPT_TEXT_LIMIT = 64 * 1024;
-
 /** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
 const HOME_TRIES = 3;
 /** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
@@ -1079,6 +902,3 @@ const LOCAL_MEANING: Readonly<Record<string, string>> = {
   ENOMEM: ' (out of memory)',
   EADDRNOTAVAIL: ' (no local port left)',
 };
-
-/** Where a round that completes without leaving this server "replies": nowhere. */
-const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };

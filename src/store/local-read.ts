@@ -33,7 +33,12 @@ export type LocalRead =
  * Each answer is a new object of one shape: a caller that only reads its
  * fields then costs no allocation per GET (V8 replaces it by its fields).
  */
-export function readLocal(store: ItemStore, name: string, wholeLimit: number, part?: RangeRequest): LocalRead {
+export function readLocal(
+  store: Pick<ItemStore, 'head' | 'contentAtHand'>,
+  name: string,
+  wholeLimit: number,
+  part?: RangeRequest,
+): LocalRead {
   const meta = store.head(name);
   if (meta === undefined || meta.deleted) return { kind: 'absent', meta: undefined, content: undefined, part: undefined };
   if (part !== undefined) return { kind: 'range', meta, content: undefined, part };

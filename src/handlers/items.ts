@@ -1,0 +1,303 @@
+/**
+ * Items: a client's GET, PUT and DELETE. A GET is answered from this
+ * server's copy when it has one; otherwise, and for every write, a round
+ * starts with this server as its creator and the client is answered when it
+ * comes home (forwarded.ts).
+ *
+ * Every write carries a version; a server applies a copy only when it is
+ * newer than what it holds (store/items.ts), so all copies end the same.
+ */
+import { isCoopError, type CoopError } from '../errors.js';
+import type { Address } from '../protocol/address.js';
+import {
+  NOT_FOUND_CONTENT,
+  errorReply,
+  type ForwardGetMessage,
+  type ForwardPutMessage,
+  type GetMessage,
+  type ItemData,
+  type RangeRequest,
+  type Reply,
+} from '../protocol/messages.js';
+import { PART_BYTES } from '../protocol/content.js';
+import type { RingView } from '../ring/ring.js';
+import type { ExtensionPeers } from '../ring/extension-peers.js';
+import type { ItemMeta, ItemStore } from '../store/items.js';
+import { readLocal } from '../store/local-read.js';
+import type { Uploads } from '../store/uploads.js';
+import type { Version, VersionClock } from '../store/version.js';
+import type { Log } from '../log/logger.js';
+import { resendId, stallAfterMs, type PendingRounds, type RoundTrail, type StallReason } from './rounds.js';
+import type { Handlers, RoundMessage } from './types.js';
+import { lookupReply, missReply, noSpaceReply, notYetAnswerable, overtaken, roundKey, writeDone, type Waiting } from './waiting.js';
+
+/** What reading this server's own copy of an item takes. */
+export interface LocalReadContext {
+  readonly store: Pick<ItemStore, 'head' | 'contentAtHand' | 'get' | 'readRange'>;
+  /** Largest content sent whole in one reply or lookup; larger items go by parts. */
+  readonly wholeLimit: number;
+}
+
+/** What storing a write (a client's, or one passing by) takes. */
+export interface WriteContext {
+  readonly store: Pick<ItemStore, 'apply'>;
+  readonly clock: Pick<VersionClock, 'observe'>;
+  readonly uploads: Pick<Uploads, 'receive'>;
+  now(): number;
+}
+
+export interface ItemsContext extends LocalReadContext, WriteContext {
+  readonly self: Address;
+  readonly ring: Pick<RingView, 'size' | 'members' | 'fromSelf' | 'membership'>;
+  readonly store: Pick<ItemStore, 'head' | 'contentAtHand' | 'get' | 'readRange' | 'apply'>;
+  readonly log: Log;
+  readonly waiting: Pick<PendingRounds<Waiting>, 'add'>;
+  readonly clock: Pick<VersionClock, 'stamp' | 'observe'>;
+  readonly uploads: Pick<Uploads, 'receive' | 'versionOf'>;
+  readonly roundTimeoutMs: number;
+  readonly peers: Pick<ExtensionPeers, 'everyone'>;
+  /** Still waiting for the ring it asked to join: alone, it cannot say an item is missing. */
+  joining(): boolean;
+  /** Leaving the ring (a graceful stop): a write taken now would be acknowledged by this server alone. */
+  leaving(): boolean;
+  newRoundId(): string;
+  /** Passes a round message to the successor, failing over past dead ones. */
+  forward(message: RoundMessage): void;
+  /** A round of this server's was sent again (counted). */
+  resent(why: StallReason): void;
+  /** A write this server could not store for want of space (NO_SPACE): counted, and logged now and then. */
+  noSpace(err: CoopError): void;
+}
+
+/** A round this server starts: it always carries an id. */
+type OwnRound = (ForwardPutMessage | ForwardGetMessage) & { id: string };
+
+/** A GET without `part`, `local` or `extended` (the original client's) is answered in the original's form. */
+function plainRequest(message: GetMessage): boolean {
+  return message.part === undefined && message.local !== true && message.extended !== true;
+}
+
+/**
+ * Answers a GET from this server's own copy (store/local-read.ts decides how);
+ * undefined when it has none to give. A whole item whose content is at hand is
+ * answered at once (no promise); a part or a copy on disk is a promise.
+ */
+export function serveLocal(
+  ctx: LocalReadContext,
+  item: string,
+  part: RangeRequest | undefined,
+  plain: boolean | undefined,
+): Reply | undefined | Promise<Reply | undefined> {
+  const read = readLocal(ctx.store, item, ctx.wholeLimit, part);
+  switch (read.kind) {
+    case 'absent':
+      return undefined;
+    case 'range':
+      return serveRange(ctx, item, read.meta, read.part);
+    case 'too-large':
+      return tooLargeReply(item, read.meta.size);
+    case 'whole':
+      return wholeReply(item, read.meta, read.content, plain);
+    case 'from-disk': {
+      const { meta } = read;
+      return ctx.store.get(item).then((held) => (held ? wholeReply(item, meta, held.content, plain) : undefined));
+    }
+  }
+}
+
+/** A whole item's answer, in the form its reader asked in. */
+function wholeReply(item: string, meta: ItemMeta, content: string, plain: boolean | undefined): Reply {
+  return lookupReply({ item, content, encoding: meta.encoding, found: true, version: meta.version }, plain);
+}
+
+/** One reply carries at most one part of an item, whatever length its reader asked for. */
+export function replyLength(part: RangeRequest): number {
+  return Math.min(part.length, PART_BYTES);
+}
+
+/** The answer to a whole GET of an item larger than one reply carries. */
+export function tooLargeReply(item: string, size: number | undefined): Reply {
+  return errorReply('TOO_LARGE', `${item} is ${size ?? 'too many'} bytes, more than one reply carries: fetch it in parts (webclient does)`);
+}
+
+async function serveRange(ctx: LocalReadContext, item: string, meta: ItemMeta, part: RangeRequest): Promise<Reply> {
+  const content = (await ctx.store.readRange(item, part.offset, replyLength(part))).toString('base64');
+  const data = { item, content, encoding: meta.encoding, found: true, version: meta.version, size: meta.size, offset: part.offset };
+  return { type: 'GET', data };
+}
+
+/** A GET this server could not answer at once (`served`): a part, a copy on disk, or a lookup around the ring. */
+async function lookUp(
+  message: GetMessage,
+  ctx: ItemsContext,
+  from: string,
+  served: Promise<Reply | undefined> | undefined,
+): Promise<Reply> {
+  const item = message.data;
+  const plain = plainRequest(message);
+  const local = await served;
+  if (local) return local;
+  const refusal = message.local ? undefined : notInRing(ctx);
+  if (refusal) return refusal;
+  // A tombstone is an answer too: the item was deleted.
+  if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) return missReply(item, plain);
+  const round: OwnRound = {
+    type: 'FORWARD_GET',
+    creator: ctx.self,
+    data: { item, content: NOT_FOUND_CONTENT },
+    id: ctx.newRoundId(),
+  };
+  return startRound(ctx, round, { answer: notYetAnswerable, client: from, request: 'GET', item, part: message.part, plain });
+}
+
+/**
+ * Why this server takes no client requests that need the ring now: still
+ * joining, or leaving (its view is itself alone: a write would be stored
+ * here only and a lookup would miss); undefined when it takes them.
+ */
+function notInRing(ctx: ItemsContext): Reply | undefined {
+  if (ctx.joining()) return errorReply('NOT_READY', 'this server is still joining the ring; ask again shortly');
+  if (ctx.leaving()) return errorReply('SHUTTING_DOWN', 'this server is leaving the ring; ask another one');
+  return undefined;
+}
+
+/** Sends a write around the ring and answers the client when it is back (at once in a ring of one). */
+function replicate(ctx: ItemsContext, waiting: Waiting, data: ItemData): Reply | Promise<Reply> {
+  if (ctx.ring.size === 1) return writeDone(waiting);
+  return startRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId() }, waiting);
+}
+
+/**
+ * Sends a round of this server's and waits for it to come home: resolves with
+ * the client's answer. The round is kept until then: when it is lost on the
+ * way (rounds.ts), the same message goes around again, and servers that
+ * stored it already take it as a no-op.
+ */
+function startRound(ctx: ItemsContext, round: OwnRound, waiting: Waiting): Promise<Reply> {
+  return new Promise((answer) => {
+    waiting.answer = answer;
+    const id = round.id;
+    // The round id ties the client's request to every forward it causes, in every server's log.
+    ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.client}: round ${id}`, { round: id });
+    const resend = (_waiting: Waiting, attempt: number, why: StallReason): boolean => {
+      // Not while an original server is in the ring: a copy of ours that crossed it comes home without its id,
+      // and could answer another client's request for the same item.
+      if (!ctx.peers.everyone(ctx.ring.members, ctx.self)) return false;
+      const cause =
+        why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
+      ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
+      ctx.forward({ ...round, id: resendId(id, attempt) });
+      ctx.resent(why);
+      return true;
+    };
+    ctx.waiting.add(
+      id,
+      roundKey(round.type, round.data.item),
+      waiting,
+      ctx.roundTimeoutMs,
+      (late, trail) => roundLost(ctx, id, late, trail),
+      resend,
+    );
+    ctx.forward(round);
+  });
+}
+
+/**
+ * A round that did not come home in time. A lookup times out; a write is
+ * stored here and may have reached any of the others: its outcome is unknown,
+ * not failed. Either way the answer names the server the round was last
+ * handed to.
+ */
+function roundLost(ctx: ItemsContext, id: string, waiting: Waiting, trail: RoundTrail): void {
+  const seconds = `${ctx.roundTimeoutMs / 1000} s`;
+  const where = trail.to === undefined ? 'could not be sent to any server' : `was last handed to ${trail.to}`;
+  // Past the first hop this server cannot see the round; members not answering probes are where it likely waits.
+  const suspects = ctx.ring.fromSelf().filter((member) => ctx.ring.membership.get(member)?.status === 'suspect');
+  const suspected = suspects.length > 0 ? `, not answering probes: ${suspects.join(', ')}` : '';
+  const tries = `${trail.attempts > 1 ? ` (sent ${trail.attempts} times)` : ''}${suspected}`;
+  ctx.log.warn(`round ${id} did not come back within ${seconds}: it ${where}${tries}`, { round: id });
+  if (waiting.request === 'GET') {
+    const message = `the ring did not answer in time: the lookup ${where} and did not come back within ${seconds}${tries}`;
+    waiting.answer(errorReply('TIMEOUT', message));
+    return;
+  }
+  const message =
+    `outcome unknown: the ${waiting.request} of ${waiting.item} is stored on ${ctx.self}, but its round ${where} ` +
+    `and did not come back within ${seconds}${tries}; it may or may not have reached the other servers (read it back, or write it again)`;
+  waiting.answer(errorReply('OUTCOME_UNKNOWN', message));
+}
+
+/**
+ * The version of a client's write: newer than the copy of the item held here,
+ * whatever this server's wall clock says, so the write wins here.
+ */
+function stampFor(ctx: ItemsContext, item: string): Version {
+  return ctx.clock.stamp(ctx.now(), ctx.store.head(item)?.version);
+}
+
+/**
+ * Applies a write that came around the ring (or from a client), whole or one
+ * part. Resolves false when a whole copy was not kept (what is held is as new
+ * or newer), and for every part but the last.
+ */
+export function store(ctx: WriteContext, data: ItemData, version: Version): Promise<boolean> {
+  ctx.clock.observe(version);
+  if (data.part) {
+    const bytes = Buffer.from(data.content, 'base64');
+    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
+  }
+  return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
+}
+
+/** Stores a client's write here (resolving as store() does), or resolves with NO_SPACE's answer when this server has no room for it. */
+async function storeOrRefuse(ctx: ItemsContext, data: ItemData, version: Version): Promise<boolean | Reply> {
+  try {
+    return await store(ctx, data, version);
+  } catch (err) {
+    if (!isCoopError(err, 'NO_SPACE')) throw err;
+    ctx.noSpace(err);
+    return noSpaceReply(data.item, [ctx.self], false);
+  }
+}
+
+export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {
+  GET(message, ctx, from) {
+    const served = serveLocal(ctx, message.data, message.part, plainRequest(message));
+    return served === undefined || served instanceof Promise ? lookUp(message, ctx, from, served) : served;
+  },
+
+  async PUT(message, ctx, from) {
+    // Taken while joining, a write would be acknowledged and then lost with the server if the join fails.
+    const refusal = notInRing(ctx);
+    if (refusal) return refusal;
+    const { item, content, encoding, part } = message.data;
+    // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
+    if (part) {
+      const key = `${ctx.self}/${part.upload}`;
+      const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
+      if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
+      const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
+      const stored = await storeOrRefuse(ctx, data, version);
+      if (typeof stored !== 'boolean') return stored;
+      return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key }, data);
+    }
+    const version = stampFor(ctx, item);
+    const data: ItemData = { item, content, encoding, version };
+    const stored = await storeOrRefuse(ctx, data, version);
+    if (typeof stored !== 'boolean') return stored;
+    if (!stored) return overtaken(ctx.log, item);
+    return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item }, data);
+  },
+
+  async DELETE(message, ctx, from) {
+    const refusal = notInRing(ctx);
+    if (refusal) return refusal;
+    const item = message.data;
+    const version = stampFor(ctx, item);
+    const data: ItemData = { item, content: '', version, deleted: true };
+    const stored = await storeOrRefuse(ctx, data, version);
+    if (typeof stored !== 'boolean') return stored;
+    if (!stored) return overtaken(ctx.log, item);
+    return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'DELETE', item }, data);
+  },
+};

@@ -1,0 +1,44 @@
+/** What a peer or a client asks of this server's state: its view of the ring (RING), and contents to compare (DIGEST, LIST). */
+import type { RingReply } from '../protocol/messages.js';
+import type { RingStatus, SelfFigures } from '../protocol/status.js';
+import type { RingView } from '../ring/ring.js';
+import type { ItemStore } from '../store/items.js';
+import type { Handlers } from './types.js';
+
+export interface SyncContext {
+  readonly ring: Pick<RingView, 'fromSelf'>;
+  readonly store: Pick<ItemStore, 'digest' | 'listBuckets'>;
+  /** This server's own figures (a RING asking for `"status": "self"`). */
+  figures(): SelfFigures;
+  /** This server's whole status, members' figures included (a RING asking for `"status": "all"`). */
+  ringStatus(): Promise<RingStatus>;
+}
+
+export const syncHandlers: Handlers<'RING' | 'DIGEST' | 'LIST', SyncContext> = {
+  RING(message, ctx) {
+    // Only the whole ring's status is gathered from the members: the rest is answered at once.
+    if (message.status === 'all') return withStatus(ctx);
+    return ringReply(ctx, message.status === 'self' ? ctx.figures() : undefined);
+  },
+
+  DIGEST(_message, ctx) {
+    return { type: 'DIGEST', data: ctx.store.digest.toWire() };
+  },
+
+  LIST(message, ctx) {
+    const wanted = new Set(message.data);
+    const entries = ctx.store
+      .listBuckets(wanted)
+      .map(([item, meta]) => ({ item, version: meta.version, deleted: meta.deleted, size: meta.size }));
+    return { type: 'LIST', data: entries };
+  },
+};
+
+/** The ring with this server's whole status, once gathered. */
+async function withStatus(ctx: SyncContext): Promise<RingReply> {
+  return ringReply(ctx, await ctx.ringStatus());
+}
+
+function ringReply(ctx: SyncContext, status: SelfFigures | RingStatus | undefined): RingReply {
+  return { type: 'RING', data: ctx.ring.fromSelf(), status: status as RingReply['status'] };
+}

@@ -1,0 +1,87 @@
+/** Rounds of items (FORWARD_PUT, FORWARD_GET) in process: passing by, and coming home. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { forwardedHandlers } from '../../src/handlers/forwarded.js';
+import { NOT_FOUND_CONTENT } from '../../src/protocol/messages.js';
+import { fixture, LAST, NEXT, NOW, onlySent, SELF } from './fixture.js';
+
+const v = (clock: number, server = LAST) => ({ clock, server });
+
+test('a write passing by is stored here and passed on as the text it came in', async (t) => {
+  const { ctx, store, sent, peers } = await fixture(t);
+  peers.delete(LAST);
+  const message = { type: 'FORWARD_PUT' as const, creator: LAST, data: { item: 'w.txt', content: 'written', version: v(3) }, id: 'r1' };
+  const text = JSON.stringify(message);
+  assert.equal(await forwardedHandlers.FORWARD_PUT(message, ctx, LAST, text), undefined, 'nothing to answer');
+  assert.equal((await store.get('w.txt'))?.content, 'written');
+  assert.equal(sent[0]?.received, text);
+  assert.equal(onlySent(sent, 'FORWARD_PUT'), message);
+  assert.equal(peers.has(LAST), true, 'a round with an id shows its creator speaks our extensions');
+});
+
+test('a write passing by that is older than the copy here goes on carrying the newer version, for its creator', async (t) => {
+  const { ctx, store, sent } = await fixture(t);
+  await store.apply('w.txt', { version: v(9, NEXT), content: 'newer' }, NOW);
+  const message = { type: 'FORWARD_PUT' as const, creator: LAST, data: { item: 'w.txt', content: 'older', version: v(3) }, id: 'r2' };
+  await forwardedHandlers.FORWARD_PUT(message, ctx, LAST, JSON.stringify(message));
+  assert.equal((await store.get('w.txt'))?.content, 'newer');
+  assert.deepEqual(onlySent(sent, 'FORWARD_PUT').newer, v(9, NEXT));
+  assert.equal(sent[0]?.received, undefined, 'changed: encoded anew');
+});
+
+test('a round seen before (its creator gone) is dropped, not passed on again', async (t) => {
+  const { ctx, sent } = await fixture(t);
+  const message = { type: 'FORWARD_GET' as const, creator: LAST, data: { item: 'x', content: NOT_FOUND_CONTENT }, id: 'r3' };
+  await forwardedHandlers.FORWARD_GET(message, ctx, LAST, undefined);
+  await forwardedHandlers.FORWARD_GET(message, ctx, LAST, undefined);
+  assert.equal(sent.length, 1);
+});
+
+test('a lookup passing by a server that holds the item goes on carrying it', async (t) => {
+  const { ctx, store, sent } = await fixture(t);
+  await store.apply('held.txt', { version: v(4), content: 'here' }, NOW);
+  const message = { type: 'FORWARD_GET' as const, creator: LAST, data: { item: 'held.txt', content: NOT_FOUND_CONTENT }, id: 'r4' };
+  await forwardedHandlers.FORWARD_GET(message, ctx, LAST, JSON.stringify(message));
+  const passed = onlySent(sent, 'FORWARD_GET');
+  assert.deepEqual(passed.data, { item: 'held.txt', content: 'here', encoding: undefined, found: true, version: v(4) });
+});
+
+test('a write of ours that lost on the way to a version stamped far ahead is not acknowledged: CONFLICT', async (t) => {
+  const { ctx } = await fixture(t);
+  let answered: unknown;
+  ctx.waiting.add(
+    'r5',
+    'FORWARD_PUT\u0000w.txt',
+    waiting('w.txt', (reply) => (answered = reply)),
+    30_000,
+    () => undefined,
+  );
+  const home = {
+    type: 'FORWARD_PUT' as const,
+    creator: SELF,
+    data: { item: 'w.txt', content: '' },
+    id: 'r5',
+    newer: { clock: NOW + 60_000, server: NEXT },
+  };
+  assert.equal(forwardedHandlers.FORWARD_PUT(home, ctx, NEXT, undefined), undefined);
+  assert.equal((answered as { data: { code: string } }).data.code, 'CONFLICT');
+});
+
+test('a lookup of ours that comes home empty answers its client that the item is not found', async (t) => {
+  const { ctx } = await fixture(t);
+  let answered: unknown;
+  ctx.waiting.add(
+    'r6',
+    'FORWARD_GET\u0000none',
+    { ...waiting('none', (reply) => (answered = reply)), request: 'GET', plain: true },
+    30_000,
+    () => undefined,
+  );
+  const home = { type: 'FORWARD_GET' as const, creator: SELF, data: { item: 'none', content: NOT_FOUND_CONTENT }, id: 'r6' };
+  await forwardedHandlers.FORWARD_GET(home, ctx, NEXT, undefined);
+  assert.deepEqual(answered, { type: 'GET', data: { item: 'none', content: NOT_FOUND_CONTENT, encoding: undefined } });
+});
+
+function waiting(item: string, answer: (reply: unknown) => void) {
+  return { answer, client: 'client', request: 'PUT' as const, item };
+}

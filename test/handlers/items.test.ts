@@ -1,0 +1,109 @@
+/** Items (GET, PUT, DELETE) in process: what each answers, at once or when its round comes home. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { itemHandlers } from '../../src/handlers/items.js';
+import { forwardedHandlers } from '../../src/handlers/forwarded.js';
+import type { Reply } from '../../src/protocol/messages.js';
+import { waitFor } from '../../src/util/wait.js';
+import { fixture, NOW, onlySent, SELF } from './fixture.js';
+
+const CLIENT = '127.0.0.1:50000';
+const v = (clock: number) => ({ clock, server: SELF });
+
+test('GET of an item held here is answered at once, not by a promise, in the form it was asked in', async (t) => {
+  const { ctx, store, sent } = await fixture(t);
+  await store.apply('a.txt', { version: v(5), content: 'hello' }, NOW);
+  const plain = itemHandlers.GET({ type: 'GET', data: 'a.txt' }, ctx, CLIENT, undefined);
+  assert.deepEqual(plain, { type: 'GET', data: { item: 'a.txt', content: 'hello', encoding: undefined } });
+  const extended = itemHandlers.GET({ type: 'GET', data: 'a.txt', extended: true }, ctx, CLIENT, undefined);
+  assert.deepEqual(extended, { type: 'GET', data: { item: 'a.txt', content: 'hello', encoding: undefined, found: true, version: v(5) } });
+  assert.equal(sent.length, 0, 'no round');
+});
+
+test('GET of an item deleted here answers that it is not found, without a round', async (t) => {
+  const { ctx, store, sent } = await fixture(t);
+  await store.apply('gone.txt', { version: v(5), content: 'hello' }, NOW);
+  await store.apply('gone.txt', { version: v(6), content: '', deleted: true }, NOW);
+  const reply = await itemHandlers.GET({ type: 'GET', data: 'gone.txt', extended: true }, ctx, CLIENT, undefined);
+  assert.equal(reply?.type, 'GET');
+  assert.equal(reply.type === 'GET' && reply.data.found, false);
+  assert.equal(sent.length, 0, 'no round');
+});
+
+test('GET of an item not held here starts a lookup, answered with what it found when it comes home', async (t) => {
+  const { ctx, sent, store } = await fixture(t);
+  const answer = itemHandlers.GET({ type: 'GET', data: 'far.txt', extended: true }, ctx, CLIENT, undefined);
+  assert.ok(answer instanceof Promise);
+  await waitForSent(sent, 1);
+  const round = onlySent(sent, 'FORWARD_GET');
+  assert.equal(round.creator, SELF);
+  assert.equal(round.data.found, undefined);
+  // The round comes home filled in by the server that holds the item.
+  const home = { ...round, data: { item: 'far.txt', content: 'from afar', found: true, version: { clock: 9, server: 'x' } } };
+  assert.equal(await forwardedHandlers.FORWARD_GET(home, ctx, 'peer', undefined), undefined);
+  const reply = await answer;
+  assert.equal(reply?.type === 'GET' && reply.data.content, 'from afar');
+  assert.equal((await store.get('far.txt'))?.content, 'from afar', 'a copy is kept here');
+});
+
+test('PUT of a new item is stored here, goes around the ring, and is acknowledged when its round comes home', async (t) => {
+  const { ctx, sent, store } = await fixture(t);
+  let settled: Reply | undefined;
+  const answer = Promise.resolve(itemHandlers.PUT({ type: 'PUT', data: { item: 'new.txt', content: 'fresh' } }, ctx, CLIENT, undefined));
+  void answer.then((reply) => (settled = reply));
+  await waitForSent(sent, 1);
+  const round = onlySent(sent, 'FORWARD_PUT');
+  assert.equal(round.creator, SELF);
+  assert.equal(round.data.content, 'fresh');
+  assert.ok(round.id !== undefined && round.data.version !== undefined, 'a round of ours, with its id and version');
+  assert.equal((await store.get('new.txt'))?.content, 'fresh');
+  assert.equal(settled, undefined, 'not acknowledged before the round is home');
+  const home = { type: 'FORWARD_PUT' as const, creator: SELF, data: { item: 'new.txt', content: '' }, id: round.id };
+  assert.equal(forwardedHandlers.FORWARD_PUT(home, ctx, 'peer', undefined), undefined, 'nothing to answer the last server');
+  assert.deepEqual(await answer, { type: 'PUT', data: { item: 'new.txt', status: '200 OK' } });
+});
+
+test('DELETE leaves a tombstone here and is acknowledged as a DELETE when its round comes home', async (t) => {
+  const { ctx, sent, store } = await fixture(t);
+  await store.apply('old.txt', { version: v(1), content: 'old' }, NOW);
+  const answer = itemHandlers.DELETE({ type: 'DELETE', data: 'old.txt' }, ctx, CLIENT, undefined);
+  await waitForSent(sent, 1);
+  const round = onlySent(sent, 'FORWARD_PUT');
+  assert.equal(round.data.deleted, true);
+  assert.equal(store.head('old.txt')?.deleted, true);
+  forwardedHandlers.FORWARD_PUT(
+    { type: 'FORWARD_PUT', creator: SELF, data: { item: 'old.txt', content: '' }, id: round.id },
+    ctx,
+    'peer',
+    undefined,
+  );
+  assert.deepEqual(await answer, { type: 'DELETE', data: { item: 'old.txt', status: '200 OK' } });
+});
+
+test('PUT alone in the ring is acknowledged once stored, without a round', async (t) => {
+  const { ctx, sent, store } = await fixture(t, { members: [SELF] });
+  const reply = await itemHandlers.PUT({ type: 'PUT', data: { item: 'solo.txt', content: 'one' } }, ctx, CLIENT, undefined);
+  assert.deepEqual(reply, { type: 'PUT', data: { item: 'solo.txt', status: '200 OK' } });
+  assert.equal((await store.get('solo.txt'))?.content, 'one');
+  assert.equal(sent.length, 0);
+});
+
+test('PUT while joining gets NOT_READY and stores nothing', async (t) => {
+  const { ctx, sent, store } = await fixture(t, { joining: true });
+  const reply = await itemHandlers.PUT({ type: 'PUT', data: { item: 'early.txt', content: 'x' } }, ctx, CLIENT, undefined);
+  assert.equal(reply?.type === 'ERROR' && reply.data.code, 'NOT_READY');
+  assert.equal(store.head('early.txt'), undefined);
+  assert.equal(sent.length, 0);
+});
+
+test('a write whose round does not come home in time: OUTCOME_UNKNOWN, naming where it was last handed', async (t) => {
+  const { ctx, sent } = await fixture(t, { roundTimeoutMs: 50 });
+  const reply = await itemHandlers.PUT({ type: 'PUT', data: { item: 'lost.txt', content: 'x' } }, ctx, CLIENT, undefined);
+  assert.equal(sent[0]?.message.type, 'FORWARD_PUT');
+  assert.equal(reply?.type === 'ERROR' && reply.data.code, 'OUTCOME_UNKNOWN');
+});
+
+/** The handlers pass rounds on once their writes are stored: wait until `count` have gone. */
+async function waitForSent(sent: readonly unknown[], count: number): Promise<void> {
+  await waitFor(() => sent.length >= count, { timeoutMs: 2000, intervalMs: 1, what: `${count} messages passed on` });
+}
