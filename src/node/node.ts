@@ -26,10 +26,8 @@ import {
   type Reply,
 } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
-import { ItemStore } from '../store/items.js';
-import { MemoryPersistence } from '../store/memory.js';
-import { DiskPersistence } from '../store/durable.js';
-import { DataDirLock, describeHolder } from '../store/lock.js';
+import type { ItemStore } from '../store/items.js';
+import { OpenStore } from '../store/open.js';
 import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
@@ -61,7 +59,8 @@ import { checkClientRequest, type RequestLimits } from '../security/requests.js'
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from '../http/web.js';
 import { fastGetFront, handToHttp } from '../http/fast-get.js';
-import { localErrorCode, WarningGate } from '../transport/local-errors.js';
+import { localErrorCode } from '../transport/local-errors.js';
+import { LocalFailures } from './local-failures.js';
 import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '../handlers/handlers.js';
 import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
@@ -91,8 +90,6 @@ async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
-/** How often the data directory is checked (removed, replaced, read-only) besides at every write. */
-const STORE_CHECK_MS = 1000;
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: ResolvedOptions;
@@ -106,8 +103,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
   private itemStore: ItemStore | undefined;
-  /** Held while the store is open: one server per data directory. */
-  private dataDirLock: DataDirLock | undefined;
+  private data: OpenStore | undefined;
   private antiEntropy: AntiEntropy | undefined;
   private uploads: Uploads | undefined;
   private readonly transport: PeerTransport;
@@ -148,12 +144,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly stopping = new AbortController();
   private seedGreeter: SeedGreeter | undefined;
   private context: HandlerContext | undefined;
-  /** Local failures (out of descriptors) come in bursts: one warning per kind every few seconds. */
-  private readonly localWarnings = new WarningGate(LOCAL_WARNING_INTERVAL_MS);
-  private storeTimer: NodeJS.Timeout | undefined;
+  /** Failures of this server's own (out of descriptors, a full disk): counted, and logged now and then. */
+  private readonly failures: LocalFailures;
   private passedByTimer: NodeJS.Timeout | undefined;
-  /** Why the store can no longer keep writes, once found; the server then leaves the ring. */
-  private storeLost: Error | undefined;
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -205,6 +198,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       bytesStored: () => this.liveItems().bytes,
       sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
+    this.failures = new LocalFailures(this.metrics, () => this.log);
     const web = createWebApp({
       self: () => this.address,
       ask: (message) => this.ask(message),
@@ -237,7 +231,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         onStreamMessage: (text, stream) => this.receive(text, detachedConnection, stream) !== 'refused',
         onFrameError: (error, connection) => this.refuse(error, connection),
         onOtherProtocol: takeHttp,
-        onAcceptError: (err) => this.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
+        onAcceptError: (err) => this.failures.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
       },
       tls && { cert: tls.cert, key: tls.key },
     );
@@ -296,11 +290,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
     this.log = this.log.child({ node: self });
     try {
-      this.itemStore = await this.openStore(self);
+      this.data = await OpenStore.open({
+        dataDir: this.nodeOptions.dataDir,
+        self,
+        repair: this.nodeOptions.repair,
+        reserveBytes: this.options.minFreeBytes,
+        log: this.log,
+        running: () => this.running,
+        lost: (err) => this.storeLost(err),
+      });
     } catch (err) {
       await this.listener.stop();
       throw err;
     }
+    this.itemStore = this.data.store;
     this.uploads = new Uploads(this.itemStore);
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
@@ -314,7 +317,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
     this.keeper.start();
     this.antiEntropy.start();
-    if (this.nodeOptions.dataDir !== undefined) this.storeTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS).unref();
+    this.data.watch();
     this.passedByTimer = setInterval(() => this.askPassedBy(), this.options.heartbeatMs).unref();
     if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
     else this.ringChanged();
@@ -383,50 +386,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     });
   }
 
-  private async openStore(self: Address): Promise<ItemStore> {
-    const dataDir = this.nodeOptions.dataDir;
-    if (dataDir === undefined) return ItemStore.open(new MemoryPersistence());
-    const dir = typeof dataDir === 'function' ? dataDir(self) : dataDir;
-    // Taken before anything in the directory is touched: another server's staging files and index are its own.
-    let lock: DataDirLock;
-    try {
-      lock = await DataDirLock.acquire(dir, self);
-    } catch (err) {
-      if (isCoopError(err)) throw err;
-      const code = (err as NodeJS.ErrnoException).code ?? 'an error';
-      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    if (lock.tookOver) {
-      const { holder, why } = lock.tookOver;
-      this.log.warn(`took over the lock of data directory ${dir}${holder ? ` from ${describeHolder(holder)}` : ''}: ${why}`);
-    }
-    let store: ItemStore;
-    try {
-      const persistence = await DiskPersistence.open(dir, {
-        repair: this.nodeOptions.repair,
-        reserveBytes: this.options.minFreeBytes,
-        guard: [lock.path],
-        repaired: (aside, why) =>
-          this.log.warn(`data directory ${dir}: its damaged index (${why}) was moved to ${aside}; this server is refilled from the ring`),
-      });
-      store = await ItemStore.open(persistence);
-    } catch (err) {
-      await lock.release();
-      throw err;
-    }
-    this.dataDirLock = lock;
-    store.onDamaged = (err) => this.log.warn(`${err.message}; dropped, to be fetched again from the ring`);
-    this.log.info(`data directory ${dir}: ${store.size} items`);
-    if (store.damaged.length > 0) {
-      this.log.warn(
-        `${store.damaged.length} damaged items dropped (${store.damaged.slice(0, 5).join(', ')}); they will be fetched again from the ring`,
-      );
-    }
-    return store;
-  }
-
   private createAntiEntropy(store: ItemStore, uploads: Uploads): AntiEntropy {
     return new AntiEntropy({
       store,
@@ -437,8 +396,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
       tombstoneTtlMs: this.options.tombstoneTtlMs,
       client: this.peerClientOptions(),
       onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
-      localError: (code, what) => this.localError(code, 'connect', what),
-      noSpace: (err) => this.noSpace(err),
+      localError: (code, what) => this.failures.localError(code, 'connect', what),
+      noSpace: (err) => this.failures.noSpace(err),
     });
   }
 
@@ -478,7 +437,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.seedGreeter?.stop();
     this.keeper?.stop();
     this.antiEntropy?.stop();
-    clearInterval(this.storeTimer);
+    this.data?.unwatch();
     clearInterval(this.passedByTimer);
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
@@ -487,8 +446,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.http.close(() => undefined); // stops its deadline checks
     await this.listener.stop();
     await this.uploads?.clear();
-    await this.itemStore?.close();
-    await this.dataDirLock?.release();
+    await this.data?.close();
     await closing;
   }
 
@@ -527,7 +485,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       pull: (holder, item, versionless) => pullItem(store, holder, item, this.now(), this.peerClientOptions(), versionless),
       readFrom: async (holder, item, part) =>
         (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', this.peerClientOptions())).data,
-      noSpace: (err) => this.noSpace(err),
+      noSpace: (err) => this.failures.noSpace(err),
       heard: (address) => {
         if (view.has(address)) this.lastHeard.set(address, Date.now());
       },
@@ -662,11 +620,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
       const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
       const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
       this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
-      void this.checkStore();
+      void this.data?.check();
       return;
     }
     if (isCoopError(err, 'NO_SPACE')) {
-      this.noSpace(err);
+      this.failures.noSpace(err);
       this.reply(connection, errorReply('NO_SPACE', `server ${this.address} has no space left on disk for this ${message.type}`));
       return;
     }
@@ -707,24 +665,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
     return decideHealth({ joining: this.joining, catchingUp: this.catchingUp(this.joining), storeError });
   }
 
-  /**
-   * The periodic look at the data directory: removed or replaced while running
-   * (STORE_UNAVAILABLE from the store), the server leaves the ring and stops,
-   * since it can no longer keep what it would acknowledge. A directory that is
-   * only unwritable (read-only) keeps the server up: reads go on, writes get
-   * STORE_UNAVAILABLE and health says why.
-   */
-  private async checkStore(): Promise<void> {
-    if (!this.running || !this.itemStore || this.storeLost) return;
-    try {
-      await this.itemStore.check();
-    } catch (err) {
-      if (!isCoopError(err, 'STORE_UNAVAILABLE') || this.storeLost || !this.running) return;
-      this.storeLost = err;
-      this.log.error(`${err.message}; leaving the ring and stopping`);
-      await this.leave();
-      this.emit('failed', err);
-    }
+  /** The data directory can no longer keep writes (store/open.ts): leave the ring and stop. */
+  private async storeLost(err: CoopError): Promise<void> {
+    this.log.error(`${err.message}; leaving the ring and stopping`);
+    await this.leave();
+    this.emit('failed', err);
   }
 
   /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
@@ -771,7 +716,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       traffic: (traffic) => this.emit('traffic', traffic),
       declaredDead: () => this.metrics.failuresDetected.inc(),
       answered: (address) => this.reachableAgain(address),
-      localError: (code, what) => this.localError(code, 'connect', what),
+      localError: (code, what) => this.failures.localError(code, 'connect', what),
       timing: {
         heartbeatMs: this.options.heartbeatMs,
         probeTimeoutMs: this.options.probeTimeoutMs,
@@ -858,27 +803,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.leaving = true;
     if (this.keeper && this.running) await this.keeper.leave();
     await this.stop();
-  }
-
-  /** A write refused for want of space: counted, and logged at most every few seconds (a full disk refuses many). */
-  private noSpace(err: CoopError): void {
-    this.metrics.refused.inc({ code: 'NO_SPACE' });
-    const suppressed = this.localWarnings.pass('NO_SPACE');
-    if (suppressed === undefined) return;
-    const more = suppressed > 0 ? ` (${suppressed} more refused since the last warning)` : '';
-    this.log.warn(`${err.message}: writes are refused until space is freed${more}`);
-  }
-
-  /**
-   * Counts and (now and then) logs a failure that is this server's own, such
-   * as running out of file descriptors: it says nothing about any peer.
-   */
-  private localError(code: string, op: 'connect' | 'accept', what: string): void {
-    this.metrics.localErrors.inc({ code, op });
-    const suppressed = this.localWarnings.pass(`${op} ${code}`);
-    if (suppressed === undefined) return;
-    const more = suppressed > 0 ? ` (${suppressed} more like it since the last warning)` : '';
-    this.log.warn(`${what} failed on this server: ${code}${LOCAL_MEANING[code] ?? ''}; not taken for a peer failure${more}`);
   }
 
   /**
@@ -992,7 +916,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         if (!this.running) return;
         const local = localErrorCode(err);
         if (local !== undefined) {
-          this.localError(local, 'connect', `sending ${describe(message)} to ${next}`);
+          this.failures.localError(local, 'connect', `sending ${describe(message)} to ${next}`);
           if (++localTries > LOCAL_RETRIES) {
             this.log.warn(`${describe(message)} not sent: ${local} on this server, again and again; the round is given up`);
             break;
@@ -1075,15 +999,5 @@ const HOME_TRIES = 3;
 /** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
 const LOCAL_RETRIES = 5;
 const LOCAL_RETRY_MS = 200;
-const LOCAL_WARNING_INTERVAL_MS = 5000;
-
-const LOCAL_MEANING: Readonly<Record<string, string>> = {
-  EMFILE: ' (out of file descriptors: raise ulimit -n)',
-  ENFILE: ' (the system is out of file descriptors)',
-  ENOBUFS: ' (no socket buffer space)',
-  ENOMEM: ' (out of memory)',
-  EADDRNOTAVAIL: ' (no local port left)',
-};
-
 /** Where a round that completes without leaving this server "replies": nowhere. */
 const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };
