@@ -9,22 +9,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
-import {
-  decodeMessage,
-  encodeForOriginal,
-  encodeMessage,
-  errorReply,
-  REPLIED_TYPES,
-  requestToken,
-  type ForwardPutMessage,
-  type Message,
-  type Reply,
-} from '../protocol/messages.js';
+import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, requestToken, type Message, type Reply } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import type { ItemStore } from '../store/items.js';
 import { OpenStore } from '../store/open.js';
@@ -33,6 +22,7 @@ import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from '../ring/keeper.js';
+import { Forwarder } from './forwarder.js';
 import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
 import { SeedGreeter } from '../ring/seed-greeter.js';
@@ -59,13 +49,11 @@ import { checkClientRequest, type RequestLimits } from '../security/requests.js'
 import { NodeMetrics } from './metrics.js';
 import { createWebApp } from '../http/web.js';
 import { fastGetFront, handToHttp } from '../http/fast-get.js';
-import { localErrorCode } from '../transport/local-errors.js';
 import { LocalFailures } from './local-failures.js';
-import { handlers, type HandlerContext, type RoundMessage, type Waiting } from '../handlers/handlers.js';
-import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
+import { handlers, type HandlerContext, type Waiting } from '../handlers/handlers.js';
+import { PendingRounds, SeenRounds } from '../handlers/rounds.js';
 import { Uploads } from '../store/uploads.js';
 import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
-import { pastAnOriginal } from '../handlers/mixed.js';
 import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
@@ -114,11 +102,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly modernPeers = new Set<Address>();
   /** Peers told that this server speaks our extensions. */
   private readonly greeted = new Set<Address>();
-  /**
-   * Members others reach and this server could not send to (since when, ms):
-   * rounds pass them by until one answers a PING from here.
-   */
-  private readonly unreachableFromHere = new Map<Address, number>();
   /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
@@ -126,10 +109,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
   private lastRingSize = 1;
-  /** The members at the last change of the ring: one gone since may hold rounds of ours. */
-  private lastMembers: ReadonlySet<Address> = new Set();
-  /** Servers cut out since the last resend of the rounds in flight (one resend per burst of changes). */
-  private cutOut: Address[] = [];
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
   /** Leaving the ring gracefully: client requests that need the ring are refused. */
@@ -146,7 +125,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private context: HandlerContext | undefined;
   /** Failures of this server's own (out of descriptors, a full disk): counted, and logged now and then. */
   private readonly failures: LocalFailures;
-  private passedByTimer: NodeJS.Timeout | undefined;
+  private forwarder: Forwarder | undefined;
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -308,6 +287,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
     this.context = this.createContext(this.view, this.itemStore, this.uploads);
     this.keeper = this.createKeeper(this.view, this.context);
+    this.forwarder = this.createForwarder(this.view, this.keeper);
     this.gatherer = this.createGatherer();
     this.state = 'running';
     const boundAs = formatAddress(bound.host, bound.port);
@@ -318,7 +298,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.keeper.start();
     this.antiEntropy.start();
     this.data.watch();
-    this.passedByTimer = setInterval(() => this.askPassedBy(), this.options.heartbeatMs).unref();
+    this.forwarder.start();
     if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
     else this.ringChanged();
     return self;
@@ -438,7 +418,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.keeper?.stop();
     this.antiEntropy?.stop();
     this.data?.unwatch();
-    clearInterval(this.passedByTimer);
+    this.forwarder?.stop();
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
@@ -469,7 +449,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       leaving: () => this.leaving,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message, received) => void this.forward(message, received),
+      forward: (message, received) => void this.forwarder?.forward(message, received),
       announceRing: () => this.keeper?.announce(),
       ringChanged: () => this.ringChanged(),
       resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
@@ -710,12 +690,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
       lastHeard: this.lastHeard,
       running: () => this.running,
       newRoundId: context.newRoundId,
-      forward: (message) => void this.forward(message),
+      forward: (message) => void this.forwarder?.forward(message),
       ringChanged: () => this.ringChanged(),
       syncNow: () => void this.antiEntropy?.syncNow(),
       traffic: (traffic) => this.emit('traffic', traffic),
       declaredDead: () => this.metrics.failuresDetected.inc(),
-      answered: (address) => this.reachableAgain(address),
+      answered: (address) => this.forwarder?.reachableAgain(address),
       localError: (code, what) => this.failures.localError(code, 'connect', what),
       timing: {
         heartbeatMs: this.options.heartbeatMs,
@@ -762,37 +742,13 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!this.view) return;
     const wasAlone = this.lastRingSize === 1;
     this.lastRingSize = this.view.size;
-    this.resendPastGone();
-    for (const address of this.unreachableFromHere.keys()) if (!this.view.knows(address)) this.unreachableFromHere.delete(address);
+    this.forwarder?.ringChanged();
     this.log.info(this.view.format());
     this.greetMembers();
     this.seedGreeter?.ringChanged();
     this.emit('ring', this.view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
     if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
-  }
-
-  /**
-   * A server cut out of the ring (crashed, or paused too long) takes with it
-   * the rounds it held: every round of ours sent before is sent again, past
-   * it, once the changes of this turn are in (rounds.ts).
-   */
-  private resendPastGone(): void {
-    const view = this.view!;
-    const gone = [...this.lastMembers].filter((member) => !view.has(member));
-    this.lastMembers = new Set(view.members);
-    if (gone.length === 0 || this.waiting.size === 0) return;
-    const first = this.cutOut.length === 0;
-    this.cutOut.push(...gone);
-    if (!first) return;
-    const sentBefore = this.waiting.now();
-    setImmediate(() => {
-      const servers = this.cutOut.join(', ');
-      this.cutOut = [];
-      if (!this.running) return;
-      const resent = this.waiting.stallAll(sentBefore);
-      if (resent > 0) this.log.warn(`${resent} rounds in flight sent again past ${servers} (cut out of the ring)`);
-    });
   }
 
   /**
@@ -805,180 +761,28 @@ export class RingNode extends EventEmitter<NodeEvents> {
     await this.stop();
   }
 
-  /**
-   * Rounds pass `address` by until it answers a PING from here (said once).
-   * One that others do not reach either is suspected too.
-   */
-  private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
-    if (!othersReach && this.view!.suspect(address)) {
-      this.ringChanged();
-      this.keeper?.announce();
-    }
-    if (this.unreachableFromHere.has(address)) return;
-    this.unreachableFromHere.set(address, Date.now());
-    if (othersReach) this.metrics.linksDown.inc();
-    this.log.warn(
-      othersReach
-        ? `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`
-        : `${address} does not take messages (${err.message}), nor answer others: suspected; rounds pass it by until it answers a PING from here`,
-    );
+  private createForwarder(view: RingView, keeper: RingKeeper): Forwarder {
+    return new Forwarder({
+      view,
+      transport: this.transport,
+      log: this.log,
+      metrics: this.metrics,
+      modernPeers: this.modernPeers,
+      rounds: this.waiting,
+      keeper,
+      events: this,
+      running: () => this.running,
+      leaving: () => this.leaving,
+      ringChanged: () => this.ringChanged(),
+      complete: (message) => this.dispatch(message, detachedConnection),
+      localError: (code, what) => this.failures.localError(code, 'connect', what),
+      timing: {
+        heartbeatMs: this.options.heartbeatMs,
+        connectTimeoutMs: this.options.connectTimeoutMs,
+        probeTimeoutMs: this.options.probeTimeoutMs,
+      },
+    });
   }
-
-  /**
-   * Every heartbeat, each member rounds pass by is PINGed from here (the
-   * failure detector PINGs only the successor): an answer ends the passing by.
-   */
-  private askPassedBy(): void {
-    if (!this.running || !this.keeper) return;
-    for (const address of this.unreachableFromHere.keys()) {
-      void this.keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs).catch(() => undefined);
-    }
-  }
-
-  private reachableAgain(address: Address): void {
-    const since = this.unreachableFromHere.get(address);
-    if (since === undefined) return;
-    this.unreachableFromHere.delete(address);
-    this.log.info(`${address} answers this server again after ${((Date.now() - since) / 1000).toFixed(1)} s: rounds go to it again`);
-  }
-
-  /**
-   * Sends a round message to the successor. A successor that cannot be reached
-   * is cut out and the next one tried; the new ring is then announced. A
-   * failed UPDATE is not passed further: the announcement replaces it. A send
-   * that fails for this server's own reasons (out of descriptors) cuts nobody
-   * out: it is tried again a few times, then the round is given up (its
-   * client, not answered yet, gets the round's timeout).
-   * An original server gets the original's fields only (mixed.ts: it may be
-   * passed by, or a lookup may go straight home instead).
-   */
-  private async forward(message: RoundMessage, received?: string): Promise<void> {
-    const view = this.view!;
-    // Our own servers may get the text as it came (`received`).
-    let encoded: string | undefined;
-    let home: string | undefined;
-    let plain: string | undefined;
-    let removed = false;
-    let localTries = 0;
-    let homeTries = 0;
-    /** A server was passed by for want of a way to it: the round has not been everywhere. */
-    let passedBy = false;
-    /** The server whose successor is next: this one, or an original passed by. */
-    let after = view.self;
-    for (;;) {
-      let next = view.has(after) ? view.successor(after) : view.successor();
-      if (next === undefined || (next === view.self && after !== view.self)) {
-        // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
-        // Not when a server was passed by for want of a way to it, nor while leaving (this server's view is itself alone):
-        // the round has not been everywhere, and it is resent or its client told the outcome is unknown.
-        if (message.creator === view.self && !passedBy && !this.leaving) this.dispatch(message, detachedConnection);
-        break;
-      }
-      // The round's creator is tried all the same: only it can end the round.
-      if (this.unreachableFromHere.has(next) && next !== message.creator) {
-        passedBy = true;
-        after = next;
-        continue;
-      }
-      let straightHome = false;
-      if (!this.modernPeers.has(next) && next !== message.creator) {
-        plain ??= encodeForOriginal(message);
-        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.modernPeers.has(message.creator));
-        if (way === 'skip') {
-          this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
-          after = next;
-          continue;
-        }
-        if (way === 'home') {
-          next = message.creator;
-          straightHome = true;
-        }
-      }
-      try {
-        const modern = this.modernPeers.has(next);
-        const back = next === message.creator && modern ? homeward(message) : undefined;
-        const payload = back
-          ? (home ??= encodeMessage(back))
-          : !modern
-            ? (plain ??= encodeForOriginal(message))
-            : received !== undefined
-              ? received
-              : (encoded ??= encodeMessage(message));
-        // Where a round of ours is: named if it never comes back (a send may wait long for a silent peer).
-        if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
-          this.waiting.noteHop(baseRoundId(message.id), next);
-        await this.transport.send(next, payload);
-        this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
-        this.metrics.forwards.inc({ type: message.type });
-        if (this.listenerCount('traffic') > 0) this.emit('traffic', { type: message.type, from: view.self, to: next });
-        break;
-      } catch (err) {
-        if (!this.running) return;
-        const local = localErrorCode(err);
-        if (local !== undefined) {
-          this.failures.localError(local, 'connect', `sending ${describe(message)} to ${next}`);
-          if (++localTries > LOCAL_RETRIES) {
-            this.log.warn(`${describe(message)} not sent: ${local} on this server, again and again; the round is given up`);
-            break;
-          }
-          await delay(LOCAL_RETRY_MS * localTries);
-          if (!this.running) return;
-          continue;
-        }
-        // Not refused: silent, or its messages not acknowledged. A server that others reach is kept (the way from
-        // here is broken: a one-way or lossy link); one they do not reach is suspected, and the failure detector
-        // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
-        // until it answers a PING from here.
-        // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
-        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.modernPeers.has(next)) {
-          // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
-          const othersReach = (await this.keeper.othersReach(next)) !== 'no';
-          if (!this.running) return;
-          this.unreachableFrom(next, err as Error, othersReach);
-          if (next === message.creator) {
-            // A lossy way home may work on the next try; a cut one costs a few tries, and the client gets no answer.
-            if (othersReach && ++homeTries <= HOME_TRIES) continue;
-            this.log.warn(`${describe(message)} could not go home: ${next} does not take messages from this server`);
-            break;
-          }
-          if (straightHome) break;
-          continue; // passed by at the top of the loop
-        }
-        if (!this.running) return;
-        this.log.warn(`${next} is unreachable (${(err as Error).message})`);
-        if (view.remove(next)) {
-          removed = true;
-          this.metrics.failuresDetected.inc();
-          this.ringChanged();
-        }
-        // A lookup on its way home has nowhere else to go once its creator is gone.
-        if (message.type === 'UPDATE' || straightHome) break;
-      }
-    }
-    if (removed) this.keeper?.announce();
-  }
-}
-
-/**
- * A whole PUT's round as it goes back to its creator, one of our servers: the
- * creator only takes its client's answer from it (by round id), so the
- * content stays behind (a kilobyte less to send, read and parse on the
- * busiest server, per PUT; a part less per part of a large upload); a newer
- * version found on the way goes with it.
- * Undefined for rounds that must travel whole: lookups (their content is the
- * answer), rounds without an id (an original server's).
- */
-function homeward(message: RoundMessage): ForwardPutMessage | undefined {
-  if (message.type !== 'FORWARD_PUT' || message.id === undefined) return undefined;
-  const back: ForwardPutMessage = {
-    type: 'FORWARD_PUT',
-    creator: message.creator,
-    data: { item: message.data.item, content: '' },
-    id: message.id,
-  };
-  if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
-  if (message.nospace) back.nospace = message.nospace; // nor when it could not be stored everywhere
-  return back;
 }
 
 /**
@@ -994,10 +798,5 @@ const RELAYED_AS_RECEIVED: ReadonlySet<string> = new Set(['FORWARD_PUT', 'FORWAR
  */
 const KEPT_TEXT_LIMIT = 64 * 1024;
 
-/** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
-const HOME_TRIES = 3;
-/** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
-const LOCAL_RETRIES = 5;
-const LOCAL_RETRY_MS = 200;
 /** Where a round that completes without leaving this server "replies": nowhere. */
 const detachedConnection: Connection = { remote: 'self', reply() {}, close() {} };
