@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import type { Server as HttpServer } from 'node:http';
 import type { Socket } from 'node:net';
 import { CoopError, isCoopError } from '../errors.js';
-import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
+import { formatAddress, type Address } from '../protocol/address.js';
 import { decodeMessage, encodeMessage, errorReply, REPLIED_TYPES, requestToken, type Message, type Reply } from '../protocol/messages.js';
 import { RingView } from '../ring/ring.js';
 import type { ItemStore } from '../store/items.js';
@@ -23,7 +23,7 @@ import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
 import { RingKeeper } from '../ring/keeper.js';
 import { Forwarder } from './forwarder.js';
-import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
+import { joinRing, nextRingChange, resolvedSeeds, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
 import { SeedGreeter } from '../ring/seed-greeter.js';
 import { advertisedAddress } from './advertise.js';
@@ -61,20 +61,6 @@ import { describe } from './describe.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
 const SEED_GREET_MAX_MS = 30_000;
-
-/** The seeds whose host names resolve now (best effort: one that does not yet is left out). */
-async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
-  const resolved = await Promise.all(
-    seeds.map(async (seed) => {
-      const { host, port } = parseHostPort(seed);
-      return resolveHost(host).then(
-        (ip) => ({ host: ip, port }),
-        () => undefined,
-      );
-    }),
-  );
-  return resolved.filter((seed) => seed !== undefined);
-}
 
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
@@ -323,7 +309,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         servesTls: plainDefault ? (address) => servesTls(address, this.options.connectTimeoutMs) : undefined,
         running: () => this.running,
         ringHolds: (address) => view.size > 1 && view.has(address),
-        waitForChange: (ms) => this.nextRingChange(ms),
+        waitForChange: (ms) => nextRingChange(this, this.stopping.signal, ms),
         signal: this.stopping.signal,
       });
       // Nobody of ours to catch up from when the join completes: caught up for good.
@@ -347,23 +333,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     } finally {
       this.joining = false;
     }
-  }
-
-  /** Resolves at the next change of the ring, or after `ms`, or when the server stops. */
-  private nextRingChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stopping.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        this.off('ring', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.on('ring', done);
-      if (signal.aborted) done();
-      else signal.addEventListener('abort', done, { once: true });
-    });
   }
 
   private createAntiEntropy(store: ItemStore, uploads: Uploads): AntiEntropy {
