@@ -1,11 +1,11 @@
 /**
- * One server: wires the codec, the ring view and the store to sockets and
- * timers. Incoming text has its peer tag checked (security/), is decoded,
+ * One server, as a composition root: the constructor resolves the options and
+ * builds what needs no address (transport, listener, the HTTP face); start()
+ * binds, opens the store and builds everything that runs as one object
+ * (Running). Incoming text has its peer tag checked (security/), is decoded,
  * admitted (tag or token, client limits) and dispatched to handlers.ts; round
- * messages leave through forward(), which fails over past dead successors the
- * way the original does (cut the dead one out, announce the new ring, try the
- * next). The membership side (announcements, merging, probes, leaving) is
- * keeper.ts; the HTTP face is web.ts behind http-server.ts.
+ * messages leave through forwarder.ts, membership is ring/keeper.ts, the
+ * store's directory store/open.ts, the HTTP face http/.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
@@ -65,25 +65,38 @@ const SEED_GREET_MAX_MS = 30_000;
 /** Uploads that have not moved for this long are given up. */
 const UPLOAD_IDLE_MS = 10 * 60 * 1000;
 
+/** What a started server runs: built at once by start(), so no part of it is ever missing. */
+interface Running {
+  view: RingView;
+  data: OpenStore;
+  store: ItemStore;
+  uploads: Uploads;
+  sync: AntiEntropy;
+  context: HandlerContext;
+  keeper: RingKeeper;
+  forwarder: Forwarder;
+  gatherer: FiguresGatherer;
+  /** Greets the seeds not in the ring: once joined through one. */
+  seedGreeter?: SeedGreeter;
+}
+
+/** Before start, the view once bound (while the store opens); once started, what runs, kept when stopped. */
+type Phase =
+  { readonly state: 'new' | 'stopped'; readonly view?: RingView } | { readonly state: 'running' | 'stopped'; readonly run: Running };
+
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: ResolvedOptions;
   /** The cluster secret's tags; undefined in an open ring. */
   private readonly auth: PeerAuth | undefined;
   readonly access: AccessPolicy;
   private readonly requestLimits: RequestLimits;
-  private keeper: RingKeeper | undefined;
   private readonly http: HttpServer;
   readonly metrics: NodeMetrics;
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
-  private itemStore: ItemStore | undefined;
-  private data: OpenStore | undefined;
-  private antiEntropy: AntiEntropy | undefined;
-  private uploads: Uploads | undefined;
   private readonly transport: PeerTransport;
   private readonly now: () => number;
   private log: Log;
-  private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
   private readonly modernPeers = new Set<Address>();
   /** Peers told that this server speaks our extensions. */
@@ -103,15 +116,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joinAsked = false;
   /** Caught up on the ring's data, latched (health.ts). */
   private readonly catchUp = new CatchUp();
-  private gatherer: FiguresGatherer | undefined;
-  private state: 'new' | 'running' | 'stopped' = 'new';
+  private phase: Phase = { state: 'new' };
   /** Aborted by stop(): wakes a join that waits for a ring or a seed. */
   private readonly stopping = new AbortController();
-  private seedGreeter: SeedGreeter | undefined;
-  private context: HandlerContext | undefined;
   /** Failures of this server's own (out of descriptors, a full disk): counted, and logged now and then. */
   private readonly failures: LocalFailures;
-  private forwarder: Forwarder | undefined;
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -161,7 +170,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       ringSize: () => this.view?.size ?? 0,
       items: () => this.liveItems().count,
       bytesStored: () => this.liveItems().bytes,
-      sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
+      sync: () => this.started?.sync.totals ?? { passes: 0, pulled: 0, deleted: 0 },
     });
     this.failures = new LocalFailures(this.metrics, () => this.log);
     const web = createWebApp({
@@ -204,29 +213,47 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** This server's "IP:PORT"; known once started. */
   get address(): Address {
-    if (!this.view) throw new Error('server not started');
-    return this.view.self;
+    const view = this.view;
+    if (!view) throw new Error('server not started');
+    return view.self;
   }
 
   /** The ring as this server sees it, starting with itself. */
   get members(): Address[] {
-    return this.view ? this.view.fromSelf() : [];
+    return this.view?.fromSelf() ?? [];
   }
 
   get running(): boolean {
-    return this.state === 'running';
+    return this.phase.state === 'running';
   }
 
   /** The items this server holds; known once started. */
   get store(): ItemStore {
-    if (!this.itemStore) throw new Error('server not started');
-    return this.itemStore;
+    return this.live.store;
   }
 
   /** Anti-entropy: `sync.syncNow()` compares with a peer at once. */
   get sync(): AntiEntropy {
-    if (!this.antiEntropy) throw new Error('server not started');
-    return this.antiEntropy;
+    return this.live.sync;
+  }
+
+  /** The view, from the moment the server is bound (its store may still be opening). */
+  private get view(): RingView | undefined {
+    const phase = this.phase;
+    return 'run' in phase ? phase.run.view : phase.view;
+  }
+
+  /** What runs, once started (and after it stopped). */
+  private get started(): Running | undefined {
+    const phase = this.phase;
+    return 'run' in phase ? phase.run : undefined;
+  }
+
+  /** What runs: for what is only ever called once started. */
+  private get live(): Running {
+    const phase = this.phase;
+    if (!('run' in phase)) throw new Error('server not started');
+    return phase.run;
   }
 
   /**
@@ -236,7 +263,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * came by the join timeout; the server is stopped then.
    */
   async start(): Promise<Address> {
-    if (this.state !== 'new') throw new Error('a server starts once');
+    if (this.phase.state !== 'new') throw new Error('a server starts once');
     const seeds = seedList(this.nodeOptions.join);
     const advertised = await advertisedAddress(this.nodeOptions.advertise, this.options.host);
     const { host, port, probeUpward } = this.options;
@@ -252,10 +279,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
       }
     }
     const self = formatAddress(advertised?.host ?? bound.host, advertised?.port ?? bound.port);
-    this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
+    const view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
+    this.phase = { state: 'new', view };
     this.log = this.log.child({ node: self });
+    let data: OpenStore;
     try {
-      this.data = await OpenStore.open({
+      data = await OpenStore.open({
         dataDir: this.nodeOptions.dataDir,
         self,
         repair: this.nodeOptions.repair,
@@ -268,30 +297,36 @@ export class RingNode extends EventEmitter<NodeEvents> {
       await this.listener.stop();
       throw err;
     }
-    this.itemStore = this.data.store;
-    this.uploads = new Uploads(this.itemStore);
-    this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
-    this.context = this.createContext(this.view, this.itemStore, this.uploads);
-    this.keeper = this.createKeeper(this.view, this.context);
-    this.forwarder = this.createForwarder(this.view, this.keeper);
-    this.gatherer = this.createGatherer();
-    this.state = 'running';
+    const run = this.assemble(view, data);
+    this.phase = { state: 'running', run };
     const boundAs = formatAddress(bound.host, bound.port);
     this.log.info(`listening on ${self}${boundAs === self ? '' : ` (bound to ${boundAs})`}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
     if (!this.auth) {
       this.log.warn('the ring is open: no cluster secret, so any program that reaches this port can join the ring and change its data');
     }
-    this.keeper.start();
-    this.antiEntropy.start();
-    this.data.watch();
-    this.forwarder.start();
-    if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
+    run.keeper.start();
+    run.sync.start();
+    run.data.watch();
+    run.forwarder.start();
+    if (seeds.length > 0) await this.joinThrough(seeds, run);
     else this.ringChanged();
     return self;
   }
 
+  /** Everything that runs, built at once: the parts that call each other do so only once started. */
+  private assemble(view: RingView, data: OpenStore): Running {
+    const store = data.store;
+    const uploads = new Uploads(store);
+    const sync = this.createAntiEntropy(store, uploads);
+    const context = this.createContext(view, store, uploads);
+    const keeper = this.createKeeper(view, context);
+    const forwarder = this.createForwarder(view, keeper);
+    return { view, data, store, uploads, sync, context, keeper, forwarder, gatherer: this.createGatherer() };
+  }
+
   /** Joins through the seeds (joiner.ts); on failure the server stops and the error goes to start()'s caller. */
-  private async joinThrough(seeds: string[], view: RingView, keeper: RingKeeper): Promise<void> {
+  private async joinThrough(seeds: string[], run: Running): Promise<void> {
+    const { view, keeper } = run;
     this.joining = true;
     this.joinAsked = true;
     const plainDefault = !this.nodeOptions.tls && !this.nodeOptions.transport;
@@ -316,7 +351,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       this.catchingUp(false);
       if (joined.through === undefined) this.ringChanged();
       else {
-        this.seedGreeter = new SeedGreeter({
+        run.seedGreeter = new SeedGreeter({
           seeds,
           self: view.self,
           firstDelayMs: this.options.heartbeatMs,
@@ -325,7 +360,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
           ping: (address) => keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs),
           absorb: (members) => keeper.absorb(members),
         });
-        if (this.running) this.seedGreeter.start();
+        if (this.running) run.seedGreeter.start();
       }
     } catch (err) {
       await this.stop();
@@ -380,22 +415,23 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** Stops listening, answers waiting clients with an error, clears every timer. Safe to call twice. */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
+    if (this.phase.state === 'stopped') return;
+    const run = this.started;
+    this.phase = run ? { state: 'stopped', run } : { state: 'stopped', view: this.view };
     this.stopping.abort();
-    this.seedGreeter?.stop();
-    this.keeper?.stop();
-    this.antiEntropy?.stop();
-    this.data?.unwatch();
-    this.forwarder?.stop();
+    run?.seedGreeter?.stop();
+    run?.keeper.stop();
+    run?.sync.stop();
+    run?.data.unwatch();
+    run?.forwarder.stop();
     for (const waiting of this.waiting.drain()) {
       this.reply(waiting.connection, errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
     const closing = this.transport.close?.();
     this.http.close(() => undefined); // stops its deadline checks
     await this.listener.stop();
-    await this.uploads?.clear();
-    await this.data?.close();
+    await run?.uploads.clear();
+    await run?.data.close();
     await closing;
   }
 
@@ -418,16 +454,16 @@ export class RingNode extends EventEmitter<NodeEvents> {
       leaving: () => this.leaving,
       now: this.now,
       newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message, received) => void this.forwarder?.forward(message, received),
-      announceRing: () => this.keeper?.announce(),
+      forward: (message, received) => void this.live.forwarder.forward(message, received),
+      announceRing: () => this.live.keeper.announce(),
       ringChanged: () => this.ringChanged(),
       resendable: () => view.members.every((member) => member === view.self || this.modernPeers.has(member)),
       resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
       peerSpeaksExtensions: (address) => this.learnModern(address),
       speaksExtensions: (address) => this.modernPeers.has(address),
-      absorb: (members) => this.keeper?.absorb(members),
+      absorb: (members) => this.live.keeper.absorb(members),
       probeFor: (target) =>
-        this.keeper!.ping(target, this.options.probeTimeoutMs).then(
+        this.live.keeper.ping(target, this.options.probeTimeoutMs).then(
           () => true,
           () => false,
         ),
@@ -446,7 +482,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
   private receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
-    if (!this.context || !this.running) {
+    if (!this.running) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
       return;
     }
@@ -478,7 +514,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       RELAYED_AS_RECEIVED.has(message.type) &&
       'id' in message &&
       message.id !== undefined &&
-      message.creator !== this.view!.self; // a round of ours, back home, goes no further
+      message.creator !== this.live.view.self; // a round of ours, back home, goes no further
     // A peer's request is answered with this server's tag, sealed for that request alone.
     const auth = this.auth;
     const replyTo = relayed
@@ -504,7 +540,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
    */
   ask(message: Message): Promise<Reply> {
     return new Promise((resolve) => {
-      if (!this.context || !this.running) {
+      if (!this.running) {
         resolve(errorReply('SHUTTING_DOWN', 'the server is stopping'));
         return;
       }
@@ -526,7 +562,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private dispatch(message: Message, connection: Connection): void {
-    const ctx = this.context!;
+    const ctx = this.live.context;
     const heartbeat = message.type === 'CHECK' || message.type === 'PING' || message.type === 'PING_REQ';
     const replied = REPLIED_TYPES.has(message.type);
     const round = 'id' in message && message.id !== undefined ? { round: message.id } : undefined;
@@ -569,7 +605,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       const code = (err.cause as NodeJS.ErrnoException | undefined)?.code;
       const why = code === undefined ? 'its data directory is gone' : `${code} on its data directory`;
       this.reply(connection, errorReply('STORE_UNAVAILABLE', `this server cannot keep writes (${why}); its operator is told`));
-      void this.data?.check();
+      void this.live.data.check();
       return;
     }
     if (isCoopError(err, 'NO_SPACE')) {
@@ -588,7 +624,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private liveItems(): { count: number; bytes: number } {
-    return this.itemStore ? liveItems(this.itemStore) : { count: 0, bytes: 0 };
+    const run = this.started;
+    return run ? liveItems(run.store) : { count: 0, bytes: 0 };
   }
 
   /**
@@ -596,18 +633,20 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * holdings and health, and every live member's figures as gathered from it.
    */
   async status(): Promise<RingStatus> {
-    if (!this.view || !this.itemStore || !this.gatherer) throw new CoopError('NOT_READY', 'the server has not started');
-    const [figures, health] = await Promise.all([this.gatherer.current(), this.health()]);
+    const run = this.started;
+    if (!run) throw new CoopError('NOT_READY', 'the server has not started');
+    const [figures, health] = await Promise.all([run.gatherer.current(), this.health()]);
     const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
-    return nodeStatus(this.view, this.itemStore, extras);
+    return nodeStatus(run.view, run.store, extras);
   }
 
   /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
   async health(): Promise<Health> {
-    if (!this.running || !this.itemStore) return { ok: false, reason: 'not running' };
+    const run = this.started;
+    if (!this.running || !run) return { ok: false, reason: 'not running' };
     let storeError: string | undefined;
     try {
-      await this.itemStore.check();
+      await run.store.check();
     } catch (err) {
       storeError = storeErrorOf(err);
     }
@@ -623,7 +662,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
 
   /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
   private catchingUp(joining: boolean): boolean {
-    const passes = this.antiEntropy?.totals.passes ?? 0;
+    const passes = this.started?.sync.totals.passes ?? 0;
     return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
   }
 
@@ -659,12 +698,12 @@ export class RingNode extends EventEmitter<NodeEvents> {
       lastHeard: this.lastHeard,
       running: () => this.running,
       newRoundId: context.newRoundId,
-      forward: (message) => void this.forwarder?.forward(message),
+      forward: (message) => void this.live.forwarder.forward(message),
       ringChanged: () => this.ringChanged(),
-      syncNow: () => void this.antiEntropy?.syncNow(),
+      syncNow: () => void this.live.sync.syncNow(),
       traffic: (traffic) => this.emit('traffic', traffic),
       declaredDead: () => this.metrics.failuresDetected.inc(),
-      answered: (address) => this.forwarder?.reachableAgain(address),
+      answered: (address) => this.live.forwarder.reachableAgain(address),
       localError: (code, what) => this.failures.localError(code, 'connect', what),
       timing: {
         heartbeatMs: this.options.heartbeatMs,
@@ -694,8 +733,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * does: a CHECK with `from`, which an original server ignores and ours
    * answer in kind (learnModern). Once per member.
    */
-  private greetMembers(): void {
-    for (const member of this.view!.members) {
+  private greetMembers(members: readonly Address[]): void {
+    for (const member of members) {
       if (!this.modernPeers.has(member) && !this.greeted.has(member)) this.greet(member);
     }
   }
@@ -708,16 +747,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   private ringChanged(): void {
-    if (!this.view) return;
+    const run = this.started;
+    if (!run) return;
+    const view = run.view;
     const wasAlone = this.lastRingSize === 1;
-    this.lastRingSize = this.view.size;
-    this.forwarder?.ringChanged();
-    this.log.info(this.view.format());
-    this.greetMembers();
-    this.seedGreeter?.ringChanged();
-    this.emit('ring', this.view.fromSelf());
+    this.lastRingSize = view.size;
+    run.forwarder.ringChanged();
+    this.log.info(view.format());
+    this.greetMembers(view.members);
+    run.seedGreeter?.ringChanged();
+    this.emit('ring', view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
-    if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
+    if (wasAlone && view.size > 1) void run.sync.syncNow();
   }
 
   /**
@@ -726,7 +767,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
    */
   async leave(): Promise<void> {
     this.leaving = true;
-    if (this.keeper && this.running) await this.keeper.leave();
+    const run = this.started;
+    if (run && this.running) await run.keeper.leave();
     await this.stop();
   }
 
