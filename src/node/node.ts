@@ -21,16 +21,14 @@ import { VersionClock } from '../store/version.js';
 import { silentLog, type Log } from '../log/logger.js';
 import { TcpListener, type Connection } from '../transport/tcp.js';
 import { decodeReply } from '../protocol/decode.js';
-import { RingKeeper } from '../ring/keeper.js';
-import { Forwarder } from './forwarder.js';
+import { assemble, type Running } from './running.js';
 import { joinRing, nextRingChange, resolvedSeeds, seedList, servesTls } from '../ring/joiner.js';
 import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
 import { SeedGreeter } from '../ring/seed-greeter.js';
 import { advertisedAddress } from './advertise.js';
 import { liveItems, nodeStatus, selfFigures } from './status.js';
-import { FiguresGatherer } from './gather.js';
 import { CatchUp, decideHealth, storeErrorOf } from './health.js';
-import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
+import type { Health, RingStatus } from '../protocol/status.js';
 import { VERSION } from '../version.js';
 import {
   ackTimeoutOf,
@@ -52,8 +50,8 @@ import { fastGetFront, handToHttp } from '../http/fast-get.js';
 import { LocalFailures } from './local-failures.js';
 import { handlers, type HandlerContext, type Waiting } from '../handlers/handlers.js';
 import { PendingRounds, SeenRounds } from '../handlers/rounds.js';
-import { Uploads } from '../store/uploads.js';
-import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
+import type { Uploads } from '../store/uploads.js';
+import { pullItem, type AntiEntropy } from '../sync/anti-entropy.js';
 import { ask, type ClientOptions } from '../client/client.js';
 
 export { DEFAULTS, sealedTransport, tcpTransport, type NodeEvents, type NodeOptions, type PeerTransport } from './options.js';
@@ -61,24 +59,6 @@ import { describe } from './describe.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
 const SEED_GREET_MAX_MS = 30_000;
-
-/** Uploads that have not moved for this long are given up. */
-const UPLOAD_IDLE_MS = 10 * 60 * 1000;
-
-/** What a started server runs: built at once by start(), so no part of it is ever missing. */
-interface Running {
-  view: RingView;
-  data: OpenStore;
-  store: ItemStore;
-  uploads: Uploads;
-  sync: AntiEntropy;
-  context: HandlerContext;
-  keeper: RingKeeper;
-  forwarder: Forwarder;
-  gatherer: FiguresGatherer;
-  /** Greets the seeds not in the ring: once joined through one. */
-  seedGreeter?: SeedGreeter;
-}
 
 /** Before start, the view once bound (while the store opens); once started, what runs, kept when stopped. */
 type Phase =
@@ -297,7 +277,29 @@ export class RingNode extends EventEmitter<NodeEvents> {
       await this.listener.stop();
       throw err;
     }
-    const run = this.assemble(view, data);
+    const run = assemble(
+      {
+        options: this.options,
+        transport: this.transport,
+        log: this.log,
+        metrics: this.metrics,
+        failures: this.failures,
+        modernPeers: this.modernPeers,
+        lastHeard: this.lastHeard,
+        rounds: this.waiting,
+        events: this,
+        now: this.now,
+        running: () => this.running,
+        leaving: () => this.leaving,
+        ringChanged: () => this.ringChanged(),
+        complete: (message) => this.dispatch(message, detachedConnection),
+        modernMembers: () => this.modernMembers(),
+        client: () => this.peerClientOptions(),
+        context: (view, store, uploads) => this.createContext(view, store, uploads),
+      },
+      view,
+      data,
+    );
     this.phase = { state: 'running', run };
     const boundAs = formatAddress(bound.host, bound.port);
     this.log.info(`listening on ${self}${boundAs === self ? '' : ` (bound to ${boundAs})`}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
@@ -311,17 +313,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (seeds.length > 0) await this.joinThrough(seeds, run);
     else this.ringChanged();
     return self;
-  }
-
-  /** Everything that runs, built at once: the parts that call each other do so only once started. */
-  private assemble(view: RingView, data: OpenStore): Running {
-    const store = data.store;
-    const uploads = new Uploads(store);
-    const sync = this.createAntiEntropy(store, uploads);
-    const context = this.createContext(view, store, uploads);
-    const keeper = this.createKeeper(view, context);
-    const forwarder = this.createForwarder(view, keeper);
-    return { view, data, store, uploads, sync, context, keeper, forwarder, gatherer: this.createGatherer() };
   }
 
   /** Joins through the seeds (joiner.ts); on failure the server stops and the error goes to start()'s caller. */
@@ -370,37 +361,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  private createAntiEntropy(store: ItemStore, uploads: Uploads): AntiEntropy {
-    return new AntiEntropy({
-      store,
-      log: this.log,
-      peers: () => this.modernMembers(),
-      now: this.now,
-      intervalMs: this.options.syncIntervalMs,
-      tombstoneTtlMs: this.options.tombstoneTtlMs,
-      client: this.peerClientOptions(),
-      onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
-      localError: (code, what) => this.failures.localError(code, 'connect', what),
-      noSpace: (err) => this.failures.noSpace(err),
-    });
-  }
-
   /** The members in the ring, other than this server, that speak our extensions. */
   private modernMembers(): Address[] {
     return this.members.filter((member) => member !== this.address && this.modernPeers.has(member));
-  }
-
-  /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
-  private createGatherer(): FiguresGatherer {
-    return new FiguresGatherer({
-      peers: () => this.modernMembers(),
-      fetch: async (peer, timeoutMs) => {
-        const reply = await ask(peer, { type: 'RING', status: 'self' }, 'RING', { ...this.peerClientOptions(), timeoutMs });
-        return decodeFigures(reply.status);
-      },
-      heard: (peer) => this.lastHeard.set(peer, Date.now()),
-      now: () => Date.now(),
-    });
   }
 
   /** How this server asks its peers for digests, lists and items: through its transport, so with its tag (and its token). */
@@ -688,31 +651,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     connection.reply(payload);
   }
 
-  private createKeeper(view: RingView, context: HandlerContext): RingKeeper {
-    return new RingKeeper({
-      view,
-      transport: this.transport,
-      log: this.log,
-      now: this.now,
-      modernPeers: this.modernPeers,
-      lastHeard: this.lastHeard,
-      running: () => this.running,
-      newRoundId: context.newRoundId,
-      forward: (message) => void this.live.forwarder.forward(message),
-      ringChanged: () => this.ringChanged(),
-      syncNow: () => void this.live.sync.syncNow(),
-      traffic: (traffic) => this.emit('traffic', traffic),
-      declaredDead: () => this.metrics.failuresDetected.inc(),
-      answered: (address) => this.live.forwarder.reachableAgain(address),
-      localError: (code, what) => this.failures.localError(code, 'connect', what),
-      timing: {
-        heartbeatMs: this.options.heartbeatMs,
-        probeTimeoutMs: this.options.probeTimeoutMs,
-        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
-      },
-    });
-  }
-
   /**
    * A peer showed that it speaks our extensions: the first time, it hears
    * the same of this server, so that each of two servers of ours knows the
@@ -770,29 +708,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const run = this.started;
     if (run && this.running) await run.keeper.leave();
     await this.stop();
-  }
-
-  private createForwarder(view: RingView, keeper: RingKeeper): Forwarder {
-    return new Forwarder({
-      view,
-      transport: this.transport,
-      log: this.log,
-      metrics: this.metrics,
-      modernPeers: this.modernPeers,
-      rounds: this.waiting,
-      keeper,
-      events: this,
-      running: () => this.running,
-      leaving: () => this.leaving,
-      ringChanged: () => this.ringChanged(),
-      complete: (message) => this.dispatch(message, detachedConnection),
-      localError: (code, what) => this.failures.localError(code, 'connect', what),
-      timing: {
-        heartbeatMs: this.options.heartbeatMs,
-        connectTimeoutMs: this.options.connectTimeoutMs,
-        probeTimeoutMs: this.options.probeTimeoutMs,
-      },
-    });
   }
 }
 
