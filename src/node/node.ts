@@ -2,7 +2,7 @@
  * One server, as a composition root: the constructor resolves the options and
  * builds what needs no address (transport, listener, the HTTP face); start()
  * binds, opens the store and builds everything that runs as one object
- * (Running). Incoming text has its peer tag checked (security/), is decoded,
+ * (running.ts). Incoming text has its peer tag checked (security/), is decoded,
  * admitted (tag or token, client limits) and dispatched to handlers.ts; round
  * messages leave through forwarder.ts, membership is ring/keeper.ts, the
  * store's directory store/open.ts, the HTTP face http/.
