@@ -1,115 +1,67 @@
 /**
- * One server: wires the codec, the ring view and the store to sockets and
- * timers. Incoming text goes to the inbox (inbox.ts), which checks, decodes,
- * admits and dispatches it to handlers/ and writes the replies; round
- * messages leave through forward(), which fails over past dead successors the
- * way the original does (cut the dead one out, announce the new ring, try the
- * next). The membership side (announcements, merging, probes, leaving) is
- * keeper.ts; the HTTP face is web.ts behind http-server.ts.
+ * One server, as a composition root: the constructor resolves the options and
+ * builds what needs no address (the peer link, the inbox, the port's faces);
+ * start() binds, opens the store and builds everything that runs as one
+ * object (running.ts). Messages come in through the inbox (inbox.ts), rounds
+ * leave through the forwarder (forwarder.ts), membership is ring/keeper.ts,
+ * the store's directory store/open.ts, the HTTP face http/.
  */
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Server as HttpServer } from 'node:http';
-import type { Socket } from 'node:net';
-import { CoopError, isCoopError } from '../errors.js';
-import { formatAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
-import { encodeForOriginal, encodeMessage, errorReply, type ForwardPutMessage } from '../protocol/messages.js';
+import { CoopError } from '../errors.js';
+import type { Address } from '../protocol/address.js';
+import { errorReply } from '../protocol/messages.js';
+import type { Health, RingStatus } from '../protocol/status.js';
 import { RingView } from '../ring/ring.js';
-import { ItemStore } from '../store/items.js';
-import { MemoryPersistence } from '../store/memory.js';
-import { DiskPersistence } from '../store/durable.js';
-import { DataDirLock, describeHolder } from '../store/lock.js';
-import { VersionClock } from '../store/version.js';
-import { silentLog, type Log } from '../log/logger.js';
-import { TcpListener } from '../transport/listener.js';
-import { RingKeeper } from '../ring/keeper.js';
-import { joinRing, resolveHost, seedList, servesTls } from '../ring/joiner.js';
-import { checkAdvertisedPort, firstPortToProbe } from './listen-port.js';
-import { SeedGreeter } from '../ring/seed-greeter.js';
 import { ExtensionPeers } from '../ring/extension-peers.js';
-import { advertisedAddress } from './advertise.js';
-import { liveItems, nodeStatus, selfFigures } from './status.js';
-import { FiguresGatherer } from './gather.js';
-import { CatchUp, decideHealth, storeErrorOf } from './health.js';
-import { decodeFigures, type Health, type RingStatus } from '../protocol/status.js';
-import { VERSION } from '../version.js';
-import { ackTimeoutOf, resolveOptions, type NodeEvents, type NodeOptions, type ResolvedOptions } from './options.js';
-import { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
-import { sealedTransport } from '../security/sealed.js';
-import { createHttpFace } from '../http/server.js';
+import { Greetings } from '../ring/greetings.js';
+import { joinRing, nextRingChange, seedList, servesTls } from '../ring/joiner.js';
+import type { ItemStore } from '../store/items.js';
+import { OpenStore } from '../store/open.js';
+import { silentLog, type Log } from '../log/logger.js';
+import type { TcpListener } from '../transport/listener.js';
+import type { PeerTransport } from '../transport/peer-transport.js';
 import { PeerAuth } from '../security/peer-auth.js';
 import { AccessPolicy } from '../security/access.js';
-import type { RequestLimits } from '../security/requests.js';
+import type { Waiting } from '../handlers/handlers.js';
+import { PendingRounds, SeenRounds } from '../handlers/rounds.js';
+import type { AntiEntropy } from '../sync/anti-entropy.js';
+import { VERSION } from '../version.js';
+import { assemble, greetSeeds, startRunning, stopRunning, type Running } from './running.js';
+import { liveItems, nodeStatus } from './status.js';
+import { CatchUp, decideHealth, storeErrorOf } from './health.js';
+import { resolveOptions, type NodeEvents, type NodeOptions, type ResolvedOptions } from './options.js';
 import { NodeMetrics } from './metrics.js';
-import { createWebApp } from '../http/web.js';
-import { fastGetFront, handToHttp } from '../http/fast-get.js';
-import { localErrorCode, WarningGate } from '../transport/local-errors.js';
-import type { HandlerContext, RoundMessage, Waiting } from '../handlers/handlers.js';
+import { LocalFailures } from './local-failures.js';
 import { Inbox } from './inbox.js';
-import { baseRoundId, PendingRounds, SeenRounds } from '../handlers/rounds.js';
-import { Uploads } from '../store/uploads.js';
-import { AntiEntropy, pullItem } from '../sync/anti-entropy.js';
-import { pastAnOriginal } from '../handlers/mixed.js';
-import { ask, type ClientOptions } from '../transport/ask.js';
+import { peerClient, peerTransport } from './peer-link.js';
+import { bindPort, openFaces } from './faces.js';
 
 export { DEFAULTS, type NodeEvents, type NodeOptions } from './options.js';
 export { tcpTransport, type PeerTransport } from '../transport/peer-transport.js';
 export { sealedTransport } from '../security/sealed.js';
-import { describe } from './describe.js';
 
-/** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
-const SEED_GREET_MAX_MS = 30_000;
-
-/** The seeds whose host names resolve now (best effort: one that does not yet is left out). */
-async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
-  const resolved = await Promise.all(
-    seeds.map(async (seed) => {
-      const { host, port } = parseHostPort(seed);
-      return resolveHost(host).then(
-        (ip) => ({ host: ip, port }),
-        () => undefined,
-      );
-    }),
-  );
-  return resolved.filter((seed) => seed !== undefined);
-}
-
-/** Uploads that have not moved for this long are given up. */
-const UPLOAD_IDLE_MS = 10 * 60 * 1000;
-/** How often the data directory is checked (removed, replaced, read-only) besides at every write. */
-const STORE_CHECK_MS = 1000;
+/** Before start, the view once bound (while the store opens); once started, what runs, kept when stopped. */
+type Phase =
+  { readonly state: 'new' | 'stopped'; readonly view?: RingView } | { readonly state: 'running' | 'stopped'; readonly run: Running };
 
 export class RingNode extends EventEmitter<NodeEvents> {
   private readonly options: ResolvedOptions;
   /** The cluster secret's tags; undefined in an open ring. */
   private readonly auth: PeerAuth | undefined;
   readonly access: AccessPolicy;
-  private readonly requestLimits: RequestLimits;
-  private keeper: RingKeeper | undefined;
   private readonly http: HttpServer;
   readonly metrics: NodeMetrics;
   private readonly startedAt = Date.now();
   private readonly listener: TcpListener;
-  private readonly inbox: Inbox;
-  private itemStore: ItemStore | undefined;
-  /** Held while the store is open: one server per data directory. */
-  private dataDirLock: DataDirLock | undefined;
-  private antiEntropy: AntiEntropy | undefined;
-  private uploads: Uploads | undefined;
   private readonly transport: PeerTransport;
   private readonly now: () => number;
   private log: Log;
-  private view: RingView | undefined;
   /** Peers that have shown they speak our extensions: only they get our new message types. */
-  private readonly extensionPeers = new ExtensionPeers((address) => this.greetAgain(address));
-  /** Peers told that this server speaks our extensions. */
-  private readonly greeted = new Set<Address>();
-  /**
-   * Members others reach and this server could not send to (since when, ms):
-   * rounds pass them by until one answers a PING from here.
-   */
-  private readonly unreachableFromHere = new Map<Address, number>();
+  private readonly extensionPeers = new ExtensionPeers((address) => this.greetings.again(address));
+  private readonly greetings: Greetings;
+  private readonly inbox: Inbox;
   /** When each peer was last heard from: it answered a probe or a status request, or probed us (ms). */
   private readonly lastHeard = new Map<Address, number>();
   private readonly waiting = new PendingRounds<Waiting>();
@@ -117,10 +69,6 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private readonly idPrefix = randomBytes(6).toString('hex');
   private roundCounter = 0;
   private lastRingSize = 1;
-  /** The members at the last change of the ring: one gone since may hold rounds of ours. */
-  private lastMembers: ReadonlySet<Address> = new Set();
-  /** Servers cut out since the last resend of the rounds in flight (one resend per burst of changes). */
-  private cutOut: Address[] = [];
   /** Asked to join, and no ring has come back yet. */
   private joining = false;
   /** Leaving the ring gracefully: client requests that need the ring are refused. */
@@ -129,18 +77,11 @@ export class RingNode extends EventEmitter<NodeEvents> {
   private joinAsked = false;
   /** Caught up on the ring's data, latched (health.ts). */
   private readonly catchUp = new CatchUp();
-  private gatherer: FiguresGatherer | undefined;
-  private state: 'new' | 'running' | 'stopped' = 'new';
+  private phase: Phase = { state: 'new' };
   /** Aborted by stop(): wakes a join that waits for a ring or a seed. */
   private readonly stopping = new AbortController();
-  private seedGreeter: SeedGreeter | undefined;
-  private context: HandlerContext | undefined;
-  /** Local failures (out of descriptors) come in bursts: one warning per kind every few seconds. */
-  private readonly localWarnings = new WarningGate(LOCAL_WARNING_INTERVAL_MS);
-  private storeTimer: NodeJS.Timeout | undefined;
-  private passedByTimer: NodeJS.Timeout | undefined;
-  /** Why the store can no longer keep writes, once found; the server then leaves the ring. */
-  private storeLost: Error | undefined;
+  /** Failures of this server's own (out of descriptors, a full disk): counted, and logged now and then. */
+  private readonly failures: LocalFailures;
 
   constructor(private readonly nodeOptions: NodeOptions) {
     super();
@@ -154,48 +95,33 @@ export class RingNode extends EventEmitter<NodeEvents> {
       writeToken: nodeOptions.writeToken,
       readToken: nodeOptions.readToken,
     });
-    this.requestLimits = {
-      maxNameBytes: this.options.maxNameBytes,
-      namePattern: nodeOptions.namePattern,
-      maxItemBytes: this.options.maxItemBytes,
-    };
-    const tls = nodeOptions.tls;
-    // Our own servers (those that have shown they speak our extensions) get persistent connections.
-    const transport =
-      nodeOptions.transport ??
-      tcpTransport({
-        connectTimeoutMs: this.options.connectTimeoutMs,
-        maxReplyBytes: this.options.maxMessageBytes,
-        streams: {
-          opening: (peer) => {
-            const payload = encodeMessage({ type: 'STREAM', from: this.address });
-            return this.auth ? this.auth.seal(payload, peer).text : payload;
-          },
-          to: (peer) => this.extensionPeers.has(peer),
-          acks: {
-            timeoutMs: ackTimeoutOf(this.options),
-            onUnacknowledged: (peer, waitedMs, resent) => {
-              this.metrics.streamsUnacknowledged.inc();
-              const seconds = (waitedMs / 1000).toFixed(1);
-              this.log.warn(
-                `messages to ${peer} not acknowledged for ${seconds} s: stream closed, ${resent} messages go again on a new one`,
-              );
-            },
-          },
-        },
-        tls: tls && { ca: tls.ca },
-      });
-    this.transport = this.auth ? sealedTransport(transport, this.auth) : transport;
     this.metrics = new NodeMetrics({
       ringSize: () => this.view?.size ?? 0,
       items: () => this.liveItems().count,
       bytesStored: () => this.liveItems().bytes,
-      sync: () => this.antiEntropy?.totals ?? { passes: 0, pulled: 0, deleted: 0 },
+      sync: () => this.started?.sync.totals ?? { passes: 0, pulled: 0, deleted: 0 },
+    });
+    this.failures = new LocalFailures(this.metrics, () => this.log);
+    this.transport = peerTransport({
+      options: this.options,
+      given: nodeOptions.transport,
+      tls: nodeOptions.tls,
+      auth: this.auth,
+      peers: this.extensionPeers,
+      metrics: this.metrics,
+      log: () => this.log,
+      self: () => this.address,
+    });
+    this.greetings = new Greetings({
+      self: () => this.address,
+      running: () => this.running,
+      peers: this.extensionPeers,
+      send: (address, payload) => this.transport.send(address, payload),
     });
     this.inbox = new Inbox({
       auth: this.auth,
       access: this.access,
-      limits: this.requestLimits,
+      limits: { maxNameBytes: this.options.maxNameBytes, namePattern: nodeOptions.namePattern, maxItemBytes: this.options.maxItemBytes },
       peers: this.extensionPeers,
       metrics: this.metrics,
       log: this.log,
@@ -203,71 +129,71 @@ export class RingNode extends EventEmitter<NodeEvents> {
       running: () => this.running,
       watched: () => this.listenerCount('traffic') > 0,
       traffic: (traffic) => this.emit('traffic', traffic),
-      noSpace: (err) => this.noSpace(err),
-      checkStore: () => void this.checkStore(),
+      noSpace: (err) => this.failures.noSpace(err),
+      checkStore: () => void this.live.data.check(),
     });
-    const web = createWebApp({
-      self: () => this.address,
-      ask: (message) => this.inbox.ask(message),
-      store: () => this.store,
-      status: () => this.status(),
-      health: () => this.health(),
-      metrics: this.metrics,
-      traffic: this,
-      log: () => this.log,
-      maxBodyBytes: Math.floor(this.options.maxMessageBytes / 2),
-      access: this.access,
-    });
-    this.http = createHttpFace(web.listener, this.options);
-    // Simple GETs of small items are answered in front of node:http (which can only ever hand them over to node:http when reads need a token).
-    const http = this.http;
-    const takeHttp =
-      nodeOptions.httpFastPath !== false && this.access.readsOpen
-        ? fastGetFront(http, web.ready)
-        : (socket: Socket) => handToHttp(http, socket);
-    this.listener = new TcpListener(
-      {
-        maxMessageBytes: this.options.maxMessageBytes,
-        idleTimeoutMs: this.options.idleTimeoutMs,
-        requestTimeoutMs: this.options.requestTimeoutMs,
-        maxConnections: this.options.maxConnections,
+    ({ listener: this.listener, http: this.http } = openFaces({
+      options: this.options,
+      tls: nodeOptions.tls,
+      httpFastPath: nodeOptions.httpFastPath !== false,
+      inbox: this.inbox,
+      failures: this.failures,
+      web: {
+        self: () => this.address,
+        store: () => this.store,
+        status: () => this.status(),
+        health: () => this.health(),
+        metrics: this.metrics,
+        traffic: this,
+        log: () => this.log,
+        access: this.access,
       },
-      {
-        onMessage: (text, connection) => this.inbox.receive(text, connection),
-        onStreamMessage: (text, stream) => this.inbox.receiveStreamed(text, stream),
-        onFrameError: (error, connection) => this.inbox.refuse(error, connection),
-        onOtherProtocol: takeHttp,
-        onAcceptError: (err) => this.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),
-      },
-      tls && { cert: tls.cert, key: tls.key },
-    );
+    }));
   }
 
   /** This server's "IP:PORT"; known once started. */
   get address(): Address {
-    if (!this.view) throw new Error('server not started');
-    return this.view.self;
+    const view = this.view;
+    if (!view) throw new Error('server not started');
+    return view.self;
   }
 
   /** The ring as this server sees it, starting with itself. */
   get members(): Address[] {
-    return this.view ? this.view.fromSelf() : [];
+    return this.view?.fromSelf() ?? [];
   }
 
   get running(): boolean {
-    return this.state === 'running';
+    return this.phase.state === 'running';
   }
 
   /** The items this server holds; known once started. */
   get store(): ItemStore {
-    if (!this.itemStore) throw new Error('server not started');
-    return this.itemStore;
+    return this.live.store;
   }
 
   /** Anti-entropy: `sync.syncNow()` compares with a peer at once. */
   get sync(): AntiEntropy {
-    if (!this.antiEntropy) throw new Error('server not started');
-    return this.antiEntropy;
+    return this.live.sync;
+  }
+
+  /** The view, from the moment the server is bound (its store may still be opening). */
+  private get view(): RingView | undefined {
+    const phase = this.phase;
+    return 'run' in phase ? phase.run.view : phase.view;
+  }
+
+  /** What runs, once started (and after it stopped). */
+  private get started(): Running | undefined {
+    const phase = this.phase;
+    return 'run' in phase ? phase.run : undefined;
+  }
+
+  /** What runs: for what is only ever called once started. */
+  private get live(): Running {
+    const phase = this.phase;
+    if (!('run' in phase)) throw new Error('server not started');
+    return phase.run;
   }
 
   /**
@@ -277,53 +203,68 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * came by the join timeout; the server is stopped then.
    */
   async start(): Promise<Address> {
-    if (this.state !== 'new') throw new Error('a server starts once');
+    if (this.phase.state !== 'new') throw new Error('a server starts once');
     const seeds = seedList(this.nodeOptions.join);
-    const advertised = await advertisedAddress(this.nodeOptions.advertise, this.options.host);
-    const { host, port, probeUpward } = this.options;
-    const ownHosts = [host, ...(advertised ? [advertised.host] : [])];
-    const firstPort = probeUpward ? firstPortToProbe(port, ownHosts, await resolvedSeeds(seeds)) : port;
-    const bound = await this.listener.start(host, firstPort, probeUpward);
-    if (probeUpward) {
-      try {
-        checkAdvertisedPort(advertised, port, bound);
-      } catch (err) {
-        await this.listener.stop();
-        throw err;
-      }
-    }
-    const self = formatAddress(advertised?.host ?? bound.host, advertised?.port ?? bound.port);
-    this.view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
+    const { self, boundAs } = await bindPort(this.listener, this.options, this.nodeOptions.advertise, seeds);
+    const view = new RingView(self, [self], this.now, this.options.forgetAfterMs);
+    this.phase = { state: 'new', view };
     this.log = this.log.child({ node: self });
+    let data: OpenStore;
     try {
-      this.itemStore = await this.openStore(self);
+      data = await OpenStore.open({
+        dataDir: this.nodeOptions.dataDir,
+        self,
+        repair: this.nodeOptions.repair,
+        reserveBytes: this.options.minFreeBytes,
+        log: this.log,
+        running: () => this.running,
+        lost: (err) => this.storeLost(err),
+      });
     } catch (err) {
       await this.listener.stop();
       throw err;
     }
-    this.uploads = new Uploads(this.itemStore);
-    this.antiEntropy = this.createAntiEntropy(this.itemStore, this.uploads);
-    this.context = this.createContext(this.view, this.itemStore, this.uploads);
-    this.inbox.open(this.context);
-    this.keeper = this.createKeeper(this.view, this.context);
-    this.gatherer = this.createGatherer();
-    this.state = 'running';
-    const boundAs = formatAddress(bound.host, bound.port);
+    const run = assemble(
+      {
+        options: this.options,
+        transport: this.transport,
+        log: this.log,
+        metrics: this.metrics,
+        failures: this.failures,
+        peers: this.extensionPeers,
+        lastHeard: this.lastHeard,
+        rounds: this.waiting,
+        seen: this.seen,
+        events: this,
+        now: this.now,
+        running: () => this.running,
+        joining: () => this.joining,
+        leaving: () => this.leaving,
+        newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
+        ringChanged: () => this.ringChanged(),
+        ringStatus: () => this.status(),
+        complete: (message) => this.inbox.dispatch(message),
+        modernMembers: () => this.modernMembers(),
+        client: () => peerClient(this.transport, this.options, this.nodeOptions.writeToken ?? this.nodeOptions.readToken),
+      },
+      view,
+      data,
+    );
+    this.phase = { state: 'running', run };
+    this.inbox.open(run.context);
     this.log.info(`listening on ${self}${boundAs === self ? '' : ` (bound to ${boundAs})`}${this.nodeOptions.tls ? ' (TLS)' : ''}`);
     if (!this.auth) {
       this.log.warn('the ring is open: no cluster secret, so any program that reaches this port can join the ring and change its data');
     }
-    this.keeper.start();
-    this.antiEntropy.start();
-    if (this.nodeOptions.dataDir !== undefined) this.storeTimer = setInterval(() => void this.checkStore(), STORE_CHECK_MS).unref();
-    this.passedByTimer = setInterval(() => this.askPassedBy(), this.options.heartbeatMs).unref();
-    if (seeds.length > 0) await this.joinThrough(seeds, this.view, this.keeper);
+    startRunning(run);
+    if (seeds.length > 0) await this.joinThrough(seeds, run);
     else this.ringChanged();
     return self;
   }
 
   /** Joins through the seeds (joiner.ts); on failure the server stops and the error goes to start()'s caller. */
-  private async joinThrough(seeds: string[], view: RingView, keeper: RingKeeper): Promise<void> {
+  private async joinThrough(seeds: string[], run: Running): Promise<void> {
+    const { view } = run;
     this.joining = true;
     this.joinAsked = true;
     const plainDefault = !this.nodeOptions.tls && !this.nodeOptions.transport;
@@ -341,23 +282,15 @@ export class RingNode extends EventEmitter<NodeEvents> {
         servesTls: plainDefault ? (address) => servesTls(address, this.options.connectTimeoutMs) : undefined,
         running: () => this.running,
         ringHolds: (address) => view.size > 1 && view.has(address),
-        waitForChange: (ms) => this.nextRingChange(ms),
+        waitForChange: (ms) => nextRingChange(this, this.stopping.signal, ms),
         signal: this.stopping.signal,
       });
       // Nobody of ours to catch up from when the join completes: caught up for good.
       this.catchingUp(false);
       if (joined.through === undefined) this.ringChanged();
       else {
-        this.seedGreeter = new SeedGreeter({
-          seeds,
-          self: view.self,
-          firstDelayMs: this.options.heartbeatMs,
-          maxDelayMs: Math.max(SEED_GREET_MAX_MS, this.options.heartbeatMs),
-          inRing: (address) => view.has(address),
-          ping: (address) => keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs),
-          absorb: (members) => keeper.absorb(members),
-        });
-        if (this.running) this.seedGreeter.start();
+        run.seedGreeter = greetSeeds(run, seeds, this.options);
+        if (this.running) run.seedGreeter.start();
       }
     } catch (err) {
       await this.stop();
@@ -367,120 +300,18 @@ export class RingNode extends EventEmitter<NodeEvents> {
     }
   }
 
-  /** Resolves at the next change of the ring, or after `ms`, or when the server stops. */
-  private nextRingChange(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const signal = this.stopping.signal;
-      const done = (): void => {
-        clearTimeout(timer);
-        this.off('ring', done);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.on('ring', done);
-      if (signal.aborted) done();
-      else signal.addEventListener('abort', done, { once: true });
-    });
-  }
-
-  private async openStore(self: Address): Promise<ItemStore> {
-    const dataDir = this.nodeOptions.dataDir;
-    if (dataDir === undefined) return ItemStore.open(new MemoryPersistence());
-    const dir = typeof dataDir === 'function' ? dataDir(self) : dataDir;
-    // Taken before anything in the directory is touched: another server's staging files and index are its own.
-    let lock: DataDirLock;
-    try {
-      lock = await DataDirLock.acquire(dir, self);
-    } catch (err) {
-      if (isCoopError(err)) throw err;
-      const code = (err as NodeJS.ErrnoException).code ?? 'an error';
-      throw new CoopError('DATA_DIR_UNUSABLE', `data directory ${dir} cannot be written (${code}): ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
-    if (lock.tookOver) {
-      const { holder, why } = lock.tookOver;
-      this.log.warn(`took over the lock of data directory ${dir}${holder ? ` from ${describeHolder(holder)}` : ''}: ${why}`);
-    }
-    let store: ItemStore;
-    try {
-      const persistence = await DiskPersistence.open(dir, {
-        repair: this.nodeOptions.repair,
-        reserveBytes: this.options.minFreeBytes,
-        guard: [lock.path],
-        repaired: (aside, why) =>
-          this.log.warn(`data directory ${dir}: its damaged index (${why}) was moved to ${aside}; this server is refilled from the ring`),
-      });
-      store = await ItemStore.open(persistence);
-    } catch (err) {
-      await lock.release();
-      throw err;
-    }
-    this.dataDirLock = lock;
-    store.onDamaged = (err) => this.log.warn(`${err.message}; dropped, to be fetched again from the ring`);
-    this.log.info(`data directory ${dir}: ${store.size} items`);
-    if (store.damaged.length > 0) {
-      this.log.warn(
-        `${store.damaged.length} damaged items dropped (${store.damaged.slice(0, 5).join(', ')}); they will be fetched again from the ring`,
-      );
-    }
-    return store;
-  }
-
-  private createAntiEntropy(store: ItemStore, uploads: Uploads): AntiEntropy {
-    return new AntiEntropy({
-      store,
-      log: this.log,
-      peers: () => this.modernMembers(),
-      now: this.now,
-      intervalMs: this.options.syncIntervalMs,
-      tombstoneTtlMs: this.options.tombstoneTtlMs,
-      client: this.peerClientOptions(),
-      onTick: () => uploads.expire(this.now() - UPLOAD_IDLE_MS),
-      localError: (code, what) => this.localError(code, 'connect', what),
-      noSpace: (err) => this.noSpace(err),
-    });
-  }
-
   /** The members in the ring, other than this server, that speak our extensions. */
   private modernMembers(): Address[] {
     return this.extensionPeers.among(this.members, this.address);
   }
 
-  /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
-  private createGatherer(): FiguresGatherer {
-    return new FiguresGatherer({
-      peers: () => this.modernMembers(),
-      fetch: async (peer, timeoutMs) => {
-        const reply = await ask(peer, { type: 'RING', status: 'self' }, 'RING', { ...this.peerClientOptions(), timeoutMs });
-        return decodeFigures(reply.status);
-      },
-      heard: (peer) => this.lastHeard.set(peer, Date.now()),
-      now: () => Date.now(),
-    });
-  }
-
-  /** How this server asks its peers for digests, lists and items: through its transport, so with its tag (and its token). */
-  private peerClientOptions(): ClientOptions {
-    return {
-      timeoutMs: this.options.roundTimeoutMs,
-      maxReplyBytes: this.options.maxMessageBytes,
-      token: this.nodeOptions.writeToken ?? this.nodeOptions.readToken,
-      exchange: (server, payload, timeoutMs) => this.transport.request(server, payload, timeoutMs),
-    };
-  }
-
   /** Stops listening, answers waiting clients with an error, clears every timer. Safe to call twice. */
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
+    if (this.phase.state === 'stopped') return;
+    const run = this.started;
+    this.phase = run ? { state: 'stopped', run } : { state: 'stopped', view: this.view };
     this.stopping.abort();
-    this.seedGreeter?.stop();
-    this.keeper?.stop();
-    this.antiEntropy?.stop();
-    clearInterval(this.storeTimer);
-    clearInterval(this.passedByTimer);
+    if (run) stopRunning(run);
     for (const waiting of this.waiting.drain()) {
       waiting.answer(errorReply('SHUTTING_DOWN', 'the server is stopping'));
     }
@@ -488,56 +319,14 @@ export class RingNode extends EventEmitter<NodeEvents> {
     this.http.close(() => undefined); // stops its deadline checks
     await this.inbox.written(); // the waiting clients' answers, before their connections close
     await this.listener.stop();
-    await this.uploads?.clear();
-    await this.itemStore?.close();
-    await this.dataDirLock?.release();
+    await run?.uploads.clear();
+    await run?.data.close();
     await closing;
   }
 
-  private createContext(view: RingView, store: ItemStore, uploads: Uploads): HandlerContext {
-    // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
-    const clock = new VersionClock(view.self);
-    store.watchVersions((version) => clock.observe(version));
-    return {
-      self: view.self,
-      ring: view,
-      store,
-      log: this.log,
-      waiting: this.waiting,
-      seen: this.seen,
-      clock,
-      uploads,
-      roundTimeoutMs: this.options.roundTimeoutMs,
-      wholeLimit: this.options.maxMessageBytes,
-      joining: () => this.joining,
-      leaving: () => this.leaving,
-      now: this.now,
-      newRoundId: () => `${this.idPrefix}-${(this.roundCounter++).toString(36)}`,
-      forward: (message: RoundMessage, received?: string) => void this.forward(message, received),
-      announceRing: () => this.keeper?.announce(),
-      ringChanged: () => this.ringChanged(),
-      resent: (why) => this.metrics.roundsResent.inc({ reason: why }),
-      peers: this.extensionPeers,
-      absorb: (members) => this.keeper?.absorb(members),
-      probeFor: (target) =>
-        this.keeper!.ping(target, this.options.probeTimeoutMs).then(
-          () => true,
-          () => false,
-        ),
-      pull: (holder, item, versionless) => pullItem(store, holder, item, this.now(), this.peerClientOptions(), versionless),
-      readFrom: async (holder, item, part) =>
-        (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', this.peerClientOptions())).data,
-      noSpace: (err) => this.noSpace(err),
-      heard: (address) => {
-        if (view.has(address)) this.lastHeard.set(address, Date.now());
-      },
-      figures: () => selfFigures(view, store, VERSION),
-      ringStatus: () => this.status(),
-    };
-  }
-
   private liveItems(): { count: number; bytes: number } {
-    return this.itemStore ? liveItems(this.itemStore) : { count: 0, bytes: 0 };
+    const run = this.started;
+    return run ? liveItems(run.store) : { count: 0, bytes: 0 };
   }
 
   /**
@@ -545,140 +334,52 @@ export class RingNode extends EventEmitter<NodeEvents> {
    * holdings and health, and every live member's figures as gathered from it.
    */
   async status(): Promise<RingStatus> {
-    if (!this.view || !this.itemStore || !this.gatherer) throw new CoopError('NOT_READY', 'the server has not started');
-    const [figures, health] = await Promise.all([this.gatherer.current(), this.health()]);
+    const run = this.started;
+    if (!run) throw new CoopError('NOT_READY', 'the server has not started');
+    const [figures, health] = await Promise.all([run.gatherer.current(), this.health()]);
     const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
-    return nodeStatus(this.view, this.itemStore, extras);
+    return nodeStatus(run.view, run.store, extras);
   }
 
   /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
   async health(): Promise<Health> {
-    if (!this.running || !this.itemStore) return { ok: false, reason: 'not running' };
+    const run = this.started;
+    if (!this.running || !run) return { ok: false, reason: 'not running' };
     let storeError: string | undefined;
     try {
-      await this.itemStore.check();
+      await run.store.check();
     } catch (err) {
       storeError = storeErrorOf(err);
     }
     return decideHealth({ joining: this.joining, catchingUp: this.catchingUp(this.joining), storeError });
   }
 
-  /**
-   * The periodic look at the data directory: removed or replaced while running
-   * (STORE_UNAVAILABLE from the store), the server leaves the ring and stops,
-   * since it can no longer keep what it would acknowledge. A directory that is
-   * only unwritable (read-only) keeps the server up: reads go on, writes get
-   * STORE_UNAVAILABLE and health says why.
-   */
-  private async checkStore(): Promise<void> {
-    if (!this.running || !this.itemStore || this.storeLost) return;
-    try {
-      await this.itemStore.check();
-    } catch (err) {
-      if (!isCoopError(err, 'STORE_UNAVAILABLE') || this.storeLost || !this.running) return;
-      this.storeLost = err;
-      this.log.error(`${err.message}; leaving the ring and stopping`);
-      await this.leave();
-      this.emit('failed', err);
-    }
+  /** The data directory can no longer keep writes (store/open.ts): leave the ring and stop. */
+  private async storeLost(err: CoopError): Promise<void> {
+    this.log.error(`${err.message}; leaving the ring and stopping`);
+    await this.leave();
+    this.emit('failed', err);
   }
 
   /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
   private catchingUp(joining: boolean): boolean {
-    const passes = this.antiEntropy?.totals.passes ?? 0;
+    const passes = this.started?.sync.totals.passes ?? 0;
     return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
   }
 
-  private createKeeper(view: RingView, context: HandlerContext): RingKeeper {
-    return new RingKeeper({
-      view,
-      transport: this.transport,
-      log: this.log,
-      now: this.now,
-      modernPeers: this.extensionPeers,
-      lastHeard: this.lastHeard,
-      running: () => this.running,
-      newRoundId: context.newRoundId,
-      forward: (message) => void this.forward(message),
-      ringChanged: () => this.ringChanged(),
-      syncNow: () => void this.antiEntropy?.syncNow(),
-      traffic: (traffic) => this.emit('traffic', traffic),
-      declaredDead: () => this.metrics.failuresDetected.inc(),
-      answered: (address) => this.reachableAgain(address),
-      localError: (code, what) => this.localError(code, 'connect', what),
-      timing: {
-        heartbeatMs: this.options.heartbeatMs,
-        probeTimeoutMs: this.options.probeTimeoutMs,
-        suspicionTimeoutMs: this.options.suspicionTimeoutMs,
-      },
-    });
-  }
-
-  /**
-   * A peer showed, for the first time, that it speaks our extensions: it
-   * hears the same of this server, so that each of two servers of ours knows
-   * the other even when only one sends to the other.
-   */
-  private greetAgain(address: Address): void {
-    // Even if greeted before (it may have been an original then, or restarted since). This ends:
-    // a peer answers only a greeting from a server it did not know yet.
-    this.greeted.delete(address);
-    this.greet(address);
-  }
-
-  /**
-   * Tells members not yet known to speak our extensions that this server
-   * does: a CHECK with `from`, which an original server ignores and ours
-   * answer in kind (greetAgain). Once per member.
-   */
-  private greetMembers(): void {
-    for (const member of this.view!.members) {
-      if (!this.extensionPeers.has(member) && !this.greeted.has(member)) this.greet(member);
-    }
-  }
-
-  private greet(address: Address): void {
-    if (!this.running || address === this.address || this.greeted.has(address)) return;
-    this.greeted.add(address);
-    // Not reached: greeted again at the next change of the ring.
-    this.transport.send(address, encodeMessage({ type: 'CHECK', from: this.address })).catch(() => this.greeted.delete(address));
-  }
-
   private ringChanged(): void {
-    if (!this.view) return;
+    const run = this.started;
+    if (!run) return;
+    const view = run.view;
     const wasAlone = this.lastRingSize === 1;
-    this.lastRingSize = this.view.size;
-    this.resendPastGone();
-    for (const address of this.unreachableFromHere.keys()) if (!this.view.knows(address)) this.unreachableFromHere.delete(address);
-    this.log.info(this.view.format());
-    this.greetMembers();
-    this.seedGreeter?.ringChanged();
-    this.emit('ring', this.view.fromSelf());
+    this.lastRingSize = view.size;
+    run.forwarder.ringChanged();
+    this.log.info(view.format());
+    this.greetings.members(view.members);
+    run.seedGreeter?.ringChanged();
+    this.emit('ring', view.fromSelf());
     // Just joined (or rejoined): take what the ring holds, without waiting for the next pass.
-    if (wasAlone && this.view.size > 1) void this.antiEntropy?.syncNow();
-  }
-
-  /**
-   * A server cut out of the ring (crashed, or paused too long) takes with it
-   * the rounds it held: every round of ours sent before is sent again, past
-   * it, once the changes of this turn are in (rounds.ts).
-   */
-  private resendPastGone(): void {
-    const view = this.view!;
-    const gone = [...this.lastMembers].filter((member) => !view.has(member));
-    this.lastMembers = new Set(view.members);
-    if (gone.length === 0 || this.waiting.size === 0) return;
-    const first = this.cutOut.length === 0;
-    this.cutOut.push(...gone);
-    if (!first) return;
-    const sentBefore = this.waiting.now();
-    setImmediate(() => {
-      const servers = this.cutOut.join(', ');
-      this.cutOut = [];
-      if (!this.running) return;
-      const resent = this.waiting.stallAll(sentBefore);
-      if (resent > 0) this.log.warn(`${resent} rounds in flight sent again past ${servers} (cut out of the ring)`);
-    });
+    if (wasAlone && view.size > 1) void run.sync.syncNow();
   }
 
   /**
@@ -687,218 +388,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
    */
   async leave(): Promise<void> {
     this.leaving = true;
-    if (this.keeper && this.running) await this.keeper.leave();
+    const run = this.started;
+    if (run && this.running) await run.keeper.leave();
     await this.stop();
   }
-
-  /** A write refused for want of space: counted, and logged at most every few seconds (a full disk refuses many). */
-  private noSpace(err: CoopError): void {
-    this.metrics.refused.inc({ code: 'NO_SPACE' });
-    const suppressed = this.localWarnings.pass('NO_SPACE');
-    if (suppressed === undefined) return;
-    const more = suppressed > 0 ? ` (${suppressed} more refused since the last warning)` : '';
-    this.log.warn(`${err.message}: writes are refused until space is freed${more}`);
-  }
-
-  /**
-   * Counts and (now and then) logs a failure that is this server's own, such
-   * as running out of file descriptors: it says nothing about any peer.
-   */
-  private localError(code: string, op: 'connect' | 'accept', what: string): void {
-    this.metrics.localErrors.inc({ code, op });
-    const suppressed = this.localWarnings.pass(`${op} ${code}`);
-    if (suppressed === undefined) return;
-    const more = suppressed > 0 ? ` (${suppressed} more like it since the last warning)` : '';
-    this.log.warn(`${what} failed on this server: ${code}${LOCAL_MEANING[code] ?? ''}; not taken for a peer failure${more}`);
-  }
-
-  /**
-   * Rounds pass `address` by until it answers a PING from here (said once).
-   * One that others do not reach either is suspected too.
-   */
-  private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
-    if (!othersReach && this.view!.suspect(address)) {
-      this.ringChanged();
-      this.keeper?.announce();
-    }
-    if (this.unreachableFromHere.has(address)) return;
-    this.unreachableFromHere.set(address, Date.now());
-    if (othersReach) this.metrics.linksDown.inc();
-    this.log.warn(
-      othersReach
-        ? `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`
-        : `${address} does not take messages (${err.message}), nor answer others: suspected; rounds pass it by until it answers a PING from here`,
-    );
-  }
-
-  /**
-   * Every heartbeat, each member rounds pass by is PINGed from here (the
-   * failure detector PINGs only the successor): an answer ends the passing by.
-   */
-  private askPassedBy(): void {
-    if (!this.running || !this.keeper) return;
-    for (const address of this.unreachableFromHere.keys()) {
-      void this.keeper.ping(address, this.options.connectTimeoutMs + this.options.probeTimeoutMs).catch(() => undefined);
-    }
-  }
-
-  private reachableAgain(address: Address): void {
-    const since = this.unreachableFromHere.get(address);
-    if (since === undefined) return;
-    this.unreachableFromHere.delete(address);
-    this.log.info(`${address} answers this server again after ${((Date.now() - since) / 1000).toFixed(1)} s: rounds go to it again`);
-  }
-
-  /**
-   * Sends a round message to the successor. A successor that cannot be reached
-   * is cut out and the next one tried; the new ring is then announced. A
-   * failed UPDATE is not passed further: the announcement replaces it. A send
-   * that fails for this server's own reasons (out of descriptors) cuts nobody
-   * out: it is tried again a few times, then the round is given up (its
-   * client, not answered yet, gets the round's timeout).
-   * An original server gets the original's fields only (mixed.ts: it may be
-   * passed by, or a lookup may go straight home instead).
-   */
-  private async forward(message: RoundMessage, received?: string): Promise<void> {
-    const view = this.view!;
-    // Our own servers may get the text as it came (`received`).
-    let encoded: string | undefined;
-    let home: string | undefined;
-    let plain: string | undefined;
-    let removed = false;
-    let localTries = 0;
-    let homeTries = 0;
-    /** A server was passed by for want of a way to it: the round has not been everywhere. */
-    let passedBy = false;
-    /** The server whose successor is next: this one, or an original passed by. */
-    let after = view.self;
-    for (;;) {
-      let next = view.has(after) ? view.successor(after) : view.successor();
-      if (next === undefined || (next === view.self && after !== view.self)) {
-        // Alone now (or every other server passed by): a round of ours is complete; anyone else's has no creator to return to.
-        // Not when a server was passed by for want of a way to it, nor while leaving (this server's view is itself alone):
-        // the round has not been everywhere, and it is resent or its client told the outcome is unknown.
-        if (message.creator === view.self && !passedBy && !this.leaving) this.inbox.dispatch(message);
-        break;
-      }
-      // The round's creator is tried all the same: only it can end the round.
-      if (this.unreachableFromHere.has(next) && next !== message.creator) {
-        passedBy = true;
-        after = next;
-        continue;
-      }
-      let straightHome = false;
-      if (!this.extensionPeers.has(next) && next !== message.creator) {
-        plain ??= encodeForOriginal(message);
-        const way = pastAnOriginal(message, Buffer.byteLength(plain), this.extensionPeers.has(message.creator));
-        if (way === 'skip') {
-          this.log.info(`${describe(message)} does not fit the one read of ${next} (an original server): passed by`);
-          after = next;
-          continue;
-        }
-        if (way === 'home') {
-          next = message.creator;
-          straightHome = true;
-        }
-      }
-      try {
-        const modern = this.extensionPeers.has(next);
-        const back = next === message.creator && modern ? homeward(message) : undefined;
-        const payload = back
-          ? (home ??= encodeMessage(back))
-          : !modern
-            ? (plain ??= encodeForOriginal(message))
-            : received !== undefined
-              ? received
-              : (encoded ??= encodeMessage(message));
-        // Where a round of ours is: named if it never comes back (a send may wait long for a silent peer).
-        if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
-          this.waiting.noteHop(baseRoundId(message.id), next);
-        await this.transport.send(next, payload);
-        this.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
-        this.metrics.forwards.inc({ type: message.type });
-        if (this.listenerCount('traffic') > 0) this.emit('traffic', { type: message.type, from: view.self, to: next });
-        break;
-      } catch (err) {
-        if (!this.running) return;
-        const local = localErrorCode(err);
-        if (local !== undefined) {
-          this.localError(local, 'connect', `sending ${describe(message)} to ${next}`);
-          if (++localTries > LOCAL_RETRIES) {
-            this.log.warn(`${describe(message)} not sent: ${local} on this server, again and again; the round is given up`);
-            break;
-          }
-          await delay(LOCAL_RETRY_MS * localTries);
-          if (!this.running) return;
-          continue;
-        }
-        // Not refused: silent, or its messages not acknowledged. A server that others reach is kept (the way from
-        // here is broken: a one-way or lossy link); one they do not reach is suspected, and the failure detector
-        // decides (a paused process may resume within the suspicion timeout). Either way rounds pass it by
-        // until it answers a PING from here.
-        // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
-        if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && this.keeper && this.extensionPeers.has(next)) {
-          // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
-          const othersReach = (await this.keeper.othersReach(next)) !== 'no';
-          if (!this.running) return;
-          this.unreachableFrom(next, err as Error, othersReach);
-          if (next === message.creator) {
-            // A lossy way home may work on the next try; a cut one costs a few tries, and the client gets no answer.
-            if (othersReach && ++homeTries <= HOME_TRIES) continue;
-            this.log.warn(`${describe(message)} could not go home: ${next} does not take messages from this server`);
-            break;
-          }
-          if (straightHome) break;
-          continue; // passed by at the top of the loop
-        }
-        if (!this.running) return;
-        this.log.warn(`${next} is unreachable (${(err as Error).message})`);
-        if (view.remove(next)) {
-          removed = true;
-          this.metrics.failuresDetected.inc();
-          this.ringChanged();
-        }
-        // A lookup on its way home has nowhere else to go once its creator is gone.
-        if (message.type === 'UPDATE' || straightHome) break;
-      }
-    }
-    if (removed) this.keeper?.announce();
-  }
 }
-
-/**
- * A whole PUT's round as it goes back to its creator, one of our servers: the
- * creator only takes its client's answer from it (by round id), so the
- * content stays behind (a kilobyte less to send, read and parse on the
- * busiest server, per PUT; a part less per part of a large upload); a newer
- * version found on the way goes with it.
- * Undefined for rounds that must travel whole: lookups (their content is the
- * answer), rounds without an id (an original server's).
- */
-function homeward(message: RoundMessage): ForwardPutMessage | undefined {
-  if (message.type !== 'FORWARD_PUT' || message.id === undefined) return undefined;
-  const back: ForwardPutMessage = {
-    type: 'FORWARD_PUT',
-    creator: message.creator,
-    data: { item: message.data.item, content: '' },
-    id: message.id,
-  };
-  if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
-  if (message.nospace) back.nospace = message.nospace; // nor when it could not be stored everywhere
-  return back;
-}
-
-/** A round that cannot be delivered to its creator, which others reach, is tried again this many times. */
-const HOME_TRIES = 3;
-/** A send that failed for want of descriptors is tried again this many times, waiting a little longer each time. */
-const LOCAL_RETRIES = 5;
-const LOCAL_RETRY_MS = 200;
-const LOCAL_WARNING_INTERVAL_MS = 5000;
-
-const LOCAL_MEANING: Readonly<Record<string, string>> = {
-  EMFILE: ' (out of file descriptors: raise ulimit -n)',
-  ENFILE: ' (the system is out of file descriptors)',
-  ENOBUFS: ' (no socket buffer space)',
-  ENOMEM: ' (out of memory)',
-  EADDRNOTAVAIL: ' (no local port left)',
-};

@@ -13,7 +13,7 @@ import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
-import { formatAddress, parseAddress, parseHostPort, type Address } from '../protocol/address.js';
+import { formatAddress, parseAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
 import { decodeReply, encodeMessage } from '../protocol/messages.js';
 import type { Member } from './membership.js';
 import type { Log } from '../log/logger.js';
@@ -72,6 +72,42 @@ export function seedList(join: string | readonly string[] | undefined): string[]
 /** A host name to an IP, at the moment of asking. */
 export async function resolveHost(host: string): Promise<string> {
   return isIP(host) ? host : (await lookup(host)).address;
+}
+
+/** The seeds whose host names resolve now (best effort: one that does not yet is left out). */
+export async function resolvedSeeds(seeds: readonly string[]): Promise<HostPort[]> {
+  const resolved = await Promise.all(
+    seeds.map(async (seed) => {
+      const { host, port } = parseHostPort(seed);
+      return resolveHost(host).then(
+        (ip) => ({ host: ip, port }),
+        () => undefined,
+      );
+    }),
+  );
+  return resolved.filter((seed) => seed !== undefined);
+}
+
+/** Resolves at the next change of the ring (`events` emits `ring`), or after `ms`, or when `signal` aborts. */
+export function nextRingChange(events: RingEvents, signal: AbortSignal, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      events.off('ring', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    events.on('ring', done);
+    if (signal.aborted) done();
+    else signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** What tells of changes of the ring: the server. */
+export interface RingEvents {
+  on(event: 'ring', listener: () => void): unknown;
+  off(event: 'ring', listener: () => void): unknown;
 }
 
 export async function joinRing(deps: JoinDeps): Promise<Joined> {

@@ -9,6 +9,7 @@ import type { Address } from '../protocol/address.js';
 import { decodeReply, encodeForOriginal, encodeMessage, type UpdateMessage } from '../protocol/messages.js';
 import type { Member } from './membership.js';
 import type { RingView } from './ring.js';
+import type { ExtensionPeers } from './extension-peers.js';
 import type { Log } from '../log/logger.js';
 import { FailureDetector } from './failure-detector.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
@@ -21,7 +22,7 @@ export interface KeeperDeps {
   log: Log;
   now(): number;
   /** Peers that have shown they speak our extensions (PING, streams, ...). */
-  modernPeers: Set<Address>;
+  peers: ExtensionPeers;
   /** When each peer last answered a probe (ms). */
   lastHeard: Map<Address, number>;
   running(): boolean;
@@ -88,7 +89,7 @@ export class RingKeeper {
     this.deps.log.send(`PING to ${address}`, undefined, true);
     const reply = decodeReply(await transport.request(address, payload, timeoutMs), 'ACK');
     if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
-    this.deps.modernPeers.add(address);
+    this.deps.peers.add(address);
     this.deps.lastHeard.set(address, Date.now());
     this.deps.answered?.(address);
     this.deps.traffic({ type: 'PING', from: view.self, to: address });
@@ -107,7 +108,7 @@ export class RingKeeper {
     const update = this.update();
     for (const target of targets) {
       try {
-        await transport.send(target, this.deps.modernPeers.has(target) ? encodeMessage(update) : encodeForOriginal(update));
+        await transport.send(target, this.deps.peers.has(target) ? encodeMessage(update) : encodeForOriginal(update));
         log.info(`left the ring (told ${target})`);
         return;
       } catch {
@@ -122,13 +123,13 @@ export class RingKeeper {
   }
 
   private createDetector(): FailureDetector {
-    const { view, transport, modernPeers } = this.deps;
+    const { view, transport, peers } = this.deps;
     return new FailureDetector(
       {
         view,
         log: this.deps.log,
         now: this.deps.now,
-        speaksExtensions: (address) => modernPeers.has(address),
+        speaksExtensions: (address) => peers.has(address),
         check: (address) => transport.send(address, this.checkPayload),
         ping: (address, timeoutMs) => this.ping(address, timeoutMs),
         pingVia: async (helper, target, timeoutMs) => {
@@ -142,7 +143,7 @@ export class RingKeeper {
         forgotten: (addresses) => {
           for (const address of addresses) {
             this.deps.lastHeard.delete(address);
-            modernPeers.delete(address);
+            peers.delete(address);
           }
           this.announce();
         },

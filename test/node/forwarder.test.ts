@@ -1,0 +1,172 @@
+/** Forwarder: a round's way to the next live successor, failing over, without sockets. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { CoopError } from '../../src/errors.js';
+import { silentLog } from '../../src/log/logger.js';
+import type { ForwardGetMessage, ForwardPutMessage } from '../../src/protocol/messages.js';
+import { RingView } from '../../src/ring/ring.js';
+import type { RoundMessage } from '../../src/handlers/handlers.js';
+import { Forwarder, homeward } from '../../src/node/forwarder.js';
+import { NodeMetrics } from '../../src/node/metrics.js';
+
+const A = '127.0.0.1:4043';
+const B = '127.0.0.1:4044';
+const C = '127.0.0.1:4045';
+const D = '127.0.0.1:4046';
+
+interface Fake {
+  forwarder: Forwarder;
+  view: RingView;
+  /** Where each payload went, in order. */
+  sent: { to: string; payload: string }[];
+  /** How sends to a member fail; absent: they succeed. */
+  failing: Map<string, Error>;
+  othersReach: 'yes' | 'no' | 'unknown';
+  announced: number;
+  ringChanges: number;
+  completed: RoundMessage[];
+}
+
+function fake(members = [A, B, C, D]): Fake {
+  const view = new RingView(A, members);
+  const f: Omit<Fake, 'forwarder'> = {
+    view,
+    sent: [],
+    failing: new Map(),
+    othersReach: 'yes',
+    announced: 0,
+    ringChanges: 0,
+    completed: [],
+  };
+  const forwarder = new Forwarder({
+    view,
+    transport: {
+      send: async (to, payload) => {
+        const failure = f.failing.get(to);
+        if (failure) throw failure;
+        f.sent.push({ to, payload });
+      },
+    },
+    log: silentLog,
+    metrics: new NodeMetrics({
+      ringSize: () => 0,
+      items: () => 0,
+      bytesStored: () => 0,
+      sync: () => ({ passes: 0, pulled: 0, deleted: 0 }),
+    }),
+    peers: new Set(members),
+    rounds: { size: 0, now: () => 0, noteHop: () => undefined, stallAll: () => 0 },
+    keeper: {
+      othersReach: async () => f.othersReach,
+      ping: async () => [],
+      announce: () => void f.announced++,
+    },
+    events: { listenerCount: () => 0, emit: () => false },
+    running: () => true,
+    leaving: () => false,
+    ringChanged: () => void f.ringChanges++,
+    complete: (message) => void f.completed.push(message),
+    localError: () => undefined,
+    timing: { heartbeatMs: 1000, connectTimeoutMs: 100, probeTimeoutMs: 100 },
+  });
+  return Object.assign(f, { forwarder });
+}
+
+const lookup = (creator: string): ForwardGetMessage => ({ type: 'FORWARD_GET', creator, data: { item: 'a.txt', content: '' }, id: 'r-1' });
+
+test('a round goes to the successor, once', async () => {
+  const f = fake();
+  await f.forwarder.forward(lookup(A));
+  assert.deepEqual(
+    f.sent.map((s) => s.to),
+    [B],
+  );
+  assert.equal(JSON.parse(f.sent[0]?.payload ?? '').type, 'FORWARD_GET');
+  assert.equal(f.announced, 0);
+});
+
+test('a round passed on unchanged goes as the text it came as', async () => {
+  const f = fake();
+  await f.forwarder.forward(lookup(C), 'the text as received');
+  assert.deepEqual(f.sent, [{ to: B, payload: 'the text as received' }]);
+});
+
+test('a successor that refuses the connection is cut out, the next one gets the round, and the new ring is announced', async () => {
+  const f = fake();
+  f.failing.set(B, new CoopError('CONNECT_FAILED', 'refused'));
+  await f.forwarder.forward(lookup(A));
+  assert.deepEqual(
+    f.sent.map((s) => s.to),
+    [C],
+  );
+  assert.equal(f.view.has(B), false);
+  assert.equal(f.ringChanges, 1);
+  assert.equal(f.announced, 1);
+});
+
+test('a silent successor that others reach is kept and passed by, until it answers a PING from here', async () => {
+  const f = fake();
+  f.failing.set(B, new Error('not acknowledged'));
+  await f.forwarder.forward(lookup(A));
+  assert.deepEqual(
+    f.sent.map((s) => s.to),
+    [C],
+  );
+  assert.equal(f.view.has(B), true);
+  assert.equal(f.announced, 0);
+
+  f.failing.delete(B);
+  await f.forwarder.forward(lookup(A));
+  assert.deepEqual(
+    f.sent.map((s) => s.to),
+    [C, C],
+    'passed by without trying it again',
+  );
+
+  f.forwarder.reachableAgain(B);
+  await f.forwarder.forward(lookup(A));
+  assert.deepEqual(
+    f.sent.map((s) => s.to),
+    [C, C, B],
+  );
+});
+
+test('a round of ours completes here when every other server is gone', async () => {
+  const f = fake([A, B]);
+  f.failing.set(B, new CoopError('CONNECT_FAILED', 'refused'));
+  const round = lookup(A);
+  await f.forwarder.forward(round);
+  assert.deepEqual(f.sent, []);
+  assert.deepEqual(f.completed, [round]);
+});
+
+test('a round that is not ours, with every other server gone, ends here without completing', async () => {
+  const f = fake([A, B]);
+  f.failing.set(B, new CoopError('CONNECT_FAILED', 'refused'));
+  await f.forwarder.forward(lookup(C));
+  assert.deepEqual(f.completed, []);
+});
+
+test('a whole PUT goes home without its content, with what it found on the way', () => {
+  const put: ForwardPutMessage = {
+    type: 'FORWARD_PUT',
+    creator: A,
+    data: { item: 'a.txt', content: 'a kilobyte' },
+    id: 'r-2',
+    nospace: [C],
+  };
+  assert.deepEqual(homeward(put), { type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: '' }, id: 'r-2', nospace: [C] });
+});
+
+test('lookups and rounds without an id travel home whole', () => {
+  assert.equal(homeward(lookup(A)), undefined);
+  assert.equal(homeward({ type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: 'x' } }), undefined);
+});
+
+test('a PUT home from this server to its creator goes without content', async () => {
+  const f = fake([A, B]);
+  const put: ForwardPutMessage = { type: 'FORWARD_PUT', creator: B, data: { item: 'a.txt', content: 'the content' }, id: 'r-3' };
+  await f.forwarder.forward(put);
+  assert.equal(f.sent.length, 1);
+  assert.equal(JSON.parse(f.sent[0]?.payload ?? '').data.content, '');
+});
