@@ -14,6 +14,7 @@ import { isCoopError, type CoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
 import { errorReply, type ForwardPutMessage, type LookupData, type RangeRequest, type Reply } from '../protocol/messages.js';
 import { isFound } from '../protocol/content.js';
+import { readLocal, type LocalRead } from '../store/local-read.js';
 import type { RingView } from '../ring/ring.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
 import type { ItemStore } from '../store/items.js';
@@ -222,6 +223,14 @@ async function keepCopy(ctx: ForwardedContext, data: LookupData, creator: Addres
   await ctx.store.apply(data.item, { version, encoding: data.encoding, content: data.content }, ctx.now());
 }
 
+/** What this server's own copy offers a lookup passing by: its content, or itself as the holder of an item too large to travel. */
+async function offer(ctx: ForwardedContext, item: string, read: Exclude<LocalRead, { kind: 'absent' }>): Promise<LookupData | undefined> {
+  const { meta } = read;
+  if (read.kind === 'too-large') return { item, content: '', found: true, version: meta.version, size: meta.size, holder: ctx.self };
+  const content = read.kind === 'whole' ? read.content : (await ctx.store.get(item).catch(() => undefined))?.content;
+  return content === undefined ? undefined : { item, content, encoding: meta.encoding, found: true, version: meta.version };
+}
+
 export const forwardedHandlers: Handlers<'FORWARD_PUT' | 'FORWARD_GET', ForwardedContext> = {
   FORWARD_PUT(message, ctx, _from, received) {
     if (message.creator === ctx.self) {
@@ -241,15 +250,12 @@ export const forwardedHandlers: Handlers<'FORWARD_PUT' | 'FORWARD_GET', Forwarde
     if (message.id !== undefined) ctx.peers.learn(message.creator);
     if (!shouldRelay(message, ctx)) return undefined;
     const { item } = message.data;
-    const meta = ctx.store.head(item);
-    if (!isFound(message.data) && meta && !meta.deleted) {
+    const read = isFound(message.data) ? undefined : readLocal(ctx.store, item, ctx.wholeLimit);
+    if (read !== undefined && read.kind !== 'absent') {
+      const offered = await offer(ctx, item, read);
       // A copy that cannot be read here is not offered: the lookup goes on to the others.
-      const held = meta.size <= ctx.wholeLimit ? await ctx.store.get(item).catch(() => null) : undefined;
-      if (held !== null) {
-        const data: LookupData = held
-          ? { item, content: held.content, encoding: meta.encoding, found: true, version: meta.version }
-          : { item, content: '', found: true, version: meta.version, size: meta.size, holder: ctx.self };
-        ctx.forward({ ...message, data });
+      if (offered) {
+        ctx.forward({ ...message, data: offered });
         return undefined;
       }
     }

@@ -1,8 +1,7 @@
 /** The shapes every family of handlers shares: what a handler is given, and what it gives back. */
-import type { ForwardGetMessage, ForwardPutMessage, Message, MessageType, Reply, UpdateMessage } from '../protocol/messages.js';
+import type { Message, MessageType, Reply } from '../protocol/messages.js';
 
-/** The messages that go around the ring, from server to successor. */
-export type RoundMessage = UpdateMessage | ForwardPutMessage | ForwardGetMessage;
+export type { RoundMessage } from '../protocol/messages.js';
 
 /**
  * What a handler gives back: the reply when it can answer now (no promise),

@@ -6,14 +6,14 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NodeMetrics } from '../node/metrics.js';
-import { healthAnswer } from '../node/health.js';
-import type { Health, RingStatus } from '../protocol/status.js';
+import type { Health, RingStatus, Traffic } from '../protocol/status.js';
 import { ringPage } from './ring-page.js';
 
-export interface Traffic {
-  type: string;
-  from: string;
-  to: string;
+/** The HTTP answer: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable","reason":...}`. */
+export function healthAnswer(health: Health): { statusCode: 200 | 503; body: { status: 'ok' | 'unavailable'; reason?: string } } {
+  return health.ok
+    ? { statusCode: 200, body: { status: 'ok' } }
+    : { statusCode: 503, body: { status: 'unavailable', reason: health.reason ?? 'unknown' } };
 }
 
 export interface StatusDeps {

@@ -16,8 +16,6 @@ import { itemName, itemRoutes, type ItemDeps } from './item-routes.js';
 import { readyRoute } from './ready-route.js';
 import { statusRoutes, type StatusDeps } from './status-routes.js';
 
-export type { Traffic } from './status-routes.js';
-
 export interface WebDeps extends ItemDeps, StatusDeps {
   log: () => Log;
   /** Who may read and write (the tokens). */

@@ -18,7 +18,7 @@ import type { ExtensionPeers } from '../ring/extension-peers.js';
 import { baseRoundId, type PendingRounds } from '../handlers/rounds.js';
 import type { RoundMessage } from '../handlers/handlers.js';
 import { pastAnOriginal } from '../handlers/mixed.js';
-import type { Traffic } from '../http/web.js';
+import type { Traffic } from '../protocol/status.js';
 import { localErrorCode } from '../transport/local-errors.js';
 import { describe } from './describe.js';
 import type { NodeMetrics } from './metrics.js';

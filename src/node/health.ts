@@ -52,13 +52,6 @@ export class CatchUp {
   }
 }
 
-/** The HTTP answer: 200 `{"status":"ok"}`, or 503 `{"status":"unavailable","reason":...}`. */
-export function healthAnswer(health: Health): { statusCode: 200 | 503; body: { status: 'ok' | 'unavailable'; reason?: string } } {
-  return health.ok
-    ? { statusCode: 200, body: { status: 'ok' } }
-    : { statusCode: 503, body: { status: 'unavailable', reason: health.reason ?? 'unknown' } };
-}
-
 /** A store failure as health tells it: the error's code (EACCES, ENOENT...), not its message, which names files. */
 export function storeErrorOf(err: unknown): string {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;

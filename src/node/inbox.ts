@@ -17,7 +17,7 @@ import {
 } from '../protocol/messages.js';
 import type { Log } from '../log/logger.js';
 import type { Connection } from '../transport/listener.js';
-import type { Traffic } from '../http/web.js';
+import type { Traffic } from '../protocol/status.js';
 import { answerTo, type PeerAuth } from '../security/peer-auth.js';
 import { accessOf, type AccessPolicy } from '../security/access.js';
 import { checkClientRequest, type RequestLimits } from '../security/requests.js';

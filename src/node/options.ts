@@ -2,7 +2,7 @@
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
-import type { Traffic } from '../http/web.js';
+import type { Traffic } from '../protocol/status.js';
 
 export interface NodeOptions {
   /** Address to bind; port 0 takes any free port. */

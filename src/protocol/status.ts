@@ -153,3 +153,10 @@ export function decodeRingStatus(value: unknown): RingStatus {
     },
   };
 }
+
+/** One message seen by a server, as its `/_events` stream and the ring page show it. */
+export interface Traffic {
+  type: string;
+  from: string;
+  to: string;
+}

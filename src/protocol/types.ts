@@ -192,6 +192,9 @@ export interface ListMessage {
   token?: string | undefined;
 }
 
+/** The messages that travel around the ring in rounds, from their creator back to it. */
+export type RoundMessage = UpdateMessage | ForwardPutMessage | ForwardGetMessage;
+
 export type Message =
   | InsertMessage
   | UpdateMessage

@@ -13,8 +13,8 @@ import type { ExtensionPeers } from './extension-peers.js';
 import type { Log } from '../log/logger.js';
 import { FailureDetector } from './failure-detector.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
-import type { RoundMessage } from '../handlers/handlers.js';
-import type { Traffic } from '../http/web.js';
+import type { RoundMessage } from '../protocol/messages.js';
+import type { Traffic } from '../protocol/status.js';
 
 export interface KeeperDeps {
   view: RingView;

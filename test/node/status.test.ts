@@ -2,7 +2,8 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatAgo, formatStatus } from '../../src/cli/status-table.js';
-import { CatchUp, decideHealth, healthAnswer, storeErrorOf } from '../../src/node/health.js';
+import { CatchUp, decideHealth, storeErrorOf } from '../../src/node/health.js';
+import { healthAnswer } from '../../src/http/status-routes.js';
 import { FiguresGatherer } from '../../src/node/gather.js';
 import { decodeFigures, decodeRingStatus, type RingStatus, type SelfFigures } from '../../src/protocol/status.js';
 import { isCoopError } from '../../src/errors.js';
