@@ -20,6 +20,8 @@ import { expect, HttpError } from './http-error.js';
 export interface ItemDeps {
   /** A request through the same handlers as the JSON protocol. */
   ask(message: Message): Promise<Reply>;
+  /** Throws when a client's request is outside this server's limits (names, sizes), as `ask` refuses it. */
+  checkClient(message: Message): void;
   store(): ItemStore;
   metrics: NodeMetrics;
   /** Largest body taken whole when its length is not announced. */
@@ -95,6 +97,7 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
     // An item held here that one part carries is served straight from the store (the same answer a GET
     // gives, without encoding it for the wire and back); anything else asks through the handlers, by parts.
     const started = performance.now();
+    deps.checkClient({ type: 'GET', data: name });
     const read = readLocal(deps.store(), name, PART_BYTES);
     const local = read.kind === 'whole' ? read : read.kind === 'from-disk' ? await deps.store().get(name) : undefined;
     if (local) {

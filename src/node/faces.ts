@@ -26,7 +26,7 @@ export interface FacesDeps {
   inbox: Inbox;
   failures: LocalFailures;
   /** What the web app needs, but the way to ask, which is the inbox's. */
-  web: Omit<WebDeps, 'ask' | 'maxBodyBytes'>;
+  web: Omit<WebDeps, 'ask' | 'checkClient' | 'maxBodyBytes'>;
 }
 
 export interface Faces {
@@ -39,6 +39,7 @@ export function openFaces(deps: FacesDeps): Faces {
   const web = createWebApp({
     ...deps.web,
     ask: (message) => inbox.ask(message),
+    checkClient: (message) => inbox.checkClient(message),
     maxBodyBytes: Math.floor(options.maxMessageBytes / 2),
   });
   const http = createHttpFace(web.listener, options);

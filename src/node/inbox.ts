@@ -124,6 +124,14 @@ export class Inbox {
   }
 
   /**
+   * Throws BAD_NAME or TOO_LARGE when a client's request is outside this
+   * server's limits: for what the HTTP face answers itself, which `ask` checks too.
+   */
+  checkClient(message: Message): void {
+    checkClientRequest(message, this.deps.limits);
+  }
+
+  /**
    * A request from the HTTP face, through the same handlers; resolves with the
    * reply object. The HTTP face has checked the token already.
    */

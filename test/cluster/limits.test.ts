@@ -158,6 +158,20 @@ test('client limits: name length and pattern, item size; over JSON and HTTP', as
   assert.equal((await fetch(`http://${a}/ok-name.txt`)).status, 200);
 });
 
+test('a held item whose name is outside the limits is refused alike over JSON and HTTP, fast path included', async (t) => {
+  const cluster = await createTestCluster(1, { namePattern: /^(?:[a-z0-9._-]+)$/u });
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [Address];
+  // As a peer's copy arrives: peers are not held to a server's client limits.
+  assert.equal(await cluster.nodes[0]!.store.apply('Upper.txt', { version: { clock: 1, server: a }, content: 'x' }, Date.now()), true);
+  await assert.rejects(getItem(a, 'Upper.txt'), (err: unknown) => isCoopError(err, 'BAD_NAME'));
+  for (let i = 0; i < 3; i++) {
+    const response = await fetch(`http://${a}/Upper.txt`);
+    assert.equal(response.status, 400, `HTTP GET ${i + 1}`);
+    await response.arrayBuffer();
+  }
+});
+
 test('HTTP request smuggling and path tricks: refused or taken as plain names, never as paths; the server goes on', async (t) => {
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
