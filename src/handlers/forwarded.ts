@@ -59,7 +59,7 @@ export interface ForwardedContext extends RelayContext, LocalReadContext, WriteC
  * its server's clock lost to a concurrent write (newest wins); further ahead,
  * it lost to a clock running ahead, and is not acknowledged.
  */
-export const CONCURRENT_MS = 1000;
+const CONCURRENT_MS = 1000;
 
 /**
  * A round from another server: pass it on only the first time we see it.
@@ -80,7 +80,7 @@ export function shouldRelay(message: RoundMessage, ctx: RelayContext): boolean {
   return relay;
 }
 
-/** A write of ours is home: the answer to its client, if one still waits (the busiest path of a PUT's creator, no promise). */
+/** A write of ours is home: the answer to its client, if one still waits (it settles the promise its PUT handler returned). */
 function writeHome(ctx: ForwardedContext, message: ForwardPutMessage): void {
   const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_PUT', message.data.item));
   if (message.newer) {

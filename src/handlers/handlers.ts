@@ -18,6 +18,6 @@ export type { Waiting } from './waiting.js';
 /** What the server gives the handlers: every family's context in one. */
 export type HandlerContext = ItemsContext & ForwardedContext & MembershipContext & SyncContext;
 
-export type HandlerTable = Handlers<MessageType, HandlerContext>;
+type HandlerTable = Handlers<MessageType, HandlerContext>;
 
 export const handlers: HandlerTable = { ...itemHandlers, ...forwardedHandlers, ...membershipHandlers, ...syncHandlers };

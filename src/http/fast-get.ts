@@ -17,7 +17,7 @@
  * node:http adds) after one, as node:http does between requests; a request
  * head still incomplete after headersTimeout gets node's 408 and the
  * connection is closed (checked as bytes arrive, like the JSON deadline in
- * transport/tcp.ts; silence is the timeouts'), so a slow head can take this
+ * transport/listener.ts; silence is the timeouts'), so a slow head can take this
  * time in the front and at most once more in node:http; at
  * maxRequestsPerSocket the last answer says `Connection: close` and the
  * connection is ended (node:http would keep it open and answer 503 to further

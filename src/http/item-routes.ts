@@ -50,7 +50,7 @@ export function itemName(path: string): string {
 }
 
 /** `bytes=a-b`, `bytes=a-` or `bytes=-n` of a `size`-byte item; undefined when unsatisfiable. */
-export function parseRange(header: string, size: number): { start: number; end: number } | undefined {
+function parseRange(header: string, size: number): { start: number; end: number } | undefined {
   const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (match[1] === '' && match[2] === '')) return undefined;
   let start: number;

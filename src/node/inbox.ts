@@ -34,8 +34,8 @@ export interface InboxDeps {
   /** A peer that opens a stream speaks our extensions. */
   peers: ExtensionPeers;
   metrics: Pick<NodeMetrics, 'requests' | 'latency' | 'refused'>;
-  /** The server's log until it has started (then the handlers' own). */
-  log: Log;
+  /** The server's log (named once bound) until it has started; then the handlers' own. */
+  log(): Log;
   /** Larger replies are refused as TOO_LARGE. */
   maxMessageBytes: number;
   running(): boolean;
@@ -60,7 +60,7 @@ export class Inbox {
   }
 
   private get log(): Log {
-    return this.context?.log ?? this.deps.log;
+    return this.context?.log ?? this.deps.log();
   }
 
   /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
@@ -185,8 +185,15 @@ export class Inbox {
       this.failed(ctx, connection, message.type, started, err);
       return;
     }
+    // A reply that cannot be written (it does not encode) is a failure too, answered as one.
     answer.then(
-      (reply) => reply && this.answer(connection, message.type, started, reply),
+      (reply) => {
+        try {
+          if (reply) this.answer(connection, message.type, started, reply);
+        } catch (err) {
+          this.failed(ctx, connection, message.type, started, err);
+        }
+      },
       (err: unknown) => this.failed(ctx, connection, message.type, started, err),
     );
   }

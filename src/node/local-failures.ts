@@ -37,6 +37,9 @@ export class LocalFailures {
   }
 
   /** A connect or accept that failed for this server's own reasons (`code`: EMFILE...): not taken for a peer failure. */
+  /** A failure of this server's own while it connects to a peer (for the parts that only ever connect). */
+  readonly connectError = (code: string, what: string): void => this.localError(code, 'connect', what);
+
   localError(code: string, op: 'connect' | 'accept', what: string): void {
     this.metrics.localErrors.inc({ code, op });
     const suppressed = this.warnings.pass(`${op} ${code}`);

@@ -124,7 +124,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
       limits: { maxNameBytes: this.options.maxNameBytes, namePattern: nodeOptions.namePattern, maxItemBytes: this.options.maxItemBytes },
       peers: this.extensionPeers,
       metrics: this.metrics,
-      log: this.log,
+      log: () => this.log,
       maxMessageBytes: this.options.maxMessageBytes,
       running: () => this.running,
       watched: () => this.listenerCount('traffic') > 0,
@@ -244,7 +244,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         ringChanged: () => this.ringChanged(),
         ringStatus: () => this.status(),
         complete: (message) => this.inbox.dispatch(message),
-        modernMembers: () => this.modernMembers(),
+        extensionMembers: () => this.extensionMembers(),
         client: () => peerClient(this.transport, this.options, this.nodeOptions.writeToken ?? this.nodeOptions.readToken),
       },
       view,
@@ -301,7 +301,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   }
 
   /** The members in the ring, other than this server, that speak our extensions. */
-  private modernMembers(): Address[] {
+  private extensionMembers(): Address[] {
     return this.extensionPeers.among(this.members, this.address);
   }
 
@@ -364,7 +364,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
   /** Nobody to catch up from (alone, or only original servers around) counts as caught up. */
   private catchingUp(joining: boolean): boolean {
     const passes = this.started?.sync.totals.passes ?? 0;
-    return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.modernMembers().length });
+    return this.catchUp.catchingUp({ joinAsked: this.joinAsked, joining, passes, peers: this.extensionMembers().length });
   }
 
   private ringChanged(): void {

@@ -57,7 +57,7 @@ export interface ServerParts extends ContextParts {
   /** A round of ours that completes without leaving this server: handled as if it had come back. */
   complete(message: RoundMessage): void;
   /** The members other than this server that speak our extensions. */
-  modernMembers(): Address[];
+  extensionMembers(): Address[];
 }
 
 export function assemble(parts: ServerParts, view: RingView, data: OpenStore): Running {
@@ -111,13 +111,13 @@ function createAntiEntropy(parts: ServerParts, store: ItemStore, uploads: Upload
   return new AntiEntropy({
     store,
     log: parts.log,
-    peers: () => parts.modernMembers(),
+    peers: () => parts.extensionMembers(),
     now,
     intervalMs: options.syncIntervalMs,
     tombstoneTtlMs: options.tombstoneTtlMs,
     client: parts.client(),
     onTick: () => uploads.expire(now() - UPLOAD_IDLE_MS),
-    localError: (code, what) => failures.localError(code, 'connect', what),
+    localError: failures.connectError,
     noSpace: (err) => failures.noSpace(err),
   });
 }
@@ -125,7 +125,7 @@ function createAntiEntropy(parts: ServerParts, store: ItemStore, uploads: Upload
 /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */
 function createGatherer(parts: ServerParts): FiguresGatherer {
   return new FiguresGatherer({
-    peers: () => parts.modernMembers(),
+    peers: () => parts.extensionMembers(),
     fetch: async (peer, timeoutMs) => {
       const reply = await ask(peer, { type: 'RING', status: 'self' }, 'RING', { ...parts.client(), timeoutMs });
       return decodeFigures(reply.status);
@@ -156,7 +156,7 @@ function createKeeper(
     traffic: (traffic) => parts.events.emit('traffic', traffic),
     declaredDead: () => metrics.failuresDetected.inc(),
     answered: late.answered,
-    localError: (code, what) => failures.localError(code, 'connect', what),
+    localError: failures.connectError,
     timing: {
       heartbeatMs: options.heartbeatMs,
       probeTimeoutMs: options.probeTimeoutMs,
@@ -180,7 +180,7 @@ function createForwarder(parts: ServerParts, view: RingView, keeper: RingKeeper)
     leaving: parts.leaving,
     ringChanged: parts.ringChanged,
     complete: parts.complete,
-    localError: (code, what) => failures.localError(code, 'connect', what),
+    localError: failures.connectError,
     timing: {
       heartbeatMs: options.heartbeatMs,
       connectTimeoutMs: options.connectTimeoutMs,

@@ -1,7 +1,7 @@
 /**
  * Keeps a server's ring: announces changes with UPDATE rounds, merges the
  * membership peers send, probes (PING, PING_REQ) for the failure detector
- * (probe.ts), and leaves gracefully. The node owns the view; the keeper is
+ * (failure-detector.ts), and leaves gracefully. The node owns the view; the keeper is
  * the membership half of its wiring, the rounds of items being the other.
  */
 import { CoopError } from '../errors.js';
@@ -77,7 +77,7 @@ export class RingKeeper {
     if (refuted) this.deps.syncNow();
   }
 
-  /** Whether other members reach `address` (probe.ts othersReach). */
+  /** Whether other members reach `address` (failure-detector.ts othersReach). */
   othersReach(address: Address): Promise<'yes' | 'no' | 'unknown'> {
     return this.detector.othersReach(address);
   }

@@ -42,16 +42,9 @@ export interface Connection {
   local?(): string | undefined;
   /** In-process requests (the HTTP face) take the reply object itself, never encoded. */
   deliver?(reply: unknown): void;
-  /** Told, just before the answer goes, whether it is one (true) or an error (false): for metrics. */
-  answered?(ok: boolean): void;
   /** Writes the reply and closes; does nothing once the connection is gone. */
   reply(payload: string): void;
   close(): void;
-  /**
-   * The message's text as it came (its tag removed), where a relay may pass
-   * the message on unchanged to our own servers: round messages from them.
-   */
-  readonly received?: string | undefined;
 }
 
 export interface ListenerHandlers {

@@ -24,7 +24,7 @@ function inbox(server: Fixture | undefined, running = () => true): { inbox: Inbo
     limits: { maxNameBytes: 255, maxItemBytes: 1024 * 1024 },
     peers: new ExtensionPeers(),
     metrics,
-    log: silentLog,
+    log: () => silentLog,
     maxMessageBytes: 64 * 1024,
     running,
     watched: () => false,
@@ -108,4 +108,16 @@ test('clients whose rounds are drained at a stop have their answers written once
   assert.equal(seen.before, 0, "the answer goes through the handler's promise");
   assert.equal(seen.after.length, 1);
   assert.match(seen.after[0] ?? '', /SHUTTING_DOWN/);
+});
+
+test('a waited-for reply that cannot be encoded is answered INTERNAL, not left unanswered', async (t) => {
+  const server = await fixture(t);
+  // A status with a number JSON cannot carry: writing the reply throws.
+  server.ctx.ringStatus = () => Promise.resolve({ members: [], self: SELF, figure: Number.NaN } as never);
+  const { inbox: box, metrics } = inbox(server);
+  const connection = client();
+  box.receive('{"type": "RING", "status": "all"}', connection);
+  await waitFor(() => connection.written.length > 0);
+  assert.match(connection.written[0] ?? '', /INTERNAL/);
+  assert.equal(await count(metrics, 'RING', 'error'), 1);
 });
