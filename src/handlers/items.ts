@@ -18,6 +18,7 @@ import {
   type ItemData,
   type RangeRequest,
   type Reply,
+  type UploadPart,
 } from '../protocol/messages.js';
 import { PART_BYTES } from '../protocol/content.js';
 import type { RingView } from '../ring/ring.js';
@@ -176,30 +177,56 @@ function replicate(ctx: ItemsContext, waiting: Waiting, data: ItemData): Reply |
 function startRound(ctx: ItemsContext, round: OwnRound, waiting: Waiting): Promise<Reply> {
   return new Promise((answer) => {
     waiting.answer = answer;
-    const id = round.id;
-    // The round id ties the client's request to every forward it causes, in every server's log.
-    ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.client}: round ${id}`, { round: id });
-    const resend = (_waiting: Waiting, attempt: number, why: StallReason): boolean => {
-      // Not while an original server is in the ring: a copy of ours that crossed it comes home without its id,
-      // and could answer another client's request for the same item.
-      if (!ctx.peers.everyone(ctx.ring.members, ctx.self)) return false;
-      const cause =
-        why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
-      ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
-      ctx.forward({ ...round, id: resendId(id, attempt) });
-      ctx.resent(why);
-      return true;
-    };
-    ctx.waiting.add(
-      id,
-      roundKey(round.type, round.data.item),
-      waiting,
-      ctx.roundTimeoutMs,
-      (late, trail) => roundLost(ctx, id, late, trail),
-      resend,
-    );
-    ctx.forward(round);
+    sendRound(ctx, round, waiting);
   });
+}
+
+/**
+ * A client's whole write: stored here, then sent around. One promise for the
+ * client's answer, settled by a refusal or by the round coming home (a write
+ * is the busiest request; a promise adopting another would cost a few more
+ * turns of the microtask queue).
+ */
+function writeAround(ctx: ItemsContext, data: ItemData, version: Version, waiting: Waiting): Promise<Reply> {
+  return new Promise((answer, fail) => {
+    waiting.answer = answer;
+    storeOrRefuse(ctx, data, version).then((stored) => {
+      try {
+        if (typeof stored !== 'boolean') answer(stored);
+        else if (!stored) answer(overtaken(ctx.log, data.item));
+        else if (ctx.ring.size === 1) answer(writeDone(waiting));
+        else sendRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId() }, waiting);
+      } catch (err) {
+        fail(err);
+      }
+    }, fail);
+  });
+}
+
+/** Sends a round of this server's, kept under its id until it comes home to `waiting.answer`. */
+function sendRound(ctx: ItemsContext, round: OwnRound, waiting: Waiting): void {
+  const id = round.id;
+  // The round id ties the client's request to every forward it causes, in every server's log.
+  ctx.log.info(`${waiting.request} ${JSON.stringify(waiting.item)} from client ${waiting.client}: round ${id}`, { round: id });
+  const resend = (_waiting: Waiting, attempt: number, why: StallReason): boolean => {
+    // Not while an original server is in the ring: a copy of ours that crossed it comes home without its id,
+    // and could answer another client's request for the same item.
+    if (!ctx.peers.everyone(ctx.ring.members, ctx.self)) return false;
+    const cause = why === 'ring' ? 'a server was cut out of the ring' : `not back after ${Math.round(stallAfterMs(ctx.roundTimeoutMs))} ms`;
+    ctx.log.info(`round ${id}: ${cause}; sent again (attempt ${attempt})`, { round: id });
+    ctx.forward({ ...round, id: resendId(id, attempt) });
+    ctx.resent(why);
+    return true;
+  };
+  ctx.waiting.add(
+    id,
+    roundKey(round.type, round.data.item),
+    waiting,
+    ctx.roundTimeoutMs,
+    (late, trail) => roundLost(ctx, id, late, trail),
+    resend,
+  );
+  ctx.forward(round);
 }
 
 /**
@@ -260,44 +287,46 @@ async function storeOrRefuse(ctx: ItemsContext, data: ItemData, version: Version
   }
 }
 
+/** One part of a large item's upload: staged here, then sent around with its round. */
+async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from: string): Promise<Reply> {
+  const { item, content } = put;
+  const key = `${ctx.self}/${part.upload}`;
+  const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
+  if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
+  const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
+  const stored = await storeOrRefuse(ctx, data, version);
+  if (typeof stored !== 'boolean') return stored;
+  return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key }, data);
+}
+
 export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {
   GET(message, ctx, from) {
     const served = serveLocal(ctx, message.data, message.part, plainRequest(message));
     return served === undefined || served instanceof Promise ? lookUp(message, ctx, from, served) : served;
   },
 
-  async PUT(message, ctx, from) {
+  PUT(message, ctx, from) {
     // Taken while joining, a write would be acknowledged and then lost with the server if the join fails.
     const refusal = notInRing(ctx);
     if (refusal) return refusal;
     const { item, content, encoding, part } = message.data;
     // A client's PUT gets a fresh version here; a client cannot choose one, nor delete with a PUT.
-    if (part) {
-      const key = `${ctx.self}/${part.upload}`;
-      const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
-      if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
-      const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
-      const stored = await storeOrRefuse(ctx, data, version);
-      if (typeof stored !== 'boolean') return stored;
-      return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key }, data);
-    }
+    if (part) return putPart(ctx, message.data, part, from);
     const version = stampFor(ctx, item);
-    const data: ItemData = { item, content, encoding, version };
-    const stored = await storeOrRefuse(ctx, data, version);
-    if (typeof stored !== 'boolean') return stored;
-    if (!stored) return overtaken(ctx.log, item);
-    return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item }, data);
+    return writeAround(ctx, { item, content, encoding, version }, version, {
+      answer: notYetAnswerable,
+      client: from,
+      request: 'PUT',
+      item,
+    });
   },
 
-  async DELETE(message, ctx, from) {
+  DELETE(message, ctx, from) {
     const refusal = notInRing(ctx);
     if (refusal) return refusal;
     const item = message.data;
     const version = stampFor(ctx, item);
     const data: ItemData = { item, content: '', version, deleted: true };
-    const stored = await storeOrRefuse(ctx, data, version);
-    if (typeof stored !== 'boolean') return stored;
-    if (!stored) return overtaken(ctx.log, item);
-    return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'DELETE', item }, data);
+    return writeAround(ctx, data, version, { answer: notYetAnswerable, client: from, request: 'DELETE', item });
   },
 };
