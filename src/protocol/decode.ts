@@ -64,6 +64,12 @@ function optionalId(value: unknown): string | undefined {
   return value;
 }
 
+function checksum(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value.length === 0 || value.length > 64) bad('"checksum" must be a short string');
+  return value;
+}
+
 function optionalFlag(value: unknown, field: string): boolean | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'boolean') bad(`"${field}" must be true or false`);
@@ -139,6 +145,13 @@ function addressList(value: unknown): Address[] {
   return members;
 }
 
+/** The members an UPDATE's senders know to speak our extensions: at most every member. */
+function ourServers(value: unknown): Address[] | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value) || value.length > 10_000) bad('"ours" must be a list of addresses');
+  return value.map((entry) => address(entry, 'ours[]'));
+}
+
 /** The servers a write's round passed that had no room for it: a few, never the whole ring twice over. */
 function noSpaceList(value: unknown): Address[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > 1024) bad('"nospace" must be a non-empty list of addresses');
@@ -211,9 +224,10 @@ function decodeFields(fields: Fields): Message {
         data: addressList(fields.data),
         id: optionalId(fields.id),
         members: members(fields.members),
+        ours: ourServers(fields.ours),
       };
     case 'PING':
-      return { type, from: address(fields.from, 'from'), members: members(fields.members) };
+      return { type, from: address(fields.from, 'from'), members: members(fields.members), checksum: checksum(fields.checksum) };
     case 'PING_REQ':
       return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
     case 'STREAM':
@@ -332,7 +346,7 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
       reply = { type: 'LIST', data: data.map(listEntry) };
       break;
     case 'ACK':
-      reply = { type: 'ACK', from: address(fields.from, 'from'), members: members(fields.members) };
+      reply = { type: 'ACK', from: address(fields.from, 'from'), members: members(fields.members), checksum: checksum(fields.checksum) };
       break;
     case 'PING_REQ':
       if (!isObject(data) || typeof data.alive !== 'boolean') bad('a PING_REQ reply needs "data.target" and "data.alive"');

@@ -84,10 +84,11 @@ export function encodeMessage(message: Message | Reply): string {
         data: message.data,
         id: message.id,
         members: memberFields(message.members),
+        ours: message.ours,
       });
     case 'PING':
     case 'ACK':
-      return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members) });
+      return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members), checksum: message.checksum });
     case 'STREAM':
       return pyDumps({ type: message.type, from: message.from });
     case 'PING_REQ':

@@ -109,12 +109,17 @@ export interface UpdateMessage {
   id?: string | undefined;
   /** Our servers' whole membership, merged rather than adopted. */
   members?: MemberData[] | undefined;
+  /** The members its creator and relays know to speak our extensions, so that none is taken for an original. */
+  ours?: Address[] | undefined;
 }
 /** A probe that must be answered (unlike CHECK, which a paused process's kernel accepts). */
 export interface PingMessage {
   type: 'PING';
   from: Address;
+  /** Recent changes (a bounded few), or the whole membership when the two views were seen to differ. */
   members?: MemberData[] | undefined;
+  /** The sender's membership checksum: the answer carries the whole membership only when it differs. */
+  checksum?: string | undefined;
 }
 /** Opens a persistent connection between our servers: every object after it is one more peer message. */
 export interface StreamMessage {
@@ -245,7 +250,9 @@ export interface ListReply {
 export interface AckReply {
   type: 'ACK';
   from: Address;
+  /** Recent changes, or the whole membership when the PING's checksum differed from this server's. */
   members?: MemberData[] | undefined;
+  checksum?: string | undefined;
 }
 export interface PingRequestReply {
   type: 'PING_REQ';
