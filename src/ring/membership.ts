@@ -29,7 +29,9 @@
  *
  * Pure: no sockets, no timers; time comes in as arguments.
  */
+import { createHash } from 'node:crypto';
 import type { Address } from '../protocol/address.js';
+import { Rumours } from './rumours.js';
 import { contract, refold, splitSlots, type Folding } from './folding.js';
 import { treeOrder } from './placement.js';
 import type { Member, Status } from './member.js';
@@ -85,6 +87,11 @@ export interface MergeResult {
 export class Membership {
   private readonly entries = new Map<Address, Member>();
   private ringCache: Address[] | undefined;
+  /** Each ring member's index in `ringCache`: "is X in the ring" and "who is next" at no cost per member. */
+  private ringIndex: Map<Address, number> | undefined;
+  private checksumCache: string | undefined;
+  /** The entries changed lately, to tell on probes. */
+  readonly rumours = new Rumours();
   private readonly folding: Folding = { entries: this.entries, put: (entry) => this.put(entry) };
   /** When each member was first suspected here (ms). */
   private readonly suspectedSince = new Map<Address, number>();
@@ -118,6 +125,35 @@ export class Membership {
       .filter((entry) => inRing(entry.status))
       .map((entry) => entry.address);
     return this.ringCache;
+  }
+
+  /** `address`'s index in the ring, or -1 when it is not in it. */
+  position(address: Address): number {
+    this.ringIndex ??= new Map(this.ring().map((member, i) => [member, i]));
+    return this.ringIndex.get(address) ?? -1;
+  }
+
+  /**
+   * A digest of every entry: two views holding the same entries have the
+   * same checksum, in whatever order they learnt them. Probes compare it.
+   */
+  checksum(): string {
+    if (this.checksumCache === undefined) {
+      const hash = createHash('sha1');
+      for (const address of [...this.entries.keys()].sort()) hash.update(entryText(this.entries.get(address)!));
+      this.checksumCache = hash.digest('base64url').slice(0, 16);
+    }
+    return this.checksumCache;
+  }
+
+  /** The entries of `addresses` still held (the ones forgotten since are left out). */
+  entriesOf(addresses: readonly Address[]): Member[] {
+    const out: Member[] = [];
+    for (const address of addresses) {
+      const entry = this.entries.get(address);
+      if (entry) out.push({ ...entry });
+    }
+    return out;
   }
 
   get incarnation(): number {
@@ -190,7 +226,8 @@ export class Membership {
     const hops = [...(gone.via ?? []), hop];
     this.entries.delete(address);
     this.suspectedSince.delete(address);
-    this.ringCache = undefined;
+    this.rumours.drop(address);
+    this.changed();
     for (const entry of [...this.entries.values()]) {
       if (entry.after !== address) continue;
       this.put({ ...entry, after: gone.after, via: [...hops, ...(entry.via ?? [])] });
@@ -297,8 +334,15 @@ export class Membership {
     if (held && compareEntries(entry, held) === 0) return false;
     this.entries.set(entry.address, entry);
     if (entry.status !== 'suspect') this.suspectedSince.delete(entry.address);
-    this.ringCache = undefined;
+    this.rumours.note(entry.address);
+    this.changed();
     return true;
+  }
+
+  private changed(): void {
+    this.ringCache = undefined;
+    this.ringIndex = undefined;
+    this.checksumCache = undefined;
   }
 }
 
@@ -311,6 +355,11 @@ function clean(entry: Member): Member {
   if (via !== undefined && via.length > 0) out.via = via;
   if (slot !== undefined) out.slot = slot;
   return out;
+}
+
+/** Every field that merging compares, in one fixed form. */
+function entryText(entry: Member): string {
+  return `${entry.address} ${entry.incarnation} ${entry.status} ${entry.after ?? ''} ${entry.placed} ${entry.since ?? ''} ${viaKey(entry)}\n`;
 }
 
 function sameEntries(a: ReadonlyMap<Address, Member>, b: ReadonlyMap<Address, Member>): boolean {

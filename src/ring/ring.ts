@@ -35,19 +35,19 @@ export class RingView {
   /** The members in ring order starting with this server. */
   fromSelf(): Address[] {
     const list = this.membership.ring();
-    const at = Math.max(0, list.indexOf(this.self));
+    const at = Math.max(0, this.membership.position(this.self));
     return [...list.slice(at), ...list.slice(0, at)];
   }
 
   has(address: Address): boolean {
-    return this.membership.ring().includes(address);
+    return this.membership.position(address) !== -1;
   }
 
   /** The member after `address` (default: this server), or undefined when this server is alone. */
   successor(address: Address = this.self): Address | undefined {
     const list = this.membership.ring();
     if (list.length < 2) return undefined;
-    const at = list.indexOf(address);
+    const at = this.membership.position(address);
     if (at === -1) return undefined;
     return list[(at + 1) % list.length];
   }
@@ -56,7 +56,7 @@ export class RingView {
   predecessor(): Address | undefined {
     const list = this.membership.ring();
     if (list.length < 2) return undefined;
-    return list[(list.indexOf(this.self) - 1 + list.length) % list.length];
+    return list[(this.membership.position(this.self) - 1 + list.length) % list.length];
   }
 
   /** Places `address` right after `anchor`, as an INSERT asks. */
