@@ -4,6 +4,7 @@
  * detector (PING, PING_REQ). The view itself is ring/; this side only feeds it.
  */
 import type { Address } from '../protocol/address.js';
+import type { AckReply, PingMessage } from '../protocol/messages.js';
 import type { Member } from '../ring/membership.js';
 import type { RingView } from '../ring/ring.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
@@ -13,15 +14,17 @@ import { shouldRelay, type RelayContext } from './forwarded.js';
 export interface MembershipContext extends RelayContext {
   readonly self: Address;
   readonly ring: Pick<RingView, 'insertAfter' | 'adopt' | 'has' | 'knows' | 'members' | 'membership'>;
-  readonly peers: Pick<ExtensionPeers, 'learn'>;
+  readonly peers: Pick<ExtensionPeers, 'learn' | 'vouch' | 'among'>;
   /** Passes a round message to the successor, failing over past dead ones. */
   forward(message: RoundMessage): void;
   /** Starts an UPDATE round with this server as creator. */
   announceRing(): void;
   /** The view changed: print it. */
   ringChanged(): void;
-  /** Merges a view that a peer sent; prints and announces what changed, refutes if needed. */
+  /** Merges a view that a peer sent and prints what changed; announces only a refutation (keeper.ts). */
   absorb(members: Member[]): void;
+  /** The ACK to a PING, its changes merged first (keeper.ts). */
+  answerPing(ping: PingMessage): AckReply;
   /** Asks `target` whether it is alive, on behalf of another member. */
   probeFor(target: Address): Promise<boolean>;
   /** A member was heard from directly (for the status's "last heard"). */
@@ -38,13 +41,26 @@ export const membershipHandlers: Handlers<'INSERT' | 'UPDATE' | 'STREAM' | 'CHEC
   },
 
   UPDATE(message, ctx) {
-    if (message.creator === ctx.self) return undefined; // our round came home
+    if (message.creator === ctx.self) {
+      // Our round came home, carrying what the servers on the way knew.
+      if (message.ours) ctx.peers.vouch(message.ours);
+      if (message.members) ctx.absorb(message.members);
+      return undefined;
+    }
     if (message.id !== undefined) ctx.peers.learn(message.creator);
     if (!shouldRelay(message, ctx)) return undefined;
     if (message.members) {
-      // Our servers' views merge; the round goes on carrying the merged view.
+      // Learnt first: the servers it names are not taken for originals when the ring changes here.
+      if (message.ours) ctx.peers.vouch(message.ours);
+      // Our servers' views merge; the round goes on carrying the merged view, and no new round starts here.
       ctx.absorb(message.members);
-      ctx.forward({ ...message, data: [...ctx.ring.members], members: ctx.ring.membership.all() });
+      const { ring, self } = ctx;
+      ctx.forward({
+        ...message,
+        data: [...ring.members],
+        members: ring.membership.all(),
+        ours: [self, ...ctx.peers.among(ring.members, self)],
+      });
       return undefined;
     }
     if (!message.data.includes(ctx.self)) {
@@ -71,8 +87,7 @@ export const membershipHandlers: Handlers<'INSERT' | 'UPDATE' | 'STREAM' | 'CHEC
   PING(message, ctx) {
     ctx.peers.learn(message.from);
     ctx.heard(message.from);
-    if (message.members) ctx.absorb(message.members);
-    return { type: 'ACK', from: ctx.self, members: ctx.ring.membership.all() };
+    return ctx.answerPing(message);
   },
 
   async PING_REQ(message, ctx) {

@@ -70,6 +70,7 @@ export function handlerContext(
     resent: (why) => parts.metrics.roundsResent.inc({ reason: why }),
     peers: parts.peers,
     absorb: (members) => keeper.absorb(members),
+    answerPing: (ping) => keeper.answer(ping),
     probeFor: (target) =>
       keeper.ping(target, options.probeTimeoutMs).then(
         () => true,

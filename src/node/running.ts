@@ -101,8 +101,7 @@ export function greetSeeds(run: Running, seeds: readonly string[], options: Reso
     firstDelayMs: options.heartbeatMs,
     maxDelayMs: Math.max(SEED_GREET_MAX_MS, options.heartbeatMs),
     inRing: (address) => view.has(address),
-    ping: (address) => keeper.ping(address, options.connectTimeoutMs + options.probeTimeoutMs),
-    absorb: (members) => keeper.absorb(members),
+    greet: (address) => keeper.ping(address, options.connectTimeoutMs + options.probeTimeoutMs, true),
   });
 }
 

@@ -22,6 +22,14 @@ export class ExtensionPeers extends Set<Address> {
     this.learnt(address);
   }
 
+  /**
+   * Peers that another server of ours vouches for (an UPDATE's `ours`): known
+   * without a greeting, since the same round tells them of this server too.
+   */
+  vouch(addresses: readonly Address[]): void {
+    for (const address of addresses) this.add(address);
+  }
+
   /** Whether every one of `members` but `self` speaks our extensions: no original server among them. */
   everyone(members: readonly Address[], self: Address): boolean {
     return members.every((member) => member === self || this.has(member));

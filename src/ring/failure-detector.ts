@@ -6,8 +6,11 @@
  * process is gone: dead at once. No answer in time: a few other members are
  * asked to probe it for us (PING_REQ); only if none reaches it is it
  * suspected, and only a suspicion nobody refutes within the suspicion timeout
- * makes it dead. PING and its answer carry the whole membership, so views
+ * (longer in a larger ring, by log10 of its size, as Lifeguard's) makes it
+ * dead. PING and its answer carry recent changes (keeper.ts), so views
  * converge and a suspected or cut-out server learns of it and refutes.
+ * Only the server that suspected a member announces its death: every other
+ * one times the same suspicion out too, quietly.
  * Now and then a dead member is probed again, which is how a healed
  * partition, or a server wrongly cut out, merges back. A probe that fails
  * for this server's own reasons (out of descriptors: local-errors.ts) tells
@@ -22,7 +25,6 @@
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
-import type { Member } from './membership.js';
 import type { RingView } from './ring.js';
 import { isCoopError } from '../errors.js';
 import { localErrorCode } from '../transport/local-errors.js';
@@ -45,14 +47,12 @@ export interface ProbeDeps {
   speaksExtensions(address: Address): boolean;
   /** The original's CHECK: resolves when the connect succeeded. */
   check(address: Address): Promise<void>;
-  /** PING: resolves with the member's view. */
-  ping(address: Address, timeoutMs: number): Promise<Member[]>;
+  /** PING: resolves once the member answered, its answer merged. `whole`: send the whole membership. */
+  ping(address: Address, timeoutMs: number, whole?: boolean): Promise<unknown>;
   /** PING_REQ through `helper`: whether it reached `target`. */
   pingVia(helper: Address, target: Address, timeoutMs: number): Promise<boolean>;
-  /** Merges a view that came back; the node prints and announces what changed. */
-  absorb(members: Member[]): void;
-  /** The view changed here (a suspicion, a death): print and announce it. */
-  changed(): void;
+  /** The view changed here (a suspicion, a death): print it, and announce it when `announce`. */
+  changed(announce: boolean): void;
   /** These members were forgotten (the ring is the same; the entries that travel are fewer). */
   forgotten?(addresses: Address[]): void;
   /** This server declared `address` dead (for metrics). */
@@ -68,6 +68,8 @@ export class FailureDetector {
   /** Probe timeouts are this many times longer than configured, less one (local health). */
   private slowdown = 0;
   private readonly asking = new Map<Address, Promise<'yes' | 'no' | 'unknown'>>();
+  /** The members this server suspected itself: their deaths are its own to announce. */
+  private readonly suspectedHere = new Set<Address>();
 
   constructor(
     private readonly deps: ProbeDeps,
@@ -99,12 +101,15 @@ export class FailureDetector {
     const target = view.successor();
     if (target !== undefined) await this.probe(target);
     if (this.stopped) return;
-    const expired = view.membership.expireSuspicions(this.deps.now(), this.options.suspicionTimeoutMs);
+    const expired = view.membership.expireSuspicions(this.deps.now(), suspicionTimeout(this.options.suspicionTimeoutMs, view.size));
+    let ours = false;
     for (const address of expired) {
       this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
       this.deps.declaredDead?.(address);
+      ours = this.suspectedHere.has(address) || ours;
     }
-    if (expired.length > 0) this.deps.changed();
+    for (const address of this.suspectedHere) if (view.membership.get(address)?.status !== 'suspect') this.suspectedHere.delete(address);
+    if (expired.length > 0) this.deps.changed(ours);
     const forgotten = view.forget();
     if (forgotten.length > 0) {
       this.deps.log.info(`forgot ${forgotten.join(', ')}: dead or gone for longer than --forget-after`);
@@ -125,9 +130,8 @@ export class FailureDetector {
       return;
     }
     try {
-      const members = await deps.ping(target, this.probeTimeoutMs);
+      await deps.ping(target, this.probeTimeoutMs);
       this.slowdown = Math.max(0, this.slowdown - 1);
-      deps.absorb(members);
       return;
     } catch (err) {
       if (this.stopped || this.local(err, `PING to ${target}`)) return;
@@ -144,7 +148,8 @@ export class FailureDetector {
     }
     if (deps.view.suspect(target)) {
       deps.log.warn(`${target} does not answer, nor to the others asked: suspected`);
-      deps.changed();
+      this.suspectedHere.add(target);
+      deps.changed(true);
     }
   }
 
@@ -199,22 +204,32 @@ export class FailureDetector {
     this.deps.log.warn(`heartbeat to ${target} failed (${(err as Error).message}): removing it from the ring`);
     if (this.deps.view.remove(target)) {
       this.deps.declaredDead?.(target);
-      this.deps.changed();
+      this.deps.changed(true);
     }
   }
 
-  /** Probes one dead member: if it answers, the views merge and it (or we) refute. */
+  /** Probes one dead member with the whole membership: if it answers, the views merge and it (or we) refute. */
   private async reprobe(): Promise<void> {
     const { deps } = this;
     const dead = deps.view.membership.all().filter((m) => m.status === 'dead' && deps.speaksExtensions(m.address));
     const target = shuffle(dead)[0];
     if (!target) return;
     try {
-      deps.absorb(await deps.ping(target.address, this.probeTimeoutMs));
+      await deps.ping(target.address, this.probeTimeoutMs, true);
     } catch {
       // Still gone.
     }
   }
+}
+
+/**
+ * How long a suspicion lasts in a ring of `size`: the configured time up to
+ * 10 members, times log10 of the size above (Lifeguard; memberlist's
+ * suspicion multiplier), so a larger ring, slower to spread a refutation,
+ * waits for it longer.
+ */
+export function suspicionTimeout(configuredMs: number, size: number): number {
+  return configuredMs * Math.max(1, Math.log10(size));
 }
 
 /** Probe timeouts grow to at most this many times longer than configured, plus one (and never past a heartbeat). */

@@ -15,7 +15,6 @@ import { connect as tlsConnect } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
 import { formatAddress, parseAddress, parseHostPort, type Address, type HostPort } from '../protocol/address.js';
 import { decodeReply, encodeMessage } from '../protocol/messages.js';
-import type { Member } from './membership.js';
 import type { Log } from '../log/logger.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import { JoinPolicy, judgeErrorReply, judgeFailure, type Judgement } from './join-policy.js';
@@ -301,16 +300,15 @@ export function servesTls(address: Address, timeoutMs: number): Promise<boolean>
 }
 
 /**
- * After joining: PINGs, with our membership, the other seeds that are not in
- * our ring yet, and merges their answers. Servers that share a seed list and
- * started together may have formed two rings; this merges them.
+ * After joining: PINGs, with our whole membership, the other seeds that are
+ * not in our ring yet (`greet`, which merges their answers). Servers that
+ * share a seed list and started together may have formed two rings; this merges them.
  */
 export async function greetOtherSeeds(deps: {
   seeds: readonly string[];
   self: Address;
   inRing(address: Address): boolean;
-  ping(address: Address): Promise<Member[]>;
-  absorb(members: Member[]): void;
+  greet(address: Address): Promise<unknown>;
   resolve?(host: string): Promise<string>;
 }): Promise<void> {
   const resolve = deps.resolve ?? resolveHost;
@@ -319,7 +317,7 @@ export async function greetOtherSeeds(deps: {
       const { host, port } = parseHostPort(seed);
       const address = formatAddress(await resolve(host), port);
       if (address === deps.self || deps.inRing(address)) continue;
-      deps.absorb(await deps.ping(address));
+      await deps.greet(address);
     } catch {
       // Best effort: a seed that is down now is not needed.
     }

@@ -3,11 +3,30 @@
  * membership peers send, probes (PING, PING_REQ) for the failure detector
  * (failure-detector.ts), and leaves gracefully. The node owns the view; the keeper is
  * the membership half of its wiring, the rounds of items being the other.
+ *
+ * A change costs one round: only the server where it happened (the one a
+ * newcomer joined, the one that suspects or cut out its successor, the one
+ * that refutes, the one leaving) announces it. A server that learns it from
+ * a round passes the round on with its merged view, and one that learns it
+ * from a probe only tells it on its own probes (rumours.ts): neither starts
+ * a round, so a change is N messages, not N rounds.
+ *
+ * Probes carry a few recent changes and the membership checksum; the whole
+ * membership goes only to a member whose checksum differed last time (and
+ * back from one whose view differs from the PING's), as memberlist's push-pull.
  */
 import { CoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
-import { decodeReply, encodeForOriginal, encodeMessage, type UpdateMessage } from '../protocol/messages.js';
+import {
+  decodeReply,
+  encodeForOriginal,
+  encodeMessage,
+  type AckReply,
+  type PingMessage,
+  type UpdateMessage,
+} from '../protocol/messages.js';
 import type { Member } from './membership.js';
+import { RUMOURS_PER_PROBE, tellsFor } from './rumours.js';
 import type { RingView } from './ring.js';
 import type { ExtensionPeers } from './extension-peers.js';
 import type { Log } from '../log/logger.js';
@@ -41,9 +60,28 @@ export interface KeeperDeps {
   timing: { heartbeatMs: number; probeTimeoutMs: number; suspicionTimeoutMs: number };
 }
 
+/** A few entries changed lately, to tell on a probe (each counted as told). */
+function rumoursOf(view: RingView): Member[] {
+  const { membership, size } = view;
+  return membership.entriesOf(membership.rumours.take(RUMOURS_PER_PROBE, tellsFor(size)));
+}
+
+/**
+ * The ACK to a PING whose changes are merged already: a few recent changes
+ * when the PING's checksum matches this view's, the whole membership when
+ * it differs (or is missing, as from an older server of ours).
+ */
+export function ackFor(view: RingView, ping: PingMessage): AckReply {
+  const checksum = view.membership.checksum();
+  const members = ping.checksum === checksum ? rumoursOf(view) : view.membership.all();
+  return { type: 'ACK', from: view.self, members, checksum };
+}
+
 export class RingKeeper {
   private readonly detector: FailureDetector;
   private readonly checkPayload: string;
+  /** The members whose last answer showed a view like ours: the others get the whole membership on the next PING. */
+  private readonly inStep = new Set<Address>();
 
   constructor(private readonly deps: KeeperDeps) {
     this.checkPayload = encodeMessage({ type: 'CHECK', from: deps.view.self });
@@ -65,16 +103,27 @@ export class RingKeeper {
     this.deps.forward(this.update());
   }
 
-  /** Merges a peer's view: print and announce what changed; after a refutation, catch up on data too. */
+  /**
+   * Merges a peer's view and prints what changed. What others changed is not
+   * announced again (it is theirs, and on its way); only a refutation, this
+   * server's own change, is, and then the data is caught up too.
+   */
   absorb(members: Member[]): void {
     const { view, log } = this.deps;
     if (!this.deps.running()) return;
     const { changed, refuted } = view.merge(members);
-    if (refuted) log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
     if (!changed) return;
     this.deps.ringChanged();
+    if (!refuted) return;
+    log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
     this.announce();
-    if (refuted) this.deps.syncNow();
+    this.deps.syncNow();
+  }
+
+  /** The answer to a PING: its changes merged first (ackFor). */
+  answer(ping: PingMessage): AckReply {
+    this.absorb(ping.members ?? []);
+    return ackFor(this.deps.view, ping);
   }
 
   /** Whether other members reach `address` (failure-detector.ts othersReach). */
@@ -82,13 +131,23 @@ export class RingKeeper {
     return this.detector.othersReach(address);
   }
 
-  /** Probes `address`; resolves with the membership it answered with. */
-  async ping(address: Address, timeoutMs: number): Promise<Member[]> {
+  /**
+   * Probes `address` and merges its answer; resolves with the entries it
+   * answered with. `whole`: send the whole membership, even to a member in step.
+   */
+  async ping(address: Address, timeoutMs: number, whole = false): Promise<Member[]> {
     const { view, transport } = this.deps;
-    const payload = encodeMessage({ type: 'PING', from: view.self, members: view.membership.all() });
+    const { membership } = view;
+    const checksum = membership.checksum();
+    const members = whole || !this.inStep.has(address) ? membership.all() : rumoursOf(view);
+    const payload = encodeMessage({ type: 'PING', from: view.self, members, checksum });
     this.deps.log.send(`PING to ${address}`, undefined, true);
     const reply = decodeReply(await transport.request(address, payload, timeoutMs), 'ACK');
     if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
+    this.absorb(reply.members ?? []);
+    // Compared after merging its answer: still different, the next PING to it carries the whole membership.
+    if (reply.checksum === membership.checksum()) this.inStep.add(address);
+    else this.inStep.delete(address);
     this.deps.peers.add(address);
     this.deps.lastHeard.set(address, Date.now());
     this.deps.answered?.(address);
@@ -119,7 +178,9 @@ export class RingKeeper {
 
   private update(): UpdateMessage {
     const view = this.deps.view;
-    return { type: 'UPDATE', creator: view.self, data: [...view.members], id: this.deps.newRoundId(), members: view.membership.all() };
+    const { self, members } = view;
+    const ours = [self, ...this.deps.peers.among(members, self)];
+    return { type: 'UPDATE', creator: self, data: [...members], id: this.deps.newRoundId(), members: view.membership.all(), ours };
   }
 
   private createDetector(): FailureDetector {
@@ -131,25 +192,25 @@ export class RingKeeper {
         now: this.deps.now,
         speaksExtensions: (address) => peers.has(address),
         check: (address) => transport.send(address, this.checkPayload),
-        ping: (address, timeoutMs) => this.ping(address, timeoutMs),
+        ping: (address, timeoutMs, whole) => this.ping(address, timeoutMs, whole),
         pingVia: async (helper, target, timeoutMs) => {
           const payload = encodeMessage({ type: 'PING_REQ', data: target, from: view.self });
           const reply = decodeReply(await transport.request(helper, payload, timeoutMs), 'PING_REQ');
           return reply.type === 'PING_REQ' && reply.data.alive;
         },
-        absorb: (members) => this.absorb(members),
         declaredDead: () => this.deps.declaredDead(),
         localError: (code, what) => this.deps.localError(code, what),
         forgotten: (addresses) => {
+          // Every server forgets at the same time (`since` travels): nothing to announce.
           for (const address of addresses) {
             this.deps.lastHeard.delete(address);
+            this.inStep.delete(address);
             peers.delete(address);
           }
-          this.announce();
         },
-        changed: () => {
+        changed: (announce) => {
           this.deps.ringChanged();
-          this.announce();
+          if (announce) this.announce();
         },
       },
       this.deps.timing,

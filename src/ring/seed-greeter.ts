@@ -7,7 +7,6 @@
  * retry_join and memberlist's push-pull with seeds do).
  */
 import type { Address } from '../protocol/address.js';
-import type { Member } from './membership.js';
 import { greetOtherSeeds } from './joiner.js';
 
 export interface SeedGreeterOptions {
@@ -17,8 +16,8 @@ export interface SeedGreeterOptions {
   firstDelayMs: number;
   maxDelayMs: number;
   inRing(address: Address): boolean;
-  ping(address: Address): Promise<Member[]>;
-  absorb(members: Member[]): void;
+  /** PINGs `address` with the whole membership and merges its answer. */
+  greet(address: Address): Promise<unknown>;
   resolve?(host: string): Promise<string>;
 }
 

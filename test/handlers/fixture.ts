@@ -8,6 +8,7 @@ import type { LookupData, RangeRequest } from '../../src/protocol/messages.js';
 import type { Member } from '../../src/ring/membership.js';
 import { RingView } from '../../src/ring/ring.js';
 import { ExtensionPeers } from '../../src/ring/extension-peers.js';
+import { ackFor } from '../../src/ring/keeper.js';
 import { ItemStore } from '../../src/store/items.js';
 import { MemoryPersistence } from '../../src/store/memory.js';
 import { Uploads } from '../../src/store/uploads.js';
@@ -99,6 +100,10 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     absorb: (members) => {
       absorbed.push(members);
       ring.merge(members);
+    },
+    answerPing: (ping) => {
+      ctx.absorb(ping.members ?? []);
+      return ackFor(ring, ping);
     },
     probeFor: () => Promise.resolve(options.alive ?? true),
     pull: options.pull ?? (() => Promise.reject(new Error('not reached'))),

@@ -3,17 +3,44 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { membershipHandlers } from '../../src/handlers/membership.js';
 import { RingView } from '../../src/ring/ring.js';
+import { RUMOURS_PER_PROBE } from '../../src/ring/rumours.js';
+import type { AckReply } from '../../src/protocol/messages.js';
 import { fixture, LAST, NEXT, NOW, onlySent, SELF } from './fixture.js';
 
 const NEWCOMER = '127.0.0.1:4046';
 
-test("PING is answered at once with ACK and this server's membership; its sender is heard and known as ours", async (t) => {
+test("PING without a matching checksum is answered at once with ACK and this server's whole membership; its sender is heard and known as ours", async (t) => {
   const { ctx, ring, heard, peers } = await fixture(t);
   peers.delete(NEXT);
   const reply = membershipHandlers.PING({ type: 'PING', from: NEXT }, ctx, NEXT, undefined);
-  assert.deepEqual(reply, { type: 'ACK', from: SELF, members: ring.membership.all() });
+  assert.deepEqual(reply, { type: 'ACK', from: SELF, members: ring.membership.all(), checksum: ring.membership.checksum() });
   assert.deepEqual(heard, [NEXT]);
   assert.equal(peers.has(NEXT), true);
+  const stale = membershipHandlers.PING({ type: 'PING', from: NEXT, checksum: 'not-ours' }, ctx, NEXT, undefined);
+  assert.deepEqual(stale, reply, 'a view that differs gets the whole membership');
+});
+
+test('PING from a view like ours is answered with a few recent changes, not the whole membership', async (t) => {
+  const members = [SELF, ...Array.from({ length: 40 }, (_, i) => `127.0.2.${i + 1}:4000`)];
+  const { ctx, ring } = await fixture(t, { members });
+  const ping = (): ReturnType<typeof membershipHandlers.PING> =>
+    membershipHandlers.PING({ type: 'PING', from: members[1]!, checksum: ring.membership.checksum() }, ctx, members[1]!, undefined);
+  const sizes: number[] = [];
+  // 41 changes (the whole ring was learnt at once), each told 8 times, 8 to an answer: all told within 41 answers.
+  for (let i = 0; i < 45; i++) {
+    const reply = ping() as AckReply;
+    assert.equal(reply.checksum, ring.membership.checksum());
+    sizes.push(reply.members?.length ?? 0);
+  }
+  assert.ok(Math.max(...sizes) <= RUMOURS_PER_PROBE, `at most ${RUMOURS_PER_PROBE} entries per answer: ${sizes.join(', ')}`);
+  assert.equal(sizes.at(-1), 0, 'each change is told a bounded number of times, then no more');
+  // A new change is told again.
+  ring.insertAfter(SELF, NEWCOMER);
+  const after = ping() as AckReply;
+  assert.deepEqual(
+    after.members?.map((member) => member.address),
+    [NEWCOMER],
+  );
 });
 
 test('PING_REQ answers whether the target answered a probe from here', async (t) => {
@@ -36,6 +63,25 @@ test('UPDATE from one of ours merges its members here and goes on carrying the m
   const passed = onlySent(sent, 'UPDATE');
   assert.deepEqual(passed.data, [...ring.members]);
   assert.ok(passed.data.includes(NEWCOMER));
+});
+
+test("UPDATE's `ours` teaches a relay which members speak our extensions, and the round goes on with what this relay knows", async (t) => {
+  const { ctx, ring, sent, peers } = await fixture(t);
+  peers.delete(NEXT);
+  const theirs = new RingView(LAST, [LAST, SELF, NEXT], () => NOW);
+  const update = {
+    type: 'UPDATE' as const,
+    creator: LAST,
+    data: [...theirs.members],
+    id: 'u3',
+    members: theirs.membership.all(),
+    ours: [LAST, NEXT],
+  };
+  membershipHandlers.UPDATE(update, ctx, LAST, undefined);
+  assert.equal(peers.has(NEXT), true, 'vouched for by the round: not taken for an original');
+  const passed = onlySent(sent, 'UPDATE');
+  assert.deepEqual(new Set(passed.ours), new Set([SELF, NEXT, LAST]));
+  assert.equal(ring.has(NEXT), true);
 });
 
 test('an UPDATE of our own, come home, ends there', async (t) => {

@@ -5,7 +5,7 @@ import { CoopError } from '../../src/errors.js';
 import type { Log } from '../../src/log/logger.js';
 import type { Member } from '../../src/ring/membership.js';
 import { RingView } from '../../src/ring/ring.js';
-import { FailureDetector, type ProbeOptions } from '../../src/ring/failure-detector.js';
+import { FailureDetector, suspicionTimeout, type ProbeOptions } from '../../src/ring/failure-detector.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -44,11 +44,13 @@ function harness(fakes: Fakes = {}) {
   const now = (): number => clock.now;
   const view = new RingView(A, fakes.members ?? [A, B, C, D], now);
   const calls = {
-    ping: [] as Array<{ address: string; timeoutMs: number }>,
+    ping: [] as Array<{ address: string; timeoutMs: number; whole?: boolean }>,
     pingVia: [] as Array<{ helper: string; target: string; timeoutMs: number }>,
     check: [] as string[],
     absorbed: [] as Member[][],
     changed: 0,
+    /** Changes announced (this server's own). */
+    announced: 0,
     warnings: [] as string[],
     localErrors: [] as Array<{ code: string; what: string }>,
   };
@@ -71,19 +73,21 @@ function harness(fakes: Fakes = {}) {
         calls.check.push(address);
         return fakes.check ? fakes.check(address) : Promise.resolve();
       },
-      ping: (address, timeoutMs) => {
-        calls.ping.push({ address, timeoutMs });
-        return fakes.ping ? fakes.ping(address) : Promise.resolve(view.membership.all());
+      // As the keeper's: the answer is merged before the probe resolves.
+      ping: async (address, timeoutMs, whole) => {
+        calls.ping.push({ address, timeoutMs, ...(whole ? { whole } : {}) });
+        const members = await (fakes.ping ? fakes.ping(address) : Promise.resolve(view.membership.all()));
+        calls.absorbed.push(members);
+        if (fakes.absorb === 'merge') view.merge(members);
       },
       pingVia: (helper, target, timeoutMs) => {
         calls.pingVia.push({ helper, target, timeoutMs });
         return fakes.pingVia ? fakes.pingVia(helper, target) : Promise.resolve(false);
       },
-      absorb: (members) => {
-        calls.absorbed.push(members);
-        if (fakes.absorb === 'merge') view.merge(members);
+      changed: (announce) => {
+        calls.changed++;
+        if (announce) calls.announced++;
       },
-      changed: () => void calls.changed++,
       localError: (code, what) => void calls.localErrors.push({ code, what }),
     },
     { ...OPTIONS, ...fakes.options },
@@ -170,6 +174,18 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     assert.equal(status(view, B), 'dead');
     assert.equal(view.has(B), false);
     assert.equal(calls.changed, 2);
+    assert.equal(calls.announced, 2, "the suspicion and the death are this server's own: both announced");
+  });
+
+  test('a suspicion learnt from others times out here quietly: its death is announced by the server that suspected it', async () => {
+    const { clock, view, calls, detector } = harness();
+    const theirs = view.membership.get(C)!;
+    view.merge([{ ...theirs, status: 'suspect' }]);
+    clock.now += OPTIONS.suspicionTimeoutMs;
+    await detector.tick();
+    assert.equal(status(view, C), 'dead');
+    assert.equal(calls.changed, 1, 'printed here');
+    assert.equal(calls.announced, 0, 'not announced by a server that only heard of it');
   });
 
   const indirect: ReadonlyArray<{ answers: Record<string, 'yes' | 'no' | 'fails'>; suspected: boolean }> = [
@@ -337,6 +353,11 @@ describe('FailureDetector.tick: re-probing the dead', () => {
     }
     assert.deepEqual(pinged, [[B], [B], [B, D], [B], [B], [B, D]]);
     assert.deepEqual(
+      calls.ping.filter((p) => p.address === D).map((p) => p.whole),
+      [true],
+      'a dead member gets the whole membership, so that it learns it is held dead and refutes',
+    );
+    assert.deepEqual(
       calls.absorbed.filter((members) => members === answer),
       [answer, answer],
     );
@@ -427,5 +448,27 @@ describe('FailureDetector: local health', () => {
     answering = true;
     for (let i = 0; i < 10; i++) await detector.tick();
     assert.equal(calls.ping.at(-1)!.timeoutMs, 300, 'each direct answer takes one step back');
+  });
+});
+
+describe('suspicionTimeout: longer in a larger ring (Lifeguard)', () => {
+  test('the configured time up to 10 members, then times log10 of the size', () => {
+    assert.equal(suspicionTimeout(3000, 2), 3000);
+    assert.equal(suspicionTimeout(3000, 10), 3000);
+    assert.equal(suspicionTimeout(3000, 100), 6000);
+    assert.ok(Math.abs(suspicionTimeout(3000, 256) - 3000 * Math.log10(256)) < 1e-9);
+  });
+
+  test('a suspect in a ring of 100 is not declared dead at the configured time, only at twice it', async () => {
+    const members = [A, B, ...Array.from({ length: 98 }, (_, i) => `127.0.1.${i + 1}:4000`)];
+    const { clock, view, detector } = harness({ members, ping: timedOut, pingVia: () => Promise.resolve(false) });
+    await detector.tick();
+    assert.equal(status(view, B), 'suspect');
+    clock.now += OPTIONS.suspicionTimeoutMs;
+    await detector.tick();
+    assert.equal(status(view, B), 'suspect');
+    clock.now += OPTIONS.suspicionTimeoutMs;
+    await detector.tick();
+    assert.equal(status(view, B), 'dead');
   });
 });
