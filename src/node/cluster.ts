@@ -36,6 +36,25 @@ export function agreedRing(nodes: readonly RingNode[]): Address[] | undefined {
   return live.every((node) => sameCycle(node.members, first)) ? first : undefined;
 }
 
+/** The membership messages a server receives: every one the ring's membership costs. */
+export const MEMBERSHIP_TYPES = ['INSERT', 'UPDATE', 'CHECK', 'PING', 'PING_REQ'] as const;
+
+/** Membership messages each node has received so far, by type (its own metrics: coop_requests_total). */
+export async function membershipReceived(nodes: readonly RingNode[]): Promise<Array<Record<string, number>>> {
+  const types = new Set<string>(MEMBERSHIP_TYPES);
+  return Promise.all(
+    nodes.map(async (node) => {
+      const counts: Record<string, number> = {};
+      const metric = node.metrics.registry.getSingleMetric('coop_requests_total');
+      for (const { labels, value } of metric ? (await metric.get()).values : []) {
+        const type = String(labels.type);
+        if (types.has(type)) counts[type] = (counts[type] ?? 0) + value;
+      }
+      return counts;
+    }),
+  );
+}
+
 export async function createTestCluster(size: number, options: ClusterNodeOptions = {}): Promise<TestCluster> {
   const nodes: RingNode[] = [];
   const whenConverged = (timeoutMs = 10_000): Promise<Address[]> =>

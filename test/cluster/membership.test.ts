@@ -1,7 +1,7 @@
 /** Membership that heals itself, in one process: concurrent joins, adjacent failures, shrinking and growing, partitions. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createTestCluster, agreedRing } from '../../src/node/cluster.js';
+import { createTestCluster, agreedRing, membershipReceived } from '../../src/node/cluster.js';
 import { RingNode, tcpTransport, type PeerTransport } from '../../src/node/node.js';
 import { getItem, putItem } from '../../src/client/client.js';
 import { CoopError } from '../../src/errors.js';
@@ -121,3 +121,29 @@ test('a partition of six into 3 + 3: each side carries on, writes on both, and a
     assert.deepEqual(await getItem(node.address, 'before.txt'), { found: true, content: 'written before the split', encoding: undefined });
   }
 });
+
+const total = (counts: Array<Record<string, number>>): number =>
+  counts.reduce((sum, one) => sum + Object.values(one).reduce((a, b) => a + b, 0), 0);
+
+for (const size of [8, 16]) {
+  test(`one join into a ring of ${size} costs O(N) membership messages: one UPDATE round, at most 2N in all`, async (t) => {
+    // Heartbeats far apart: no probe falls inside the join, so every message counted is the join's.
+    const cluster = await createTestCluster(size, { heartbeatMs: 60_000, syncIntervalMs: 60_000 });
+    t.after(() => cluster.stop());
+    const before = await membershipReceived(cluster.nodes);
+    const startedAt = before.map((counts) => counts.UPDATE ?? 0);
+    await cluster.add();
+    // Done once every server, the old ones and the newcomer, has had the join's UPDATE (its creator too: the round came home).
+    const after = await waitFor(
+      async () => {
+        const now = await membershipReceived(cluster.nodes);
+        return now.every((counts, i) => (counts.UPDATE ?? 0) > (startedAt[i] ?? 0)) ? now : undefined;
+      },
+      { timeoutMs: 10_000, what: 'the UPDATE round of the join to reach every server' },
+    );
+    const messages = total(after) - total(before);
+    assert.ok(messages <= 2 * size, `one join cost ${messages} membership messages in a ring of ${size}: ${JSON.stringify(after)}`);
+    const updates = after.map((counts, i) => (counts.UPDATE ?? 0) - (startedAt[i] ?? 0));
+    assert.deepEqual(updates, new Array<number>(size + 1).fill(1), 'each server had the change once: one round, not one per server');
+  });
+}
