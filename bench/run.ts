@@ -40,6 +40,7 @@ import {
 import { baseline, cpuPerRequest, ring, stopAll, usage, webserver, type Proc } from './servers.js';
 import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
+import { scaleFigures as membershipScale } from './scale.js';
 
 interface Row {
   group: string;
@@ -305,7 +306,18 @@ async function bigFileFigures(): Promise<void> {
 const SCALE_GET = (): string => '{"type": "GET", "data": "s-1.txt"}';
 
 async function scaleFigures(): Promise<void> {
-  say('Scale');
+  say('Scale: membership, rings in one process (heartbeat 1 s), one measurement per size');
+  const group = 'scale: membership, one process, heartbeat 1 s';
+  for (const row of await membershipScale(quick ? [8, 32] : [8, 32, 128, 256], say)) {
+    const add = (name: string, value: number, unit: string): void =>
+      void rows.push({ group, name: `ring of ${row.size}: ${name}`, value, unit, runs: [value] });
+    add('build by sequential joins', row.buildSeconds, 's');
+    add('membership messages for one more join (INSERT, UPDATE, CHECK)', row.messagesPerJoin, 'messages');
+    add('one more join converges everywhere', row.joinMs, 'ms');
+    add('idle CPU per server', row.idleCpuPercent, '% of a core');
+    add('a server stopped without leaving is out of every view', row.stoppedOutMs, 'ms');
+  }
+  say('Scale: items');
   for (const size of quick ? [3] : [3, 5, 9]) {
     const procs = await ring(size);
     const put = putMessage('s');
