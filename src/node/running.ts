@@ -101,7 +101,7 @@ export function greetSeeds(run: Running, seeds: readonly string[], options: Reso
     firstDelayMs: options.heartbeatMs,
     maxDelayMs: Math.max(SEED_GREET_MAX_MS, options.heartbeatMs),
     inRing: (address) => view.has(address),
-    greet: (address) => keeper.ping(address, options.connectTimeoutMs + options.probeTimeoutMs, true),
+    greet: (address) => keeper.greet(address, options.connectTimeoutMs + options.probeTimeoutMs),
   });
 }
 

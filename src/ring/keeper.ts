@@ -126,6 +126,17 @@ export class RingKeeper {
     return ackFor(this.deps.view, ping);
   }
 
+  /**
+   * PINGs a seed that is not in this server's ring with the whole membership:
+   * what it brings (another ring, started at the same moment) came by no
+   * round of ours, so it is announced here.
+   */
+  async greet(address: Address, timeoutMs: number): Promise<void> {
+    const before = this.deps.view.membership.checksum();
+    await this.ping(address, timeoutMs, true);
+    if (this.deps.running() && this.deps.view.membership.checksum() !== before) this.announce();
+  }
+
   /** Whether other members reach `address` (failure-detector.ts othersReach). */
   othersReach(address: Address): Promise<'yes' | 'no' | 'unknown'> {
     return this.detector.othersReach(address);

@@ -97,3 +97,16 @@ test("a merge of others' changes is printed but not announced; a refutation is t
   assert.equal(forwarded.length, 1, 'the refutation is announced');
   assert.equal(forwarded[0]!.type, 'UPDATE');
 });
+
+test('greeting a seed of another ring announces what it brought; a greeting that brings nothing announces nothing', async () => {
+  const { view, peer, keeper, pings, forwarded } = harness();
+  await keeper.ping(NEXT, 500); // the two views in step first
+  await keeper.ping(NEXT, 500);
+  await keeper.greet(NEXT, 500);
+  assert.equal(pings[2]!.members?.length, MEMBERS.length, 'a greeting carries the whole membership, even to a member in step');
+  assert.equal(forwarded.length, 0, 'the same view on both sides: nothing to announce');
+  peer.insertAfter(NEXT, '127.0.0.7:7000');
+  await keeper.greet(NEXT, 500);
+  assert.equal(view.has('127.0.0.7:7000'), true);
+  assert.equal(forwarded.length, 1, 'news from another ring is announced here, where it came in');
+});
