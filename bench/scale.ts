@@ -17,6 +17,8 @@ export interface ScaleFigures {
   messagesPerJoin: number;
   joinMs: number;
   idleCpuPercent: number;
+  /** Members declared dead while every server idled (all of them were up): false removals. */
+  falseRemovals: number;
   stoppedOutMs: number;
 }
 
@@ -44,12 +46,25 @@ async function oneJoin(cluster: TestCluster): Promise<{ messages: number; ms: nu
   return { messages: sum(after, types) - sum(before, types), ms };
 }
 
-async function idleCpuPercent(servers: number): Promise<number> {
+/** Members declared dead so far, summed over the servers (coop_failures_detected_total). */
+async function removals(nodes: readonly RingNode[]): Promise<number> {
+  let total = 0;
+  for (const node of nodes) {
+    const metric = node.metrics.registry.getSingleMetric('coop_failures_detected_total');
+    for (const { value } of metric ? (await metric.get()).values : []) total += value;
+  }
+  return total;
+}
+
+/** Each server's share of this process's CPU over IDLE_MS of nothing but heartbeats and sync, and the removals meanwhile. */
+async function idle(cluster: TestCluster): Promise<{ cpuPercent: number; removals: number }> {
+  const before = await removals(cluster.nodes);
   const cpu = process.cpuUsage();
   const started = performance.now();
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
   const { user, system } = process.cpuUsage(cpu);
-  return ((user + system) / 1000 / (performance.now() - started) / servers) * 100;
+  const cpuPercent = ((user + system) / 1000 / (performance.now() - started) / cluster.nodes.length) * 100;
+  return { cpuPercent, removals: (await removals(cluster.nodes)) - before };
 }
 
 /** Stops a server without leaving (as kill -9 would) and times until no view holds it. */
@@ -69,12 +84,20 @@ export async function scaleFigures(sizes: readonly number[], say: (line: string)
     try {
       const buildSeconds = (performance.now() - started) / 1000;
       const join = await oneJoin(cluster);
-      const idle = await idleCpuPercent(cluster.nodes.length);
+      const quiet = await idle(cluster);
       const stopped = await stoppedOut(cluster);
-      const row = { size, buildSeconds, messagesPerJoin: join.messages, joinMs: join.ms, idleCpuPercent: idle, stoppedOutMs: stopped };
+      const row = {
+        size,
+        buildSeconds,
+        messagesPerJoin: join.messages,
+        joinMs: join.ms,
+        idleCpuPercent: quiet.cpuPercent,
+        falseRemovals: quiet.removals,
+        stoppedOutMs: stopped,
+      };
       say(
         `  ring of ${size}: built in ${buildSeconds.toFixed(1)} s; one join: ${join.messages} messages, ` +
-          `${join.ms.toFixed(0)} ms; idle ${idle.toFixed(3)}% of a core per server; a stopped server out of every view in ${(stopped / 1000).toFixed(1)} s`,
+          `${join.ms.toFixed(0)} ms; idle ${quiet.cpuPercent.toFixed(3)}% of a core per server, ${quiet.removals} removed; a stopped server out of every view in ${(stopped / 1000).toFixed(1)} s`,
       );
       figures.push(row);
     } finally {
