@@ -39,7 +39,7 @@ export interface ForwarderDeps {
   /** The rounds this server created and waits on: where each is, and which to send again. */
   rounds: Pick<PendingRounds<unknown>, 'size' | 'now' | 'noteHop' | 'stallAll'>;
   /** Asks others about a member, PINGs it, announces the ring (keeper.ts). */
-  keeper: Pick<RingKeeper, 'othersReach' | 'ping' | 'announce'>;
+  keeper: Pick<RingKeeper, 'othersReach' | 'ping' | 'announce' | 'suspect'>;
   /** Who watches this server's traffic: told of each message sent, when anyone listens. */
   events: { listenerCount(event: 'traffic'): number; emit(event: 'traffic', traffic: Traffic): boolean };
   running(): boolean;
@@ -210,10 +210,7 @@ export class Forwarder {
    * One that others do not reach either is suspected too.
    */
   private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
-    if (!othersReach && this.deps.view.suspect(address)) {
-      this.deps.ringChanged();
-      this.deps.keeper.announce();
-    }
+    if (!othersReach) this.deps.keeper.suspect(address);
     if (!this.passedBy.note(address, Date.now())) return;
     if (othersReach) this.deps.metrics.linksDown.inc();
     this.deps.log.warn(

@@ -146,11 +146,17 @@ export class FailureDetector {
     if (deps.view.membership.get(target)?.status === 'alive' && this.slowdown < MAX_SLOWDOWN && ++this.slowdown === 1) {
       deps.log.info('probes from this server go unanswered: waiting longer for answers until they come again');
     }
+    // This server's own conclusion, news or not (another path may have suspected it first): its death is this server's to announce.
+    this.suspectedHere.add(target);
     if (deps.view.suspect(target)) {
       deps.log.warn(`${target} does not answer, nor to the others asked: suspected`);
-      this.suspectedHere.add(target);
       deps.changed(true);
     }
+  }
+
+  /** This server suspects `address` on its own evidence (a round it could not deliver): its death is this server's to announce. */
+  suspectedHereToo(address: Address): void {
+    this.suspectedHere.add(address);
   }
 
   /** How long a probe waits for its answer now (local health): longer, but not past a heartbeat. */

@@ -67,14 +67,13 @@ function rumoursOf(view: RingView): Member[] {
 }
 
 /**
- * The ACK to a PING whose changes are merged already: a few recent changes
- * when the PING's checksum matches this view's, the whole membership when
- * it differs (or is missing, as from an older server of ours).
+ * The ACK to a PING whose changes are merged already: no entries when the
+ * PING's checksum matches this view's (the two views are the same), the
+ * whole membership when it differs (or is missing, as from an older server of ours).
  */
 export function ackFor(view: RingView, ping: PingMessage): AckReply {
   const checksum = view.membership.checksum();
-  const members = ping.checksum === checksum ? rumoursOf(view) : view.membership.all();
-  return { type: 'ACK', from: view.self, members, checksum };
+  return { type: 'ACK', from: view.self, members: ping.checksum === checksum ? [] : view.membership.all(), checksum };
 }
 
 export class RingKeeper {
@@ -106,24 +105,47 @@ export class RingKeeper {
   /**
    * Merges a peer's view and prints what changed. What others changed is not
    * announced again (it is theirs, and on its way); only a refutation, this
-   * server's own change, is, and then the data is caught up too.
+   * server's own change, is, and then the data is caught up too. `news`:
+   * what came by no round of ours (another ring's members), announced too.
    */
-  absorb(members: Member[]): void {
+  absorb(members: Member[], news = false): void {
     const { view, log } = this.deps;
     if (!this.deps.running()) return;
     const { changed, refuted } = view.merge(members);
     if (!changed) return;
     this.deps.ringChanged();
-    if (!refuted) return;
-    log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
-    this.announce();
-    this.deps.syncNow();
+    if (refuted) log.warn(`the ring thought this server was gone: refuted (incarnation ${view.membership.incarnation})`);
+    if (refuted || news || this.mixed()) this.announce();
+    if (refuted) this.deps.syncNow();
   }
 
-  /** The answer to a PING: its changes merged first (ackFor). */
+  /**
+   * With an original server in the ring, every change is announced, as
+   * before: an original learns only from UPDATE, and a round that crossed
+   * one has lost its members. Such rings are small (an UPDATE must fit the
+   * original's one read), so N rounds per change cost little there.
+   */
+  private mixed(): boolean {
+    const { view, peers } = this.deps;
+    return !peers.everyone(view.members, view.self);
+  }
+
+  /**
+   * The answer to a PING: its changes merged first (ackFor). A PING from
+   * outside this server's ring (a seed greeting from another ring) brings
+   * news no round of ours carries: announced here.
+   */
   answer(ping: PingMessage): AckReply {
-    this.absorb(ping.members ?? []);
+    this.absorb(ping.members ?? [], !this.deps.view.has(ping.from));
     return ackFor(this.deps.view, ping);
+  }
+
+  /** Suspects `address` on this server's own evidence (a round it could not deliver): announced now, and its death later. */
+  suspect(address: Address): void {
+    this.detector.suspectedHereToo(address);
+    if (!this.deps.view.suspect(address)) return;
+    this.deps.ringChanged();
+    this.announce();
   }
 
   /**
@@ -132,9 +154,7 @@ export class RingKeeper {
    * round of ours, so it is announced here.
    */
   async greet(address: Address, timeoutMs: number): Promise<void> {
-    const before = this.deps.view.membership.checksum();
-    await this.ping(address, timeoutMs, true);
-    if (this.deps.running() && this.deps.view.membership.checksum() !== before) this.announce();
+    await this.ping(address, timeoutMs, true, true);
   }
 
   /** Whether other members reach `address` (failure-detector.ts othersReach). */
@@ -144,9 +164,10 @@ export class RingKeeper {
 
   /**
    * Probes `address` and merges its answer; resolves with the entries it
-   * answered with. `whole`: send the whole membership, even to a member in step.
+   * answered with. `whole`: send the whole membership, even to a member in
+   * step; `news`: what the answer changes is announced (absorb).
    */
-  async ping(address: Address, timeoutMs: number, whole = false): Promise<Member[]> {
+  async ping(address: Address, timeoutMs: number, whole = false, news = false): Promise<Member[]> {
     const { view, transport } = this.deps;
     const { membership } = view;
     const checksum = membership.checksum();
@@ -155,7 +176,7 @@ export class RingKeeper {
     this.deps.log.send(`PING to ${address}`, undefined, true);
     const reply = decodeReply(await transport.request(address, payload, timeoutMs), 'ACK');
     if (reply.type !== 'ACK') throw new CoopError(reply.data.code, reply.data.message);
-    this.absorb(reply.members ?? []);
+    this.absorb(reply.members ?? [], news);
     // Compared after merging its answer: still different, the next PING to it carries the whole membership.
     if (reply.checksum === membership.checksum()) this.inStep.add(address);
     else this.inStep.delete(address);
@@ -221,7 +242,7 @@ export class RingKeeper {
         },
         changed: (announce) => {
           this.deps.ringChanged();
-          if (announce) this.announce();
+          if (announce || this.mixed()) this.announce();
         },
       },
       this.deps.timing,

@@ -357,9 +357,13 @@ function clean(entry: Member): Member {
   return out;
 }
 
-/** Every field that merging compares, in one fixed form. */
+/**
+ * The fields that merging compares, in one fixed form; not `since`: each
+ * server times a death by its own clock until the earliest reaches it (by
+ * rounds and rumours), and views that differ only there are in step.
+ */
 function entryText(entry: Member): string {
-  return `${entry.address} ${entry.incarnation} ${entry.status} ${entry.after ?? ''} ${entry.placed} ${entry.since ?? ''} ${viaKey(entry)}\n`;
+  return `${entry.address} ${entry.incarnation} ${entry.status} ${entry.after ?? ''} ${entry.placed} ${viaKey(entry)}\n`;
 }
 
 function sameEntries(a: ReadonlyMap<Address, Member>, b: ReadonlyMap<Address, Member>): boolean {

@@ -60,6 +60,12 @@ function fake(members = [A, B, C, D]): Fake {
       othersReach: async () => f.othersReach,
       ping: async () => [],
       announce: () => void f.announced++,
+      // As the keeper's: a suspicion that is news is printed and announced.
+      suspect: (address) => {
+        if (!view.suspect(address)) return;
+        f.ringChanges++;
+        f.announced++;
+      },
     },
     events: { listenerCount: () => 0, emit: () => false },
     running: () => true,

@@ -177,6 +177,17 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     assert.equal(calls.announced, 2, "the suspicion and the death are this server's own: both announced");
   });
 
+  test("a suspicion learnt from others that this server's own probe confirms is its own: its death is announced here", async () => {
+    const { clock, view, calls, detector } = harness({ ping: timedOut, pingVia: () => Promise.resolve(false) });
+    view.merge([{ ...view.membership.get(B)!, status: 'suspect' }]);
+    await detector.tick();
+    assert.equal(calls.announced, 0, 'not news: nothing to announce yet');
+    clock.now += OPTIONS.suspicionTimeoutMs;
+    await detector.tick();
+    assert.equal(status(view, B), 'dead');
+    assert.equal(calls.announced, 1);
+  });
+
   test('a suspicion learnt from others times out here quietly: its death is announced by the server that suspected it', async () => {
     const { clock, view, calls, detector } = harness();
     const theirs = view.membership.get(C)!;

@@ -18,11 +18,17 @@ const SELF = '127.0.0.1:7000';
 const MEMBERS = [SELF, ...Array.from({ length: 30 }, (_, i) => `127.0.3.${i + 1}:7000`)];
 const NEXT = MEMBERS[1]!;
 
-/** A keeper on SELF's view of MEMBERS; `peer` is the successor's view, which answers every PING as a server of ours would. */
-function harness() {
+/**
+ * A keeper on SELF's view of MEMBERS; `peer` is the successor's view, which
+ * answers every PING as a server of ours would. `originals`: members not
+ * known to speak our extensions (every other one is).
+ */
+function harness(originals: readonly string[] = []) {
   const view = new RingView(SELF, MEMBERS, () => NOW);
   const peer = new RingView(NEXT, MEMBERS, () => NOW);
   peer.merge(view.membership.all());
+  const peers = new ExtensionPeers();
+  peers.vouch(MEMBERS.filter((member) => member !== SELF && !originals.includes(member)));
   const pings: PingMessage[] = [];
   const forwarded: RoundMessage[] = [];
   let changes = 0;
@@ -39,7 +45,7 @@ function harness() {
     },
     log: silentLog,
     now: () => NOW,
-    peers: new ExtensionPeers(),
+    peers,
     lastHeard: new Map(),
     running: () => true,
     newRoundId: () => 'round',
@@ -51,7 +57,7 @@ function harness() {
     localError: () => undefined,
     timing: { heartbeatMs: 1000, probeTimeoutMs: 500, suspicionTimeoutMs: 3000 },
   });
-  return { view, peer, keeper, pings, forwarded, changes: () => changes };
+  return { view, peer, peers, keeper, pings, forwarded, changes: () => changes };
 }
 
 test('the first PING to a member carries the whole membership; once in step, at most a few recent changes', async () => {
@@ -83,10 +89,11 @@ test('a member whose answer shows a different view gets the whole membership on 
 });
 
 test("a merge of others' changes is printed but not announced; a refutation is this server's own, and is", () => {
-  const { view, keeper, forwarded, changes } = harness();
+  const { view, peers, keeper, forwarded, changes } = harness();
   const other = new RingView(NEXT, MEMBERS, () => NOW);
   other.merge(view.membership.all());
   other.insertAfter(NEXT, '127.0.0.8:7000');
+  peers.vouch(['127.0.0.8:7000']); // one of ours (else the ring would hold an original, and every change is announced)
   keeper.absorb(other.membership.all());
   assert.equal(view.has('127.0.0.8:7000'), true);
   assert.equal(changes(), 1, 'printed');
@@ -99,14 +106,45 @@ test("a merge of others' changes is printed but not announced; a refutation is t
 });
 
 test('greeting a seed of another ring announces what it brought; a greeting that brings nothing announces nothing', async () => {
-  const { view, peer, keeper, pings, forwarded } = harness();
+  const { view, peer, peers, keeper, pings, forwarded } = harness();
   await keeper.ping(NEXT, 500); // the two views in step first
   await keeper.ping(NEXT, 500);
   await keeper.greet(NEXT, 500);
   assert.equal(pings[2]!.members?.length, MEMBERS.length, 'a greeting carries the whole membership, even to a member in step');
   assert.equal(forwarded.length, 0, 'the same view on both sides: nothing to announce');
   peer.insertAfter(NEXT, '127.0.0.7:7000');
+  peers.vouch(['127.0.0.7:7000']);
   await keeper.greet(NEXT, 500);
   assert.equal(view.has('127.0.0.7:7000'), true);
   assert.equal(forwarded.length, 1, 'news from another ring is announced here, where it came in');
+});
+
+test('with an original server in the ring, a change learnt from others is announced too: originals learn only from UPDATE', () => {
+  const { view, keeper, forwarded } = harness([MEMBERS[5]!]);
+  const other = new RingView(NEXT, MEMBERS, () => NOW);
+  other.merge(view.membership.all());
+  other.insertAfter(NEXT, '127.0.0.8:7000');
+  keeper.absorb(other.membership.all());
+  assert.equal(forwarded.length, 1);
+});
+
+test('a PING from outside the ring (a seed greeting from another ring) is announced where it came in; one from a member is not', () => {
+  const { view, peers, keeper, forwarded } = harness();
+  const stranger = new RingView('127.0.0.6:7000', ['127.0.0.6:7000', '127.0.0.5:7000'], () => NOW);
+  peers.vouch(['127.0.0.6:7000', '127.0.0.5:7000']); // ours: announced as news, not because of an original
+  keeper.answer({ type: 'PING', from: NEXT, members: [] });
+  assert.equal(forwarded.length, 0);
+  const ack = keeper.answer({ type: 'PING', from: '127.0.0.6:7000', members: stranger.membership.all() });
+  assert.equal(view.has('127.0.0.5:7000'), true);
+  assert.equal(forwarded.length, 1, 'the other ring announced here');
+  assert.equal(ack.members?.length, view.membership.all().length, 'and answered with the whole membership');
+});
+
+test('a suspicion from a round this server could not deliver is its own: announced now', () => {
+  const { view, keeper, forwarded } = harness();
+  keeper.suspect(MEMBERS[3]!);
+  assert.equal(view.membership.get(MEMBERS[3]!)?.status, 'suspect');
+  assert.equal(forwarded.length, 1);
+  keeper.suspect(MEMBERS[3]!);
+  assert.equal(forwarded.length, 1, 'not news the second time');
 });
