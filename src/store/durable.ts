@@ -28,7 +28,16 @@ import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { CoopError, isCoopError } from '../errors.js';
 import { asStoreError, unwritable } from './disk-errors.js';
 import { FileStaged } from './staged-file.js';
-import { DamagedContent, metaFields, type Body, type ItemMeta, type Persistence, type Staged, type StoredRecord } from './items.js';
+import {
+  DamagedContent,
+  metaFields,
+  type BlobReader,
+  type Body,
+  type ItemMeta,
+  type Persistence,
+  type Staged,
+  type StoredRecord,
+} from './items.js';
 import { sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
 import { checkIndex, LMDB_DAMAGE } from './index-check.js';
@@ -313,27 +322,30 @@ export class DiskPersistence implements Persistence {
     return this.db.get(name)?.content;
   }
 
-  async readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+  async openBlob(name: string, meta: ItemMeta): Promise<BlobReader> {
     const blob = this.blobs.get(name);
-    if (!blob) return Buffer.alloc(0);
+    if (!blob) return { read: async () => Buffer.alloc(0), close: async () => undefined };
+    const path = this.blobPath(blob);
     let file: FileHandle;
     try {
-      file = await open(this.blobPath(blob), 'r');
+      // Open, the file stays readable when a newer version replaces (and removes) it.
+      file = await open(path, 'r');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DamagedContent(name, `its blob ${this.blobPath(blob)} is gone`, err);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new DamagedContent(name, `its blob ${path} is gone`, err);
       throw err;
     }
-    try {
-      const buffer = Buffer.alloc(length);
-      const { bytesRead } = await file.read(buffer, 0, length, offset);
-      if (bytesRead < length && offset + bytesRead < meta.size) {
-        const { size } = await file.stat();
-        throw new DamagedContent(name, `its blob ${this.blobPath(blob)} ends at ${size} bytes, its record says ${meta.size}`);
-      }
-      return buffer.subarray(0, bytesRead);
-    } finally {
-      await file.close();
-    }
+    return {
+      read: async (offset, length) => {
+        const buffer = Buffer.allocUnsafe(length);
+        const { bytesRead } = await file.read(buffer, 0, length, offset);
+        if (bytesRead < length && offset + bytesRead < meta.size) {
+          const { size } = await file.stat();
+          throw new DamagedContent(name, `its blob ${path} ends at ${size} bytes, its record says ${meta.size}`);
+        }
+        return buffer.subarray(0, bytesRead);
+      },
+      close: () => file.close(),
+    };
   }
 
   async remove(name: string): Promise<void> {

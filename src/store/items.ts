@@ -18,72 +18,17 @@ import { BucketDigest, bucketOf } from './digest.js';
 import { supersedes, type Version } from './version.js';
 import { sha1 } from './hash.js';
 import { isCoopError } from '../errors.js';
+import { DamagedContent, type BlobReader, type ItemMeta, type Persistence, type Staged } from './persistence.js';
 
-export interface ItemMeta {
-  version: Version;
-  deleted: boolean;
-  /** How the whole content travels: undefined for UTF-8 text, 'base64' for bytes. */
-  encoding?: Encoding | undefined;
-  /** Bytes of content. */
-  size: number;
-  /** Local time (ms) this copy was stored: tombstones are collected by age. */
-  storedAt: number;
-  /** SHA-1 of the content bytes, hex: damage on disk is found by it. */
-  hash: string;
-}
-
-/** Content lives inline with its record (small), or as raw bytes in a blob (large). */
-export type Body = { inline: string } | { blob: Staged };
-
-/** Bytes written somewhere temporary, ready to become an item's content. */
-export interface Staged {
-  readonly size: number;
-  /** SHA-1 of the bytes appended so far, hex. */
-  hash(): string;
-  append(bytes: Buffer): Promise<void>;
-  discard(): Promise<void>;
-}
-
-export interface StoredRecord extends ItemMeta {
-  /** Inline content (small items and tombstones); absent when the content is a blob. */
-  content?: string;
-}
-
-/** Where records and contents are kept: in memory, or on disk. */
-export interface Persistence {
-  /** Every intact record; damaged ones (content not matching its hash, blob missing) are dropped and named. */
-  load(): Promise<{ records: Array<[string, StoredRecord]>; damaged: string[] }>;
-  /** Committed when resolved: it survives the process being killed (see the module's header on power cuts). */
-  write(name: string, meta: ItemMeta, body: Body): Promise<void>;
-  readInline(name: string): string | undefined;
-  /**
-   * Commits inline content at once, where that takes no I/O (in memory):
-   * the store then applies a copy without a promise or a turn of its own.
-   */
-  writeInlineNow?(name: string, meta: ItemMeta, content: string): void;
-  readRange(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer>;
-  remove(name: string): Promise<void>;
-  /** A place for content on its way in; `size`, when known, is checked against the room left (NO_SPACE). */
-  stage(size?: number): Promise<Staged>;
-  /** Throws when the store can no longer be written (its directory gone or read-only); for health checks. */
-  check?(): Promise<void>;
-  close(): Promise<void>;
-}
-
-/**
- * A stored copy found damaged while being read (its blob gone or shorter than
- * its record): the store drops it, so anti-entropy fetches it again.
- */
-export class DamagedContent extends Error {
-  constructor(
-    readonly item: string,
-    why: string,
-    cause?: unknown,
-  ) {
-    super(`stored copy of ${item} is damaged: ${why}`, { cause });
-    this.name = 'DamagedContent';
-  }
-}
+export {
+  DamagedContent,
+  type BlobReader,
+  type Body,
+  type ItemMeta,
+  type Persistence,
+  type Staged,
+  type StoredRecord,
+} from './persistence.js';
 
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;
@@ -221,12 +166,36 @@ export class ItemStore {
 
   /** Reads a blob's bytes; a copy found damaged is dropped (and the read still fails). */
   private async readStored(name: string, meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
+    const reader = await this.openStored(name, meta);
     try {
-      return await this.persistence.readRange(name, meta, offset, length);
-    } catch (err) {
+      return await reader.read(offset, length);
+    } finally {
+      await reader.close();
+    }
+  }
+
+  /**
+   * The content of a live item's current version, open for reads in any
+   * order: a large item streamed out keeps to the version it started with,
+   * whatever replaces it meanwhile. Undefined when the item is not held here.
+   */
+  async reader(name: string): Promise<{ meta: ItemMeta; content: BlobReader } | undefined> {
+    const meta = this.index.get(name);
+    if (!meta || meta.deleted) return undefined;
+    const inline = this.contentAtHand(name);
+    if (inline === undefined) return { meta, content: await this.openStored(name, meta) };
+    const bytes = Buffer.from(inline, meta.encoding === 'base64' ? 'base64' : 'utf8');
+    return { meta, content: { read: async (offset, length) => bytes.subarray(offset, offset + length), close: async () => undefined } };
+  }
+
+  /** A blob opened for reading; a copy found damaged, at the opening or at a read, is dropped (and the read still fails). */
+  private async openStored(name: string, meta: ItemMeta): Promise<BlobReader> {
+    const damaged = async (err: unknown): Promise<never> => {
       if (err instanceof DamagedContent) await this.drop(name, meta, err);
       throw err;
-    }
+    };
+    const blob = await this.persistence.openBlob(name, meta).catch(damaged);
+    return { read: (offset, length) => blob.read(offset, length).catch(damaged), close: () => blob.close() };
   }
 
   /** Forgets a damaged copy, unless a newer one replaced it meanwhile: the digest then differs, and sync fetches it again. */

@@ -1,6 +1,6 @@
 /** Keeps everything in memory: the original's behaviour (`--memory`), and the default for tests. */
 import { createHash } from 'node:crypto';
-import type { Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+import type { BlobReader, Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
 
 class MemoryStaged implements Staged {
   readonly chunks: Buffer[] = [];
@@ -48,8 +48,9 @@ export class MemoryPersistence implements Persistence {
     return this.inline.get(name);
   }
 
-  async readRange(name: string, _meta: ItemMeta, offset: number, length: number): Promise<Buffer> {
-    return (this.blobs.get(name) ?? Buffer.alloc(0)).subarray(offset, offset + length);
+  async openBlob(name: string): Promise<BlobReader> {
+    const bytes = this.blobs.get(name) ?? Buffer.alloc(0);
+    return { read: async (offset, length) => bytes.subarray(offset, offset + length), close: async () => undefined };
   }
 
   async remove(name: string): Promise<void> {

@@ -188,6 +188,23 @@ describe('DiskPersistence: blob files', () => {
     });
   });
 
+  test('a reader keeps to the version it opened while a newer one replaces it (and its blob file goes)', async (t) => {
+    const dir = await tempDir(t);
+    await withStore(dir, async (store) => {
+      await store.apply('x', { version: v(1), content: largeText('one') }, NOW);
+      const reader = await store.reader('x');
+      assert.ok(reader);
+      assert.deepEqual(reader.meta.version, v(1));
+      await store.apply('x', { version: v(2), content: largeText('two') }, NOW);
+      assert.equal((await readdir(join(dir, 'blobs'))).length, 1, 'the old blob file is removed');
+      assert.equal((await reader.content.read(0, 8)).toString(), 'one:0123', 'still the version opened');
+      assert.equal((await reader.content.read(INLINE_LIMIT + 90, 100)).length, 10, 'a read past the end gives what is left');
+      await reader.content.close();
+      assert.equal((await (await store.reader('x'))!.content.read(0, 4)).toString(), 'two:');
+      assert.equal(await store.reader('nothing'), undefined);
+    });
+  });
+
   test('a blob written before a restart is read, superseded and collected after it', async (t) => {
     const dir = await tempDir(t);
     const blobsDir = join(dir, 'blobs');

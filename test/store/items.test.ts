@@ -265,6 +265,26 @@ describe('ItemStore converges whatever the order', () => {
 });
 
 describe('ItemStore contents', () => {
+  test('reader: any range of an inline or a blob item, from the version it opened whatever replaces it', async (t) => {
+    const store = await newStore();
+    t.after(() => store.close());
+    for (const [name, length] of [
+      ['inline', 300],
+      ['blob', 1024 * 1024 + 5000],
+    ] as const) {
+      const first = pattern(length, 1);
+      await store.apply(name, { version: v(1), encoding: 'base64', content: first.toString('base64') }, NOW);
+      const reader = (await store.reader(name))!;
+      await store.apply(name, { version: v(2), encoding: 'base64', content: pattern(length, 2).toString('base64') }, NOW);
+      assert.deepEqual(reader.meta.version, v(1));
+      assert.ok((await reader.content.read(100, 150)).equals(first.subarray(100, 250)), `${name}: the version opened`);
+      assert.equal((await reader.content.read(length - 10, 100)).length, 10, `${name}: a read past the end gives what is left`);
+      await reader.content.close();
+    }
+    await store.apply('gone', { version: v(1), deleted: true, content: '' }, NOW);
+    assert.equal(await store.reader('gone'), undefined);
+  });
+
   test('base64 content: size is the decoded byte length and readRange returns the right bytes', async (t) => {
     const store = await newStore();
     t.after(() => store.close());
