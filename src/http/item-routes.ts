@@ -9,7 +9,7 @@ import { sha1 } from '../store/hash.js';
 import { checkItemName } from '../protocol/names.js';
 import type { Message, Reply } from '../protocol/messages.js';
 import { encodeContent, isFound, PART_BYTES } from '../protocol/content.js';
-import type { ItemStore } from '../store/items.js';
+import type { ItemMeta, ItemStore } from '../store/items.js';
 import { readLocal } from '../store/local-read.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { notFoundPage } from './pages.js';
@@ -65,6 +65,14 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return start <= end && start < size ? { start, end } : undefined;
 }
 
+/** Reads of a large item held here: large enough that a read costs little per byte, small enough to keep memory bounded. */
+const STREAM_BYTES = 1024 * 1024;
+
+/** An item held here that one part carries, read whole. */
+type Whole = { meta: ItemMeta; content: string };
+/** A larger item held here, its stored version open (ItemStore.reader). */
+type Held = NonNullable<Awaited<ReturnType<ItemStore['reader']>>>;
+
 function write(res: ServerResponse, bytes: Buffer): Promise<void> | void {
   if (res.write(bytes)) return;
   return new Promise((resolve) => {
@@ -94,19 +102,36 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
   const getLatency = deps.metrics.latency.labels({ type: 'GET' });
 
   const get = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
-    // An item held here that one part carries is served straight from the store (the same answer a GET
-    // gives, without encoding it for the wire and back); anything else asks through the handlers, by parts.
+    // An item held here is served straight from the store (the same answer a GET gives, without encoding
+    // it for the wire and back): one part whole, a larger one streamed from its stored version in large
+    // reads. Anything else asks through the handlers, by parts.
     const started = performance.now();
     deps.checkClient({ type: 'GET', data: name });
     const read = readLocal(deps.store(), name, PART_BYTES);
     const local = read.kind === 'whole' ? read : read.kind === 'from-disk' ? await deps.store().get(name) : undefined;
-    if (local) {
-      getOk.inc();
-      getLatency.observe((performance.now() - started) / 1000);
-      if (req.url !== undefined) ready.remember(req.url, name);
+    const held = read.kind === 'too-large' ? await deps.store().reader(name) : undefined;
+    try {
+      if (local || held) {
+        getOk.inc();
+        getLatency.observe((performance.now() - started) / 1000);
+        if (local && req.url !== undefined) ready.remember(req.url, name);
+      }
+      await answer(req, res, name, local, held);
+    } finally {
+      await held?.content.close();
     }
-    const first = local
-      ? { item: name, content: '', found: true, version: local.meta.version, size: local.meta.size, offset: 0 }
+  };
+
+  const answer = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+    name: string,
+    local: Whole | undefined,
+    held: Held | undefined,
+  ): Promise<void> => {
+    const meta = local?.meta ?? held?.meta;
+    const first = meta
+      ? { item: name, content: '', found: true, version: meta.version, size: meta.size, offset: 0 }
       : expect(await deps.ask({ type: 'GET', data: name, part: { offset: 0, length: PART_BYTES } }), 'GET').data;
     if (!isFound(first)) {
       res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
@@ -117,8 +142,9 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
     const firstBytes = local
       ? Buffer.from(local.content, local.meta.encoding === 'base64' ? 'base64' : 'utf8')
       : Buffer.from(first.content, 'base64');
-    const meta = deps.store().head(name);
-    const hash = meta && !meta.deleted && meta.size === size ? meta.hash : size === firstBytes.length ? sha1(firstBytes) : undefined;
+    const stored = meta ?? deps.store().head(name);
+    const hash =
+      stored && !stored.deleted && stored.size === size ? stored.hash : size === firstBytes.length ? sha1(firstBytes) : undefined;
     const headers = itemHeaders(name, hash, first.version?.clock);
     if (hash && req.headers['if-none-match']?.split(',').some((tag) => tag.trim() === `"${hash}"` || tag.trim() === '*')) {
       res.writeHead(304, headers);
@@ -150,19 +176,22 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
       res.end(firstBytes.subarray(start, end + 1));
       return;
     }
-    // Part by part: a large item never sits whole in memory.
+    // Piece by piece: a large item never sits whole in memory.
     for (let offset = start; offset <= end && !res.destroyed;) {
-      const length = Math.min(PART_BYTES, end - offset + 1);
-      const bytes =
-        offset === 0 && firstBytes.length >= length
-          ? firstBytes.subarray(0, length)
-          : Buffer.from(expect(await deps.ask({ type: 'GET', data: name, part: { offset, length } }), 'GET').data.content, 'base64');
+      const bytes = held
+        ? await held.content.read(offset, Math.min(STREAM_BYTES, end - offset + 1))
+        : offset === 0 && firstBytes.length >= Math.min(PART_BYTES, end + 1)
+          ? firstBytes.subarray(0, Math.min(PART_BYTES, end + 1))
+          : await askPart(name, offset, Math.min(PART_BYTES, end - offset + 1));
       if (bytes.length === 0) break;
       await write(res, bytes);
       offset += bytes.length;
     }
     res.end();
   };
+
+  const askPart = async (name: string, offset: number, length: number): Promise<Buffer> =>
+    Buffer.from(expect(await deps.ask({ type: 'GET', data: name, part: { offset, length } }), 'GET').data.content, 'base64');
 
   const put = async (req: IncomingMessage, res: ServerResponse, name: string): Promise<void> => {
     const existed = deps.store().head(name)?.deleted === false;

@@ -260,3 +260,36 @@ test('/metrics is Prometheus text, and its counters move with requests', async (
   await cluster.whenConverged(5000);
   assert.equal(value(await scrape(), 'coop_failures_detected_total'), 1);
 });
+
+test('a large GET streamed from this server keeps to the version it started with while a newer one is written', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  // Larger than the socket buffers between server and client, so most of it is still to be read when the write lands.
+  const size = 48 * 1024 * 1024;
+  const first = Buffer.alloc(size, 'a');
+  assert.equal(await streamPut(a, '/moving.bin', first, false), 201);
+  const { host, port } = parseAddress(a);
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const req = httpRequest({ host, port, path: '/moving.bin' }, (res) => {
+      res.once('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        res.pause();
+        // Paused after its first bytes: the newer version is written whole before the rest is read.
+        streamPut(a, '/moving.bin', Buffer.alloc(size, 'b'), false).then(() => {
+          res.on('data', (more: Buffer) => chunks.push(more));
+          res.resume();
+        }, reject);
+      });
+      res.on('end', () => resolve(Buffer.concat(chunks)));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  assert.equal(body.length, size);
+  assert.equal(body.indexOf('b'), -1, 'every byte from the version the GET started with');
+  const after = Buffer.from(await (await fetch(url(a, '/moving.bin'))).arrayBuffer());
+  assert.equal(after.indexOf('a'), -1, 'the newer version is what a new GET gets');
+});
