@@ -7,7 +7,7 @@
  *
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
  * GET times with webclient, and each server's peak memory. `--only
- * targets,get,put,membership,idle,scale,security,big` runs just those parts.
+ * targets,get,put,membership,idle,scale,security,large,big` runs just those parts.
  * `targets` measures the issue's ratios in alternation, round by round. A run
  * with `--only` or `--quick` writes its table to the temporary directory
  * unless `--out` says where, so the committed full-run results stay.
@@ -41,6 +41,7 @@ import { baseline, cpuPerRequest, ring, stopAll, usage, webserver, type Proc } f
 import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
 import { scaleFigures as membershipScale } from './scale.js';
+import { largeFigures } from './large.js';
 
 interface Row {
   group: string;
@@ -58,7 +59,7 @@ const option = (name: string, fallback: string): string => {
 const quick = args.includes('--quick');
 const RUNS = Number(option('--runs', quick ? '1' : '3'));
 const SECONDS = Number(option('--seconds', quick ? '1' : '2'));
-const PARTS = ['targets', 'get', 'put', 'membership', 'idle', 'scale', 'security', 'big'];
+const PARTS = ['targets', 'get', 'put', 'membership', 'idle', 'scale', 'security', 'large', 'big'];
 const ONLY = option('--only', '')
   .split(',')
   .filter((part) => part !== '');
@@ -302,6 +303,20 @@ async function bigFileFigures(): Promise<void> {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
 }
 
+async function largeFileFigures(): Promise<void> {
+  say('Large files: 200 MB over HTTP (durable servers)');
+  const group = 'large files: 200 MB of random bytes over HTTP, durable servers';
+  const figures = await largeFigures(say);
+  const add = (name: string, value: number, unit: string): void => void rows.push({ group, name, value, unit, runs: [value] });
+  for (const [size, rate] of Object.entries(figures.put)) add(`PUT into a ring of ${size}`, rate, 'MB/s');
+  add('PUT into a ring of 3 / into one server', (100 * figures.put[3]!) / figures.put[1]!, '%');
+  for (const [size, growth] of Object.entries(figures.peakGrowthMiB))
+    add(`largest growth of a server's peak memory, ring of ${size}`, growth, 'MiB');
+  add('GET from one server', figures.get.ours, 'MB/s');
+  add('GET from a bare Node static server (createReadStream)', figures.get.bare, 'MB/s');
+  add('GET: ours / bare Node, median of alternating rounds', 100 * figures.get.ratio, '%');
+}
+
 /** An item the scale part's PUTs wrote (putMessage('s')). */
 const SCALE_GET = (): string => '{"type": "GET", "data": "s-1.txt"}';
 
@@ -493,6 +508,7 @@ async function main(): Promise<void> {
     if (wanted('idle')) await idleFigures();
     if (wanted('scale')) await scaleFigures();
     if (wanted('security')) await securityFigures();
+    if (wanted('large')) await largeFileFigures();
     if (wanted('big')) await bigFileFigures();
   } finally {
     await stopAll();

@@ -57,11 +57,11 @@ export async function webserver(args: string[] = [], join?: string, script = WEB
   return proc;
 }
 
-/** A ring of `size` webserver processes, each joining the previous one. */
-export async function ring(size: number, args: string[] = [], script = WEBSERVER): Promise<Proc[]> {
+/** A ring of `size` webserver processes, each joining the previous one; `own` adds each one's own arguments (its data directory). */
+export async function ring(size: number, args: string[] = [], script = WEBSERVER, own: () => string[] = () => []): Promise<Proc[]> {
   const procs: Proc[] = [];
   for (let i = 0; i < size; i++) {
-    procs.push(await webserver(args, procs.at(-1)?.address, script));
+    procs.push(await webserver([...args, ...own()], procs.at(-1)?.address, script));
     await waitFor(async () => (await getRing(procs[0]!.address)).length === procs.length, { timeoutMs: 10_000, what: 'the ring to grow' });
   }
   return procs;

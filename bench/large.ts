@@ -1,0 +1,95 @@
+/**
+ * Large files (`npm run bench -- --only large`): a 200 MB file of random
+ * bytes PUT over HTTP into one server and into rings of 3 and 5 (durable),
+ * each server's peak memory growth meanwhile, and GET over HTTP from one
+ * server against a bare Node static server, in alternation.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { waitFor } from '../src/util/wait.js';
+import { freePort, ring, type Proc } from './servers.js';
+import { median } from './load.js';
+
+const SIZE = 200 * 1000 * 1000;
+const ROUNDS = 3;
+
+export interface LargeFigures {
+  /** MB/s of a 200 MB HTTP PUT, by ring size. */
+  put: Record<number, number>;
+  /** The largest growth of a server's peak memory during the PUTs, MiB, by ring size. */
+  peakGrowthMiB: Record<number, number>;
+  /** MB/s of a 200 MB HTTP GET, medians of the rounds, and the median of the per-round ratios. */
+  get: { ours: number; bare: number; ratio: number };
+}
+
+async function peakMiB(proc: Proc): Promise<number> {
+  return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.child.pid}/status`, 'utf8'))![1]) / 1024;
+}
+
+/** Seconds for one HTTP request with `file` as its body (PUT) or none (GET, body read and dropped). */
+function timed(address: string, method: 'PUT' | 'GET', path: string, file?: string): Promise<number> {
+  const [host, port] = address.split(':') as [string, string];
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request({ host, port: Number(port), method, path, headers: file ? { 'content-length': SIZE } : {} }, (res) => {
+      if ((res.statusCode ?? 500) >= 300) reject(new Error(`${method} ${path}: ${res.statusCode}`));
+      res.on('data', () => undefined);
+      res.on('end', () => resolve((performance.now() - started) / 1000));
+    });
+    req.on('error', reject);
+    if (file) createReadStream(file).pipe(req);
+    else req.end();
+  });
+}
+
+async function bareStatic(file: string): Promise<{ address: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./static.js', import.meta.url)), file, String(port)], { stdio: 'ignore' });
+  const address = `127.0.0.1:${port}`;
+  await waitFor(() => timed(address, 'GET', '/').then(() => true), { timeoutMs: 10_000, what: 'the bare static server' });
+  return { address, stop: () => void child.kill('SIGKILL') };
+}
+
+export async function largeFigures(say: (line: string) => void): Promise<LargeFigures> {
+  const dir = mkdtempSync(join(tmpdir(), 'coop-large-'));
+  const file = join(dir, 'large.bin');
+  await writeFile(file, randomBytes(SIZE));
+  const figures: LargeFigures = { put: {}, peakGrowthMiB: {}, get: { ours: 0, bare: 0, ratio: 0 } };
+  try {
+    for (const size of [1, 3, 5]) {
+      const procs = await ring(size, [], undefined, () => ['--data', mkdtempSync(join(dir, 'data-'))]);
+      const before = await Promise.all(procs.map(peakMiB));
+      const seconds = await timed(procs[0]!.address, 'PUT', '/large.bin', file);
+      const after = await Promise.all(procs.map(peakMiB));
+      figures.put[size] = SIZE / 1e6 / seconds;
+      figures.peakGrowthMiB[size] = Math.max(...after.map((value, i) => value - before[i]!));
+      say(
+        `  200 MB PUT over HTTP, ring of ${size}: ${figures.put[size]!.toFixed(0)} MB/s; peak memory growth ${figures.peakGrowthMiB[size]!.toFixed(0)} MiB`,
+      );
+      if (size === 1) {
+        const bare = await bareStatic(file);
+        const ours: number[] = [];
+        const theirs: number[] = [];
+        for (let i = 0; i < ROUNDS; i++) {
+          ours.push(SIZE / 1e6 / (await timed(procs[0]!.address, 'GET', '/large.bin')));
+          theirs.push(SIZE / 1e6 / (await timed(bare.address, 'GET', '/')));
+        }
+        bare.stop();
+        figures.get = { ours: median(ours), bare: median(theirs), ratio: median(ours.map((value, i) => value / theirs[i]!)) };
+        say(
+          `  200 MB GET over HTTP: ours ${figures.get.ours.toFixed(0)} MB/s, bare Node ${figures.get.bare.toFixed(0)} MB/s (${(100 * figures.get.ratio).toFixed(0)}%)`,
+        );
+      }
+      await Promise.all(procs.map((proc) => proc.stop()));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return figures;
+}
