@@ -1,7 +1,10 @@
 /**
  * Large items arrive in parts (each one PUT or FORWARD_PUT with a `part`),
- * in order, and are staged until the last part makes them whole. Memory stays
- * bounded by one part: the bytes go straight to the store's staging area.
+ * in order, and are staged until the last part makes them whole. Parts may
+ * come while the one before is still being written (a writer keeps several
+ * in flight): each is written after the one before, and taken only when it is
+ * written, so a server passes parts on in the order they came. Memory stays
+ * bounded by the parts in flight: the bytes go straight to the store's staging area.
  */
 import { CoopError } from '../errors.js';
 import type { Encoding, UploadPart } from '../protocol/messages.js';
@@ -16,6 +19,8 @@ interface Upload {
   staged: Staged;
   received: number;
   touchedAt: number;
+  /** The last part's write: the next one waits for it. */
+  writing: Promise<void>;
 }
 
 export class Uploads {
@@ -62,7 +67,7 @@ export class Uploads {
         throw err;
       }
       this.failed.delete(key);
-      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now };
+      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now, writing: Promise.resolve() };
       this.open.set(key, upload);
     }
     if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
@@ -72,15 +77,20 @@ export class Uploads {
     // Claim the range before writing, so a copy of this part arriving meanwhile is refused.
     upload.received += bytes.length;
     upload.touchedAt = now;
+    const { staged } = upload;
+    // After the part before: a failed write fails every part after it too.
+    const writing = upload.writing.then(() => staged.append(bytes));
+    upload.writing = writing;
     try {
-      await upload.staged.append(bytes);
+      await writing;
     } catch (err) {
       this.open.delete(key);
       this.failed.set(key, { error: err, touchedAt: now });
       await upload.staged.discard();
       throw err;
     }
-    if (upload.received < upload.size) return false;
+    // Only the part that ends the item completes it: the ones before may finish writing after a later part was claimed.
+    if (part.offset + bytes.length < upload.size) return false;
     this.open.delete(key);
     const meta = {
       version: upload.version,

@@ -97,6 +97,47 @@ async function assertStored(store: ItemStore, bytes: Buffer, version: Version): 
   assert.equal((await store.get(ITEM))?.content, bytes.toString('base64'));
 }
 
+describe('Uploads with parts in flight', () => {
+  test('parts that come while the one before is still being written are written after it; only the last one completes the item', async (t) => {
+    const { store, uploads } = await setup(t);
+    // Each write waits until the test lets it go, in any order it likes: the uploads must keep the parts in order.
+    const releases: Array<() => void> = [];
+    const stage = store.stage.bind(store);
+    store.stage = async (): Promise<Staged> => {
+      const staged = await stage();
+      const append = staged.append.bind(staged);
+      staged.append = (bytes) => new Promise<void>((resolve) => releases.push(() => void append(bytes).then(resolve)));
+      return staged;
+    };
+    const bytes = pattern(1000);
+    const chunks = parts(bytes, 300);
+    const first = send(uploads, 0, chunks[0]!.chunk, bytes.length);
+    await waitForLength(releases, 1);
+    releases[0]!();
+    assert.equal(await first, false);
+    const rest = chunks.slice(1).map(({ offset, chunk }) => send(uploads, offset, chunk, bytes.length));
+    const done: boolean[] = [];
+    rest.forEach((received, i) => void received.then((last) => (done[i] = last)));
+    // The second part's write has started; the third and fourth wait behind it, not beside it.
+    await waitForLength(releases, 2);
+    assert.equal(releases.length, 2, 'one write at a time');
+    for (let i = 1; i < chunks.length; i++) {
+      await waitForLength(releases, i + 1);
+      releases[i]!();
+    }
+    assert.deepEqual(await Promise.all(rest), [false, false, true], 'the part that ends the item completes it, not the ones before');
+    await assertStored(store, bytes, v(1));
+  });
+});
+
+/** Resolves once `list` holds `length` entries (writes start a turn or two after their part is received). */
+async function waitForLength(list: readonly unknown[], length: number): Promise<void> {
+  for (let turns = 0; list.length < length; turns++) {
+    if (turns > 1000) assert.fail(`${list.length} writes started, not ${length}`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
 describe('Uploads in order', () => {
   const shapes: ReadonlyArray<{ name: string; size: number; part: number }> = [
     { name: 'several equal parts', size: 1200, part: 300 },
