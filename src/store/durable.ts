@@ -28,16 +28,16 @@ import { open as openLmdb, type RootDatabase } from 'lmdb';
 import { CoopError, isCoopError } from '../errors.js';
 import { asStoreError, unwritable } from './disk-errors.js';
 import { FileStaged } from './staged-file.js';
+import { metaFields } from './items.js';
 import {
   DamagedContent,
-  metaFields,
   type BlobReader,
   type Body,
   type ItemMeta,
   type Persistence,
   type Staged,
   type StoredRecord,
-} from './items.js';
+} from './persistence.js';
 import { sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
 import { checkIndex, LMDB_DAMAGE } from './index-check.js';

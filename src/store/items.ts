@@ -20,15 +20,8 @@ import { sha1 } from './hash.js';
 import { isCoopError } from '../errors.js';
 import { DamagedContent, type BlobReader, type ItemMeta, type Persistence, type Staged } from './persistence.js';
 
-export {
-  DamagedContent,
-  type BlobReader,
-  type Body,
-  type ItemMeta,
-  type Persistence,
-  type Staged,
-  type StoredRecord,
-} from './persistence.js';
+// The persistence layer's types, where the store's users have always found them.
+export { DamagedContent, type BlobReader, type ItemMeta, type Persistence, type Staged } from './persistence.js';
 
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */
 export const INLINE_LIMIT = 1024 * 1024;

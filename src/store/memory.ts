@@ -1,6 +1,6 @@
 /** Keeps everything in memory: the original's behaviour (`--memory`), and the default for tests. */
 import { createHash } from 'node:crypto';
-import type { BlobReader, Body, ItemMeta, Persistence, Staged, StoredRecord } from './items.js';
+import type { BlobReader, Body, ItemMeta, Persistence, Staged, StoredRecord } from './persistence.js';
 
 class MemoryStaged implements Staged {
   readonly chunks: Buffer[] = [];

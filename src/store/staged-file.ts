@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Staged } from './items.js';
+import type { Staged } from './persistence.js';
 import type { SpaceGuard } from './space.js';
 import { asStoreError, unwritable } from './disk-errors.js';
 
