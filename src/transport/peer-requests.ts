@@ -1,7 +1,7 @@
 /** The requests a server makes of its peers (pulling items, comparing contents), which the client makes too. */
 import { CoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
-import type { Encoding, ListEntry, Message, VersionData } from '../protocol/messages.js';
+import type { Encoding, ListEntry, VersionData } from '../protocol/messages.js';
 import { isFound, PART_BYTES } from '../protocol/content.js';
 import { ask, checkItem, type ClientOptions } from './ask.js';
 
@@ -12,11 +12,15 @@ export interface PartInfo {
   encoding: Encoding | undefined;
 }
 
+/** Ranges of one item asked for at once after the first (each on its own connection), handed on in order. */
+const FETCHES_IN_FLIGHT = 4;
+
 /**
  * Fetches an item range by range, handing each range's bytes to `sink` in
  * order. Resolves with the item's size and version, or undefined when it is
- * not found. A server that does not know ranges (an original one) answers with
- * the whole content at once, which is handed over the same way.
+ * not found. After the first range (which tells the size), a few ranges are
+ * asked for at once. A server that does not know ranges (an original one)
+ * answers with the whole content at once, which is handed over the same way.
  */
 export async function fetchParts(
   server: Address,
@@ -25,36 +29,67 @@ export async function fetchParts(
   options: ClientOptions & { local?: boolean; partBytes?: number } = {},
 ): Promise<PartInfo | undefined> {
   const partBytes = options.partBytes ?? PART_BYTES;
-  let offset = 0;
-  let first: PartInfo | undefined;
-  for (;;) {
-    const message: Message = { type: 'GET', data: item, part: { offset, length: partBytes }, local: options.local };
-    const { data } = await ask(server, message, 'GET', options);
-    checkItem(item, data.item);
-    if (!isFound(data)) {
-      if (first) throw new CoopError('NOT_FOUND', `${item} disappeared while it was being fetched`);
-      return undefined;
+  /** The bytes of [offset, offset + length), in as many asks as the server needs; every one of the first part's version. */
+  const range = async (offset: number, length: number, first?: PartInfo): Promise<{ bytes: Buffer; info: PartInfo } | undefined> => {
+    const chunks: Buffer[] = [];
+    let got = 0;
+    let info = first;
+    while (got < length) {
+      const at = offset + got;
+      const { data } = await ask(
+        server,
+        { type: 'GET', data: item, part: { offset: at, length: length - got }, local: options.local },
+        'GET',
+        options,
+      );
+      checkItem(item, data.item);
+      if (!isFound(data)) {
+        if (first) throw new CoopError('NOT_FOUND', `${item} disappeared while it was being fetched`);
+        return undefined;
+      }
+      if (data.offset === undefined) {
+        // A whole reply (a server without ranges): content in the item's own encoding.
+        const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
+        return { bytes, info: { size: bytes.length, version: data.version, encoding: data.encoding } };
+      }
+      const part: PartInfo = { size: data.size ?? 0, version: data.version, encoding: data.encoding };
+      if (info && (info.version?.clock !== part.version?.clock || info.version?.server !== part.version?.server)) {
+        throw new CoopError('CLOSED', `${item} changed while it was being fetched; try again`);
+      }
+      info ??= part;
+      if (data.offset !== at) throw new CoopError('BAD_FIELD', `asked for bytes from ${at}, got them from ${data.offset}`);
+      const bytes = Buffer.from(data.content, 'base64');
+      if (bytes.length === 0 && at < info.size) throw new CoopError('BAD_FIELD', 'an empty part before the end');
+      chunks.push(bytes);
+      got += bytes.length;
+      if (at + bytes.length >= info.size) break;
     }
-    if (data.offset === undefined) {
-      // A whole reply (a server without ranges): content in the item's own encoding.
-      const info = { size: 0, version: data.version, encoding: data.encoding };
-      const bytes = Buffer.from(data.content, data.encoding === 'base64' ? 'base64' : 'utf8');
-      info.size = bytes.length;
-      await sink(bytes, info);
-      return info;
+    return { bytes: Buffer.concat(chunks), info: info! };
+  };
+  const head = await range(0, partBytes);
+  if (!head) return undefined;
+  const { info } = head;
+  await sink(head.bytes, info);
+  // Each range settles into a value, so one that fails while an earlier one is awaited is not an unhandled rejection.
+  const flying: Array<Promise<{ bytes: Buffer } | { error: unknown }>> = [];
+  let next = head.bytes.length;
+  for (let offset = next; offset < info.size;) {
+    while (flying.length < FETCHES_IN_FLIGHT && next < info.size) {
+      const length = Math.min(partBytes, info.size - next);
+      flying.push(
+        range(next, length, info).then(
+          (got) => ({ bytes: got!.bytes }),
+          (error: unknown) => ({ error }),
+        ),
+      );
+      next += length;
     }
-    const info: PartInfo = { size: data.size ?? 0, version: data.version, encoding: data.encoding };
-    if (first && (first.version?.clock !== info.version?.clock || first.version?.server !== info.version?.server)) {
-      throw new CoopError('CLOSED', `${item} changed while it was being fetched; try again`);
-    }
-    first ??= info;
-    if (data.offset !== offset) throw new CoopError('BAD_FIELD', `asked for bytes from ${offset}, got them from ${data.offset}`);
-    const bytes = Buffer.from(data.content, 'base64');
-    if (bytes.length === 0 && offset < info.size) throw new CoopError('BAD_FIELD', 'an empty part before the end');
-    await sink(bytes, info);
-    offset += bytes.length;
-    if (offset >= info.size) return info;
+    const got = await flying.shift()!;
+    if ('error' in got) throw got.error;
+    await sink(got.bytes, info);
+    offset += got.bytes.length;
   }
+  return info;
 }
 
 export async function getDigest(server: Address, options: ClientOptions = {}): Promise<string[]> {

@@ -195,6 +195,35 @@ test('a large binary file goes through the ring in parts and comes back byte-exa
   assert.ok(Buffer.concat(parts).equals(bytes));
 });
 
+test('fetchParts asks for several ranges at once and hands them on in order; a version that changes midway is refused', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  const bytes = randomBytes(3 * 1024 * 1024 + 777);
+  const read = async (offset: number, length: number) => bytes.subarray(offset, offset + length);
+  assert.equal(await putBytes(a, 'ranges.bin', bytes.length, read), '200 OK');
+  const parts: Buffer[] = [];
+  // Ranges that do not divide the size, so the last one is short.
+  const info = await fetchParts(a, 'ranges.bin', (part) => void parts.push(part), { partBytes: 100_000 });
+  assert.equal(info?.size, bytes.length);
+  assert.equal(parts.length, Math.ceil(bytes.length / 100_000));
+  assert.ok(Buffer.concat(parts).equals(bytes), 'byte-exact, in order');
+
+  // The sink holds the first range until a newer version is written: a later range comes from it, and the fetch is refused.
+  let first = true;
+  const fetched = fetchParts(
+    a,
+    'ranges.bin',
+    async () => {
+      if (!first) return;
+      first = false;
+      await putBytes(a, 'ranges.bin', bytes.length, async (offset, length) => Buffer.alloc(length, offset % 251));
+    },
+    { partBytes: 100_000 },
+  );
+  await assert.rejects(fetched, (err: Error) => /changed while it was being fetched/.test(err.message));
+});
+
 test('a stored file that can no longer be read: its GET gets INTERNAL, the failure is logged, and the server keeps serving', async (t) => {
   const dir = await tempDir(t);
   const captured = captureLog();
