@@ -6,6 +6,7 @@ import { once } from 'node:events';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
+import { progress, type ProgressStream } from './progress.js';
 import { deleteItem, fetchParts, getRing, getStatus, putBytes, type ClientOptions } from '../client/client.js';
 import { formatAddress } from '../protocol/address.js';
 import { checkItemName } from '../protocol/names.js';
@@ -56,7 +57,8 @@ const SINGLE_DASH = new Map([
 
 export interface Io {
   stdout: NodeJS.WritableStream;
-  stderr: { write(chunk: string): unknown };
+  /** Messages; and a progress bar for a large item when it is a terminal. */
+  stderr: ProgressStream;
 }
 
 /** Writes and waits while the pipe is full, so a slow reader bounds the memory used; a reader that goes away is an error. */
@@ -170,7 +172,17 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     }
     if (args.get !== undefined) {
       // Range by range, so a large item never sits whole in memory.
-      const found = await fetchParts(server, checkItemName(args.get), (bytes) => writeOut(io.stdout, bytes), options);
+      const bar = progress(io.stderr, `GET ${args.get}`);
+      let done = 0;
+      const found = await fetchParts(
+        server,
+        checkItemName(args.get),
+        async (bytes, info) => {
+          await writeOut(io.stdout, bytes);
+          bar.update((done += bytes.length), info.size);
+        },
+        options,
+      ).finally(() => bar.stop());
       if (!found) {
         io.stderr.write(`webclient: 404 NOT FOUND: no item named ${JSON.stringify(args.get)} in the ring\n`);
         return EXIT.NOT_FOUND;
@@ -204,7 +216,20 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
         const { bytesRead } = await handle.read(buffer, 0, length, offset);
         return buffer.subarray(0, bytesRead);
       };
-      const status = await putBytes(server, name, size, read, options);
+      const bar = progress(io.stderr, `PUT ${name}`);
+      const status = await putBytes(
+        server,
+        name,
+        size,
+        async (offset, length) => {
+          // A part is read when the one before is stored: what was read before it is in.
+          bar.update(offset, size);
+          return read(offset, length);
+        },
+        options,
+      )
+        .then((answer) => (bar.update(size, size), answer))
+        .finally(() => bar.stop());
       io.stderr.write(`webclient: PUT ${name} (${size} bytes): ${status}\n`);
       return EXIT.OK;
     } finally {
