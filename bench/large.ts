@@ -1,8 +1,9 @@
 /**
  * Large files (`npm run bench -- --only large`): a 200 MB file of random
- * bytes PUT over HTTP into one server and into rings of 3 and 5 (durable),
- * each server's peak memory growth meanwhile, and GET over HTTP from one
- * server against a bare Node static server, in alternation.
+ * bytes PUT over HTTP and with webclient into one server and into rings of 3
+ * and 5 (durable), each server's peak memory growth during the HTTP PUT, GET
+ * with webclient, and GET over HTTP from one server against a bare Node
+ * static server and nginx (when it can be installed), in alternation.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { waitFor } from '../src/util/wait.js';
 import { freePort, ring, type Proc } from './servers.js';
 import { median } from './load.js';
+import { ensure, nginx } from './external.js';
 
 const SIZE = 200 * 1000 * 1000;
 const ROUNDS = 3;
@@ -25,7 +27,27 @@ export interface LargeFigures {
   /** The largest growth of a server's peak memory during the PUTs, MiB, by ring size. */
   peakGrowthMiB: Record<number, number>;
   /** MB/s of a 200 MB HTTP GET, medians of the rounds, and the median of the per-round ratios. */
-  get: { ours: number; bare: number; ratio: number };
+  get: { ours: number; bare: number; ratio: number; nginx?: number | undefined };
+  /** MB/s of a 200 MB PUT with webclient, by ring size, and of its GET from the ring's last server. */
+  webclientPut: Record<number, number>;
+  webclientGet: Record<number, number>;
+}
+
+/** Seconds for one webclient run. */
+function webclient(args: string[]): Promise<number> {
+  const started = performance.now();
+  const script = fileURLToPath(new URL('../src/cli/webclient.js', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: 'ignore' });
+    child.on('exit', (code) =>
+      code === 0 ? resolve((performance.now() - started) / 1000) : reject(new Error(`webclient exited ${code}`)),
+    );
+  });
+}
+
+function at(address: string): string[] {
+  const [host, port] = address.split(':') as [string, string];
+  return ['-i', host, '-p', port];
 }
 
 async function peakMiB(proc: Proc): Promise<number> {
@@ -59,8 +81,10 @@ async function bareStatic(file: string): Promise<{ address: string; stop(): void
 export async function largeFigures(say: (line: string) => void): Promise<LargeFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'coop-large-'));
   const file = join(dir, 'large.bin');
-  await writeFile(file, randomBytes(SIZE));
-  const figures: LargeFigures = { put: {}, peakGrowthMiB: {}, get: { ours: 0, bare: 0, ratio: 0 } };
+  const bytes = randomBytes(SIZE);
+  await writeFile(file, bytes);
+  const figures: LargeFigures = { put: {}, peakGrowthMiB: {}, get: { ours: 0, bare: 0, ratio: 0 }, webclientPut: {}, webclientGet: {} };
+  const withNginx = ensure('nginx', 'nginx', say);
   try {
     for (const size of [1, 3, 5]) {
       const procs = await ring(size, [], undefined, () => ['--data', mkdtempSync(join(dir, 'data-'))]);
@@ -74,18 +98,30 @@ export async function largeFigures(say: (line: string) => void): Promise<LargeFi
       );
       if (size === 1) {
         const bare = await bareStatic(file);
+        const web = withNginx ? await nginx({ 'large.bin': bytes }) : undefined;
         const ours: number[] = [];
         const theirs: number[] = [];
+        const nginxRuns: number[] = [];
         for (let i = 0; i < ROUNDS; i++) {
           ours.push(SIZE / 1e6 / (await timed(procs[0]!.address, 'GET', '/large.bin')));
           theirs.push(SIZE / 1e6 / (await timed(bare.address, 'GET', '/')));
+          if (web) nginxRuns.push(SIZE / 1e6 / (await timed(web.address, 'GET', '/large.bin')));
         }
         bare.stop();
-        figures.get = { ours: median(ours), bare: median(theirs), ratio: median(ours.map((value, i) => value / theirs[i]!)) };
+        await web?.stop();
+        const ratio = median(ours.map((value, i) => value / theirs[i]!));
+        figures.get = { ours: median(ours), bare: median(theirs), ratio, nginx: web ? median(nginxRuns) : undefined };
+        const nginxText = web ? `, nginx ${median(nginxRuns).toFixed(0)} MB/s` : '';
         say(
-          `  200 MB GET over HTTP: ours ${figures.get.ours.toFixed(0)} MB/s, bare Node ${figures.get.bare.toFixed(0)} MB/s (${(100 * figures.get.ratio).toFixed(0)}%)`,
+          `  200 MB GET over HTTP: ours ${figures.get.ours.toFixed(0)} MB/s, bare Node ${figures.get.bare.toFixed(0)} MB/s (${(100 * ratio).toFixed(0)}%)${nginxText}`,
         );
       }
+      // The same file again with webclient (a newer version of the item), then read back from the ring's last server.
+      figures.webclientPut[size] = SIZE / 1e6 / (await webclient(['-put', file, ...at(procs[0]!.address)]));
+      figures.webclientGet[size] = SIZE / 1e6 / (await webclient(['-get', 'large.bin', ...at(procs.at(-1)!.address)]));
+      say(
+        `  200 MB with webclient, ring of ${size}: PUT ${figures.webclientPut[size]!.toFixed(0)} MB/s, GET ${figures.webclientGet[size]!.toFixed(0)} MB/s`,
+      );
       await Promise.all(procs.map((proc) => proc.stop()));
     }
   } finally {

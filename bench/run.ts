@@ -315,6 +315,10 @@ async function largeFileFigures(): Promise<void> {
   add('GET from one server', figures.get.ours, 'MB/s');
   add('GET from a bare Node static server (createReadStream)', figures.get.bare, 'MB/s');
   add('GET: ours / bare Node, median of alternating rounds', 100 * figures.get.ratio, '%');
+  if (figures.get.nginx !== undefined) add('GET from nginx (1 worker, sendfile)', figures.get.nginx, 'MB/s');
+  for (const [size, rate] of Object.entries(figures.webclientPut)) add(`webclient PUT into a ring of ${size}`, rate, 'MB/s');
+  for (const [size, rate] of Object.entries(figures.webclientGet))
+    add(`webclient GET from the last server of a ring of ${size}`, rate, 'MB/s');
 }
 
 /** An item the scale part's PUTs wrote (putMessage('s')). */
