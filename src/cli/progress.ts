@@ -20,7 +20,7 @@ export interface Progress {
 
 const NONE: Progress = { update: () => undefined, stop: () => undefined };
 
-/** A bar for moving an item of `total` bytes (undefined: learnt with the first update); none off a terminal or for one part. */
+/** A bar for moving an item, its size given with each update; none off a terminal or for an item of one part. */
 export function progress(stream: ProgressStream, label: string): Progress {
   if (!stream.isTTY) return NONE;
   let bar: cliProgress.SingleBar | undefined;

@@ -16,6 +16,7 @@ import { notFoundPage } from './pages.js';
 import { itemHeaders } from './ready.js';
 import type { ReadyRoute } from './ready-route.js';
 import { expect, HttpError } from './http-error.js';
+import { InFlight } from '../util/in-flight.js';
 
 export interface ItemDeps {
   /** A request through the same handlers as the JSON protocol. */
@@ -67,30 +68,6 @@ function parseRange(header: string, size: number): { start: number; end: number 
 
 /** Parts of one upload in flight at once: each goes around the ring while the next ones follow it. */
 const PARTS_IN_FLIGHT = 4;
-
-/** The parts of one upload on their way: at most PARTS_IN_FLIGHT; the first failure is thrown, once, to the writer. */
-class PartWindow {
-  private readonly flying: Array<Promise<void>> = [];
-  private failure: { error: unknown } | undefined;
-
-  /** Adds a part on its way; resolves when there is room for the next one. */
-  async add(part: Promise<void>): Promise<void> {
-    // Caught at once: a part that fails while the writer waits on another is not an unhandled rejection.
-    this.flying.push(part.catch((error: unknown) => void (this.failure ??= { error })));
-    if (this.flying.length >= PARTS_IN_FLIGHT) await this.flying.shift();
-    this.check();
-  }
-
-  /** Resolves when every part is back; throws the first failure. */
-  async drain(): Promise<void> {
-    await Promise.all(this.flying.splice(0));
-    this.check();
-  }
-
-  private check(): void {
-    if (this.failure) throw this.failure.error;
-  }
-}
 
 /** Reads of a large item held here: large enough that a read costs little per byte, small enough to keep memory bounded. */
 const STREAM_BYTES = 1024 * 1024;
@@ -231,7 +208,7 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
       let offset = 0;
       let pending: Buffer[] = [];
       let pendingSize = 0;
-      const window = new PartWindow();
+      const window = new InFlight<void>(PARTS_IN_FLIGHT);
       const flush = async (): Promise<void> => {
         const bytes = Buffer.concat(pending, pendingSize);
         pending = [];
@@ -241,7 +218,10 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
         const sent = deps.ask({ type: 'PUT', data: { item: name, content: bytes.toString('base64'), encoding: 'base64', part } });
         // The first part opens the upload on every server: the others follow it, several at once.
         if (part.offset === 0) expect(await sent, 'PUT');
-        else await window.add(sent.then((reply) => void expect(reply, 'PUT')));
+        else {
+          window.add(sent.then((reply) => void expect(reply, 'PUT')));
+          if (window.full) await window.next();
+        }
       };
       for await (const chunk of req as AsyncIterable<Buffer>) {
         pending.push(chunk);
@@ -259,7 +239,7 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
         }
       }
       if (pendingSize > 0) await flush();
-      await window.drain();
+      while (window.size > 0) await window.next();
       if (offset !== announced) throw new HttpError(400, `the body had ${offset} bytes, not the ${announced} announced`);
     }
     res.writeHead(existed ? 204 : 201, existed ? {} : { location: `/${encodeURIComponent(name)}` });

@@ -48,7 +48,7 @@ export interface ProbeDeps {
   /** The original's CHECK: resolves when the connect succeeded. */
   check(address: Address): Promise<void>;
   /** PING: resolves once the member answered, its answer merged. `whole`: send the whole membership. */
-  ping(address: Address, timeoutMs: number, whole?: boolean): Promise<unknown>;
+  ping(address: Address, timeoutMs: number, whole?: boolean): Promise<void>;
   /** PING_REQ through `helper`: whether it reached `target`. */
   pingVia(helper: Address, target: Address, timeoutMs: number): Promise<boolean>;
   /** The view changed here (a suspicion, a death): print it, and announce it when `announce`. */

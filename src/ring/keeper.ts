@@ -163,11 +163,11 @@ export class RingKeeper {
   }
 
   /**
-   * Probes `address` and merges its answer; resolves with the entries it
-   * answered with. `whole`: send the whole membership, even to a member in
-   * step; `news`: what the answer changes is announced (absorb).
+   * Probes `address` and merges its answer. `whole`: send the whole
+   * membership, even to a member in step; `news`: what the answer changes is
+   * announced (absorb).
    */
-  async ping(address: Address, timeoutMs: number, whole = false, news = false): Promise<Member[]> {
+  async ping(address: Address, timeoutMs: number, whole = false, news = false): Promise<void> {
     const { view, transport } = this.deps;
     const { membership } = view;
     const checksum = membership.checksum();
@@ -184,7 +184,6 @@ export class RingKeeper {
     this.deps.lastHeard.set(address, Date.now());
     this.deps.answered?.(address);
     this.deps.traffic({ type: 'PING', from: view.self, to: address });
-    return reply.members ?? [];
   }
 
   /**

@@ -20,7 +20,7 @@ import { sha1 } from './hash.js';
 import { isCoopError } from '../errors.js';
 import { DamagedContent, type BlobReader, type ItemMeta, type Persistence, type Staged } from './persistence.js';
 
-// The persistence layer's types, where the store's users have always found them.
+// The persistence layer's types that the store's users take with it.
 export { DamagedContent, type BlobReader, type ItemMeta, type Persistence, type Staged } from './persistence.js';
 
 /** Content up to this size (in wire characters) is kept inline; larger is a blob of raw bytes. */

@@ -4,6 +4,7 @@ import type { Address } from '../protocol/address.js';
 import type { Encoding, ListEntry, VersionData } from '../protocol/messages.js';
 import { isFound, PART_BYTES } from '../protocol/content.js';
 import { ask, checkItem, type ClientOptions } from './ask.js';
+import { InFlight } from '../util/in-flight.js';
 
 export interface PartInfo {
   size: number;
@@ -70,24 +71,15 @@ export async function fetchParts(
   if (!head) return undefined;
   const { info } = head;
   await sink(head.bytes, info);
-  // Each range settles into a value, so one that fails while an earlier one is awaited is not an unhandled rejection.
-  const flying: Array<Promise<{ bytes: Buffer } | { error: unknown }>> = [];
+  const flying = new InFlight<Buffer>(FETCHES_IN_FLIGHT);
   let next = head.bytes.length;
   for (let offset = next; offset < info.size;) {
-    while (flying.length < FETCHES_IN_FLIGHT && next < info.size) {
-      const length = Math.min(partBytes, info.size - next);
-      flying.push(
-        range(next, length, info).then(
-          (got) => ({ bytes: got!.bytes }),
-          (error: unknown) => ({ error }),
-        ),
-      );
-      next += length;
+    for (; !flying.full && next < info.size; next += partBytes) {
+      flying.add(range(next, Math.min(partBytes, info.size - next), info).then((got) => got!.bytes));
     }
-    const got = await flying.shift()!;
-    if ('error' in got) throw got.error;
-    await sink(got.bytes, info);
-    offset += got.bytes.length;
+    const bytes = await flying.next();
+    await sink(bytes, info);
+    offset += bytes.length;
   }
   return info;
 }

@@ -58,7 +58,7 @@ function fake(members = [A, B, C, D]): Fake {
     rounds: { size: 0, now: () => 0, noteHop: () => undefined, stallAll: () => 0 },
     keeper: {
       othersReach: async () => f.othersReach,
-      ping: async () => [],
+      ping: async () => undefined,
       announce: () => void f.announced++,
       // As the keeper's: a suspicion that is news is printed and announced.
       suspect: (address) => {
