@@ -9,6 +9,7 @@ import { createLogger, type Log } from '../src/log/logger.js';
 import { waitFor } from '../src/util/wait.js';
 import { tcpTransport, type PeerTransport, type RingNode } from '../src/node/node.js';
 import type { Server as HttpServer } from 'node:http';
+import { inlineText } from '../src/transport/attached.js';
 
 export interface RawReply {
   text: string;
@@ -183,7 +184,7 @@ export function nodeHttpRequests(node: RingNode): () => number {
 /** A TCP transport (a connection per message, as to original servers) that also records every message it sends. */
 export function recordingTransport(sent: Array<{ to: Address; payload: string }>): PeerTransport {
   const real = tcpTransport({ connectTimeoutMs: 500, maxReplyBytes: 1 << 26 });
-  return { ...real, send: (to, payload) => (sent.push({ to, payload }), real.send(to, payload)) };
+  return { ...real, send: (to, payload) => (sent.push({ to, payload: inlineText(payload) }), real.send(to, payload)) };
 }
 
 /** A raw connection to `server`, opened as our server `from` opens its STREAM; destroyed after the test. */

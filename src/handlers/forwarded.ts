@@ -25,7 +25,7 @@ import { baseRoundId, type PendingRounds, type SeenRounds } from './rounds.js';
 import { settledByCreator } from './mixed.js';
 import type { Handlers, RoundMessage } from './types.js';
 import { lookupReply, missReply, noSpaceReply, overtaken, roundKey, writeDone, type Waiting } from './waiting.js';
-import { replyLength, serveLocal, store, tooLargeReply, type LocalReadContext, type WriteContext } from './items.js';
+import { middlePart, replyLength, serveLocal, store, tooLargeReply, type LocalReadContext, type WriteContext } from './items.js';
 
 /** What deciding whether to pass a round on takes. */
 export interface RelayContext {
@@ -155,21 +155,42 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
   return { item: data.item, content, encoding: data.encoding, found: true, version: data.version, size: bytes.length, offset: part.offset };
 }
 
-/** A write passing by: store this server's copy, then pass the round on. */
+/**
+ * A write passing by: store this server's copy, then pass the round on. A
+ * part between the first and the last is passed on at once while it is
+ * written: its place in the upload is taken as it arrives (uploads.ts), and
+ * the last part, which makes the item whole, is passed on only once every
+ * part before it is written here (or carries this server's failure).
+ */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
-  let nospace = false;
+  if (!settledByCreator(message) && middlePart(message.data)) {
+    const keeping = keep(ctx, message);
+    passOn(ctx, message, received, false);
+    await keeping;
+    return undefined;
+  }
+  passOn(ctx, message, received, await keep(ctx, message));
+  return undefined;
+}
+
+/** Stores this server's copy of a write passing by; resolves true when there was no room for it (NO_SPACE). */
+async function keep(ctx: ForwardedContext, message: ForwardPutMessage): Promise<boolean> {
   try {
     if (settledByCreator(message)) await takeFromCreator(ctx, message);
     else await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
+    return false;
   } catch (err) {
     // This copy is lost here (anti-entropy repairs it); the round must go on.
     if (isCoopError(err, 'NO_SPACE')) {
-      nospace = true;
       ctx.noSpace(err);
-    } else {
-      ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
+      return true;
     }
+    ctx.log.warn(`could not store ${message.data.item} from ${message.creator}: ${(err as Error).message}`);
+    return false;
   }
+}
+
+function passOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined, nospace: boolean): void {
   const newer = newerHeld(ctx, message);
   // The creator hears that the write did not land here, so it does not acknowledge it as stored everywhere.
   const marked = nospace && message.id !== undefined ? { ...message, nospace: [...(message.nospace ?? []), ctx.self] } : message;

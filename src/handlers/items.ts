@@ -20,7 +20,7 @@ import {
   type Reply,
   type UploadPart,
 } from '../protocol/messages.js';
-import { PART_BYTES } from '../protocol/content.js';
+import { chunksLength, PART_BYTES } from '../protocol/content.js';
 import type { RingView } from '../ring/ring.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
@@ -270,10 +270,22 @@ function stampFor(ctx: ItemsContext, item: string): Version {
 export function store(ctx: WriteContext, data: ItemData, version: Version): Promise<boolean> {
   ctx.clock.observe(version);
   if (data.part) {
-    const bytes = Buffer.from(data.content, 'base64');
+    const bytes = data.bytes ?? [Buffer.from(data.content, 'base64')];
     return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
   }
   return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
+}
+
+/**
+ * A part of an upload after its first (which opens the upload on every
+ * server) and before its last (which makes the item whole): one that may be
+ * sent on while it is still being written here.
+ */
+export function middlePart(data: ItemData): boolean {
+  const part = data.part;
+  if (!part || part.offset === 0) return false;
+  const length = data.bytes ? chunksLength(data.bytes) : Buffer.byteLength(data.content, 'base64');
+  return part.offset + length < part.size;
 }
 
 /** Stores a client's write here (resolving as store() does), or resolves with NO_SPACE's answer when this server has no room for it. */
@@ -289,14 +301,20 @@ async function storeOrRefuse(ctx: ItemsContext, data: ItemData, version: Version
 
 /** One part of a large item's upload: staged here, then sent around with its round. */
 async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from: string): Promise<Reply> {
-  const { item, content } = put;
+  const { item, content, bytes } = put;
   const key = `${ctx.self}/${part.upload}`;
   const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
   if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
-  const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key } };
+  const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key }, bytes };
+  const waiting: Waiting = { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key };
+  if (middlePart(data)) {
+    // Sent around while it is written here: the client hears of a failure here first, else of the round.
+    const [stored, around] = await Promise.all([storeOrRefuse(ctx, data, version), replicate(ctx, waiting, data)]);
+    return typeof stored !== 'boolean' ? stored : around;
+  }
   const stored = await storeOrRefuse(ctx, data, version);
   if (typeof stored !== 'boolean') return stored;
-  return replicate(ctx, { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key }, data);
+  return replicate(ctx, waiting, data);
 }
 
 export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {

@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sha1 } from '../store/hash.js';
 import { checkItemName } from '../protocol/names.js';
 import type { Message, Reply } from '../protocol/messages.js';
-import { encodeContent, isFound, PART_BYTES } from '../protocol/content.js';
+import { chunksLength, encodeContent, isFound, PART_BYTES } from '../protocol/content.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
 import { readLocal } from '../store/local-read.js';
 import type { NodeMetrics } from '../node/metrics.js';
@@ -17,6 +17,7 @@ import { itemHeaders } from './ready.js';
 import type { ReadyRoute } from './ready-route.js';
 import { expect, HttpError } from './http-error.js';
 import { InFlight } from '../util/in-flight.js';
+import { ChunkQueue } from '../util/chunk-queue.js';
 
 export interface ItemDeps {
   /** A request through the same handlers as the JSON protocol. */
@@ -67,7 +68,7 @@ function parseRange(header: string, size: number): { start: number; end: number 
 }
 
 /** Parts of one upload in flight at once: each goes around the ring while the next ones follow it. */
-const PARTS_IN_FLIGHT = 4;
+const PARTS_IN_FLIGHT = 16;
 
 /** Reads of a large item held here: large enough that a read costs little per byte, small enough to keep memory bounded. */
 const STREAM_BYTES = 1024 * 1024;
@@ -206,16 +207,14 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
     } else {
       const upload = randomBytes(8).toString('hex');
       let offset = 0;
-      let pending: Buffer[] = [];
-      let pendingSize = 0;
+      // Parts are the body's chunks as they came, cut at part boundaries: no byte is copied here.
+      const pending = new ChunkQueue();
       const window = new InFlight<void>(PARTS_IN_FLIGHT);
-      const flush = async (): Promise<void> => {
-        const bytes = Buffer.concat(pending, pendingSize);
-        pending = [];
-        pendingSize = 0;
+      const flush = async (bytes: Buffer[]): Promise<void> => {
         const part = { upload, offset, size: announced };
-        offset += bytes.length;
-        const sent = deps.ask({ type: 'PUT', data: { item: name, content: bytes.toString('base64'), encoding: 'base64', part } });
+        offset += chunksLength(bytes);
+        // The bytes themselves go to the handlers: a part is base64 only on the wire, where a peer cannot take it raw.
+        const sent = deps.ask({ type: 'PUT', data: { item: name, content: '', encoding: 'base64', part, bytes } });
         // The first part opens the upload on every server: the others follow it, several at once.
         if (part.offset === 0) expect(await sent, 'PUT');
         else {
@@ -224,21 +223,13 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
         }
       };
       for await (const chunk of req as AsyncIterable<Buffer>) {
-        pending.push(chunk);
-        pendingSize += chunk.length;
-        while (pendingSize >= PART_BYTES) {
-          const all = Buffer.concat(pending, pendingSize);
-          pending = [all.subarray(0, PART_BYTES)];
-          pendingSize = PART_BYTES;
-          const rest = all.subarray(PART_BYTES);
-          await flush();
-          if (rest.length > 0) {
-            pending = [rest];
-            pendingSize = rest.length;
-          }
+        if (offset + pending.size + chunk.length > announced) {
+          throw new HttpError(400, `the body is longer than the ${announced} bytes announced`);
         }
+        pending.push(chunk);
+        while (pending.size >= PART_BYTES) await flush(pending.take(PART_BYTES));
       }
-      if (pendingSize > 0) await flush();
+      if (pending.size > 0) await flush(pending.take(pending.size));
       while (window.size > 0) await window.next();
       if (offset !== announced) throw new HttpError(400, `the body had ${offset} bytes, not the ${announced} announced`);
     }

@@ -1,5 +1,6 @@
 /** One-line summaries of messages for [SEND]/[RECV] log lines: what and whose, never the content. */
 import type { Message } from '../protocol/messages.js';
+import { chunksLength } from '../protocol/content.js';
 
 export function describe(message: Message): string {
   switch (message.type) {
@@ -26,7 +27,9 @@ export function describe(message: Message): string {
     case 'DELETE':
       return `DELETE ${JSON.stringify(message.data)}`;
     case 'PUT':
-      return `PUT ${JSON.stringify(message.data.item)} (${message.data.content.length} chars)`;
+      return message.data.bytes
+        ? `PUT ${JSON.stringify(message.data.item)} (${chunksLength(message.data.bytes)} bytes)`
+        : `PUT ${JSON.stringify(message.data.item)} (${message.data.content.length} chars)`;
     case 'FORWARD_PUT':
     case 'FORWARD_GET':
       return `${message.type} ${JSON.stringify(message.data.item)} from ${message.creator}`;

@@ -55,7 +55,7 @@ export function openFaces(deps: FacesDeps): Faces {
     },
     {
       onMessage: (text, connection) => inbox.receive(text, connection),
-      onStreamMessage: (text, stream) => inbox.receiveStreamed(text, stream),
+      onStreamMessage: (text, stream, bytes) => inbox.receiveStreamed(text, stream, bytes),
       onFrameError: (error, connection) => inbox.refuse(error, connection),
       onOtherProtocol: takeHttp,
       onAcceptError: (err) => deps.failures.localError(err.code ?? 'UNKNOWN', 'accept', 'accepting a connection'),

@@ -20,6 +20,7 @@ import type { RoundMessage } from '../handlers/handlers.js';
 import { pastAnOriginal } from '../handlers/mixed.js';
 import type { Traffic } from '../protocol/status.js';
 import { localErrorCode } from '../transport/local-errors.js';
+import type { Attached, Payload } from '../transport/attached.js';
 import { describe } from './describe.js';
 import type { NodeMetrics } from './metrics.js';
 
@@ -31,7 +32,7 @@ const LOCAL_RETRY_MS = 200;
 
 export interface ForwarderDeps {
   view: RingView;
-  transport: { send(to: Address, payload: string): Promise<void> };
+  transport: { send(to: Address, payload: Payload): Promise<void> };
   log: Log;
   metrics: Pick<NodeMetrics, 'forwards' | 'failuresDetected' | 'linksDown'>;
   /** Peers that have shown they speak our extensions: only they get our fields. */
@@ -104,6 +105,7 @@ export class Forwarder {
     let encoded: string | undefined;
     let home: string | undefined;
     let plain: string | undefined;
+    let attached: Attached | undefined;
     let removed = false;
     let localTries = 0;
     let homeTries = 0;
@@ -147,9 +149,11 @@ export class Forwarder {
           ? (home ??= encodeMessage(back))
           : !modern
             ? (plain ??= encodeForOriginal(message))
-            : received !== undefined
-              ? received
-              : (encoded ??= encodeMessage(message));
+            : message.type === 'FORWARD_PUT' && message.data.bytes
+              ? (attached ??= withBytesAttached(message, message.data.bytes, received))
+              : received !== undefined
+                ? received
+                : (encoded ??= encodeMessage(message));
         // Where a round of ours is: named if it never comes back (a send may wait long for a silent peer).
         if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
           this.deps.rounds.noteHop(baseRoundId(message.id), next);
@@ -265,6 +269,16 @@ export class Forwarder {
  * Undefined for rounds that must travel whole: lookups (their content is the
  * answer), rounds without an id (an original server's).
  */
+/** A part with its bytes beside its text (`received`, when it came so), inline only where a peer cannot take them. */
+function withBytesAttached(message: ForwardPutMessage, bytes: readonly Buffer[], received: string | undefined): Attached {
+  let inline: string | undefined;
+  return {
+    text: received ?? encodeMessage({ ...message, data: { ...message.data, content: '', bytes: undefined } }),
+    bytes,
+    inline: () => (inline ??= encodeMessage(message)),
+  };
+}
+
 export function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   if (message.type !== 'FORWARD_PUT' || message.id === undefined) return undefined;
   const back: ForwardPutMessage = {

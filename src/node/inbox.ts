@@ -7,15 +7,18 @@
 import { CoopError, isCoopError } from '../errors.js';
 import {
   decodeMessage,
+  withAttached,
   encodeMessage,
   errorReply,
   REPLIED_TYPES,
   requestToken,
+  type ItemData,
   type Message,
   type MessageType,
   type Reply,
 } from '../protocol/messages.js';
 import type { Log } from '../log/logger.js';
+import { chunksLength } from '../protocol/content.js';
 import type { Connection } from '../transport/listener.js';
 import type { Traffic } from '../protocol/status.js';
 import { answerTo, type PeerAuth } from '../security/peer-auth.js';
@@ -33,7 +36,7 @@ export interface InboxDeps {
   limits: RequestLimits;
   /** A peer that opens a stream speaks our extensions. */
   peers: ExtensionPeers;
-  metrics: Pick<NodeMetrics, 'requests' | 'latency' | 'refused'>;
+  metrics: Pick<NodeMetrics, 'requests' | 'latency' | 'refused' | 'partBytes'>;
   /** The server's log (named once bound) until it has started; then the handlers' own. */
   log(): Log;
   /** Larger replies are refused as TOO_LARGE. */
@@ -64,7 +67,12 @@ export class Inbox {
   }
 
   /** `arrivedOn`: the connection the text came on, when it is not the one to answer on (a stream). */
-  receive(text: string, connection: Connection, arrivedOn: Connection = connection): void | 'stream' | 'refused' {
+  receive(
+    text: string,
+    connection: Connection,
+    arrivedOn: Connection = connection,
+    attached?: readonly Buffer[],
+  ): void | 'stream' | 'attaching' | 'refused' {
     const ctx = this.context;
     if (!ctx || !this.deps.running()) {
       connection.reply(encodeMessage(errorReply('SHUTTING_DOWN', 'the server is stopping')));
@@ -79,8 +87,10 @@ export class Inbox {
       // audience still names this server, since the connection arrived here, so a message sealed for
       // another server is still refused. (Only an address that two servers share, such as the same private
       // address in two networks, could let a message sealed for one pass at the other.)
-      if (this.deps.auth) ({ text, authentic, nonce } = this.deps.auth.open(text, ctx.self, arrivedOn.local));
+      if (this.deps.auth) ({ text, authentic, nonce } = this.deps.auth.open(text, ctx.self, arrivedOn.local, attached));
       message = decodeMessage(text);
+      if (attached) message = withAttached(message, attached);
+      if (message.type === 'FORWARD_PUT' && message.data.part) this.countPart(message.data);
       this.admit(message, authentic);
     } catch (err) {
       this.refuse(isCoopError(err) ? err : new CoopError('BAD_JSON', String(err)), connection);
@@ -88,7 +98,7 @@ export class Inbox {
     }
     if (message.type === 'STREAM') {
       this.deps.peers.add(message.from);
-      return 'stream';
+      return message.attach ? 'attaching' : 'stream';
     }
     // A round message from our servers travels with its text: a handler that passes it on
     // unchanged sends that text again instead of encoding it anew (the tag is made afresh
@@ -108,10 +118,16 @@ export class Inbox {
     this.dispatch(message, replyTo, relayed ? text : undefined);
   }
 
+  /** A part passing around the ring: counted by the way its bytes came. */
+  private countPart(data: ItemData): void {
+    if (data.bytes) this.deps.metrics.partBytes.inc({ way: 'raw' }, chunksLength(data.bytes));
+    else this.deps.metrics.partBytes.inc({ way: 'base64' }, Buffer.byteLength(data.content, 'base64'));
+  }
+
   /** One object of a peer's stream: false ends the stream (it was not a valid message). */
-  receiveStreamed(text: string, stream: Connection): boolean {
+  receiveStreamed(text: string, stream: Connection, attached?: readonly Buffer[]): boolean {
     // Nothing on a stream is answered; its connection tells only where it arrived.
-    return this.receive(text, detachedConnection, stream) !== 'refused';
+    return this.receive(text, detachedConnection, stream, attached) !== 'refused';
   }
 
   /**

@@ -180,6 +180,7 @@ export class NodeMetrics {
   readonly roundsResent: Counter<'reason'>;
   readonly streamsUnacknowledged: Counter;
   readonly linksDown: Counter;
+  readonly partBytes: Counter<'way'>;
   readonly http: TallyCounter<'method' | 'status'>;
 
   constructor(sources: MetricSources) {
@@ -232,6 +233,12 @@ export class NodeMetrics {
     this.linksDown = new Counter({
       name: 'coop_links_down_total',
       help: 'Times this server found a member that others reach unreachable from here (rounds pass it by until it answers a PING).',
+      registers,
+    });
+    this.partBytes = new Counter({
+      name: 'coop_part_bytes_received_total',
+      help: "Bytes of large items' parts received from peers passing a write around: raw (attached beside the message) or base64 (inside it).",
+      labelNames: ['way'],
       registers,
     });
     this.http = new TallyCounter({

@@ -38,7 +38,7 @@ export function peerTransport(deps: PeerLinkDeps): PeerTransport {
       maxReplyBytes: options.maxMessageBytes,
       streams: {
         opening: (peer) => {
-          const payload = encodeMessage({ type: 'STREAM', from: deps.self() });
+          const payload = encodeMessage({ type: 'STREAM', from: deps.self(), attach: true });
           return auth ? auth.seal(payload, peer).text : payload;
         },
         to: (peer) => deps.peers.has(peer),

@@ -15,6 +15,15 @@ export function encodeContent(bytes: Buffer): { content: string; encoding?: Enco
   return Buffer.from(text, 'utf8').equals(bytes) ? { content: text } : { content: bytes.toString('base64'), encoding: 'base64' };
 }
 
+/** A part's bytes inside a server: the chunks they arrived in, never copied into one Buffer. */
+export type Chunks = readonly Buffer[];
+
+export function chunksLength(chunks: Chunks): number {
+  let length = 0;
+  for (const chunk of chunks) length += chunk.length;
+  return length;
+}
+
 export function decodeContent(lookup: { content: string; encoding?: Encoding | undefined }): Buffer {
   return Buffer.from(lookup.content, lookup.encoding === 'base64' ? 'base64' : 'utf8');
 }

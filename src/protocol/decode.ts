@@ -231,7 +231,7 @@ function decodeFields(fields: Fields): Message {
     case 'PING_REQ':
       return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
     case 'STREAM':
-      return { type, from: address(fields.from, 'from') };
+      return { type, from: address(fields.from, 'from'), attach: optionalFlag(fields.attach, 'attach') };
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
@@ -354,4 +354,18 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
       break;
   }
   return reply as Extract<Reply, { type: T }>;
+}
+
+/**
+ * A message read off a stream with bytes attached (transport/attached.ts):
+ * only a part of a write passing around the ring carries them, in place of
+ * its content. Throws BAD_FIELD for any other.
+ */
+export function withAttached(message: Message, bytes: readonly Buffer[]): Message {
+  if (message.type !== 'FORWARD_PUT' || message.data.part === undefined || message.data.content !== '') {
+    bad('only a part of a FORWARD_PUT, with empty "content", may come with bytes attached');
+  }
+  if (message.data.encoding !== 'base64') bad('a part with bytes attached must say "encoding": "base64"');
+  message.data.bytes = bytes;
+  return message;
 }

@@ -19,11 +19,16 @@ function versionFields(value: VersionData | undefined): PyJson | undefined {
   return value && { clock: value.clock, server: value.server };
 }
 
+/** An item's content as JSON carries it: a part's bytes as base64. */
+function wireContent(data: ItemData): string {
+  return data.bytes ? Buffer.concat(data.bytes).toString('base64') : data.content;
+}
+
 function itemFields(data: ItemData): PyJson {
   const part = data.part && { upload: data.part.upload, offset: data.part.offset, size: data.part.size };
   return {
     item: data.item,
-    content: data.content,
+    content: wireContent(data),
     encoding: data.encoding,
     version: versionFields(data.version),
     deleted: data.deleted,
@@ -90,7 +95,7 @@ export function encodeMessage(message: Message | Reply): string {
     case 'ACK':
       return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members), checksum: message.checksum });
     case 'STREAM':
-      return pyDumps({ type: message.type, from: message.from });
+      return pyDumps({ type: message.type, from: message.from, attach: message.attach });
     case 'PING_REQ':
       return pyDumps(
         typeof message.data === 'string'
@@ -166,7 +171,7 @@ export function encodeMessage(message: Message | Reply): string {
  * passes a message on anyway.
  */
 export function encodeForOriginal(message: UpdateMessage | ForwardPutMessage | ForwardGetMessage): string {
-  const data = message.type === 'UPDATE' ? message.data : { item: message.data.item, content: message.data.content };
+  const data = message.type === 'UPDATE' ? message.data : { item: message.data.item, content: wireContent(message.data) };
   return pyDumps({ creator: message.creator, type: message.type, data });
 }
 

@@ -57,6 +57,12 @@ export interface ItemData {
   version?: VersionData | undefined;
   deleted?: boolean | undefined;
   part?: UploadPart | undefined;
+  /**
+   * A part's bytes, in place of `content`: they came (or go) attached to the
+   * message on a peer stream (transport/attached.ts), or whole in the server.
+   * Encoded as base64 `content` wherever they cannot go attached.
+   */
+  bytes?: readonly Buffer[] | undefined;
 }
 
 export interface LookupData {
@@ -125,6 +131,8 @@ export interface PingMessage {
 export interface StreamMessage {
   type: 'STREAM';
   from: Address;
+  /** The sender attaches bytes to messages if the receiver says it reads them (transport/attached.ts). */
+  attach?: boolean | undefined;
 }
 /** Asks a member to probe `data` on our behalf. */
 export interface PingRequestMessage {

@@ -4,7 +4,7 @@
  * A sealed message is the message as encoded, with one more field at its end:
  * `"auth": "1.TS.BOOT.COUNTER.MAC"`, where MAC is HMAC-SHA256 under the
  * secret over the audience, `1.TS.BOOT.COUNTER.` and the message's bytes
- * without that field. TS is the sender's clock (ms), BOOT a random id of the
+ * without that field (then the bytes attached to it, if any: attached.ts). TS is the sender's clock (ms), BOOT a random id of the
  * sending process and COUNTER its message count. The audience is the address
  * of the server the message is for (or, for an answer, the request's
  * BOOT.COUNTER), so a message taken off one link is refused on any other. A
@@ -59,13 +59,13 @@ export class PeerAuth {
     if (this.key.length === 0) throw new Error('the cluster secret is empty');
   }
 
-  /** The message with its tag appended as the last field, for `audience` only. */
-  seal(payload: string, audience: string): Sealed {
+  /** The message with its tag appended as the last field, for `audience` only; the tag covers `attached` too. */
+  seal(payload: string, audience: string, attached?: readonly Buffer[]): Sealed {
     const body = payload.trimEnd();
     if (!body.endsWith('}')) throw new Error('only a JSON object can be sealed');
     const nonce = `${this.boot}.${(this.counter++).toString(36)}`;
     const header = `1.${Math.floor(this.now())}.${nonce}.`;
-    const mac = this.digest(audience, header, body).toString('base64url');
+    const mac = this.digest(audience, header, body, attached).toString('base64url');
     return { text: `${body.slice(0, -1)}${FIELD}${header}${mac}"}`, nonce };
   }
 
@@ -73,9 +73,10 @@ export class PeerAuth {
    * Splits a received message from its tag and checks the tag. A message
    * without one comes back as not authentic; a tag that fails throws
    * UNAUTHENTICATED with the reason. `alsoFor` names a second audience the
-   * tag may be made for (another name of the same receiver).
+   * tag may be made for (another name of the same receiver). `attached`: the
+   * bytes that came with the message, which the tag must cover.
    */
-  open(text: string, audience: string, alsoFor?: () => string | undefined): Opened {
+  open(text: string, audience: string, alsoFor?: () => string | undefined, attached?: readonly Buffer[]): Opened {
     const at = text.lastIndexOf(FIELD);
     const match = at < 0 ? null : TAG.exec(text.slice(at + FIELD.length));
     if (!match) return { text, authentic: false };
@@ -83,10 +84,10 @@ export class PeerAuth {
     const [, ts, boot, counter, mac] = match as unknown as [string, string, string, string, string];
     const header = `1.${ts}.${boot}.${counter}.`;
     const given = Buffer.from(mac, 'base64url');
-    if (!timingSafeEqual(given, this.digest(audience, header, body))) {
+    if (!timingSafeEqual(given, this.digest(audience, header, body, attached))) {
       // Asked for only when the first audience fails: the common case computes nothing more.
       const other = alsoFor?.();
-      if (other === undefined || other === audience || !timingSafeEqual(given, this.digest(other, header, body))) {
+      if (other === undefined || other === audience || !timingSafeEqual(given, this.digest(other, header, body, attached))) {
         throw new CoopError(
           'UNAUTHENTICATED',
           'the authentication tag does not match: another cluster secret, a message meant for another server, or altered bytes',
@@ -110,8 +111,10 @@ export class PeerAuth {
     return { text: body, authentic: true, nonce: `${boot}.${counter}` };
   }
 
-  private digest(audience: string, header: string, body: string): Buffer {
-    return createHmac('sha256', this.key).update(`${audience}\n${header}`).update(body).digest();
+  private digest(audience: string, header: string, body: string, attached: readonly Buffer[] | undefined): Buffer {
+    const hmac = createHmac('sha256', this.key).update(`${audience}\n${header}`).update(body);
+    for (const chunk of attached ?? []) hmac.update(chunk);
+    return hmac.digest();
   }
 
   /**

@@ -18,7 +18,18 @@ function isErrorReply(text: string): boolean {
  */
 export function sealedTransport(inner: PeerTransport, auth: PeerAuth): PeerTransport {
   return {
-    send: (to, payload) => inner.send(to, auth.seal(payload, to).text),
+    // Attached bytes are covered by the tag of the text they go with; inline, they are in the text.
+    send: (to, payload) =>
+      inner.send(
+        to,
+        typeof payload === 'string'
+          ? auth.seal(payload, to).text
+          : {
+              text: auth.seal(payload.text, to, payload.bytes).text,
+              bytes: payload.bytes,
+              inline: () => auth.seal(payload.inline(), to).text,
+            },
+      ),
     async request(to, payload, timeoutMs) {
       const sealed = auth.seal(payload, to);
       const opened = auth.open(await inner.request(to, sealed.text, timeoutMs), answerTo(sealed.nonce));

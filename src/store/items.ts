@@ -256,7 +256,7 @@ export class ItemStore {
     const bytes = Buffer.from(content, encoding === 'base64' ? 'base64' : 'utf8');
     const staged = await this.persistence.stage(bytes.length);
     try {
-      await staged.append(bytes); // the staged file hashes what it takes
+      await staged.append([bytes]); // the staged file hashes what it takes
     } catch (err) {
       await staged.discard();
       throw err;

@@ -7,10 +7,12 @@ class MemoryStaged implements Staged {
   size = 0;
   private readonly sha1 = createHash('sha1');
 
-  async append(bytes: Buffer): Promise<void> {
-    this.chunks.push(bytes);
-    this.size += bytes.length;
-    this.sha1.update(bytes);
+  async append(chunks: readonly Buffer[]): Promise<void> {
+    for (const bytes of chunks) {
+      this.chunks.push(bytes);
+      this.size += bytes.length;
+      this.sha1.update(bytes);
+    }
   }
 
   hash(): string {

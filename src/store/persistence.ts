@@ -27,7 +27,8 @@ export interface Staged {
   readonly size: number;
   /** SHA-1 of the bytes appended so far, hex. */
   hash(): string;
-  append(bytes: Buffer): Promise<void>;
+  /** Appends the chunks, in order. */
+  append(chunks: readonly Buffer[]): Promise<void>;
   discard(): Promise<void>;
 }
 

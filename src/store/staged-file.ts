@@ -5,6 +5,15 @@ import { dirname } from 'node:path';
 import type { Staged } from './persistence.js';
 import type { SpaceGuard } from './space.js';
 import { asStoreError, unwritable } from './disk-errors.js';
+import { chunksLength } from '../protocol/content.js';
+
+/** What is left of `chunks` once their first `taken` bytes are written. */
+function after(chunks: readonly Buffer[], taken: number): readonly Buffer[] {
+  let at = 0;
+  while (at < chunks.length && taken >= chunks[at]!.length) taken -= chunks[at++]!.length;
+  if (at === chunks.length) return [];
+  return [chunks[at]!.subarray(taken), ...chunks.slice(at + 1)];
+}
 
 export class FileStaged implements Staged {
   size = 0;
@@ -16,24 +25,27 @@ export class FileStaged implements Staged {
     private readonly space: SpaceGuard,
   ) {}
 
-  /** All of `bytes`, or an error (NO_SPACE when the disk is full): a short write is never taken for a whole one. */
-  async append(bytes: Buffer): Promise<void> {
-    await this.space.claim(bytes.length, 'content being received');
+  /** All of the chunks, in one write where the system takes them whole, or an error (NO_SPACE when the disk is full): a short write is never taken for a whole one. */
+  async append(chunks: readonly Buffer[]): Promise<void> {
+    const length = chunksLength(chunks);
+    await this.space.claim(length, 'content being received');
     let written = 0;
     try {
-      while (written < bytes.length) {
-        const { bytesWritten } = await this.file.write(bytes, written, bytes.length - written, null);
+      let rest = chunks;
+      while (rest.length > 0) {
+        const { bytesWritten } = await this.file.writev(rest as Buffer[]);
         if (bytesWritten <= 0) throw Object.assign(new Error('the file system took no more bytes'), { code: 'ENOSPC' });
         written += bytesWritten;
+        rest = after(rest, bytesWritten);
       }
     } catch (err) {
       throw unwritable(
         dirname(dirname(this.path)),
-        await asStoreError(err, `${bytes.length} bytes of content being received (${written} written)`, this.path),
+        await asStoreError(err, `${length} bytes of content being received (${written} written)`, this.path),
       );
     }
-    this.size += bytes.length;
-    this.sha1.update(bytes);
+    this.size += length;
+    for (const chunk of chunks) this.sha1.update(chunk);
   }
 
   hash(): string {

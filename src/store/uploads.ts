@@ -7,6 +7,7 @@
  * bounded by the parts in flight: the bytes go straight to the store's staging area.
  */
 import { CoopError } from '../errors.js';
+import { chunksLength } from '../protocol/content.js';
 import type { Encoding, UploadPart } from '../protocol/messages.js';
 import type { ItemStore, Staged } from './items.js';
 import { compareVersions, type Version } from './version.js';
@@ -46,11 +47,12 @@ export class Uploads {
     version: Version,
     encoding: Encoding | undefined,
     part: UploadPart,
-    bytes: Buffer,
+    bytes: readonly Buffer[],
     now: number,
   ): Promise<boolean> {
+    const length = chunksLength(bytes);
     let upload = this.open.get(key);
-    if (this.taken(upload, item, version, part, bytes.length)) return false;
+    if (this.taken(upload, item, version, part, length)) return false;
     const failed = this.failed.get(key);
     if (failed && part.offset > 0) {
       failed.touchedAt = now;
@@ -73,9 +75,9 @@ export class Uploads {
     if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
       throw new CoopError('BAD_FIELD', `part at ${part.offset} of upload ${key} does not follow what was received`);
     }
-    if (part.offset + bytes.length > part.size) throw new CoopError('BAD_FIELD', 'part runs past the upload size');
+    if (part.offset + length > part.size) throw new CoopError('BAD_FIELD', 'part runs past the upload size');
     // Claim the range before writing, so a copy of this part arriving meanwhile is refused.
-    upload.received += bytes.length;
+    upload.received += length;
     upload.touchedAt = now;
     const { staged } = upload;
     // After the part before: a failed write fails every part after it too.
@@ -90,7 +92,7 @@ export class Uploads {
       throw err;
     }
     // Only the part that ends the item completes it: the ones before may finish writing after a later part was claimed.
-    if (part.offset + bytes.length < upload.size) return false;
+    if (part.offset + length < upload.size) return false;
     this.open.delete(key);
     const meta = {
       version: upload.version,

@@ -64,7 +64,7 @@ export async function pullItem(
           return;
         }
         staged ??= await store.stage();
-        await staged.append(bytes);
+        await staged.append([bytes]);
       },
       { ...client, local: true, partBytes: PART_BYTES },
     );

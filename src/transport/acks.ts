@@ -76,6 +76,12 @@ export class AckWindow<T> {
   }
 }
 
+/**
+ * The line a receiver writes first when the stream's opening asked whether it
+ * reads attached bytes and it does; a receiver that does not never writes it.
+ */
+export const ATTACHING = 'bytes';
+
 /** The longest count line accepted: a peer that sends more is broken. */
 const MAX_LINE = 20;
 
@@ -86,15 +92,19 @@ const MAX_LINE = 20;
  */
 export class AckReader {
   private partial = '';
+  /** The receiver said it reads attached bytes (attached.ts). */
+  attaching = false;
 
   push(chunk: string): number | undefined {
     let latest: number | undefined;
     let text = this.partial + chunk;
     for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n')) {
-      latest = parseCount(text.slice(0, end));
+      const line = text.slice(0, end);
+      if (line === ATTACHING) this.attaching = true;
+      else latest = parseCount(line);
       text = text.slice(end + 1);
     }
-    if (text.length > MAX_LINE || !/^\d*$/.test(text)) throw new RangeError('not an acknowledgement');
+    if (text.length > MAX_LINE || !/^(\d*|[a-z]*)$/.test(text)) throw new RangeError('not an acknowledgement');
     this.partial = text;
     return latest;
   }

@@ -14,17 +14,17 @@
  * batch has been handed to the kernel, or has failed.
  */
 
-/** Where a batch goes: one write of the whole text, with a callback (a socket). */
+/** Where a batch goes: its pieces written together (text joined, attached bytes as they are), with a callback (a socket). */
 export interface BatchSink {
   /** False when nothing can be written any more (the connection is gone). */
   readonly writable: boolean;
-  write(text: string, done: (err?: Error | null) => void): void;
+  write(pieces: ReadonlyArray<string | Buffer>, done: (err?: Error | null) => void): void;
 }
 
 export interface BatchOptions {
   /** The longest a batch is held while messages keep coming. */
   holdMs: number;
-  /** A batch this large (in UTF-16 units of text) is written at the end of its turn. */
+  /** A batch this large (in UTF-16 units of text, or bytes) is written at the end of its turn. */
   holdChars: number;
   /** Runs `fn` at the end of this turn of the event loop (setImmediate). */
   schedule?(fn: () => void): void;
@@ -35,7 +35,7 @@ export interface BatchOptions {
 export const DEFAULT_HOLD: Readonly<BatchOptions> = { holdMs: 1, holdChars: 64 * 1024 };
 
 export class WriteBatch {
-  private chunks: string[] = [];
+  private chunks: Array<string | Buffer> = [];
   private chars = 0;
   private started = 0;
   /** Messages were added since the last check. */
@@ -53,8 +53,8 @@ export class WriteBatch {
     this.now = options.now ?? (() => performance.now());
   }
 
-  /** Adds one message; resolves when its batch has been written. */
-  add(text: string): Promise<void> {
+  /** Adds one message (its text, or its pieces); resolves when its batch has been written. */
+  add(...pieces: Array<string | Buffer>): Promise<void> {
     if (!this.outcome) {
       let resolve!: () => void;
       let reject!: (err: Error) => void;
@@ -66,8 +66,10 @@ export class WriteBatch {
       this.started = this.now();
       this.schedule(this.check);
     }
-    this.chunks.push(text);
-    this.chars += text.length;
+    for (const piece of pieces) {
+      this.chunks.push(piece);
+      this.chars += piece.length;
+    }
     this.grew = true;
     return this.outcome.promise;
   }
@@ -79,7 +81,7 @@ export class WriteBatch {
       return;
     }
     const outcome = this.outcome!;
-    const text = this.chunks.length === 1 ? this.chunks[0]! : this.chunks.join('');
+    const pieces = joinText(this.chunks);
     this.chunks = [];
     this.chars = 0;
     this.grew = false;
@@ -88,6 +90,24 @@ export class WriteBatch {
       outcome.reject(this.onError(new Error('the connection is closed')));
       return;
     }
-    this.sink.write(text, (err) => (err ? outcome.reject(this.onError(err)) : outcome.resolve()));
+    this.sink.write(pieces, (err) => (err ? outcome.reject(this.onError(err)) : outcome.resolve()));
   };
+}
+
+/** Adjacent texts joined into one, so that a batch without attached bytes is one write. */
+function joinText(chunks: Array<string | Buffer>): Array<string | Buffer> {
+  if (chunks.length === 1) return chunks;
+  const joined: Array<string | Buffer> = [];
+  let texts: string[] = [];
+  for (const chunk of chunks) {
+    if (typeof chunk === 'string') {
+      texts.push(chunk);
+      continue;
+    }
+    if (texts.length > 0) joined.push(texts.join(''));
+    texts = [];
+    joined.push(chunk);
+  }
+  if (texts.length > 0) joined.push(texts.join(''));
+  return joined;
 }

@@ -12,7 +12,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import { CoopError, isCoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
 import { formatAddress, type HostPort } from '../protocol/address.js';
-import { ackLine } from './acks.js';
+import { ackLine, ATTACHING } from './acks.js';
+import { StreamFrames } from './attached.js';
 
 export interface Limits {
   /** Largest message accepted, in bytes. */
@@ -51,11 +52,15 @@ export interface ListenerHandlers {
   /**
    * One message. Returning 'stream' turns the connection into a stream of
    * peer messages (our servers' persistent connections): every further object
-   * on it goes to onStreamMessage, and nothing is answered.
+   * on it goes to onStreamMessage, and nothing is answered. 'attaching' does
+   * too, and tells the sender that messages may come with bytes attached (attached.ts).
    */
-  onMessage(text: string, connection: Connection): void | 'stream' | 'refused';
-  /** One object of a stream (`stream`: the connection it came on); false ends the stream (it was not a valid message). */
-  onStreamMessage?(text: string, stream: Connection): boolean;
+  onMessage(text: string, connection: Connection): void | 'stream' | 'attaching' | 'refused';
+  /**
+   * One object of a stream (`stream`: the connection it came on), with the bytes attached to it;
+   * false ends the stream (it was not a valid message).
+   */
+  onStreamMessage?(text: string, stream: Connection, bytes?: Buffer[]): boolean;
   /** Framing failed: too large, not JSON, too deep, timed out or cut short. */
   onFrameError(error: CoopError, connection: Connection): void;
   /**
@@ -141,8 +146,8 @@ export class TcpListener {
    * Reads one object after another from a peer's persistent connection; a bad one ends the stream.
    * What was taken is acknowledged (acks.ts): "0" at once, then the count now and then.
    */
-  private stream(socket: Socket, first: Buffer, connection: Connection): void {
-    const framer = new JsonObjectFramer(this.limits.maxMessageBytes);
+  private stream(socket: Socket, first: Buffer, connection: Connection, attaching: boolean): void {
+    const frames = new StreamFrames(this.limits.maxMessageBytes);
     let taken = 0;
     let ackTimer: NodeJS.Timeout | undefined;
     const acknowledge = (): void => {
@@ -151,14 +156,9 @@ export class TcpListener {
     };
     const take = (chunk: Buffer): void => {
       try {
-        let rest = chunk;
-        while (rest.length > 0) {
-          const result = framer.push(rest);
-          if (!result) return;
-          framer.reset();
-          rest = result.rest;
+        for (const { frame, bytes } of frames.push(chunk)) {
           taken++;
-          if (this.handlers.onStreamMessage?.(utf8Text(result.frame), connection) === false) {
+          if (this.handlers.onStreamMessage?.(utf8Text(frame), connection, bytes) === false) {
             socket.destroy();
             return;
           }
@@ -171,7 +171,7 @@ export class TcpListener {
       }
     };
     socket.once('close', () => clearTimeout(ackTimer));
-    socket.write(ackLine(0));
+    socket.write(attaching ? `${ATTACHING}\n${ackLine(0)}` : ackLine(0));
     socket.on('data', take);
     socket.on('end', () => socket.end());
     socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
@@ -270,7 +270,8 @@ export class TcpListener {
       socket.removeListener('data', onData);
       socket.pause();
       socket.setTimeout(0);
-      if (this.handlers.onMessage(text, connection) === 'stream') this.stream(socket, result.rest, connection);
+      const outcome = this.handlers.onMessage(text, connection);
+      if (outcome === 'stream' || outcome === 'attaching') this.stream(socket, result.rest, connection, outcome === 'attaching');
     };
     socket.on('data', onData);
     socket.on('end', () => {

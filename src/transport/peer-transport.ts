@@ -3,11 +3,12 @@ import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
 import { request, sendMessage, type TlsClientOptions } from './dial.js';
 import { PeerStreams, type AckOptions } from './streams.js';
+import { inlineText, type Payload } from './attached.js';
 
 /** How peer messages leave this server; tests swap in a faulty one. */
 export interface PeerTransport {
-  /** One message, no reply (the original's peer style). */
-  send(to: Address, payload: string): Promise<void>;
+  /** One message, no reply (the original's peer style); attached bytes go as bytes only on a stream whose receiver reads them. */
+  send(to: Address, payload: Payload): Promise<void>;
   /** One message and its reply (our probes). */
   request(to: Address, payload: string, timeoutMs: number): Promise<string>;
   /** Closes whatever connections it keeps (their peers given a moment to read what was sent). */
@@ -29,7 +30,7 @@ export function tcpTransport(options: {
   const pool = streams && new PeerStreams(streams.opening, connectTimeoutMs, tls, streams.acks);
   return {
     send: (to, payload) =>
-      pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), payload, connectTimeoutMs, tls),
+      pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), inlineText(payload), connectTimeoutMs, tls),
     request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
     close: () => pool?.close(),
   };

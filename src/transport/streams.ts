@@ -20,6 +20,8 @@ import { parseAddress, type Address } from '../protocol/address.js';
 import { dial, readyEvent, type TlsClientOptions } from './dial.js';
 import { WriteBatch } from './batch.js';
 import { AckReader, AckWindow } from './acks.js';
+import { attachedHeader, type Payload } from './attached.js';
+import { chunksLength } from '../protocol/content.js';
 
 /** A stream that carries nothing for this long is closed (the receiver waits longer). */
 const IDLE_MS = 60_000;
@@ -40,7 +42,7 @@ const CLOSE_GRACE_MS = 2000;
 
 /** A message on its way: settled once acknowledged (or written, to a peer that does not acknowledge), or failed. */
 interface Outgoing {
-  payload: string;
+  payload: Payload;
   resolve(): void;
   reject(err: Error): void;
   /** Connections it has been written on. */
@@ -83,7 +85,7 @@ export class PeerStreams {
     this.now = acks.now ?? (() => performance.now());
   }
 
-  send(to: Address, payload: string): Promise<void> {
+  send(to: Address, payload: Payload): Promise<void> {
     if (this.closed) return Promise.reject(new CoopError('CLOSED', 'the streams are closed: the server is stopping'));
     return new Promise((resolve, reject) => {
       this.write(this.streams.get(to) ?? this.open(to), { payload, resolve, reject, tries: 0 });
@@ -132,7 +134,7 @@ export class PeerStreams {
     message.tries++;
     const tracked = this.acking.has(stream.to);
     stream.window.write(message, this.now(), tracked);
-    const written = stream.batch.add(message.payload);
+    const written = stream.batch.add(...piecesFor(stream, message.payload));
     // A tracked message is settled by its acknowledgement, or by the stream's end (lost()).
     if (tracked) written.catch(ignore);
     else
@@ -215,7 +217,15 @@ export class PeerStreams {
         get writable() {
           return !socket.destroyed && socket.writable;
         },
-        write: (text, done) => socket.write(text, done),
+        write: (pieces, done) => {
+          if (pieces.length === 1) {
+            socket.write(pieces[0]!, done);
+            return;
+          }
+          socket.cork();
+          pieces.forEach((piece, at) => socket.write(piece, at === pieces.length - 1 ? done : undefined));
+          socket.uncork();
+        },
       },
       (err) => new CoopError('CLOSED', `stream write failed: ${(err as Error).message}`, { cause: err }),
     );
@@ -229,4 +239,11 @@ export class PeerStreams {
     else this.streams.set(to, stream);
     return stream;
   }
+}
+
+/** A message as it goes on this stream: with its bytes attached when the receiver said it reads them, else inline. */
+function piecesFor(stream: Stream, payload: Payload): Array<string | Buffer> {
+  if (typeof payload === 'string') return [payload];
+  if (!stream.reader.attaching) return [payload.inline()];
+  return [attachedHeader(chunksLength(payload.bytes)) + payload.text, ...payload.bytes];
 }

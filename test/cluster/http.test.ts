@@ -169,6 +169,27 @@ test('large bodies stream in and out in parts; a chunked body without a length i
   assert.equal(await (await fetch(url(a, '/chunked.txt'))).text(), small.toString());
 });
 
+/** A counter's value in a server's /metrics (0 when it has no such series yet). */
+async function metric(server: string, series: string): Promise<number> {
+  const text = await (await fetch(url(server, '/metrics'))).text();
+  const line = text.split('\n').find((entry) => entry.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+test('with a cluster secret, a large body crosses the ring as raw bytes beside sealed messages, byte-exact everywhere', async (t) => {
+  const cluster = await createTestCluster(3, { secret: 'ring secret' });
+  t.after(() => cluster.stop());
+  const [a, b, c] = cluster.addresses as [string, string, string];
+  const big = randomBytes(3 * 1024 * 1024 + 99);
+  assert.equal(await streamPut(a, '/sealed.bin', big, false), 201);
+  for (const server of [a, b, c]) assert.equal(sha(Buffer.from(await (await fetch(url(server, '/sealed.bin'))).arrayBuffer())), sha(big));
+  for (const server of [b, c]) {
+    // Streams between the servers were open before the PUT: every part went raw, none as base64.
+    assert.equal(await metric(server, 'coop_part_bytes_received_total{way="raw"}'), big.length, `raw at ${server}`);
+    assert.equal(await metric(server, 'coop_part_bytes_received_total{way="base64"}'), 0, `base64 at ${server}`);
+  }
+});
+
 test('both protocols on one port under concurrent load: every answer matches its request', async (t) => {
   const cluster = await createTestCluster(3);
   t.after(() => cluster.stop());

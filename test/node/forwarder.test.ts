@@ -8,6 +8,7 @@ import { RingView } from '../../src/ring/ring.js';
 import type { RoundMessage } from '../../src/handlers/handlers.js';
 import { Forwarder, homeward } from '../../src/node/forwarder.js';
 import { NodeMetrics } from '../../src/node/metrics.js';
+import { inlineText, type Payload } from '../../src/transport/attached.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -19,6 +20,8 @@ interface Fake {
   view: RingView;
   /** Where each payload went, in order. */
   sent: { to: string; payload: string }[];
+  /** The payloads as handed to the transport (a part's with its bytes attached). */
+  payloads: Payload[];
   /** How sends to a member fail; absent: they succeed. */
   failing: Map<string, Error>;
   othersReach: 'yes' | 'no' | 'unknown';
@@ -32,6 +35,7 @@ function fake(members = [A, B, C, D]): Fake {
   const f: Omit<Fake, 'forwarder'> = {
     view,
     sent: [],
+    payloads: [],
     failing: new Map(),
     othersReach: 'yes',
     announced: 0,
@@ -44,7 +48,8 @@ function fake(members = [A, B, C, D]): Fake {
       send: async (to, payload) => {
         const failure = f.failing.get(to);
         if (failure) throw failure;
-        f.sent.push({ to, payload });
+        f.sent.push({ to, payload: inlineText(payload) });
+        f.payloads.push(payload);
       },
     },
     log: silentLog,
@@ -95,6 +100,30 @@ test('a round passed on unchanged goes as the text it came as', async () => {
   const f = fake();
   await f.forwarder.forward(lookup(C), 'the text as received');
   assert.deepEqual(f.sent, [{ to: B, payload: 'the text as received' }]);
+});
+
+test('a part goes with its bytes attached beside its text (the text it came as, when given), inline as base64 otherwise; home without them', async () => {
+  const bytes = [Buffer.from('raw '), Buffer.from('bytes')];
+  const part: ForwardPutMessage = {
+    type: 'FORWARD_PUT',
+    creator: C,
+    data: { item: 'big.bin', content: '', encoding: 'base64', part: { upload: 'u', offset: 9, size: 99 }, bytes },
+    id: 'r-2',
+  };
+  const f = fake();
+  await f.forwarder.forward(part);
+  const sent = f.payloads[0];
+  assert.ok(typeof sent === 'object', 'attached');
+  assert.deepEqual(sent.bytes, bytes);
+  assert.equal(JSON.parse(sent.text).data.content, '');
+  assert.equal(JSON.parse(sent.inline()).data.content, Buffer.from('raw bytes').toString('base64'));
+  await f.forwarder.forward(part, 'the text as received');
+  assert.equal((f.payloads[1] as { text: string }).text, 'the text as received');
+  // From the server before the creator, it goes home as a short notice.
+  const last = fake([A, C]);
+  await last.forwarder.forward(part);
+  assert.equal(typeof last.payloads[0], 'string');
+  assert.equal(JSON.parse(last.sent[0]!.payload).data.content, '');
 });
 
 test('a successor that refuses the connection is cut out, the next one gets the round, and the new ring is announced', async () => {

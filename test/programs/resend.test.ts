@@ -18,6 +18,7 @@ import { createTestCluster } from '../../src/node/cluster.js';
 import type { RingNode } from '../../src/node/node.js';
 import { tcpTransport, type PeerTransport } from '../../src/transport/peer-transport.js';
 import { tempDir } from '../helpers.js';
+import { inlineText } from '../../src/transport/attached.js';
 
 after(killAll);
 
@@ -164,7 +165,8 @@ test('a round lost without anyone cut out (a relay dropped it) is sent again aft
   const dropping: PeerTransport = {
     ...real,
     send: (to, payload) => {
-      if (dropped === 0 && payload.includes('"FORWARD_PUT"') && payload.includes('lost-once.txt')) {
+      const text = inlineText(payload);
+      if (dropped === 0 && text.includes('"FORWARD_PUT"') && text.includes('lost-once.txt')) {
         dropped++;
         return Promise.resolve();
       }

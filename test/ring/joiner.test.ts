@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { CoopError, isCoopError, type ErrorCode } from '../../src/errors.js';
 import { joinRing, type JoinDeps } from '../../src/ring/joiner.js';
 import type { Log } from '../../src/log/logger.js';
+import { inlineText } from '../../src/transport/attached.js';
 
 const SELF = '10.0.0.9:4043';
 
@@ -48,8 +49,8 @@ function fake(overrides: Partial<JoinDeps> & { onInsert?(to: string, fake: Fake)
     transport: {
       request: async () => '{"type": "ACK", "from": "10.0.0.1:4043"}',
       send: async (to, payload) => {
-        sent.push({ to, payload });
-        if (payload.includes('"INSERT"')) overrides.onInsert?.(to, result);
+        sent.push({ to, payload: inlineText(payload) });
+        if (inlineText(payload).includes('"INSERT"')) overrides.onInsert?.(to, result);
       },
     },
     ...overrides,
@@ -103,7 +104,7 @@ test('an original seed (closes our PING without a word) gets one INSERT, however
       request: async () => {
         throw new CoopError('CLOSED', 'closed the connection without a reply');
       },
-      send: async (to, payload) => void f.sent.push({ to, payload }),
+      send: async (to, payload) => void f.sent.push({ to, payload: inlineText(payload) }),
     },
     servesTls: async () => false,
     waitForChange: async () => {
@@ -119,7 +120,7 @@ test('a refusal ends the join at once, without INSERT', async () => {
     transport: {
       request: async () =>
         '{"type": "ERROR", "data": {"code": "UNAUTHENTICATED", "status": "401 UNAUTHORIZED", "message": "peer messages need the cluster secret"}}',
-      send: async (to, payload) => void f.sent.push({ to, payload }),
+      send: async (to, payload) => void f.sent.push({ to, payload: inlineText(payload) }),
     },
   });
   await rejectsWith(joinRing(f.deps), 'JOIN_REFUSED', /cannot join seed:4043 \(10\.0\.0\.1:4043\): its ring has a cluster secret/);
@@ -180,7 +181,7 @@ test('a seed that is not a ring server is dropped, with its cause logged; the ne
     transport: {
       request: async (to) => (to === '10.0.0.2:80' ? 'HTTP/1.1 400 Bad Request\r\n\r\n' : '{"type": "ACK", "from": "10.0.0.1:4043"}'),
       send: async (to, payload) => {
-        f.sent.push({ to, payload });
+        f.sent.push({ to, payload: inlineText(payload) });
         f.ring.add('10.0.0.1:4043');
       },
     },
@@ -238,7 +239,7 @@ test('a seed that takes our PING and never answers is treated as an original: on
         probes++;
         throw Object.assign(new CoopError('TIMEOUT', 'no reply within 4000 ms'), { connected: true });
       },
-      send: async (to, payload) => void f.sent.push({ to, payload }),
+      send: async (to, payload) => void f.sent.push({ to, payload: inlineText(payload) }),
     },
     servesTls: async () => false,
     waitForChange: async () => {
@@ -259,7 +260,7 @@ test('a connect that times out is not taken for a silent original: tried again, 
       request: async () => {
         throw new CoopError('TIMEOUT', 'connecting timed out');
       },
-      send: async (to, payload) => void f.sent.push({ to, payload }),
+      send: async (to, payload) => void f.sent.push({ to, payload: inlineText(payload) }),
     },
   });
   await rejectsWith(joinRing(f.deps), 'JOIN_FAILED', /seed:4043 \(timed out\)/);

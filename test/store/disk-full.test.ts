@@ -100,9 +100,9 @@ describe('a full disk', () => {
     const { store } = await storeOn(t, 4);
     const uploads = new Uploads(store);
     const part = (offset: number) => ({ upload: 'u', offset, size: 300 });
-    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(0), Buffer.alloc(100), NOW));
-    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(100), Buffer.alloc(100), NOW));
-    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(200), Buffer.alloc(100), NOW));
+    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(0), [Buffer.alloc(100)], NOW));
+    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(100), [Buffer.alloc(100)], NOW));
+    await assertNoSpace(uploads.receive('u', 'big', v(1), 'base64', part(200), [Buffer.alloc(100)], NOW));
     assert.equal(store.head('big'), undefined);
   });
 });
@@ -112,12 +112,13 @@ function shortWriter(chunk: number, capacity: number): { handle: FileStaged['fil
   const written: Buffer[] = [];
   let taken = 0;
   const handle = {
-    async write(buffer: Buffer, offset: number, length: number) {
+    async writev(buffers: Buffer[]) {
       if (taken >= capacity) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      const n = Math.min(chunk, length, capacity - taken);
-      written.push(Buffer.from(buffer.subarray(offset, offset + n)));
+      const all = Buffer.concat(buffers);
+      const n = Math.min(chunk, all.length, capacity - taken);
+      written.push(Buffer.from(all.subarray(0, n)));
       taken += n;
-      return { bytesWritten: n, buffer };
+      return { bytesWritten: n, buffers };
     },
   } as unknown as FileStaged['file'];
   return { handle, written };
@@ -130,7 +131,7 @@ describe('FileStaged: short writes', () => {
     const { handle, written } = shortWriter(7, Infinity);
     const staged = new FileStaged('/nowhere', handle, roomy);
     const bytes = Buffer.from('a part of a large item, written a few bytes at a time');
-    await staged.append(bytes);
+    await staged.append([bytes.subarray(0, 10), bytes.subarray(10, 12), bytes.subarray(12)]);
     assert.deepEqual(Buffer.concat(written), bytes);
     assert.equal(staged.size, bytes.length);
   });
@@ -138,9 +139,9 @@ describe('FileStaged: short writes', () => {
   test('a short write then a full disk is NO_SPACE, and the part is not counted as taken', async () => {
     const { handle } = shortWriter(1000, 1500);
     const staged = new FileStaged('/nowhere', handle, roomy);
-    await staged.append(Buffer.alloc(1000, 1));
+    await staged.append([Buffer.alloc(1000, 1)]);
     const hash = staged.hash();
-    await assertNoSpace(staged.append(Buffer.alloc(1000, 2)));
+    await assertNoSpace(staged.append([Buffer.alloc(1000, 2)]));
     assert.equal(staged.size, 1000);
     assert.equal(staged.hash(), hash);
   });
@@ -153,7 +154,7 @@ describe('committing a staged content', () => {
     t.after(() => store.close());
     const staged = (await store.stage()) as FileStaged;
     const bytes = Buffer.alloc(64 * 1024, 7);
-    await staged.append(bytes);
+    await staged.append([bytes]);
     await truncate(staged.path, 60 * 1024); // as a short write that went unnoticed would leave it
     const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash: staged.hash() };
     await assert.rejects(store.applyStaged('big', meta, staged), /61440 bytes on disk, not 65536: not stored/);

@@ -423,7 +423,7 @@ describe('ItemStore concurrency', () => {
     t.after(() => store.close());
     const bytes = pattern(100_000);
     const staged = await store.stage();
-    await staged.append(bytes);
+    await staged.append([bytes]);
     const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash: staged.hash() };
     // Issued in the same turn: the small one must not be applied at once, under the larger one's write.
     const results = await Promise.all([store.applyStaged('x', meta, staged), store.apply('x', { version: v(2), content: 'small' }, NOW)]);

@@ -19,7 +19,7 @@ async function storeWith(t: { after(fn: () => Promise<void>): void }): Promise<I
 /** A small item whose content went to a blob (as a part-by-part upload leaves it): not at hand. */
 async function stageBlob(store: ItemStore, name: string, bytes: Buffer): Promise<void> {
   const staged = await store.stage();
-  await staged.append(bytes);
+  await staged.append([bytes]);
   const meta = { version: version(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash: staged.hash() };
   assert.equal(await store.applyStaged(name, meta, staged), true);
 }

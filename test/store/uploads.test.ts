@@ -73,7 +73,7 @@ function send(
   const key = options.key ?? KEY;
   const part: UploadPart = { upload: key, offset, size };
   const encoding = 'encoding' in options ? options.encoding : 'base64';
-  return uploads.receive(key, options.item ?? ITEM, options.version ?? v(1), encoding, part, chunk, options.now ?? NOW);
+  return uploads.receive(key, options.item ?? ITEM, options.version ?? v(1), encoding, part, [chunk], options.now ?? NOW);
 }
 
 async function sendAll(uploads: Uploads, bytes: Buffer, partSize: number, version = v(1)): Promise<boolean[]> {

@@ -9,11 +9,15 @@ function harness(options: Partial<BatchOptions> = {}) {
   let queue: Array<() => void> = [];
   let clock = 0;
   const writes: string[] = [];
+  /** Each write's pieces: texts, and attached bytes shown as `[bytes]`. */
+  const pieces: string[][] = [];
   let failWith: Error | undefined;
   const sink = {
     writable: true,
-    write(text: string, done: (err?: Error | null) => void) {
-      writes.push(text);
+    write(written: ReadonlyArray<string | Buffer>, done: (err?: Error | null) => void) {
+      const shown = written.map((piece) => (typeof piece === 'string' ? piece : `[${piece.toString()}]`));
+      pieces.push(shown);
+      writes.push(shown.join(''));
       const err = failWith;
       queueMicrotask(() => done(err));
     },
@@ -28,6 +32,7 @@ function harness(options: Partial<BatchOptions> = {}) {
   return {
     batch,
     writes,
+    pieces,
     sink,
     advance(ms: number) {
       clock += ms;
@@ -45,6 +50,15 @@ function harness(options: Partial<BatchOptions> = {}) {
 }
 
 describe('WriteBatch', () => {
+  test('attached bytes go in the same write as the texts around them, in order, texts beside each other joined', async () => {
+    const h = harness();
+    const sent = [h.batch.add('a'), h.batch.add('#3\n{}', Buffer.from('xyz')), h.batch.add('b'), h.batch.add('c')];
+    h.endTurn();
+    h.endTurn();
+    assert.deepEqual(h.pieces, [['a#3\n{}', '[xyz]', 'bc']]);
+    await Promise.all(sent);
+  });
+
   test('a lone message is written one turn after the turn that added it', async () => {
     const h = harness();
     const sent = h.batch.add('a');

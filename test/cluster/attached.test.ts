@@ -1,0 +1,57 @@
+/**
+ * Bytes attached to messages over real sockets (PeerStreams to a TcpListener): a receiver that says it reads
+ * them gets them as bytes beside the text; one that does not (a server of ours from before) gets the message inline.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { TcpListener } from '../../src/transport/listener.js';
+import { PeerStreams } from '../../src/transport/streams.js';
+import { waitFor } from '../../src/util/wait.js';
+import type { Attached } from '../../src/transport/attached.js';
+
+const LIMITS = { maxMessageBytes: 1 << 20, idleTimeoutMs: 5000, requestTimeoutMs: 5000, maxConnections: 16 };
+
+async function receiver(t: { after(fn: () => Promise<void>): void }, attaching: boolean) {
+  const got: Array<{ text: string; bytes?: Buffer }> = [];
+  const listener = new TcpListener(LIMITS, {
+    onMessage: () => (attaching ? 'attaching' : 'stream'),
+    onStreamMessage: (text, _stream, bytes) => {
+      got.push(bytes ? { text, bytes: Buffer.concat(bytes) } : { text });
+      return true;
+    },
+    onFrameError: () => undefined,
+  });
+  const { port } = await listener.start('127.0.0.1', 0);
+  const streams = new PeerStreams(() => '{"type": "STREAM", "from": "127.0.0.1:1", "attach": true}', 2000);
+  t.after(async () => {
+    await streams.close(100);
+    await listener.stop();
+  });
+  return { to: `127.0.0.1:${port}`, got, streams };
+}
+
+/** Sends a first message and waits until the receiver's first line has been read (as streams.test.ts does). */
+async function opened(streams: PeerStreams, to: string): Promise<void> {
+  await streams.send(to, '{"first": 1}');
+  const acking = (streams as unknown as { acking: Set<string> }).acking;
+  await waitFor(() => acking.has(to), { timeoutMs: 5000, what: `${to} to acknowledge` });
+}
+
+const BYTES = Buffer.from([0x7b, 0x22, 0x7d, 0, 0xff, 0x0a]);
+const PART: Attached = { text: '{"part": ""}', bytes: [BYTES.subarray(0, 2), BYTES.subarray(2)], inline: () => '{"part": "eyJ9AP8K"}' };
+
+test('to a receiver that reads attachments, a part goes as its bytes beside its text', async (t) => {
+  const { to, got, streams } = await receiver(t, true);
+  await opened(streams, to);
+  await streams.send(to, PART);
+  await waitFor(() => got.length === 2, { timeoutMs: 5000, what: 'both messages' });
+  assert.deepEqual(got, [{ text: '{"first": 1}' }, { text: '{"part": ""}', bytes: BYTES }]);
+});
+
+test('to a receiver that does not say it reads attachments, the same part goes inline, as base64 in its text', async (t) => {
+  const { to, got, streams } = await receiver(t, false);
+  await opened(streams, to);
+  await streams.send(to, PART);
+  await waitFor(() => got.length === 2, { timeoutMs: 5000, what: 'both messages' });
+  assert.deepEqual(got, [{ text: '{"first": 1}' }, { text: '{"part": "eyJ9AP8K"}' }]);
+});
