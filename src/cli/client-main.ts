@@ -7,7 +7,8 @@ import { open, readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { progress, type ProgressStream } from './progress.js';
-import { deleteItem, fetchParts, getRing, getStatus, putBytes, type ClientOptions } from '../client/client.js';
+import { deleteItem, fetchParts, getRing, getStatus, PART_BYTES, putBytes, type ClientOptions } from '../client/client.js';
+import { httpPut } from '../client/http-transfer.js';
 import { formatAddress } from '../protocol/address.js';
 import { checkItemName } from '../protocol/names.js';
 import { formatRing } from '../ring/ring.js';
@@ -171,7 +172,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       return EXIT.OK;
     }
     if (args.get !== undefined) {
-      // Range by range, so a large item never sits whole in memory.
+      // Range by range (raw bytes beside each reply, several at once), so a large item never sits whole in memory.
       const bar = progress(io.stderr, `GET ${args.get}`);
       let done = 0;
       const found = await fetchParts(
@@ -217,16 +218,13 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
         return buffer.subarray(0, bytesRead);
       };
       const bar = progress(io.stderr, `PUT ${name}`);
-      const status = await putBytes(
-        server,
-        name,
-        size,
-        async (offset, length) => {
-          // A part is read when the one before is stored: what was read before it is in.
-          bar.update(offset, size);
-          return read(offset, length);
-        },
-        options,
+      // A file of more than one part streams over HTTP: the server sends its parts around the ring several at once.
+      const status = await (
+        size > PART_BYTES
+          ? httpPut(server, name, size, handle.createReadStream({ start: 0, end: size - 1, autoClose: false }), options, (done) =>
+              bar.update(done, size),
+            )
+          : putBytes(server, name, size, read, options)
       )
         .then((answer) => (bar.update(size, size), answer))
         .finally(() => bar.stop());

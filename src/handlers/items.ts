@@ -88,13 +88,14 @@ export function serveLocal(
   item: string,
   part: RangeRequest | undefined,
   plain: boolean | undefined,
+  attach = false,
 ): Reply | undefined | Promise<Reply | undefined> {
   const read = readLocal(ctx.store, item, ctx.wholeLimit, part);
   switch (read.kind) {
     case 'absent':
       return undefined;
     case 'range':
-      return serveRange(ctx, item, read.meta, read.part);
+      return serveRange(ctx, item, read.meta, read.part, attach);
     case 'too-large':
       return tooLargeReply(item, read.meta.size);
     case 'whole':
@@ -121,10 +122,12 @@ export function tooLargeReply(item: string, size: number | undefined): Reply {
   return errorReply('TOO_LARGE', `${item} is ${size ?? 'too many'} bytes, more than one reply carries: fetch it in parts (webclient does)`);
 }
 
-async function serveRange(ctx: LocalReadContext, item: string, meta: ItemMeta, part: RangeRequest): Promise<Reply> {
-  const content = (await ctx.store.readRange(item, part.offset, replyLength(part))).toString('base64');
+/** A range of an item held here: base64 in the reply, or its bytes, attached to the reply, when the reader can take them so. */
+async function serveRange(ctx: LocalReadContext, item: string, meta: ItemMeta, part: RangeRequest, attach: boolean): Promise<Reply> {
+  const bytes = await ctx.store.readRange(item, part.offset, replyLength(part));
+  const content = attach ? '' : bytes.toString('base64');
   const data = { item, content, encoding: meta.encoding, found: true, version: meta.version, size: meta.size, offset: part.offset };
-  return { type: 'GET', data };
+  return { type: 'GET', data: attach ? { ...data, bytes: [bytes] } : data };
 }
 
 /** A GET this server could not answer at once (`served`): a part, a copy on disk, or a lookup around the ring. */
@@ -319,7 +322,7 @@ async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from:
 
 export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {
   GET(message, ctx, from) {
-    const served = serveLocal(ctx, message.data, message.part, plainRequest(message));
+    const served = serveLocal(ctx, message.data, message.part, plainRequest(message), message.attach);
     return served === undefined || served instanceof Promise ? lookUp(message, ctx, from, served) : served;
   },
 

@@ -7,7 +7,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isCoopError } from '../errors.js';
-import { httpStatusOf } from '../protocol/messages.js';
+import { ERROR_HEADER, httpStatusOf } from '../protocol/messages.js';
 import type { Log } from '../log/logger.js';
 import type { AccessPolicy } from '../security/access.js';
 import type { ReadyAnswer } from './ready.js';
@@ -106,6 +106,8 @@ export function createWebApp(deps: WebDeps): WebApp {
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', connection: 'close' };
+      // The code names the error for programs (webclient), as the JSON protocol's replies do.
+      if (code !== undefined) headers[ERROR_HEADER] = code;
       // Browsers prompt for Basic credentials; the password is the token.
       if (status === 401) headers['www-authenticate'] = 'Basic realm="Co-op WebServers", charset="UTF-8"';
       if (code === 'NOT_READY') headers['retry-after'] = String(NOT_READY_RETRY_AFTER_SECONDS);

@@ -113,7 +113,11 @@ export class Inbox {
     const auth = this.deps.auth;
     const replyTo =
       auth && nonce !== undefined && REPLIED_TYPES.has(message.type)
-        ? { ...connection, reply: (payload: string) => connection.reply(auth.seal(payload, answerTo(nonce)).text) }
+        ? {
+            ...connection,
+            reply: (payload: string, attached?: readonly Buffer[]) =>
+              connection.reply(auth.seal(payload, answerTo(nonce), attached).text, attached),
+          }
         : connection;
     this.dispatch(message, replyTo, relayed ? text : undefined);
   }
@@ -255,6 +259,9 @@ export class Inbox {
       connection.deliver(reply);
       return;
     }
+    // A range's bytes go attached beside the reply (the reader asked so: GET with `attach`).
+    const attached = reply.type === 'GET' ? reply.data.bytes : undefined;
+    if (attached && reply.type === 'GET') reply = { type: 'GET', data: { ...reply.data, bytes: undefined } };
     let payload = encodeMessage(reply);
     const limit = this.deps.maxMessageBytes;
     if (payload.length > limit && reply.type !== 'ERROR') {
@@ -263,7 +270,7 @@ export class Inbox {
       payload = encodeMessage(reply);
     }
     this.observe(type, started, reply.type !== 'ERROR');
-    connection.reply(payload);
+    connection.reply(payload, reply.type === 'GET' ? attached : undefined);
   }
 
   private observe(type: MessageType, started: number, ok: boolean): void {

@@ -64,6 +64,7 @@ export function peerClient(transport: PeerTransport, options: ResolvedOptions, t
     timeoutMs: options.roundTimeoutMs,
     maxReplyBytes: options.maxMessageBytes,
     token,
-    exchange: (server, payload, timeoutMs) => transport.request(server, payload, timeoutMs),
+    exchange: (server, payload, timeoutMs) =>
+      transport.exchange ? transport.exchange(server, payload, timeoutMs) : transport.request(server, payload, timeoutMs),
   };
 }

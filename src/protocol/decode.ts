@@ -244,6 +244,7 @@ function decodeFields(fields: Fields): Message {
         type,
         data: checkItemName(fields.data),
         part: rangeRequest(fields.part),
+        attach: optionalFlag(fields.attach, 'attach'),
         local: optionalFlag(fields.local, 'local'),
         extended: optionalFlag(fields.extended, 'extended'),
         token: token(fields.token),
@@ -368,4 +369,13 @@ export function withAttached(message: Message, bytes: readonly Buffer[]): Messag
   if (message.data.encoding !== 'base64') bad('a part with bytes attached must say "encoding": "base64"');
   message.data.bytes = bytes;
   return message;
+}
+
+/** A reply that came with bytes attached: only the answer to a GET of a range carries them, in place of its content. */
+export function replyWithAttached(reply: Reply, bytes: readonly Buffer[]): Reply {
+  if (reply.type !== 'GET' || reply.data.offset === undefined || reply.data.content !== '') {
+    bad('only the answer to a GET of a range, with empty "content", may come with bytes attached');
+  }
+  reply.data.bytes = bytes;
+  return reply;
 }

@@ -20,7 +20,7 @@ function versionFields(value: VersionData | undefined): PyJson | undefined {
 }
 
 /** An item's content as JSON carries it: a part's bytes as base64. */
-function wireContent(data: ItemData): string {
+function wireContent(data: ItemData | LookupData): string {
   return data.bytes ? Buffer.concat(data.bytes).toString('base64') : data.content;
 }
 
@@ -52,7 +52,7 @@ function memberFields(members: MemberData[] | undefined): PyJson | undefined {
 function lookupFields(data: LookupData): PyJson {
   return {
     item: data.item,
-    content: data.content,
+    content: wireContent(data),
     encoding: data.encoding,
     found: data.found,
     version: versionFields(data.version),
@@ -132,6 +132,7 @@ export function encodeMessage(message: Message | Reply): string {
           type: request.type,
           data: request.data,
           part,
+          attach: request.attach,
           local: request.local,
           extended: request.extended,
           token: requestToken(request),

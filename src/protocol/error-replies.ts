@@ -22,6 +22,9 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, string>> = {
   INTERNAL: '500 INTERNAL SERVER ERROR',
 };
 
+/** The HTTP header that names an error answer's code, as the JSON protocol's ERROR reply does. */
+export const ERROR_HEADER = 'coop-error';
+
 export function statusOf(code: ErrorCode): string {
   return STATUS_BY_CODE[code] ?? '400 BAD REQUEST';
 }

@@ -77,6 +77,8 @@ export interface LookupData {
   holder?: Address | undefined;
   /** In a reply to a GET with `part`: where this content starts. */
   offset?: number | undefined;
+  /** A range's bytes in place of `content`: attached to the reply, or in the server (ItemData.bytes). */
+  bytes?: readonly Buffer[] | undefined;
 }
 
 export interface ListEntry {
@@ -147,8 +149,10 @@ export interface CheckMessage {
 export interface GetMessage {
   type: 'GET';
   data: string;
-  /** Ask for a byte range; the reply carries it base64-encoded. */
+  /** Ask for a byte range; the reply carries it base64-encoded, or attached with `attach`. */
   part?: RangeRequest | undefined;
+  /** The range may come as raw bytes attached to the reply (transport/attached.ts), not base64 inside it. */
+  attach?: boolean | undefined;
   /** Answer from this server's copy only, without a lookup round (peers syncing). */
   local?: boolean | undefined;
   /** Asks for our fields in the reply (`found`, `version`); without it (and `part`, `local`) the reply is the original's. */

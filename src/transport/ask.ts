@@ -4,8 +4,8 @@
  */
 import { CoopError, isCoopError } from '../errors.js';
 import { parseAddress, type Address } from '../protocol/address.js';
-import { decodeReply, encodeMessage, type Message, type Reply, type ReplyType } from '../protocol/messages.js';
-import { request, type TlsClientOptions } from './dial.js';
+import { decodeReply, encodeMessage, replyWithAttached, type Message, type Reply, type ReplyType } from '../protocol/messages.js';
+import { exchange, type Answer, type TlsClientOptions } from './dial.js';
 
 export interface ClientOptions {
   timeoutMs?: number;
@@ -15,7 +15,7 @@ export interface ClientOptions {
   /** Speak TLS, trusting these certificates (`{}`: the system's). */
   tls?: TlsClientOptions | undefined;
   /** How a request travels and its reply comes back; servers pass their own (which adds the cluster secret's tag). */
-  exchange?: ((server: Address, payload: string, timeoutMs: number) => Promise<string>) | undefined;
+  exchange?: ((server: Address, payload: string, timeoutMs: number) => Promise<string | Answer>) | undefined;
 }
 
 /** Longer than the servers' round timeout (30 s), so that a server's own answer about a lost round comes first. */
@@ -30,16 +30,18 @@ export async function ask<T extends ReplyType>(
 ): Promise<Extract<Reply, { type: T }>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const payload = encodeMessage(options.token === undefined ? message : ({ ...message, token: options.token } as Message));
-  const text = options.exchange
+  const answer = options.exchange
     ? await options.exchange(server, payload, timeoutMs)
-    : await request(parseAddress(server), payload, {
+    : await exchange(parseAddress(server), payload, {
         timeoutMs,
         maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
         tls: options.tls,
       }).catch((err: unknown) => {
         throw writeUnanswered(server, message, err);
       });
-  const reply = decodeReply(text, expected) as Reply;
+  const text = typeof answer === 'string' ? answer : answer.text;
+  const bytes = typeof answer === 'string' ? undefined : answer.bytes;
+  const reply = bytes ? replyWithAttached(decodeReply(text, expected), bytes) : decodeReply(text, expected);
   if (reply.type === 'ERROR') throw new CoopError(reply.data.code, `${server} answered ${reply.data.status}: ${reply.data.message}`);
   return reply as Extract<Reply, { type: T }>;
 }

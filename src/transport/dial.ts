@@ -6,7 +6,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { CoopError } from '../errors.js';
-import { JsonObjectFramer } from '../protocol/framing.js';
+import { StreamFrames } from './attached.js';
 import type { HostPort } from '../protocol/address.js';
 
 const ignore = (): void => undefined;
@@ -64,23 +64,36 @@ export async function sendMessage(target: HostPort, payload: string, timeoutMs: 
   socket.on('error', ignore);
 }
 
+/** A reply: its text, and the bytes attached to it when its request asked for them (attached.ts). */
+export interface Answer {
+  text: string;
+  bytes?: Buffer[] | undefined;
+}
+
+export interface RequestOptions {
+  timeoutMs: number;
+  maxReplyBytes: number;
+  tls?: TlsClientOptions | undefined;
+}
+
 /**
  * Client style: connect, write one message without half-closing (as the
  * original client does), and read one object back.
  */
-export async function request(
-  target: HostPort,
-  payload: string,
-  options: { timeoutMs: number; maxReplyBytes: number; tls?: TlsClientOptions | undefined },
-): Promise<string> {
+export async function request(target: HostPort, payload: string, options: RequestOptions): Promise<string> {
+  return (await exchange(target, payload, options)).text;
+}
+
+/** As `request`, with the bytes attached to the reply, if any. */
+export async function exchange(target: HostPort, payload: string, options: RequestOptions): Promise<Answer> {
   const socket = await connect(target, options.timeoutMs, options.tls);
-  return new Promise<string>((resolve, reject) => {
-    const framer = new JsonObjectFramer(options.maxReplyBytes);
-    const finish = (err: Error | undefined, text?: string): void => {
+  return new Promise<Answer>((resolve, reject) => {
+    const frames = new StreamFrames(options.maxReplyBytes);
+    const finish = (err: Error | undefined, answer?: Answer): void => {
       socket.removeAllListeners('data');
       socket.destroy();
       if (err) reject(err);
-      else resolve(text!);
+      else resolve(answer!);
     };
     let received = 0;
     // `connected`: the peer took the message and kept silent (an original may), unlike a connect that timed out.
@@ -101,8 +114,8 @@ export async function request(
     socket.on('data', (chunk: Buffer) => {
       received += chunk.length;
       try {
-        const result = framer.push(chunk);
-        if (result) finish(undefined, result.frame.toString('utf8'));
+        const [first] = frames.push(chunk);
+        if (first) finish(undefined, { text: first.frame.toString('utf8'), bytes: first.bytes });
       } catch (err) {
         finish(err as Error);
       }

@@ -13,7 +13,8 @@ import { CoopError, isCoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
 import { formatAddress, type HostPort } from '../protocol/address.js';
 import { ackLine, ATTACHING } from './acks.js';
-import { StreamFrames } from './attached.js';
+import { attachedHeader, StreamFrames } from './attached.js';
+import { chunksLength } from '../protocol/content.js';
 
 export interface Limits {
   /** Largest message accepted, in bytes. */
@@ -44,7 +45,7 @@ export interface Connection {
   /** In-process requests (the HTTP face) take the reply object itself, never encoded. */
   deliver?(reply: unknown): void;
   /** Writes the reply and closes; does nothing once the connection is gone. */
-  reply(payload: string): void;
+  reply(payload: string, attached?: readonly Buffer[]): void;
   close(): void;
 }
 
@@ -309,8 +310,16 @@ function connectionFor(socket: Socket): Connection {
   return {
     remote,
     local: () => localAddressOf(socket),
-    reply(payload) {
-      if (!socket.destroyed && socket.writable) socket.end(payload);
+    reply(payload, attached) {
+      if (socket.destroyed || !socket.writable) return;
+      if (!attached) {
+        socket.end(payload);
+        return;
+      }
+      socket.cork();
+      socket.write(attachedHeader(chunksLength(attached)) + payload);
+      for (const chunk of attached) socket.write(chunk);
+      socket.end();
     },
     close() {
       if (!socket.destroyed) socket.end();

@@ -18,7 +18,8 @@ const FETCHES_IN_FLIGHT = 4;
 
 /**
  * Fetches an item range by range, handing each range's bytes to `sink` in
- * order. Resolves with the item's size and version, or undefined when it is
+ * order; each range comes as raw bytes attached to its reply (base64 inside
+ * it from a server of ours from before). Resolves with the item's size and version, or undefined when it is
  * not found. After the first range (which tells the size), a few ranges are
  * asked for at once. A server that does not know ranges (an original one)
  * answers with the whole content at once, which is handed over the same way.
@@ -39,7 +40,7 @@ export async function fetchParts(
       const at = offset + got;
       const { data } = await ask(
         server,
-        { type: 'GET', data: item, part: { offset: at, length: length - got }, local: options.local },
+        { type: 'GET', data: item, part: { offset: at, length: length - got }, attach: true, local: options.local },
         'GET',
         options,
       );
@@ -59,7 +60,7 @@ export async function fetchParts(
       }
       info ??= part;
       if (data.offset !== at) throw new CoopError('BAD_FIELD', `asked for bytes from ${at}, got them from ${data.offset}`);
-      const bytes = Buffer.from(data.content, 'base64');
+      const bytes = data.bytes ? Buffer.concat(data.bytes) : Buffer.from(data.content, 'base64');
       if (bytes.length === 0 && at < info.size) throw new CoopError('BAD_FIELD', 'an empty part before the end');
       chunks.push(bytes);
       got += bytes.length;

@@ -1,7 +1,7 @@
 /** How peer messages leave a server: a connection per message, or a persistent stream per peer. */
 import type { Address } from '../protocol/address.js';
 import { parseAddress } from '../protocol/address.js';
-import { request, sendMessage, type TlsClientOptions } from './dial.js';
+import { exchange, request, sendMessage, type Answer, type TlsClientOptions } from './dial.js';
 import { PeerStreams, type AckOptions } from './streams.js';
 import { inlineText, type Payload } from './attached.js';
 
@@ -11,6 +11,8 @@ export interface PeerTransport {
   send(to: Address, payload: Payload): Promise<void>;
   /** One message and its reply (our probes). */
   request(to: Address, payload: string, timeoutMs: number): Promise<string>;
+  /** One message and its reply, with the bytes attached to it (a range asked for with `attach`); `request` where absent. */
+  exchange?(to: Address, payload: string, timeoutMs: number): Promise<Answer>;
   /** Closes whatever connections it keeps (their peers given a moment to read what was sent). */
   close?(): void | Promise<void>;
 }
@@ -32,6 +34,7 @@ export function tcpTransport(options: {
     send: (to, payload) =>
       pool && streams.to(to) ? pool.send(to, payload) : sendMessage(parseAddress(to), inlineText(payload), connectTimeoutMs, tls),
     request: (to, payload, timeoutMs) => request(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
+    exchange: (to, payload, timeoutMs) => exchange(parseAddress(to), payload, { timeoutMs, maxReplyBytes, tls }),
     close: () => pool?.close(),
   };
 }

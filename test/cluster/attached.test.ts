@@ -1,6 +1,7 @@
 /**
  * Bytes attached to messages over real sockets (PeerStreams to a TcpListener): a receiver that says it reads
  * them gets them as bytes beside the text; one that does not (a server of ours from before) gets the message inline.
+ * And ranges read with `attach`: their bytes come beside the reply.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,6 +9,12 @@ import { TcpListener } from '../../src/transport/listener.js';
 import { PeerStreams } from '../../src/transport/streams.js';
 import { waitFor } from '../../src/util/wait.js';
 import type { Attached } from '../../src/transport/attached.js';
+import { randomBytes } from 'node:crypto';
+import { createTestCluster } from '../../src/node/cluster.js';
+import { ask, PART_BYTES, putBytes } from '../../src/client/client.js';
+import { sealedTransport } from '../../src/security/sealed.js';
+import { PeerAuth } from '../../src/security/peer-auth.js';
+import { tcpTransport } from '../../src/transport/peer-transport.js';
 
 const LIMITS = { maxMessageBytes: 1 << 20, idleTimeoutMs: 5000, requestTimeoutMs: 5000, maxConnections: 16 };
 
@@ -54,4 +61,22 @@ test('to a receiver that does not say it reads attachments, the same part goes i
   await streams.send(to, PART);
   await waitFor(() => got.length === 2, { timeoutMs: 5000, what: 'both messages' });
   assert.deepEqual(got, [{ text: '{"first": 1}' }, { text: '{"part": "eyJ9AP8K"}' }]);
+});
+
+test('a range asked for with `attach` comes as raw bytes beside the reply, under the cluster tag too; without it, as base64', async (t) => {
+  const secret = 'ring secret';
+  const cluster = await createTestCluster(2, { secret });
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  const bytes = randomBytes(PART_BYTES + 1000);
+  const peer = sealedTransport(tcpTransport({ connectTimeoutMs: 1000, maxReplyBytes: 1 << 22 }), new PeerAuth(secret));
+  const asPeer = { exchange: (server: string, payload: string, timeoutMs: number) => peer.exchange!(server, payload, timeoutMs) };
+  await putBytes(a, 'big.bin', bytes.length, async (offset, length) => bytes.subarray(offset, offset + length), asPeer);
+  const range = { offset: 1000, length: PART_BYTES };
+  const raw = await ask(a, { type: 'GET', data: 'big.bin', part: range, attach: true, local: true }, 'GET', asPeer);
+  assert.equal(raw.data.content, '');
+  assert.ok(Buffer.concat(raw.data.bytes!).equals(bytes.subarray(1000, 1000 + PART_BYTES)));
+  const inline = await ask(a, { type: 'GET', data: 'big.bin', part: range, local: true }, 'GET', asPeer);
+  assert.equal(inline.data.bytes, undefined);
+  assert.ok(Buffer.from(inline.data.content, 'base64').equals(bytes.subarray(1000, 1000 + PART_BYTES)));
 });

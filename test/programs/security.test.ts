@@ -6,10 +6,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { request as httpsRequest } from 'node:https';
 import { createTestCluster } from '../../src/node/cluster.js';
 import { RingNode } from '../../src/node/node.js';
-import { deleteItem, getDigest, getItem, getRing, putItem } from '../../src/client/client.js';
+import { deleteItem, getDigest, getItem, getRing, PART_BYTES, putItem } from '../../src/client/client.js';
 import { encodeMessage } from '../../src/protocol/messages.js';
 import { parseAddress, type Address } from '../../src/protocol/address.js';
 import { isCoopError, type ErrorCode } from '../../src/errors.js';
@@ -336,6 +337,19 @@ test('the programs: secret from a file, token from the environment; a wrong secr
   const got = await runClient(['-get', 'note.txt', ...at(b.address)]);
   assert.equal(got.status, 0);
   assert.equal(got.stdout.toString(), 'guarded');
+
+  // A file of several parts goes over HTTP, as a stream: the same token, the same exit statuses.
+  const large = join(dir, 'large.bin');
+  const bytes = randomBytes(2 * PART_BYTES + 7);
+  await writeFile(large, bytes);
+  const largeRefused = await runClient(['-put', large, ...at(a.address)]);
+  assert.equal(largeRefused.status, 5, largeRefused.stderr);
+  assert.match(largeRefused.stderr, /needs a token/);
+  assert.equal((await runClient(['-put', large, ...at(a.address), '--token', 'nope'])).status, 5);
+  const stored = await runClient(['-put', large, ...at(a.address)], { WEBCLIENT_TOKEN: 'tok' });
+  assert.equal(stored.status, 0, stored.stderr);
+  assert.match(stored.stderr, /PUT large\.bin \(\d+ bytes\): 200 OK/);
+  assert.ok((await runClient(['-get', 'large.bin', ...at(b.address)])).stdout.equals(bytes));
 });
 
 test('the programs over TLS: webserver --tls-cert/--tls-key, webclient --tls-ca', async (t) => {
@@ -351,6 +365,11 @@ test('the programs over TLS: webserver --tls-cert/--tls-key, webclient --tls-ca'
   assert.equal((await runClient(['-put', file, ...at(server.address), '--tls-ca', cert!])).status, 0);
   const got = await runClient(['-get', 'tls.txt', ...at(server.address)], { WEBCLIENT_TLS_CA: cert! });
   assert.equal(got.stdout.toString(), 'private line');
+  const large = join(dir, 'large.bin');
+  const bytes = randomBytes(PART_BYTES + 1);
+  await writeFile(large, bytes);
+  assert.equal((await runClient(['-put', large, ...at(server.address), '--tls-ca', cert!])).status, 0);
+  assert.ok((await runClient(['-get', 'large.bin', ...at(server.address), '--tls-ca', cert!])).stdout.equals(bytes));
   const untrusted = await runClient(['-get', 'tls.txt', ...at(server.address), '--tls']);
   assert.equal(untrusted.status, 3);
   assert.match(untrusted.stderr, /self.signed|certificate/i);

@@ -10,6 +10,9 @@ import {
   NOT_FOUND_CONTENT,
   PUT_OK_STATUS,
   REPLIED_TYPES,
+  replyWithAttached,
+  withAttached,
+  type ForwardPutMessage,
   type Message,
   type Reply,
 } from '../../src/protocol/messages.js';
@@ -745,4 +748,30 @@ describe('encodeForOriginal: round messages as the original writes them, our fie
       assert.equal(encodeForOriginal(message), wire);
     });
   }
+});
+
+describe('attached bytes', () => {
+  const part = { upload: 'u', offset: 10, size: 100 };
+  test('only a FORWARD_PUT part with empty base64 content takes bytes attached', () => {
+    const bytes = [Buffer.from('xy')];
+    const forward = decodeMessage(
+      encodeMessage({ type: 'FORWARD_PUT', creator: '1.2.3.4:5', data: { item: 'a', content: '', encoding: 'base64', part }, id: 'r' }),
+    );
+    assert.deepEqual((withAttached(forward, bytes) as ForwardPutMessage).data.bytes, bytes);
+    const whole = decodeMessage(encodeMessage({ type: 'FORWARD_PUT', creator: '1.2.3.4:5', data: { item: 'a', content: '' }, id: 'r' }));
+    assertCode(() => withAttached(whole, bytes), 'BAD_FIELD');
+    assertCode(() => withAttached(decodeMessage('{"type": "GET", "data": "a"}'), bytes), 'BAD_FIELD');
+  });
+
+  test('only the answer to a GET of a range takes bytes attached; encoded, the bytes go as base64 content', () => {
+    const bytes = [Buffer.from('x'), Buffer.from('y')];
+    const range = decodeReply('{"type": "GET", "data": {"item": "a", "content": "", "found": true, "size": 9, "offset": 2}}', 'GET');
+    const attached = replyWithAttached(range, bytes);
+    assert.equal(JSON.parse(encodeMessage(attached)).data.content, Buffer.from('xy').toString('base64'));
+    assertCode(() => replyWithAttached(decodeReply('{"type": "GET", "data": {"item": "a", "content": ""}}', 'GET'), bytes), 'BAD_FIELD');
+    assertCode(
+      () => replyWithAttached(decodeReply('{"type": "PUT", "data": {"item": "a", "status": "200 OK"}}', 'PUT'), bytes),
+      'BAD_FIELD',
+    );
+  });
 });
