@@ -1,9 +1,10 @@
 /**
  * Large files (`npm run bench -- --only large`): a 200 MB file of random
- * bytes PUT over HTTP and with webclient into one server and into rings of 3
- * and 5 (durable), each server's peak memory growth during the HTTP PUT, GET
- * with webclient, and GET over HTTP from one server against a bare Node
- * static server and nginx (when it can be installed), in alternation.
+ * bytes PUT over HTTP (curl; median of 3) and with webclient into one server and
+ * into rings of 3 and 5 (durable), each server's peak memory growth and CPU
+ * time during the HTTP PUTs, GET with webclient, and GET over HTTP from one
+ * server against a bare Node static server and nginx (when it can be
+ * installed), in alternation.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
@@ -26,6 +27,8 @@ export interface LargeFigures {
   put: Record<number, number>;
   /** The largest growth of a server's peak memory during the PUTs, MiB, by ring size. */
   peakGrowthMiB: Record<number, number>;
+  /** CPU seconds per 200 MB PUT (medians): of the busiest server, and of all servers together, by ring size. */
+  cpu: Record<number, { busiest: number; total: number }>;
   /** MB/s of a 200 MB HTTP GET, medians of the rounds, and the median of the per-round ratios. */
   get: { ours: number; bare: number; ratio: number; nginx?: number | undefined };
   /** MB/s of a 200 MB PUT with webclient, by ring size, and of its GET from the ring's last server. */
@@ -50,12 +53,38 @@ function at(address: string): string[] {
   return ['-i', host, '-p', port];
 }
 
+/** CPU seconds (user and system) the process has used so far. */
+async function cpuSeconds(proc: Proc): Promise<number> {
+  const fields = (await readFile(`/proc/${proc.child.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime and stime, in ticks of 1/100 s
+}
+
 async function peakMiB(proc: Proc): Promise<number> {
   return Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${proc.child.pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-/** Seconds for one HTTP request with `file` as its body (PUT) or none (GET, body read and dropped). */
+/**
+ * Seconds for one HTTP request with `file` as its body (PUT) or none (GET, body
+ * dropped), made by curl when there is one: a client that takes little of the
+ * machine's two cores, which the servers of a ring share.
+ */
 function timed(address: string, method: 'PUT' | 'GET', path: string, file?: string): Promise<number> {
+  return withCurl ? curlTimed(address, path, file) : nodeTimed(address, method, path, file);
+}
+
+let withCurl = false;
+
+function curlTimed(address: string, path: string, file?: string): Promise<number> {
+  const args = ['-s', '-f', '-o', '/dev/null', '-w', '%{time_total}', ...(file ? ['-T', file] : []), `http://${address}${path}`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.on('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`curl ${path}: exit ${code}`))));
+  });
+}
+
+function nodeTimed(address: string, method: 'PUT' | 'GET', path: string, file?: string): Promise<number> {
   const [host, port] = address.split(':') as [string, string];
   const started = performance.now();
   return new Promise((resolve, reject) => {
@@ -83,18 +112,39 @@ export async function largeFigures(say: (line: string) => void): Promise<LargeFi
   const file = join(dir, 'large.bin');
   const bytes = randomBytes(SIZE);
   await writeFile(file, bytes);
-  const figures: LargeFigures = { put: {}, peakGrowthMiB: {}, get: { ours: 0, bare: 0, ratio: 0 }, webclientPut: {}, webclientGet: {} };
+  const figures: LargeFigures = {
+    put: {},
+    peakGrowthMiB: {},
+    cpu: {},
+    get: { ours: 0, bare: 0, ratio: 0 },
+    webclientPut: {},
+    webclientGet: {},
+  };
   const withNginx = ensure('nginx', 'nginx', say);
+  withCurl = ensure('curl', 'curl', say);
+  say(`  HTTP client: ${withCurl ? 'curl' : 'node:http (curl is not installed)'}`);
   try {
     for (const size of [1, 3, 5]) {
       const procs = await ring(size, [], undefined, () => ['--data', mkdtempSync(join(dir, 'data-'))]);
       const before = await Promise.all(procs.map(peakMiB));
-      const seconds = await timed(procs[0]!.address, 'PUT', '/large.bin', file);
+      const rates: number[] = [];
+      const busiest: number[] = [];
+      const total: number[] = [];
+      for (let i = 0; i < ROUNDS; i++) {
+        const cpuBefore = await Promise.all(procs.map(cpuSeconds));
+        rates.push(SIZE / 1e6 / (await timed(procs[0]!.address, 'PUT', '/large.bin', file)));
+        const used = (await Promise.all(procs.map(cpuSeconds))).map((value, j) => value - cpuBefore[j]!);
+        busiest.push(Math.max(...used));
+        total.push(used.reduce((sum, value) => sum + value, 0));
+      }
       const after = await Promise.all(procs.map(peakMiB));
-      figures.put[size] = SIZE / 1e6 / seconds;
+      figures.put[size] = median(rates);
+      figures.cpu[size] = { busiest: median(busiest), total: median(total) };
       figures.peakGrowthMiB[size] = Math.max(...after.map((value, i) => value - before[i]!));
       say(
-        `  200 MB PUT over HTTP, ring of ${size}: ${figures.put[size]!.toFixed(0)} MB/s; peak memory growth ${figures.peakGrowthMiB[size]!.toFixed(0)} MiB`,
+        `  200 MB PUT over HTTP, ring of ${size}: ${figures.put[size]!.toFixed(0)} MB/s (${rates.map((rate) => rate.toFixed(0)).join(', ')}); ` +
+          `CPU ${figures.cpu[size]!.busiest.toFixed(2)} s on the busiest server, ${figures.cpu[size]!.total.toFixed(2)} s in all; ` +
+          `peak memory growth ${figures.peakGrowthMiB[size]!.toFixed(0)} MiB`,
       );
       if (size === 1) {
         const bare = await bareStatic(file);

@@ -310,6 +310,16 @@ async function largeFileFigures(): Promise<void> {
   const add = (name: string, value: number, unit: string): void => void rows.push({ group, name, value, unit, runs: [value] });
   for (const [size, rate] of Object.entries(figures.put)) add(`PUT into a ring of ${size}`, rate, 'MB/s');
   add('PUT into a ring of 3 / into one server', (100 * figures.put[3]!) / figures.put[1]!, '%');
+  for (const [size, cpu] of Object.entries(figures.cpu)) {
+    add(`CPU per PUT, ring of ${size}: the busiest server`, cpu.busiest, 's');
+    add(`CPU per PUT, ring of ${size}: all servers`, cpu.total, 's');
+  }
+  // With a core per server, a PUT is bound by its busiest server: what the ring of 3 would reach against one server.
+  add(
+    'PUT into a ring of 3 / one server, with a core per server (CPU bound)',
+    (100 * figures.cpu[1]!.busiest) / figures.cpu[3]!.busiest,
+    '%',
+  );
   for (const [size, growth] of Object.entries(figures.peakGrowthMiB))
     add(`largest growth of a server's peak memory, ring of ${size}`, growth, 'MiB');
   add('GET from one server', figures.get.ours, 'MB/s');
