@@ -64,7 +64,8 @@ export function peerClient(transport: PeerTransport, options: ResolvedOptions, t
     timeoutMs: options.roundTimeoutMs,
     maxReplyBytes: options.maxMessageBytes,
     token,
-    exchange: (server, payload, timeoutMs) =>
-      transport.exchange ? transport.exchange(server, payload, timeoutMs) : transport.request(server, payload, timeoutMs),
+    exchange: (server, payload, timeoutMs) => transport.request(server, payload, timeoutMs),
+    // A transport that cannot carry attached bytes back (one a test or an embedder gave) gets ranges inside replies.
+    exchangeBytes: transport.exchange && ((server, payload, timeoutMs) => transport.exchange!(server, payload, timeoutMs)),
   };
 }

@@ -47,7 +47,8 @@ export function sealedTransport(inner: PeerTransport, auth: PeerAuth): PeerTrans
     async request(to, payload, timeoutMs) {
       return (await exchange(to, payload, timeoutMs)).text;
     },
-    exchange,
+    // Only where the transport inside carries attached bytes back: otherwise they would be lost, and the tag with them.
+    exchange: inner.exchange && exchange,
     close: () => inner.close?.(),
   };
 }

@@ -15,7 +15,12 @@ export interface ClientOptions {
   /** Speak TLS, trusting these certificates (`{}`: the system's). */
   tls?: TlsClientOptions | undefined;
   /** How a request travels and its reply comes back; servers pass their own (which adds the cluster secret's tag). */
-  exchange?: ((server: Address, payload: string, timeoutMs: number) => Promise<string | Answer>) | undefined;
+  exchange?: ((server: Address, payload: string, timeoutMs: number) => Promise<string>) | undefined;
+  /**
+   * The same, for a reply that may come with bytes attached (a GET of a range with `attach`). Without it, where
+   * `exchange` is given, a range is asked for without `attach`, so that its bytes come inside the reply.
+   */
+  exchangeBytes?: ((server: Address, payload: string, timeoutMs: number) => Promise<Answer>) | undefined;
 }
 
 /** Longer than the servers' round timeout (30 s), so that a server's own answer about a lost round comes first. */
@@ -29,16 +34,21 @@ export async function ask<T extends ReplyType>(
   options: ClientOptions = {},
 ): Promise<Extract<Reply, { type: T }>> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const payload = encodeMessage(options.token === undefined ? message : ({ ...message, token: options.token } as Message));
-  const answer = options.exchange
-    ? await options.exchange(server, payload, timeoutMs)
-    : await exchange(parseAddress(server), payload, {
-        timeoutMs,
-        maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
-        tls: options.tls,
-      }).catch((err: unknown) => {
-        throw writeUnanswered(server, message, err);
-      });
+  // Attached bytes only where the way back carries them.
+  const attachable = options.exchange === undefined || options.exchangeBytes !== undefined;
+  const asked = message.type === 'GET' && message.attach && !attachable ? { ...message, attach: undefined } : message;
+  const payload = encodeMessage(options.token === undefined ? asked : ({ ...asked, token: options.token } as Message));
+  const answer = options.exchangeBytes
+    ? await options.exchangeBytes(server, payload, timeoutMs)
+    : options.exchange
+      ? await options.exchange(server, payload, timeoutMs)
+      : await exchange(parseAddress(server), payload, {
+          timeoutMs,
+          maxReplyBytes: options.maxReplyBytes ?? DEFAULT_MAX_REPLY,
+          tls: options.tls,
+        }).catch((err: unknown) => {
+          throw writeUnanswered(server, message, err);
+        });
   const text = typeof answer === 'string' ? answer : answer.text;
   const bytes = typeof answer === 'string' ? undefined : answer.bytes;
   const reply = bytes ? replyWithAttached(decodeReply(text, expected), bytes) : decodeReply(text, expected);

@@ -11,7 +11,7 @@ import { waitFor } from '../../src/util/wait.js';
 import type { Attached } from '../../src/transport/attached.js';
 import { randomBytes } from 'node:crypto';
 import { createTestCluster } from '../../src/node/cluster.js';
-import { ask, PART_BYTES, putBytes } from '../../src/client/client.js';
+import { ask, fetchParts, PART_BYTES, putBytes } from '../../src/client/client.js';
 import { sealedTransport } from '../../src/security/sealed.js';
 import { PeerAuth } from '../../src/security/peer-auth.js';
 import { tcpTransport } from '../../src/transport/peer-transport.js';
@@ -70,7 +70,10 @@ test('a range asked for with `attach` comes as raw bytes beside the reply, under
   const [a] = cluster.addresses as [string];
   const bytes = randomBytes(PART_BYTES + 1000);
   const peer = sealedTransport(tcpTransport({ connectTimeoutMs: 1000, maxReplyBytes: 1 << 22 }), new PeerAuth(secret));
-  const asPeer = { exchange: (server: string, payload: string, timeoutMs: number) => peer.exchange!(server, payload, timeoutMs) };
+  const asPeer = {
+    exchange: (server: string, payload: string, timeoutMs: number) => peer.request(server, payload, timeoutMs),
+    exchangeBytes: (server: string, payload: string, timeoutMs: number) => peer.exchange!(server, payload, timeoutMs),
+  };
   await putBytes(a, 'big.bin', bytes.length, async (offset, length) => bytes.subarray(offset, offset + length), asPeer);
   const range = { offset: 1000, length: PART_BYTES };
   const raw = await ask(a, { type: 'GET', data: 'big.bin', part: range, attach: true, local: true }, 'GET', asPeer);
@@ -79,4 +82,20 @@ test('a range asked for with `attach` comes as raw bytes beside the reply, under
   const inline = await ask(a, { type: 'GET', data: 'big.bin', part: range, local: true }, 'GET', asPeer);
   assert.equal(inline.data.bytes, undefined);
   assert.ok(Buffer.from(inline.data.content, 'base64').equals(bytes.subarray(1000, 1000 + PART_BYTES)));
+});
+
+test('through a transport that carries no bytes back (one given by a test or an embedder), ranges come inside replies and fetchParts still works', async (t) => {
+  const cluster = await createTestCluster(1);
+  t.after(() => cluster.stop());
+  const [a] = cluster.addresses as [string];
+  const bytes = randomBytes(2 * PART_BYTES + 5);
+  await putBytes(a, 'big.bin', bytes.length, async (offset, length) => bytes.subarray(offset, offset + length));
+  const textOnly = tcpTransport({ connectTimeoutMs: 1000, maxReplyBytes: 1 << 22 });
+  const options = { exchange: (server: string, payload: string, timeoutMs: number) => textOnly.request(server, payload, timeoutMs) };
+  const range = await ask(a, { type: 'GET', data: 'big.bin', part: { offset: 0, length: 10 }, attach: true }, 'GET', options);
+  assert.equal(range.data.bytes, undefined);
+  assert.ok(Buffer.from(range.data.content, 'base64').equals(bytes.subarray(0, 10)));
+  const parts: Buffer[] = [];
+  await fetchParts(a, 'big.bin', (part) => void parts.push(part), options);
+  assert.ok(Buffer.concat(parts).equals(bytes));
 });

@@ -80,8 +80,16 @@ test('a server whose seeds never come exits with status 1 after --join-timeout, 
   assert.equal(output.match(/cannot join through|still joining/g)?.length, 1, output);
 });
 
-test('the join timeout and the seeds come from the environment too', async () => {
-  const [port] = await freePorts(1);
+test('the join timeout and the seeds come from the environment too', async (t) => {
+  // A seed that takes connections and never answers: its port stays taken, so no other program can answer there.
+  const held = new Set<Socket>();
+  const mute = createServer((socket) => void held.add(socket.on('error', () => undefined)));
+  await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of held) socket.destroy();
+    mute.close();
+  });
+  const { port } = mute.address() as { port: number };
   const run = await runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory'], {
     WEBSERVER_JOIN: `127.0.0.1:${port}`,
     WEBSERVER_JOIN_TIMEOUT: '1',
