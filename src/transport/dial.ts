@@ -62,6 +62,10 @@ export async function sendMessage(target: HostPort, payload: string, timeoutMs: 
     socket.end(payload, () => resolve());
   });
   socket.on('error', ignore);
+  // A peer that never closes its side (a mute listener at a seed's address) must not hold the
+  // connection, nor keep a stopping process alive.
+  socket.setTimeout(timeoutMs, () => socket.destroy());
+  socket.unref();
 }
 
 /** A reply: its text, and the bytes attached to it when its request asked for them (attached.ts). */
