@@ -45,7 +45,15 @@ function open(server: Address, method: 'GET' | 'PUT', item: string, options: Cli
     agent: false,
   };
   const req = options.tls ? httpsRequest({ ...request, ca: options.tls.ca }) : httpRequest(request);
-  req.on('timeout', () => req.destroy(new CoopError('TIMEOUT', `${server} was silent for ${request.timeout} ms`)));
+  req.on('timeout', () => {
+    // Decided after the event loop has read the socket, as for the JSON protocol (dial.ts): a process
+    // stopped (SIGSTOP) and continued runs its due timers before it reads the answer waiting meanwhile.
+    const before = req.socket?.bytesRead;
+    setImmediate(() => {
+      if (req.destroyed || req.socket?.bytesRead !== before) return;
+      req.destroy(new CoopError('TIMEOUT', `${server} was silent for ${request.timeout} ms`));
+    });
+  });
   return req;
 }
 
