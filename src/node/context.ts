@@ -21,9 +21,12 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { selfFigures } from './status.js';
+import { placementOf } from '../ring/owners.js';
 
 export interface ContextParts {
   options: ResolvedOptions;
+  /** Copies of each item (`--replicas`); undefined: every server holds every item. */
+  replicas: number | undefined;
   log: Log;
   metrics: Pick<NodeMetrics, 'roundsResent'>;
   failures: Pick<LocalFailures, 'noSpace'>;
@@ -59,6 +62,7 @@ export function handlerContext(
     clock,
     uploads,
     roundTimeoutMs: options.roundTimeoutMs,
+    replicas: parts.replicas,
     wholeLimit: options.maxMessageBytes,
     joining: parts.joining,
     leaving: parts.leaving,
@@ -76,6 +80,9 @@ export function handlerContext(
         () => true,
         () => false,
       ),
+    placement: parts.replicas === undefined ? () => undefined : placementOf(() => view.members, parts.replicas),
+    readOwner: async (owner, item, part) =>
+      (await ask(owner, { type: 'GET', data: item, part, attach: part && true, local: true, extended: true }, 'GET', parts.client())).data,
     pull: (holder, item, versionless) => pullItem(store, holder, item, now(), parts.client(), versionless),
     readFrom: async (holder, item, part) => (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', parts.client())).data,
     noSpace: (err) => parts.failures.noSpace(err),

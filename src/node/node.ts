@@ -227,6 +227,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const run = assemble(
       {
         options: this.options,
+        replicas: this.nodeOptions.replicas,
         transport: this.transport,
         log: this.log,
         metrics: this.metrics,
@@ -276,6 +277,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         timeoutMs: this.options.joinTimeoutMs,
         transport: this.transport,
         secret: this.auth !== undefined,
+        replicas: this.nodeOptions.replicas,
         log: this.log,
         now: Date.now,
         probeTimeoutMs: this.options.connectTimeoutMs + this.options.probeTimeoutMs,

@@ -23,6 +23,8 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeEvents, ResolvedOptions } from './options.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
+import { placementOf } from '../ring/owners.js';
+import { releaseUnowned } from '../sync/handoff.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
 const SEED_GREET_MAX_MS = 30_000;
@@ -63,7 +65,7 @@ export interface ServerParts extends ContextParts {
 export function assemble(parts: ServerParts, view: RingView, data: OpenStore): Running {
   const store = data.store;
   const uploads = new Uploads(store);
-  const sync = createAntiEntropy(parts, store, uploads);
+  const sync = createAntiEntropy(parts, view, store, uploads);
   // The keeper and the forwarder call each other; neither does before start.
   const keeper: RingKeeper = createKeeper(parts, view, {
     forward: (message) => void forwarder.forward(message),
@@ -105,9 +107,13 @@ export function greetSeeds(run: Running, seeds: readonly string[], options: Reso
   });
 }
 
-function createAntiEntropy(parts: ServerParts, store: ItemStore, uploads: Uploads): AntiEntropy {
+function createAntiEntropy(parts: ServerParts, view: RingView, store: ItemStore, uploads: Uploads): AntiEntropy {
   const { failures, now, options } = parts;
+  // With --replicas, a server pulls only what it owns, and lets go of what it no longer owns once its owners hold it.
+  const placement = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   return new AntiEntropy({
+    owns: placement && ((item) => placement().owns(view.self, item)),
+    release: placement && (() => releaseUnowned(store, view.self, placement(), parts.client(), () => !parts.running())),
     store,
     log: parts.log,
     peers: () => parts.extensionMembers(),

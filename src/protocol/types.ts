@@ -181,6 +181,8 @@ export interface ForwardPutMessage {
   newer?: VersionData | undefined;
   /** Servers on the way that had no room for the write (NO_SPACE): it did not land everywhere. */
   nospace?: Address[] | undefined;
+  /** In a ring that keeps R copies (`--replicas`): the item's owners still to visit, in order, before home. */
+  chain?: Address[] | undefined;
 }
 export interface ForwardGetMessage {
   type: 'FORWARD_GET';
@@ -265,6 +267,8 @@ export interface AckReply {
   /** Recent changes, or the whole membership when the PING's checksum differed from this server's. */
   members?: MemberData[] | undefined;
   checksum?: string | undefined;
+  /** The copies this server's ring keeps of each item (`--replicas`); absent: every server holds every item. */
+  replicas?: number | undefined;
 }
 export interface PingRequestReply {
   type: 'PING_REQ';

@@ -17,6 +17,17 @@ function point(text: string): number {
   return createHash('sha1').update(text).digest().readUInt32BE(0);
 }
 
+/** The placement for the ring's members now, built again only when they change. */
+export function placementOf(members: () => readonly Address[], replicas: number): () => Placement {
+  let built: { key: string; placement: Placement } | undefined;
+  return () => {
+    const now = members();
+    const key = now.join(',');
+    if (built?.key !== key) built = { key, placement: new Placement(now, replicas) };
+    return built.placement;
+  };
+}
+
 export class Placement {
   private readonly points: number[] = [];
   private readonly at: Address[] = [];
