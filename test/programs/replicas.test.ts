@@ -10,7 +10,7 @@ import { getItem, getRing, putItem } from '../../src/client/client.js';
 import { sameCycle } from '../../src/ring/ring.js';
 import { waitFor } from '../../src/util/wait.js';
 import { at } from '../helpers.js';
-import { killAll, runProgram, startServer, WEBSERVER, type ServerProcess } from '../processes.js';
+import { killAll, runClient, runProgram, startServer, WEBSERVER, type ServerProcess } from '../processes.js';
 
 const OPTIONS = ['--listen', '127.0.0.1:0', '--replicas', '3', '--heartbeat', '1', '--sync-interval', '0.5'];
 const ITEMS = Array.from({ length: 60 }, (_, i) => `item-${i}.txt`);
@@ -69,6 +69,8 @@ test('--replicas 3: six servers hold 60 items as 180 copies, read everywhere; tw
     `each server holds a share, not all: ${held.join(', ')}`,
   );
   await everyItemReadAt(servers);
+  const status = await runClient(['--status', ...at(first.address)]);
+  assert.match(status.stdout.toString(), /6 in the ring, each item on 3 servers/);
 
   await Promise.all([servers[1]!.kill(), servers[4]!.kill()]);
   const survivors = servers.filter((_, i) => i !== 1 && i !== 4);
