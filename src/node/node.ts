@@ -339,15 +339,8 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const run = this.started;
     if (!run) throw new CoopError('NOT_READY', 'the server has not started');
     const [figures, health] = await Promise.all([run.gatherer.current(), this.health()]);
-    const extras = {
-      version: VERSION,
-      health,
-      figures,
-      lastHeard: this.lastHeard,
-      startedAt: this.startedAt,
-      replicas: this.nodeOptions.replicas,
-    };
-    return nodeStatus(run.view, run.store, extras);
+    const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
+    return nodeStatus(run.view, run.store, { ...extras, replicas: this.nodeOptions.replicas });
   }
 
   /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
