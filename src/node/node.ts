@@ -391,7 +391,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   async leave(): Promise<void> {
     this.leaving = true;
     const run = this.started;
+    const handingOver = run && this.running ? run.handOver?.() : undefined;
     if (run && this.running) await run.keeper.leave();
+    await handingOver?.();
     await this.stop();
   }
 }

@@ -238,6 +238,8 @@ function decodeFields(fields: Fields): Message {
       return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
     case 'STREAM':
       return { type, from: address(fields.from, 'from'), attach: optionalFlag(fields.attach, 'attach') };
+    case 'HANDOVER':
+      return { type, from: address(fields.from, 'from') };
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':

@@ -123,6 +123,8 @@ export function encodeMessage(message: Message | Reply): string {
         : encodeForwardPut(message);
     case 'FORWARD_GET':
       return pyDumps({ creator: message.creator, type: message.type, data: lookupFields(message.data), id: message.id });
+    case 'HANDOVER':
+      return pyDumps({ type: message.type, from: message.from });
     case 'CHECK':
       return pyDumps({ type: message.type, from: message.from });
     case 'INSERT':

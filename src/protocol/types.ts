@@ -146,6 +146,11 @@ export interface CheckMessage {
   type: 'CHECK';
   from?: Address | undefined;
 }
+/** `--replicas`: a server leaving asks the ones that own its items after it to pull them from it now. */
+export interface HandOverMessage {
+  type: 'HANDOVER';
+  from: Address;
+}
 export interface GetMessage {
   type: 'GET';
   data: string;
@@ -228,7 +233,8 @@ export type Message =
   | ListMessage
   | PingMessage
   | PingRequestMessage
-  | StreamMessage;
+  | StreamMessage
+  | HandOverMessage;
 
 export type MessageType = Message['type'];
 

@@ -11,7 +11,7 @@ import { listBuckets } from '../transport/peer-requests.js';
 import type { ItemStore } from '../store/items.js';
 import { bucketOf } from '../store/digest.js';
 import { compareVersions } from '../store/version.js';
-import type { Placement } from '../ring/owners.js';
+import { Placement } from '../ring/owners.js';
 
 /** Lets go of the copies this server holds and does not own, once their owners hold them. Resolves with how many. */
 export async function releaseUnowned(
@@ -38,4 +38,52 @@ export async function releaseUnowned(
     if (everywhere && (await store.release(item, meta))) released++;
   }
   return released;
+}
+
+export interface HandOverDeps {
+  store: ItemStore;
+  self: Address;
+  /** The ring's members with this server, before it leaves. */
+  members: readonly Address[];
+  replicas: number;
+  client: ClientOptions;
+  /** Asks `to` to pull from this server now (a HANDOVER message). */
+  ask(to: Address): Promise<void>;
+  /** Gives up at this time (ms): a leave must end. */
+  deadline: number;
+  now(): number;
+  wait(ms: number): Promise<void>;
+}
+
+/**
+ * A graceful leave with `--replicas`: every member that owns, once this server
+ * is gone, an item it holds is asked to pull (HANDOVER), again every half
+ * second, until each holds its items in this version or a newer one, or the
+ * deadline comes. Resolves with how many copies were still missing then.
+ */
+export async function handOver(deps: HandOverDeps): Promise<number> {
+  const before = new Placement(deps.members, deps.replicas);
+  const after = new Placement(
+    deps.members.filter((member) => member !== deps.self),
+    deps.replicas,
+  );
+  let pending = [...deps.store.entries()].flatMap(([item, meta]) => {
+    const was = before.owners(item);
+    return after
+      .owners(item)
+      .filter((owner) => !was.includes(owner))
+      .map((owner) => ({ item, owner, version: meta.version }));
+  });
+  while (pending.length > 0 && deps.now() < deps.deadline) {
+    await Promise.all([...new Set(pending.map((copy) => copy.owner))].map((owner) => deps.ask(owner).catch(() => undefined)));
+    await deps.wait(500);
+    const still: typeof pending = [];
+    for (const copy of pending) {
+      const entries = await listBuckets(copy.owner, [bucketOf(copy.item)], deps.client).catch(() => []);
+      const theirs = entries.find((entry) => entry.item === copy.item);
+      if (!theirs || compareVersions(theirs.version, copy.version) < 0) still.push(copy);
+    }
+    pending = still;
+  }
+  return pending.length;
 }

@@ -91,6 +91,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     roundTimeoutMs: options.roundTimeoutMs ?? 30_000,
     replicas: options.replicas,
     placement: () => undefined,
+    syncWith: () => undefined,
     readOwner: () => Promise.reject(new Error('no owners in this fixture')),
     wholeLimit: options.wholeLimit ?? 1024 * 1024,
     peers,
