@@ -24,6 +24,7 @@ export interface ServerArgs {
   memory: boolean;
   repair: boolean;
   syncInterval: number;
+  replicas?: number;
   minFree: number;
   tombstoneTtl: number;
   forgetAfter: number;
@@ -215,6 +216,14 @@ export function serverCommand(): Command {
         .argParser(parse.bytes)
         .default(DEFAULTS.minFreeBytes, '64MiB')
         .env('WEBSERVER_MIN_FREE'),
+    )
+    .addOption(
+      new Option(
+        '--replicas <R>',
+        "keep each item on R servers chosen by hashing its name, so the ring holds more than one server's disk (default: every server holds every item); every server of a ring must give the same R",
+      )
+        .argParser(parse.integer(1, 1000))
+        .env('WEBSERVER_REPLICAS'),
     )
     .addOption(
       new Option('--sync-interval <SECONDS>', 'how often to compare contents with a peer and repair differences')

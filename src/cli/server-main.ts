@@ -120,6 +120,7 @@ export async function main(argv: string[]): Promise<RingNode | undefined> {
     dataDir: args.memory ? undefined : (self) => resolve(args.data ?? defaultDataDir(self)),
     repair: args.repair,
     syncIntervalMs: args.syncInterval * 1000,
+    replicas: args.replicas,
     minFreeBytes: args.minFree,
     tombstoneTtlMs: args.tombstoneTtl * 1000,
     forgetAfterMs: args.forgetAfter * 1000,

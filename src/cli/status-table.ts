@@ -29,7 +29,8 @@ function row(member: MemberView, self: string): string[] {
 /** The table, one line per member in ring order (the ones out of the ring after), preceded by a line about the asked server. */
 export function formatStatus(status: RingStatus): string {
   const health = status.health.ok ? 'healthy' : `not ready: ${status.health.reason ?? 'unknown'}`;
-  const heading = `${status.self}: version ${status.version}, ${status.ring.length} in the ring, ${health}`;
+  const placed = status.replicas === undefined ? '' : `, each item on ${status.replicas} servers (ITEMS: the ones each holds)`;
+  const heading = `${status.self}: version ${status.version}, ${status.ring.length} in the ring${placed}, ${health}`;
   const position = (member: MemberView): number => {
     const at = status.ring.indexOf(member.address);
     return at === -1 ? status.ring.length : at;

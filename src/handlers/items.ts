@@ -31,6 +31,7 @@ import type { Log } from '../log/logger.js';
 import { resendId, stallAfterMs, type PendingRounds, type RoundTrail, type StallReason } from './rounds.js';
 import type { Handlers, RoundMessage } from './types.js';
 import { lookupReply, missReply, noSpaceReply, notYetAnswerable, overtaken, roundKey, writeDone, type Waiting } from './waiting.js';
+import { readFromOwners, writeRoute, type OwnersContext } from './owners.js';
 
 /** What reading this server's own copy of an item takes. */
 export interface LocalReadContext {
@@ -47,14 +48,14 @@ export interface WriteContext {
   now(): number;
 }
 
-export interface ItemsContext extends LocalReadContext, WriteContext {
+export interface ItemsContext extends LocalReadContext, WriteContext, OwnersContext {
   readonly self: Address;
   readonly ring: Pick<RingView, 'size' | 'members' | 'fromSelf' | 'membership'>;
   readonly store: Pick<ItemStore, 'head' | 'contentAtHand' | 'get' | 'readRange' | 'apply'>;
   readonly log: Log;
   readonly waiting: Pick<PendingRounds<Waiting>, 'add'>;
   readonly clock: Pick<VersionClock, 'stamp' | 'observe'>;
-  readonly uploads: Pick<Uploads, 'receive' | 'versionOf'>;
+  readonly uploads: Pick<Uploads, 'receive' | 'versionOf' | 'passing'>;
   readonly roundTimeoutMs: number;
   readonly peers: Pick<ExtensionPeers, 'everyone'>;
   /** Still waiting for the ring it asked to join: alone, it cannot say an item is missing. */
@@ -145,6 +146,13 @@ async function lookUp(
   if (refusal) return refusal;
   // A tombstone is an answer too: the item was deleted.
   if (message.local || ctx.ring.size === 1 || ctx.store.head(item)?.deleted) return missReply(item, plain);
+  const fromOwners = await readFromOwners(
+    ctx,
+    message,
+    (data) => (message.part ? { type: 'GET', data } : lookupReply(data, plain)),
+    () => missReply(item, plain),
+  );
+  if (fromOwners) return fromOwners;
   const round: OwnRound = {
     type: 'FORWARD_GET',
     creator: ctx.self,
@@ -166,9 +174,9 @@ function notInRing(ctx: ItemsContext): Reply | undefined {
 }
 
 /** Sends a write around the ring and answers the client when it is back (at once in a ring of one). */
-function replicate(ctx: ItemsContext, waiting: Waiting, data: ItemData): Reply | Promise<Reply> {
-  if (ctx.ring.size === 1) return writeDone(waiting);
-  return startRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId() }, waiting);
+function replicate(ctx: ItemsContext, waiting: Waiting, data: ItemData, chain?: Address[]): Reply | Promise<Reply> {
+  if (ctx.ring.size === 1 || chain?.length === 0) return writeDone(waiting);
+  return startRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId(), chain }, waiting);
 }
 
 /**
@@ -191,14 +199,16 @@ function startRound(ctx: ItemsContext, round: OwnRound, waiting: Waiting): Promi
  * turns of the microtask queue).
  */
 function writeAround(ctx: ItemsContext, data: ItemData, version: Version, waiting: Waiting): Promise<Reply> {
+  // With --replicas: stored here only by an owner, and sent along the other owners.
+  const route = writeRoute(ctx, data.item);
   return new Promise((answer, fail) => {
     waiting.answer = answer;
-    storeOrRefuse(ctx, data, version).then((stored) => {
+    (route?.here === false ? Promise.resolve(true) : storeOrRefuse(ctx, data, version)).then((stored) => {
       try {
         if (typeof stored !== 'boolean') answer(stored);
         else if (!stored) answer(overtaken(ctx.log, data.item));
-        else if (ctx.ring.size === 1) answer(writeDone(waiting));
-        else sendRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId() }, waiting);
+        else if (ctx.ring.size === 1 || route?.chain.length === 0) answer(writeDone(waiting));
+        else sendRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId(), chain: route?.chain }, waiting);
       } catch (err) {
         fail(err);
       }
@@ -310,14 +320,20 @@ async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from:
   if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
   const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key }, bytes };
   const waiting: Waiting = { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key };
+  // With --replicas, a server that does not own the item only passes its parts on to the owners.
+  const route = writeRoute(ctx, item);
+  if (route?.here === false) {
+    if (part.offset === 0) ctx.uploads.passing(key, version, ctx.now());
+    return replicate(ctx, waiting, data, route.chain);
+  }
   if (middlePart(data)) {
     // Sent around while it is written here: the client hears of a failure here first, else of the round.
-    const [stored, around] = await Promise.all([storeOrRefuse(ctx, data, version), replicate(ctx, waiting, data)]);
+    const [stored, around] = await Promise.all([storeOrRefuse(ctx, data, version), replicate(ctx, waiting, data, route?.chain)]);
     return typeof stored !== 'boolean' ? stored : around;
   }
   const stored = await storeOrRefuse(ctx, data, version);
   if (typeof stored !== 'boolean') return stored;
-  return replicate(ctx, waiting, data);
+  return replicate(ctx, waiting, data, route?.chain);
 }
 
 export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {

@@ -25,6 +25,8 @@ export interface MembershipContext extends RelayContext {
   absorb(members: Member[]): void;
   /** The ACK to a PING, its changes merged first (keeper.ts). */
   answerPing(ping: PingMessage): AckReply;
+  /** The copies this ring keeps of each item (`--replicas`); undefined: every server holds every item. */
+  readonly replicas: number | undefined;
   /** Asks `target` whether it is alive, on behalf of another member. */
   probeFor(target: Address): Promise<boolean>;
   /** A member was heard from directly (for the status's "last heard"). */
@@ -87,7 +89,9 @@ export const membershipHandlers: Handlers<'INSERT' | 'UPDATE' | 'STREAM' | 'CHEC
   PING(message, ctx) {
     ctx.peers.learn(message.from);
     ctx.heard(message.from);
-    return ctx.answerPing(message);
+    const ack = ctx.answerPing(message);
+    // A joiner compares it with its own: every server of a ring places items the same way.
+    return ctx.replicas === undefined ? ack : { ...ack, replicas: ctx.replicas };
   },
 
   async PING_REQ(message, ctx) {

@@ -1,5 +1,6 @@
 /** What a peer or a client asks of this server's state: its view of the ring (RING), and contents to compare (DIGEST, LIST). */
 import type { RingReply } from '../protocol/messages.js';
+import type { Address } from '../protocol/address.js';
 import type { RingStatus, SelfFigures } from '../protocol/status.js';
 import type { RingView } from '../ring/ring.js';
 import type { ItemStore } from '../store/items.js';
@@ -12,9 +13,17 @@ export interface SyncContext {
   figures(): SelfFigures;
   /** This server's whole status, members' figures included (a RING asking for `"status": "all"`). */
   ringStatus(): Promise<RingStatus>;
+  /** Compares with `peer` and pulls what is newer there, now (anti-entropy). */
+  syncWith(peer: Address): void;
 }
 
-export const syncHandlers: Handlers<'RING' | 'DIGEST' | 'LIST', SyncContext> = {
+export const syncHandlers: Handlers<'RING' | 'DIGEST' | 'LIST' | 'HANDOVER', SyncContext> = {
+  HANDOVER(message, ctx) {
+    // The leaver no longer counts among the owners here: what it held and this server owns now is pulled from it.
+    ctx.syncWith(message.from);
+    return undefined;
+  },
+
   RING(message, ctx) {
     // Only the whole ring's status is gathered from the members: the rest is answered at once.
     if (message.status === 'all') return withStatus(ctx);

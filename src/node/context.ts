@@ -21,9 +21,13 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { selfFigures } from './status.js';
+import { placementOf } from '../ring/owners.js';
+import type { AntiEntropy } from '../sync/anti-entropy.js';
 
 export interface ContextParts {
   options: ResolvedOptions;
+  /** Copies of each item (`--replicas`); undefined: every server holds every item. */
+  replicas: number | undefined;
   log: Log;
   metrics: Pick<NodeMetrics, 'roundsResent'>;
   failures: Pick<LocalFailures, 'noSpace'>;
@@ -42,9 +46,9 @@ export interface ContextParts {
 
 export function handlerContext(
   parts: ContextParts,
-  running: { view: RingView; store: ItemStore; uploads: Uploads; keeper: RingKeeper; forwarder: Forwarder },
+  running: { view: RingView; store: ItemStore; uploads: Uploads; keeper: RingKeeper; forwarder: Forwarder; sync: AntiEntropy },
 ): HandlerContext {
-  const { view, store, uploads, keeper, forwarder } = running;
+  const { view, store, uploads, keeper, forwarder, sync } = running;
   const { options, now } = parts;
   // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
   const clock = new VersionClock(view.self);
@@ -59,6 +63,7 @@ export function handlerContext(
     clock,
     uploads,
     roundTimeoutMs: options.roundTimeoutMs,
+    replicas: parts.replicas,
     wholeLimit: options.maxMessageBytes,
     joining: parts.joining,
     leaving: parts.leaving,
@@ -76,6 +81,11 @@ export function handlerContext(
         () => true,
         () => false,
       ),
+    // A pass already running may be with another peer: then one with this peer follows it.
+    syncWith: (peer) => void sync.syncNow(peer).then((done) => (done?.peer === peer ? undefined : sync.syncNow(peer))),
+    placement: parts.replicas === undefined ? () => undefined : placementOf(() => view.members, parts.replicas),
+    readOwner: async (owner, item, part) =>
+      (await ask(owner, { type: 'GET', data: item, part, attach: part && true, local: true, extended: true }, 'GET', parts.client())).data,
     pull: (holder, item, versionless) => pullItem(store, holder, item, now(), parts.client(), versionless),
     readFrom: async (holder, item, part) => (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', parts.client())).data,
     noSpace: (err) => parts.failures.noSpace(err),

@@ -12,6 +12,8 @@ export function describe(message: Message): string {
       return `PING from ${message.from}`;
     case 'STREAM':
       return `STREAM from ${message.from}`;
+    case 'HANDOVER':
+      return `HANDOVER from ${message.from}`;
     case 'PING_REQ':
       return `PING_REQ for ${message.data} from ${message.from}`;
     case 'CHECK':

@@ -101,6 +101,7 @@ export class Forwarder {
    * `received`: the text the round came as, which our own servers may get again.
    */
   async forward(message: RoundMessage, received?: string): Promise<void> {
+    if (message.type === 'FORWARD_PUT' && message.chain !== undefined) return this.along(message, message.chain);
     const { view, peers, log } = this.deps;
     let encoded: string | undefined;
     let home: string | undefined;
@@ -207,6 +208,40 @@ export class Forwarder {
       }
     }
     if (removed) this.deps.keeper.announce();
+  }
+
+  /**
+   * A write of a ring that keeps R copies goes to the item's next owner in
+   * `chain`, then home to its creator; an owner that cannot be reached is
+   * passed by (anti-entropy brings it the item later, or its successor owner
+   * takes its place once it is declared dead).
+   */
+  private async along(message: ForwardPutMessage, chain: readonly Address[]): Promise<void> {
+    const { view, log } = this.deps;
+    for (let rest = chain; ; rest = rest.slice(1)) {
+      const next = rest[0] ?? message.creator;
+      if (next === view.self) {
+        if (rest.length > 0) continue;
+        this.deps.complete(message);
+        return;
+      }
+      const onward: ForwardPutMessage = rest.length === 0 ? (homeward(message) ?? message) : { ...message, chain: rest.slice(1) };
+      const payload = onward.data.bytes ? withBytesAttached(onward, onward.data.bytes, undefined) : encodeMessage(onward);
+      try {
+        if (message.creator === view.self && message.id !== undefined) this.deps.rounds.noteHop(baseRoundId(message.id), next);
+        await this.deps.transport.send(next, payload);
+        log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
+        this.deps.metrics.forwards.inc({ type: message.type });
+        return;
+      } catch (err) {
+        if (!this.deps.running()) return;
+        if (rest.length === 0) {
+          log.warn(`${describe(message)} could not go home to ${next}: ${(err as Error).message}`);
+          return;
+        }
+        log.warn(`${describe(message)} passed by owner ${next}, which did not take it (${(err as Error).message})`);
+      }
+    }
   }
 
   /**

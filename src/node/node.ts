@@ -227,6 +227,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     const run = assemble(
       {
         options: this.options,
+        replicas: this.nodeOptions.replicas,
         transport: this.transport,
         log: this.log,
         metrics: this.metrics,
@@ -276,6 +277,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
         timeoutMs: this.options.joinTimeoutMs,
         transport: this.transport,
         secret: this.auth !== undefined,
+        replicas: this.nodeOptions.replicas,
         log: this.log,
         now: Date.now,
         probeTimeoutMs: this.options.connectTimeoutMs + this.options.probeTimeoutMs,
@@ -338,7 +340,7 @@ export class RingNode extends EventEmitter<NodeEvents> {
     if (!run) throw new CoopError('NOT_READY', 'the server has not started');
     const [figures, health] = await Promise.all([run.gatherer.current(), this.health()]);
     const extras = { version: VERSION, health, figures, lastHeard: this.lastHeard, startedAt: this.startedAt };
-    return nodeStatus(run.view, run.store, extras);
+    return nodeStatus(run.view, run.store, { ...extras, replicas: this.nodeOptions.replicas });
   }
 
   /** Ready for traffic (`GET /_health`): joined, caught up, and the store usable. */
@@ -389,7 +391,9 @@ export class RingNode extends EventEmitter<NodeEvents> {
   async leave(): Promise<void> {
     this.leaving = true;
     const run = this.started;
+    const handingOver = run && this.running ? run.handOver?.() : undefined;
     if (run && this.running) await run.keeper.leave();
+    await handingOver?.();
     await this.stop();
   }
 }

@@ -64,6 +64,8 @@ export interface NodeOptions {
   minFreeBytes?: number;
   /** How often to compare contents with a peer and pull what is newer. */
   syncIntervalMs?: number;
+  /** Keep each item on this many servers (ring/owners.ts); undefined: every server holds every item. */
+  replicas?: number | undefined;
   /** How long a delete's tombstone is kept before it is collected. */
   tombstoneTtlMs?: number;
   /** Dead and left members are forgotten this long after they went (Infinity: never). */
@@ -119,6 +121,7 @@ export type ResolvedOptions = Required<
     | 'tls'
     | 'namePattern'
     | 'httpFastPath'
+    | 'replicas'
   >
 >;
 

@@ -23,6 +23,9 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeEvents, ResolvedOptions } from './options.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
+import { placementOf } from '../ring/owners.js';
+import { handOver, releaseUnowned } from '../sync/handoff.js';
+import { encodeMessage } from '../protocol/messages.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
 const SEED_GREET_MAX_MS = 30_000;
@@ -44,6 +47,8 @@ export interface Running {
   gatherer: FiguresGatherer;
   /** Greets the seeds not in the ring: once joined through one. */
   seedGreeter?: SeedGreeter;
+  /** `--replicas`: called before a graceful leave; what it returns runs after, handing this server's items over. */
+  handOver?: (() => () => Promise<void>) | undefined;
 }
 
 /** What the running parts share with the server that builds them, beyond what the handlers' context takes. */
@@ -63,7 +68,7 @@ export interface ServerParts extends ContextParts {
 export function assemble(parts: ServerParts, view: RingView, data: OpenStore): Running {
   const store = data.store;
   const uploads = new Uploads(store);
-  const sync = createAntiEntropy(parts, store, uploads);
+  const sync = createAntiEntropy(parts, view, store, uploads);
   // The keeper and the forwarder call each other; neither does before start.
   const keeper: RingKeeper = createKeeper(parts, view, {
     forward: (message) => void forwarder.forward(message),
@@ -71,8 +76,9 @@ export function assemble(parts: ServerParts, view: RingView, data: OpenStore): R
     answered: (address) => forwarder.reachableAgain(address),
   });
   const forwarder: Forwarder = createForwarder(parts, view, keeper);
-  const context = handlerContext(parts, { view, store, uploads, keeper, forwarder });
-  return { view, data, store, uploads, sync, context, keeper, forwarder, gatherer: createGatherer(parts) };
+  const context = handlerContext(parts, { view, store, uploads, keeper, forwarder, sync });
+  const handOver = parts.replicas === undefined ? undefined : handOverFor(parts, view, store, parts.replicas);
+  return { view, data, store, uploads, sync, context, keeper, forwarder, gatherer: createGatherer(parts), handOver };
 }
 
 /** Starts the timers of what runs: probes, sync passes, the data directory's watch, pass-by checks. */
@@ -105,9 +111,13 @@ export function greetSeeds(run: Running, seeds: readonly string[], options: Reso
   });
 }
 
-function createAntiEntropy(parts: ServerParts, store: ItemStore, uploads: Uploads): AntiEntropy {
+function createAntiEntropy(parts: ServerParts, view: RingView, store: ItemStore, uploads: Uploads): AntiEntropy {
   const { failures, now, options } = parts;
+  // With --replicas, a server pulls only what it owns, and lets go of what it no longer owns once its owners hold it.
+  const placement = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   return new AntiEntropy({
+    owns: placement && ((item) => placement().owns(view.self, item)),
+    release: placement && (() => releaseUnowned(store, view.self, placement(), parts.client(), () => !parts.running())),
     store,
     log: parts.log,
     peers: () => parts.extensionMembers(),
@@ -119,6 +129,29 @@ function createAntiEntropy(parts: ServerParts, store: ItemStore, uploads: Upload
     localError: failures.connectError,
     noSpace: (err) => failures.noSpace(err),
   });
+}
+
+/** A graceful leave's hand-over (sync/handoff.ts), bounded by the round timeout: the members are taken before the leave. */
+function handOverFor(parts: ServerParts, view: RingView, store: ItemStore, replicas: number): () => () => Promise<void> {
+  return () => {
+    const members = [...view.members];
+    return async () => {
+      const missing = await handOver({
+        store,
+        self: view.self,
+        members,
+        replicas,
+        client: parts.client(),
+        ask: (to) => parts.transport.send(to, encodeMessage({ type: 'HANDOVER', from: view.self })),
+        deadline: Date.now() + parts.options.roundTimeoutMs,
+        now: Date.now,
+        wait: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      });
+      if (missing > 0)
+        parts.log.warn(`left with ${missing} copies not yet pulled by their new owners: anti-entropy brings them from the others`);
+      else parts.log.info('handed every item over to its owners after this server');
+    };
+  };
 }
 
 /** Asks the live members for their figures (version, items, digest) over the peer protocol, for the status. */

@@ -38,6 +38,8 @@ export interface StatusExtras {
   /** When each member was last heard from (ms). */
   lastHeard: ReadonlyMap<Address, number>;
   startedAt: number;
+  /** Copies of each item (`--replicas`): each server then holds its own share, and digests differ by design. */
+  replicas?: number | undefined;
 }
 
 export function nodeStatus(view: RingView, store: ItemStore, extras: StatusExtras, now = Date.now()): RingStatus {
@@ -55,7 +57,7 @@ export function nodeStatus(view: RingView, store: ItemStore, extras: StatusExtra
         items: figures.items,
         bytes: figures.bytes,
         digest: figures.digest,
-        inSync: figures.digest === own.digest,
+        inSync: extras.replicas === undefined ? figures.digest === own.digest : undefined,
       }),
     };
   });
@@ -70,5 +72,6 @@ export function nodeStatus(view: RingView, store: ItemStore, extras: StatusExtra
     bytes: own.bytes,
     digest: own.digest,
     health: extras.health,
+    replicas: extras.replicas,
   };
 }

@@ -152,6 +152,12 @@ function ourServers(value: unknown): Address[] | undefined {
   return value.map((entry) => address(entry, 'ours[]'));
 }
 
+/** A write's owners still to visit (`--replicas`): at most as many as a ring has. */
+function chainList(value: unknown): Address[] {
+  if (!Array.isArray(value) || value.length > 1000) bad('"chain" must be a list of addresses');
+  return value.map((entry) => address(entry, 'chain[]'));
+}
+
 /** The servers a write's round passed that had no room for it: a few, never the whole ring twice over. */
 function noSpaceList(value: unknown): Address[] {
   if (!Array.isArray(value) || value.length === 0 || value.length > 1024) bad('"nospace" must be a non-empty list of addresses');
@@ -232,6 +238,8 @@ function decodeFields(fields: Fields): Message {
       return { type, data: address(fields.data, 'data'), from: address(fields.from, 'from') };
     case 'STREAM':
       return { type, from: address(fields.from, 'from'), attach: optionalFlag(fields.attach, 'attach') };
+    case 'HANDOVER':
+      return { type, from: address(fields.from, 'from') };
     case 'CHECK':
       return { type, from: optionalAddress(fields.from, 'from') };
     case 'RING':
@@ -268,6 +276,7 @@ function decodeFields(fields: Fields): Message {
       const newer = version(fields.newer);
       if (newer) message.newer = newer; // absent, not undefined, on nearly every round
       if (fields.nospace !== undefined) message.nospace = noSpaceList(fields.nospace);
+      if (fields.chain !== undefined) message.chain = chainList(fields.chain);
       return message;
     }
     case 'FORWARD_GET':
@@ -347,7 +356,13 @@ export function decodeReply<T extends ReplyType>(text: string, expected: T): Ext
       reply = { type: 'LIST', data: data.map(listEntry) };
       break;
     case 'ACK':
-      reply = { type: 'ACK', from: address(fields.from, 'from'), members: members(fields.members), checksum: checksum(fields.checksum) };
+      reply = {
+        type: 'ACK',
+        from: address(fields.from, 'from'),
+        members: members(fields.members),
+        checksum: checksum(fields.checksum),
+        replicas: fields.replicas === undefined ? undefined : count(fields.replicas, 'replicas'),
+      };
       break;
     case 'PING_REQ':
       if (!isObject(data) || typeof data.alive !== 'boolean') bad('a PING_REQ reply needs "data.target" and "data.alive"');

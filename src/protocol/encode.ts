@@ -76,6 +76,7 @@ function encodeForwardPut(message: ForwardPutMessage): string {
   if (message.id !== undefined) out += `, "id": ${pyString(message.id)}`;
   if (message.newer) out += `, "newer": {"clock": ${pyDumps(message.newer.clock)}, "server": ${pyString(message.newer.server)}}`;
   if (message.nospace) out += `, "nospace": ${pyDumps(message.nospace)}`;
+  if (message.chain) out += `, "chain": ${pyDumps(message.chain)}`;
   return `${out}}`;
 }
 
@@ -93,7 +94,13 @@ export function encodeMessage(message: Message | Reply): string {
       });
     case 'PING':
     case 'ACK':
-      return pyDumps({ type: message.type, from: message.from, members: memberFields(message.members), checksum: message.checksum });
+      return pyDumps({
+        type: message.type,
+        from: message.from,
+        members: memberFields(message.members),
+        checksum: message.checksum,
+        replicas: message.type === 'ACK' ? message.replicas : undefined,
+      });
     case 'STREAM':
       return pyDumps({ type: message.type, from: message.from, attach: message.attach });
     case 'PING_REQ':
@@ -111,10 +118,13 @@ export function encodeMessage(message: Message | Reply): string {
             id: message.id,
             newer: message.newer && { clock: message.newer.clock, server: message.newer.server },
             nospace: message.nospace,
+            chain: message.chain,
           })
         : encodeForwardPut(message);
     case 'FORWARD_GET':
       return pyDumps({ creator: message.creator, type: message.type, data: lookupFields(message.data), id: message.id });
+    case 'HANDOVER':
+      return pyDumps({ type: message.type, from: message.from });
     case 'CHECK':
       return pyDumps({ type: message.type, from: message.from });
     case 'INSERT':

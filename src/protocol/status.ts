@@ -51,6 +51,8 @@ export interface RingStatus {
   bytes: number;
   digest: string;
   health: Health;
+  /** Copies of each item (`--replicas`); absent: every server holds every item. */
+  replicas?: number | undefined;
 }
 
 type Fields = Record<string, unknown>;
@@ -143,6 +145,7 @@ export function decodeRingStatus(value: unknown): RingStatus {
     items: count(fields.items, 'status.items'),
     bytes: count(fields.bytes, 'status.bytes'),
     digest: shortText(fields.digest, 'status.digest'),
+    replicas: optional(fields.replicas, count, 'status.replicas'),
     health: {
       ok: flag(health.ok, 'status.health.ok'),
       reason: optional(

@@ -146,6 +146,11 @@ export interface CheckMessage {
   type: 'CHECK';
   from?: Address | undefined;
 }
+/** `--replicas`: a server leaving asks the ones that own its items after it to pull them from it now. */
+export interface HandOverMessage {
+  type: 'HANDOVER';
+  from: Address;
+}
 export interface GetMessage {
   type: 'GET';
   data: string;
@@ -181,6 +186,8 @@ export interface ForwardPutMessage {
   newer?: VersionData | undefined;
   /** Servers on the way that had no room for the write (NO_SPACE): it did not land everywhere. */
   nospace?: Address[] | undefined;
+  /** In a ring that keeps R copies (`--replicas`): the item's owners still to visit, in order, before home. */
+  chain?: Address[] | undefined;
 }
 export interface ForwardGetMessage {
   type: 'FORWARD_GET';
@@ -226,7 +233,8 @@ export type Message =
   | ListMessage
   | PingMessage
   | PingRequestMessage
-  | StreamMessage;
+  | StreamMessage
+  | HandOverMessage;
 
 export type MessageType = Message['type'];
 
@@ -265,6 +273,8 @@ export interface AckReply {
   /** Recent changes, or the whole membership when the PING's checksum differed from this server's. */
   members?: MemberData[] | undefined;
   checksum?: string | undefined;
+  /** The copies this server's ring keeps of each item (`--replicas`); absent: every server holds every item. */
+  replicas?: number | undefined;
 }
 export interface PingRequestReply {
   type: 'PING_REQ';

@@ -33,6 +33,8 @@ export interface JoinDeps {
   transport: PeerTransport;
   /** This server has a cluster secret / dials with TLS: for the reasons given. */
   secret: boolean;
+  /** Copies this server keeps of each item (`--replicas`): a ring that keeps another number refuses it. */
+  replicas?: number | undefined;
   log: Log;
   now(): number;
   random?(): number;
@@ -216,7 +218,11 @@ export async function joinRing(deps: JoinDeps): Promise<Joined> {
         continue;
       }
       if (probed.verdict === 'ok') name = probed.name;
-      else silent.add(address);
+      else if (deps.replicas !== undefined) {
+        const reason = 'it did not answer our PING, as an original server does, and only our servers place items by --replicas';
+        refuse(seed, address, { verdict: 'refused', ringWide: true, reason });
+        continue;
+      } else silent.add(address);
       try {
         await unlessStopped(deps.transport.send(address, encodeMessage({ type: 'INSERT', data: deps.self, from: deps.self })));
         deps.log.send(`INSERT ${deps.self} to ${address}`);
@@ -270,7 +276,16 @@ async function probe(deps: JoinDeps, address: Address, timeoutMs: number): Promi
     return judgeFailure(err, options);
   }
   if (reply.type === 'ERROR') return judgeErrorReply(reply.data.code, reply.data.message, options);
-  return reply.from === deps.self ? { verdict: 'self' } : { verdict: 'ok', name: reply.from };
+  if (reply.from === deps.self) return { verdict: 'self' };
+  if (reply.replicas !== deps.replicas)
+    return { verdict: 'refused', ringWide: true, reason: replicasDiffer(reply.replicas, deps.replicas) };
+  return { verdict: 'ok', name: reply.from };
+}
+
+/** Why a ring that places items otherwise than this server refuses it. */
+function replicasDiffer(theirs: number | undefined, ours: number | undefined): string {
+  const say = (r: number | undefined): string => (r === undefined ? 'every server holds every item' : `each item is kept on ${r} servers`);
+  return `in its ring ${say(theirs)} (--replicas), and this server was started so that ${say(ours)}: every server of a ring must give the same --replicas`;
 }
 
 async function waitForRing(deps: JoinDeps, joined: () => Address | undefined, ms: number): Promise<void> {

@@ -21,6 +21,7 @@ const ACCESS: Record<MessageType, Access> = {
   PING: 'peer',
   PING_REQ: 'peer',
   STREAM: 'peer',
+  HANDOVER: 'peer',
   PUT: 'write',
   DELETE: 'write',
   GET: 'read',

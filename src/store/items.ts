@@ -323,6 +323,21 @@ export class ItemStore {
     return collected;
   }
 
+  /**
+   * Forgets the copy `meta` of `name` (not a delete: no tombstone), unless a
+   * newer one replaced it meanwhile; `--replicas`: a server that no longer
+   * owns an item lets it go once its owners hold it. Resolves true when forgotten.
+   */
+  async release(name: string, meta: ItemMeta): Promise<boolean> {
+    return this.serially(name, async () => {
+      if (this.index.get(name) !== meta) return false;
+      await this.persistence.remove(name);
+      this.index.delete(name);
+      this.digest.update(name, meta, undefined);
+      return true;
+    });
+  }
+
   /** Throws when the store cannot be used (see Persistence.check). */
   async check(): Promise<void> {
     await this.persistence.check?.();

@@ -31,9 +31,17 @@ export class Uploads {
 
   constructor(private readonly store: ItemStore) {}
 
+  /** Uploads this server passes on without keeping (`--replicas`: it does not own the item): their versions. */
+  private readonly passed = new Map<string, { version: Version; touchedAt: number }>();
+
   /** The version of upload `key`, when its first part has arrived. */
   versionOf(key: string): Version | undefined {
-    return this.open.get(key)?.version;
+    return this.open.get(key)?.version ?? this.passed.get(key)?.version;
+  }
+
+  /** Upload `key` passes through this server without being kept: its later parts take `version`. */
+  passing(key: string, version: Version, now: number): void {
+    this.passed.set(key, { version, touchedAt: now });
   }
 
   /**
@@ -126,6 +134,7 @@ export class Uploads {
   /** Drops uploads that have not moved since `before`; their senders gave up. */
   async expire(before: number): Promise<void> {
     for (const [key, failed] of this.failed) if (failed.touchedAt < before) this.failed.delete(key);
+    for (const [key, passed] of this.passed) if (passed.touchedAt < before) this.passed.delete(key);
     for (const [key, upload] of this.open) {
       if (upload.touchedAt < before) {
         this.open.delete(key);

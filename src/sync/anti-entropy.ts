@@ -27,6 +27,10 @@ export interface SyncOptions {
   client: ClientOptions;
   /** Called after every pass, for upload expiry and the like. */
   onTick?: () => Promise<void>;
+  /** `--replicas`: whether this server owns `item` (only those are pulled). Absent: it holds every item. */
+  owns?(item: string): boolean;
+  /** `--replicas`: lets go of copies this server no longer owns once their owners hold them (handoff.ts); how many. */
+  release?(): Promise<number>;
   /** A pass failed for a reason of this server's own (out of descriptors...): reported there instead of warned here. */
   localError?(code: string, what: string): void;
   /** A pass stopped for want of space here (NO_SPACE): reported there, where such warnings are spaced out. */
@@ -124,6 +128,8 @@ export class AntiEntropy {
       const peer = chosen ?? peers[Math.floor(Math.random() * peers.length)];
       if (peer === undefined || this.stopped) return undefined;
       const result = await this.syncWith(peer);
+      const released = await this.options.release?.();
+      if (released) log.info(`let go of ${released} items other servers own now`);
       this.totals.passes++;
       this.totals.pulled += result.pulled;
       this.totals.deleted += result.deleted;
@@ -148,6 +154,7 @@ export class AntiEntropy {
     if (buckets.length === 0) return result;
     for (const entry of await listBuckets(peer, buckets, client)) {
       if (this.stopped) break;
+      if (this.options.owns && !this.options.owns(entry.item)) continue;
       const held = store.head(entry.item);
       if (held && compareVersions(entry.version, held.version) <= 0) continue;
       if (entry.deleted) {

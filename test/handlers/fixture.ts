@@ -47,6 +47,8 @@ export interface FixtureOptions {
   members?: readonly Address[];
   joining?: boolean;
   roundTimeoutMs?: number;
+  /** Copies of each item (`--replicas`); default: every server holds every item. */
+  replicas?: number;
   wholeLimit?: number;
   /** What a probe on behalf of another member finds. */
   alive?: boolean;
@@ -87,6 +89,10 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     clock,
     uploads,
     roundTimeoutMs: options.roundTimeoutMs ?? 30_000,
+    replicas: options.replicas,
+    placement: () => undefined,
+    syncWith: () => undefined,
+    readOwner: () => Promise.reject(new Error('no owners in this fixture')),
     wholeLimit: options.wholeLimit ?? 1024 * 1024,
     peers,
     joining: () => options.joining ?? false,

@@ -1,0 +1,89 @@
+/**
+ * A ring that keeps R copies (`--replicas`): when the members change, items
+ * change owners. A server that holds an item it no longer owns lets it go,
+ * but only once every owner holds that version or a newer one (never before:
+ * a join does not lose the copy the joiner has not pulled yet). The owners
+ * pull what they lack by anti-entropy.
+ */
+import type { Address } from '../protocol/address.js';
+import type { ClientOptions } from '../transport/ask.js';
+import { listBuckets } from '../transport/peer-requests.js';
+import type { ItemStore } from '../store/items.js';
+import { bucketOf } from '../store/digest.js';
+import { compareVersions } from '../store/version.js';
+import { Placement } from '../ring/owners.js';
+
+/** Lets go of the copies this server holds and does not own, once their owners hold them. Resolves with how many. */
+export async function releaseUnowned(
+  store: ItemStore,
+  self: Address,
+  placement: Placement,
+  client: ClientOptions,
+  stopped: () => boolean,
+): Promise<number> {
+  let released = 0;
+  for (const [item, meta] of [...store.entries()]) {
+    if (stopped()) break;
+    const owners = placement.owners(item);
+    if (owners.length === 0 || owners.includes(self)) continue;
+    let everywhere = true;
+    for (const owner of owners) {
+      const entries = await listBuckets(owner, [bucketOf(item)], client).catch(() => []);
+      const theirs = entries.find((entry) => entry.item === item);
+      if (!theirs || compareVersions(theirs.version, meta.version) < 0) {
+        everywhere = false;
+        break;
+      }
+    }
+    if (everywhere && (await store.release(item, meta))) released++;
+  }
+  return released;
+}
+
+export interface HandOverDeps {
+  store: ItemStore;
+  self: Address;
+  /** The ring's members with this server, before it leaves. */
+  members: readonly Address[];
+  replicas: number;
+  client: ClientOptions;
+  /** Asks `to` to pull from this server now (a HANDOVER message). */
+  ask(to: Address): Promise<void>;
+  /** Gives up at this time (ms): a leave must end. */
+  deadline: number;
+  now(): number;
+  wait(ms: number): Promise<void>;
+}
+
+/**
+ * A graceful leave with `--replicas`: every member that owns, once this server
+ * is gone, an item it holds is asked to pull (HANDOVER), again every half
+ * second, until each holds its items in this version or a newer one, or the
+ * deadline comes. Resolves with how many copies were still missing then.
+ */
+export async function handOver(deps: HandOverDeps): Promise<number> {
+  const before = new Placement(deps.members, deps.replicas);
+  const after = new Placement(
+    deps.members.filter((member) => member !== deps.self),
+    deps.replicas,
+  );
+  let pending = [...deps.store.entries()].flatMap(([item, meta]) => {
+    const was = before.owners(item);
+    return after
+      .owners(item)
+      .filter((owner) => !was.includes(owner))
+      .map((owner) => ({ item, owner, version: meta.version }));
+  });
+  while (pending.length > 0 && deps.now() < deps.deadline) {
+    await Promise.all([...new Set(pending.map((copy) => copy.owner))].map((owner) => deps.ask(owner).catch(() => undefined)));
+    await deps.wait(500);
+    const still: typeof pending = [];
+    for (const copy of pending) {
+      const entries = await listBuckets(copy.owner, [bucketOf(copy.item)], deps.client).catch(() => []);
+      const theirs = entries.find((entry) => entry.item === copy.item);
+      if (!theirs || compareVersions(theirs.version, copy.version) < 0) still.push(copy);
+    }
+    pending = still;
+  }
+  return pending.length;
+}
