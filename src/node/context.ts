@@ -52,6 +52,7 @@ export function handlerContext(
   const { options, now } = parts;
   // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
   const clock = new VersionClock(view.self);
+  const ownersNow = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   store.watchVersions((version) => clock.observe(version));
   return {
     self: view.self,
@@ -83,7 +84,11 @@ export function handlerContext(
       ),
     // A pass already running may be with another peer: then one with this peer follows it.
     syncWith: (peer) => void sync.syncNow(peer).then((done) => (done?.peer === peer ? undefined : sync.syncNow(peer))),
-    placement: parts.replicas === undefined ? () => undefined : placementOf(() => view.members, parts.replicas),
+    ownedBy: (peer) => {
+      const placement = ownersNow?.();
+      return placement && ((item) => placement.owns(peer, item));
+    },
+    placement: () => ownersNow?.(),
     readOwner: async (owner, item, part) =>
       (await ask(owner, { type: 'GET', data: item, part, attach: part && true, local: true, extended: true }, 'GET', parts.client())).data,
     pull: (holder, item, versionless) => pullItem(store, holder, item, now(), parts.client(), versionless),

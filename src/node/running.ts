@@ -117,6 +117,10 @@ function createAntiEntropy(parts: ServerParts, view: RingView, store: ItemStore,
   const placement = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   return new AntiEntropy({
     owns: placement && ((item) => placement().owns(view.self, item)),
+    shared: placement && {
+      self: view.self,
+      with: (peer) => (item) => placement().owns(view.self, item) && placement().owns(peer, item),
+    },
     release: placement && (() => releaseUnowned(store, view.self, placement(), parts.client(), () => !parts.running())),
     store,
     log: parts.log,

@@ -246,7 +246,7 @@ function decodeFields(fields: Fields): Message {
       if (fields.status !== undefined && fields.status !== 'self' && fields.status !== 'all') bad('"status" must be "self" or "all"');
       return { type, status: fields.status, token: token(fields.token) };
     case 'DIGEST':
-      return { type, token: token(fields.token) };
+      return { type, with: optionalAddress(fields.with, 'with'), token: token(fields.token) };
     case 'GET':
       return {
         type,
@@ -264,7 +264,12 @@ function decodeFields(fields: Fields): Message {
     case 'LIST': {
       const buckets = fields.data;
       if (!Array.isArray(buckets) || buckets.length > 256) bad('"data" must be a list of bucket numbers');
-      return { type, data: buckets.map((bucket) => count(bucket, 'data[]')), token: token(fields.token) };
+      return {
+        type,
+        data: buckets.map((bucket) => count(bucket, 'data[]')),
+        with: optionalAddress(fields.with, 'with'),
+        token: token(fields.token),
+      };
     }
     case 'FORWARD_PUT': {
       const message: ForwardPutMessage = {

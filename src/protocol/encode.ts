@@ -6,6 +6,7 @@ import type {
   GetMessage,
   ItemData,
   ListEntry,
+  ListMessage,
   LookupData,
   MemberData,
   Message,
@@ -159,7 +160,12 @@ export function encodeMessage(message: Message | Reply): string {
         }));
         return pyDumps({ type: message.type, data: entries });
       }
-      return pyDumps({ type: message.type, data: message.data as number[], token: requestToken(message) });
+      return pyDumps({
+        type: message.type,
+        data: message.data as number[],
+        with: (message as ListMessage).with,
+        token: requestToken(message),
+      });
     case 'RING':
       return pyDumps(
         'data' in message
@@ -167,7 +173,11 @@ export function encodeMessage(message: Message | Reply): string {
           : { type: message.type, status: message.status, token: requestToken(message) },
       );
     case 'DIGEST':
-      return pyDumps('data' in message ? { type: message.type, data: message.data } : { type: message.type, token: requestToken(message) });
+      return pyDumps(
+        'data' in message
+          ? { type: message.type, data: message.data }
+          : { type: message.type, with: message.with, token: requestToken(message) },
+      );
     case 'DELETE':
       return pyDumps({ type: message.type, data: message.data, token: requestToken(message) });
     case 'ERROR':

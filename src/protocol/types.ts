@@ -205,6 +205,8 @@ export interface RingMessage {
 }
 export interface DigestMessage {
   type: 'DIGEST';
+  /** `--replicas`: the digest of only the items the asking server (this address) and this one both own. */
+  with?: Address | undefined;
   /** A client's access token (--write-token, --read-token on the server). */
   token?: string | undefined;
 }
@@ -212,6 +214,8 @@ export interface ListMessage {
   type: 'LIST';
   /** Digest buckets whose entries are wanted. */
   data: number[];
+  /** `--replicas`: only the items the asking server (this address) and this one both own. */
+  with?: Address | undefined;
   /** A client's access token (--write-token, --read-token on the server). */
   token?: string | undefined;
 }

@@ -30,6 +30,13 @@ function entryHash(name: string, entry: DigestEntry): bigint {
   return value;
 }
 
+/** The digest of just these entries, in the wire's form (`--replicas`: the items two servers both own). */
+export function digestOf(entries: Iterable<readonly [string, DigestEntry]>): string[] {
+  const values = new Array<bigint>(BUCKETS).fill(0n);
+  for (const [name, entry] of entries) values[bucketOf(name)]! ^= entryHash(name, entry);
+  return values.map((value) => value.toString(16).padStart(16, '0'));
+}
+
 export class BucketDigest {
   private readonly values = new Array<bigint>(BUCKETS).fill(0n);
   /**

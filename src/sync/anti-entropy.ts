@@ -12,6 +12,7 @@ import { fetchParts, getDigest, listBuckets } from '../transport/peer-requests.j
 import { PART_BYTES } from '../protocol/content.js';
 import type { ClientOptions } from '../transport/ask.js';
 import type { ItemStore, Staged } from '../store/items.js';
+import { digestOf } from '../store/digest.js';
 import { compareVersions, unversioned, type Version } from '../store/version.js';
 import { localErrorCode } from '../transport/local-errors.js';
 import { isCoopError, type CoopError } from '../errors.js';
@@ -29,6 +30,11 @@ export interface SyncOptions {
   onTick?: () => Promise<void>;
   /** `--replicas`: whether this server owns `item` (only those are pulled). Absent: it holds every item. */
   owns?(item: string): boolean;
+  /**
+   * `--replicas`: this server's address, and whether an item is owned by both it and `peer`: only those
+   * are compared (the peer adds what it holds for this server without owning it, which shows as a difference).
+   */
+  shared?: { self: Address; with(peer: Address): (item: string) => boolean };
   /** `--replicas`: lets go of copies this server no longer owns once their owners hold them (handoff.ts); how many. */
   release?(): Promise<number>;
   /** A pass failed for a reason of this server's own (out of descriptors...): reported there instead of warned here. */
@@ -150,9 +156,13 @@ export class AntiEntropy {
   private async syncWith(peer: Address): Promise<SyncResult> {
     const { store, now, client } = this.options;
     const result: SyncResult = { peer, pulled: 0, deleted: 0 };
-    const buckets = store.digest.differing(await getDigest(peer, client));
+    const shared = this.options.shared;
+    const both = shared?.with(peer);
+    const theirs = await getDigest(peer, client, shared?.self);
+    const ours = both ? digestOf([...store.entries()].filter(([item]) => both(item))) : store.digest.toWire();
+    const buckets = ours.flatMap((value, bucket) => (theirs[bucket] === value ? [] : [bucket]));
     if (buckets.length === 0) return result;
-    for (const entry of await listBuckets(peer, buckets, client)) {
+    for (const entry of await listBuckets(peer, buckets, client, shared?.self)) {
       if (this.stopped) break;
       if (this.options.owns && !this.options.owns(entry.item)) continue;
       const held = store.head(entry.item);

@@ -85,10 +85,11 @@ export async function fetchParts(
   return info;
 }
 
-export async function getDigest(server: Address, options: ClientOptions = {}): Promise<string[]> {
-  return (await ask(server, { type: 'DIGEST' }, 'DIGEST', options)).data;
+/** `asker`: with `--replicas`, only the items `asker` and the server both own are compared. */
+export async function getDigest(server: Address, options: ClientOptions = {}, asker?: Address): Promise<string[]> {
+  return (await ask(server, { type: 'DIGEST', with: asker }, 'DIGEST', options)).data;
 }
 
-export async function listBuckets(server: Address, buckets: number[], options: ClientOptions = {}): Promise<ListEntry[]> {
-  return (await ask(server, { type: 'LIST', data: buckets }, 'LIST', options)).data;
+export async function listBuckets(server: Address, buckets: number[], options: ClientOptions = {}, asker?: Address): Promise<ListEntry[]> {
+  return (await ask(server, { type: 'LIST', data: buckets, with: asker }, 'LIST', options)).data;
 }

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createTestCluster } from '../../src/node/cluster.js';
 import { Placement } from '../../src/ring/owners.js';
-import { putItem } from '../../src/client/client.js';
+import { getDigest, putItem } from '../../src/client/client.js';
+import { digestOf } from '../../src/store/digest.js';
 
 test('with --replicas 2, a large item PUT over HTTP at a server that does not own it lands on its two owners only, reads whole everywhere, and deletes', async (t) => {
   const cluster = await createTestCluster(5, { replicas: 2 });
@@ -42,5 +43,20 @@ test('with --replicas 3, a server that leaves gracefully hands its items over be
   );
   for (const node of cluster.nodes.filter((n) => n.running)) {
     for (const [item] of node.store.entries()) assert.ok(after.owns(node.address, item), `${node.address} owns ${item}`);
+  }
+});
+
+test("with --replicas 2, two servers compare only what both own: a DIGEST asked with `with` matches the asker's digest of the items both own", async (t) => {
+  const cluster = await createTestCluster(4, { replicas: 2, syncIntervalMs: 600_000 });
+  t.after(() => cluster.stop());
+  const servers = await cluster.whenConverged();
+  for (let i = 0; i < 40; i++) await putItem(servers[i % 4]!, `item-${i}.txt`, `content ${i}`);
+  const placement = new Placement(servers, 2);
+  for (const asker of cluster.nodes) {
+    for (const peer of cluster.nodes.filter((node) => node !== asker)) {
+      const both = [...asker.store.entries()].filter(([item]) => placement.owns(asker.address, item) && placement.owns(peer.address, item));
+      const theirs = await getDigest(peer.address, {}, asker.address);
+      assert.deepEqual(theirs, digestOf(both), `${peer.address} for ${asker.address}`);
+    }
   }
 });

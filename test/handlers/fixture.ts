@@ -92,6 +92,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     replicas: options.replicas,
     placement: () => undefined,
     syncWith: () => undefined,
+    ownedBy: () => undefined,
     readOwner: () => Promise.reject(new Error('no owners in this fixture')),
     wholeLimit: options.wholeLimit ?? 1024 * 1024,
     peers,

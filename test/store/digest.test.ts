@@ -1,7 +1,7 @@
 /** BucketDigest: an order-independent summary of (name, version, deleted) over 256 buckets. */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { BUCKETS, BucketDigest, bucketOf, type DigestEntry } from '../../src/store/digest.js';
+import { BUCKETS, BucketDigest, bucketOf, digestOf as digestOfEntries, type DigestEntry } from '../../src/store/digest.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -154,5 +154,15 @@ describe('BucketDigest', () => {
       ours.differing(short),
       Array.from({ length: BUCKETS - 10 }, (_, i) => i + 10),
     );
+  });
+});
+
+describe('digestOf', () => {
+  test('the digest of some entries is the one a BucketDigest holding just those has, in any order', () => {
+    const some = SET.filter(([name]) => name !== 'beta');
+    const held = new BucketDigest();
+    for (const [name, e] of [...some].reverse()) held.update(name, undefined, e);
+    assert.deepEqual(digestOfEntries(some), held.toWire());
+    assert.notDeepEqual(digestOfEntries(some), digestOfEntries(SET));
   });
 });
