@@ -7,7 +7,7 @@
  *
  * `--big` adds a 1 GiB file through a ring of three (a few minutes): PUT and
  * GET times with webclient, and each server's peak memory. `--only
- * targets,get,put,membership,idle,scale,security,large,big` runs just those parts.
+ * targets,get,put,membership,idle,scale,security,large,replicas,big` runs just those parts.
  * `targets` measures the issue's ratios in alternation, round by round. A run
  * with `--only` or `--quick` writes its table to the temporary directory
  * unless `--out` says where, so the committed full-run results stay.
@@ -42,6 +42,7 @@ import { ensure, nginx, wrk } from './external.js';
 import { chart } from './chart.js';
 import { scaleFigures as membershipScale } from './scale.js';
 import { largeFigures } from './large.js';
+import { replicasFigures } from './replicas.js';
 
 interface Row {
   group: string;
@@ -59,7 +60,7 @@ const option = (name: string, fallback: string): string => {
 const quick = args.includes('--quick');
 const RUNS = Number(option('--runs', quick ? '1' : '3'));
 const SECONDS = Number(option('--seconds', quick ? '1' : '2'));
-const PARTS = ['targets', 'get', 'put', 'membership', 'idle', 'scale', 'security', 'large', 'big'];
+const PARTS = ['targets', 'get', 'put', 'membership', 'idle', 'scale', 'security', 'large', 'replicas', 'big'];
 const ONLY = option('--only', '')
   .split(',')
   .filter((part) => part !== '');
@@ -331,6 +332,20 @@ async function largeFileFigures(): Promise<void> {
     add(`webclient GET from the last server of a ring of ${size}`, rate, 'MB/s');
 }
 
+async function replicaFigures(): Promise<void> {
+  say('Replicas: rings of 3, 9 and 27 processes, every server against --replicas 3 (in memory)');
+  const group = 'replicas: rings of processes, 8 clients, every server holds every item / R = 3';
+  const figures = await replicasFigures(say, quick ? [3, 9] : [3, 9, 27]);
+  const add = (name: string, value: number, unit: string): void => void rows.push({ group, name, value, unit, runs: [value] });
+  for (const row of figures.rows) {
+    const mode = row.replicas === undefined ? 'every server' : `R = ${row.replicas}`;
+    add(`ring of ${row.size}, ${mode}: PUT 1 KiB`, row.putRps, 'req/s');
+    add(`ring of ${row.size}, ${mode}: GET`, row.getRps, 'req/s');
+    add(`ring of ${row.size}, ${mode}: p50 of one PUT`, row.putP50ms, 'ms');
+  }
+  add('ring of 9, R = 3: items held / the most one server holds', figures.capacity.items / figures.capacity.mostHeld, '×');
+}
+
 /** An item the scale part's PUTs wrote (putMessage('s')). */
 const SCALE_GET = (): string => '{"type": "GET", "data": "s-1.txt"}';
 
@@ -523,6 +538,7 @@ async function main(): Promise<void> {
     if (wanted('scale')) await scaleFigures();
     if (wanted('security')) await securityFigures();
     if (wanted('large')) await largeFileFigures();
+    if (wanted('replicas')) await replicaFigures();
     if (wanted('big')) await bigFileFigures();
   } finally {
     await stopAll();
