@@ -43,9 +43,9 @@ export async function readFromOwners(
   const placement = ctx.placement();
   if (!placement) return undefined;
   const item = message.data;
+  const others = placement.owners(item).filter((owner) => owner !== ctx.self);
   let unreached = 0;
-  for (const owner of placement.owners(item)) {
-    if (owner === ctx.self) continue;
+  for (const owner of others) {
     try {
       const data = await ctx.readOwner(owner, item, message.part);
       // A range's bytes go on attached only to a reader that asked so; anyone else gets them inside the reply.
@@ -59,8 +59,7 @@ export async function readFromOwners(
       ctx.log.warn(`owner ${owner} of ${JSON.stringify(item)} did not answer a read: ${(err as Error).message}`);
     }
   }
-  if (unreached > 0 && unreached === placement.owners(item).filter((owner) => owner !== ctx.self).length) {
-    return errorReply('TIMEOUT', `no owner of ${item} could be reached: ${placement.owners(item).join(', ')}`);
-  }
+  if (unreached > 0 && unreached === others.length)
+    return errorReply('TIMEOUT', `no owner of ${item} could be reached: ${others.join(', ')}`);
   return miss();
 }

@@ -21,7 +21,7 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { selfFigures } from './status.js';
-import { placementOf } from '../ring/owners.js';
+import type { Placement } from '../ring/owners.js';
 import type { AntiEntropy } from '../sync/anti-entropy.js';
 
 export interface ContextParts {
@@ -46,13 +46,21 @@ export interface ContextParts {
 
 export function handlerContext(
   parts: ContextParts,
-  running: { view: RingView; store: ItemStore; uploads: Uploads; keeper: RingKeeper; forwarder: Forwarder; sync: AntiEntropy },
+  running: {
+    view: RingView;
+    store: ItemStore;
+    uploads: Uploads;
+    keeper: RingKeeper;
+    forwarder: Forwarder;
+    sync: AntiEntropy;
+    /** Where items live (`--replicas`); undefined when every server holds every item. */
+    placement: (() => Placement) | undefined;
+  },
 ): HandlerContext {
-  const { view, store, uploads, keeper, forwarder, sync } = running;
+  const { view, store, uploads, keeper, forwarder, sync, placement: ownersNow } = running;
   const { options, now } = parts;
   // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
   const clock = new VersionClock(view.self);
-  const ownersNow = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   store.watchVersions((version) => clock.observe(version));
   return {
     self: view.self,
@@ -90,7 +98,14 @@ export function handlerContext(
     },
     placement: () => ownersNow?.(),
     readOwner: async (owner, item, part) =>
-      (await ask(owner, { type: 'GET', data: item, part, attach: part && true, local: true, extended: true }, 'GET', parts.client())).data,
+      (
+        await ask(
+          owner,
+          { type: 'GET', data: item, part, attach: part ? true : undefined, local: true, extended: true },
+          'GET',
+          parts.client(),
+        )
+      ).data,
     pull: (holder, item, versionless) => pullItem(store, holder, item, now(), parts.client(), versionless),
     readFrom: async (holder, item, part) => (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', parts.client())).data,
     noSpace: (err) => parts.failures.noSpace(err),

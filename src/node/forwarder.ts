@@ -159,10 +159,7 @@ export class Forwarder {
         if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
           this.deps.rounds.noteHop(baseRoundId(message.id), next);
         await this.deps.transport.send(next, payload);
-        log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
-        this.deps.metrics.forwards.inc({ type: message.type });
-        const events = this.deps.events;
-        if (events.listenerCount('traffic') > 0) events.emit('traffic', { type: message.type, from: view.self, to: next });
+        this.sent(message, next);
         break;
       } catch (err) {
         if (!this.deps.running()) return;
@@ -230,8 +227,7 @@ export class Forwarder {
       try {
         if (message.creator === view.self && message.id !== undefined) this.deps.rounds.noteHop(baseRoundId(message.id), next);
         await this.deps.transport.send(next, payload);
-        log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
-        this.deps.metrics.forwards.inc({ type: message.type });
+        this.sent(message, next);
         return;
       } catch (err) {
         if (!this.deps.running()) return;
@@ -242,6 +238,14 @@ export class Forwarder {
         log.warn(`${describe(message)} passed by owner ${next}, which did not take it (${(err as Error).message})`);
       }
     }
+  }
+
+  /** A round message went to `next`: logged, counted, and told to the ring page. */
+  private sent(message: RoundMessage, next: Address): void {
+    this.deps.log.send(`${describe(message)} to ${next}`, message.id === undefined ? undefined : { round: message.id });
+    this.deps.metrics.forwards.inc({ type: message.type });
+    const events = this.deps.events;
+    if (events.listenerCount('traffic') > 0) events.emit('traffic', { type: message.type, from: this.deps.view.self, to: next });
   }
 
   /**

@@ -23,7 +23,7 @@ import type { LocalFailures } from './local-failures.js';
 import type { NodeMetrics } from './metrics.js';
 import type { NodeEvents, ResolvedOptions } from './options.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
-import { placementOf } from '../ring/owners.js';
+import { placementOf, type Placement } from '../ring/owners.js';
 import { handOver, releaseUnowned } from '../sync/handoff.js';
 import { encodeMessage } from '../protocol/messages.js';
 
@@ -68,7 +68,9 @@ export interface ServerParts extends ContextParts {
 export function assemble(parts: ServerParts, view: RingView, data: OpenStore): Running {
   const store = data.store;
   const uploads = new Uploads(store);
-  const sync = createAntiEntropy(parts, view, store, uploads);
+  // With --replicas, where items live for the members now: one placement for the handlers and anti-entropy.
+  const placement = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
+  const sync = createAntiEntropy(parts, view, store, uploads, placement);
   // The keeper and the forwarder call each other; neither does before start.
   const keeper: RingKeeper = createKeeper(parts, view, {
     forward: (message) => void forwarder.forward(message),
@@ -76,7 +78,7 @@ export function assemble(parts: ServerParts, view: RingView, data: OpenStore): R
     answered: (address) => forwarder.reachableAgain(address),
   });
   const forwarder: Forwarder = createForwarder(parts, view, keeper);
-  const context = handlerContext(parts, { view, store, uploads, keeper, forwarder, sync });
+  const context = handlerContext(parts, { view, store, uploads, keeper, forwarder, sync, placement });
   const handOver = parts.replicas === undefined ? undefined : handOverFor(parts, view, store, parts.replicas);
   return { view, data, store, uploads, sync, context, keeper, forwarder, gatherer: createGatherer(parts), handOver };
 }
@@ -111,10 +113,15 @@ export function greetSeeds(run: Running, seeds: readonly string[], options: Reso
   });
 }
 
-function createAntiEntropy(parts: ServerParts, view: RingView, store: ItemStore, uploads: Uploads): AntiEntropy {
+function createAntiEntropy(
+  parts: ServerParts,
+  view: RingView,
+  store: ItemStore,
+  uploads: Uploads,
+  placement: (() => Placement) | undefined,
+): AntiEntropy {
   const { failures, now, options } = parts;
   // With --replicas, a server pulls only what it owns, and lets go of what it no longer owns once its owners hold it.
-  const placement = parts.replicas === undefined ? undefined : placementOf(() => view.members, parts.replicas);
   return new AntiEntropy({
     owns: placement && ((item) => placement().owns(view.self, item)),
     shared: placement && {

@@ -30,6 +30,11 @@ function entryHash(name: string, entry: DigestEntry): bigint {
   return value;
 }
 
+/** Buckets whose values differ between two digests in the wire's form. */
+export function differingBuckets(ours: readonly string[], theirs: readonly string[]): number[] {
+  return ours.flatMap((value, bucket) => (theirs[bucket] === value ? [] : [bucket]));
+}
+
 /** The digest of just these entries, in the wire's form (`--replicas`: the items two servers both own). */
 export function digestOf(entries: Iterable<readonly [string, DigestEntry]>): string[] {
   const values = new Array<bigint>(BUCKETS).fill(0n);
@@ -82,7 +87,6 @@ export class BucketDigest {
 
   /** Buckets whose value differs from a peer's digest. */
   differing(peer: readonly string[]): number[] {
-    const own = this.toWire();
-    return own.flatMap((value, bucket) => (peer[bucket] === value ? [] : [bucket]));
+    return differingBuckets(this.toWire(), peer);
   }
 }

@@ -12,7 +12,7 @@ import { fetchParts, getDigest, listBuckets } from '../transport/peer-requests.j
 import { PART_BYTES } from '../protocol/content.js';
 import type { ClientOptions } from '../transport/ask.js';
 import type { ItemStore, Staged } from '../store/items.js';
-import { digestOf } from '../store/digest.js';
+import { differingBuckets, digestOf } from '../store/digest.js';
 import { compareVersions, unversioned, type Version } from '../store/version.js';
 import { localErrorCode } from '../transport/local-errors.js';
 import { isCoopError, type CoopError } from '../errors.js';
@@ -159,8 +159,9 @@ export class AntiEntropy {
     const shared = this.options.shared;
     const both = shared?.with(peer);
     const theirs = await getDigest(peer, client, shared?.self);
-    const ours = both ? digestOf([...store.entries()].filter(([item]) => both(item))) : store.digest.toWire();
-    const buckets = ours.flatMap((value, bucket) => (theirs[bucket] === value ? [] : [bucket]));
+    const buckets = both
+      ? differingBuckets(digestOf([...store.entries()].filter(([item]) => both(item))), theirs)
+      : store.digest.differing(theirs);
     if (buckets.length === 0) return result;
     for (const entry of await listBuckets(peer, buckets, client, shared?.self)) {
       if (this.stopped) break;

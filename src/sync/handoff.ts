@@ -10,8 +10,15 @@ import type { ClientOptions } from '../transport/ask.js';
 import { listBuckets } from '../transport/peer-requests.js';
 import type { ItemStore } from '../store/items.js';
 import { bucketOf } from '../store/digest.js';
-import { compareVersions } from '../store/version.js';
+import { compareVersions, type Version } from '../store/version.js';
 import { Placement } from '../ring/owners.js';
+
+/** Whether `owner` holds `item` in `version` or a newer one (a LIST of its bucket); false when it cannot be asked. */
+async function holds(owner: Address, item: string, version: Version, client: ClientOptions): Promise<boolean> {
+  const entries = await listBuckets(owner, [bucketOf(item)], client).catch(() => []);
+  const theirs = entries.find((entry) => entry.item === item);
+  return theirs !== undefined && compareVersions(theirs.version, version) >= 0;
+}
 
 /** Lets go of the copies this server holds and does not own, once their owners hold them. Resolves with how many. */
 export async function releaseUnowned(
@@ -28,9 +35,7 @@ export async function releaseUnowned(
     if (owners.length === 0 || owners.includes(self)) continue;
     let everywhere = true;
     for (const owner of owners) {
-      const entries = await listBuckets(owner, [bucketOf(item)], client).catch(() => []);
-      const theirs = entries.find((entry) => entry.item === item);
-      if (!theirs || compareVersions(theirs.version, meta.version) < 0) {
+      if (!(await holds(owner, item, meta.version, client))) {
         everywhere = false;
         break;
       }
@@ -78,11 +83,7 @@ export async function handOver(deps: HandOverDeps): Promise<number> {
     await Promise.all([...new Set(pending.map((copy) => copy.owner))].map((owner) => deps.ask(owner).catch(() => undefined)));
     await deps.wait(500);
     const still: typeof pending = [];
-    for (const copy of pending) {
-      const entries = await listBuckets(copy.owner, [bucketOf(copy.item)], deps.client).catch(() => []);
-      const theirs = entries.find((entry) => entry.item === copy.item);
-      if (!theirs || compareVersions(theirs.version, copy.version) < 0) still.push(copy);
-    }
+    for (const copy of pending) if (!(await holds(copy.owner, copy.item, copy.version, deps.client))) still.push(copy);
     pending = still;
   }
   return pending.length;

@@ -763,6 +763,16 @@ describe('attached bytes', () => {
     assertCode(() => withAttached(decodeMessage('{"type": "GET", "data": "a"}'), bytes), 'BAD_FIELD');
   });
 
+  test("a part held as bytes goes to an original with its content as base64, never empty (so it is passed by: it does not fit the original's one read)", () => {
+    const bytes = [Buffer.from('raw'), Buffer.from(' part')];
+    const text = encodeForOriginal({
+      type: 'FORWARD_PUT',
+      creator: '1.2.3.4:5',
+      data: { item: 'a', content: '', encoding: 'base64', part, bytes },
+    });
+    assert.equal(JSON.parse(text).data.content, Buffer.from('raw part').toString('base64'));
+  });
+
   test('only the answer to a GET of a range takes bytes attached; encoded, the bytes go as base64 content', () => {
     const bytes = [Buffer.from('x'), Buffer.from('y')];
     const range = decodeReply('{"type": "GET", "data": {"item": "a", "content": "", "found": true, "size": 9, "offset": 2}}', 'GET');
