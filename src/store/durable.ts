@@ -291,7 +291,7 @@ export class DiskPersistence implements Persistence {
       // The record is small; the content is on disk already (claimed as it was staged).
       await this.space.claim(0, JSON.stringify(name));
       try {
-        await staged.file.sync();
+        await staged.sync();
         // What the record will say must be what is on disk: a short file is never committed.
         const onDisk = (await staged.file.stat()).size;
         if (onDisk !== meta.size || staged.size !== meta.size) {

@@ -15,9 +15,22 @@ function after(chunks: readonly Buffer[], taken: number): readonly Buffer[] {
   return [chunks[at]!.subarray(taken), ...chunks.slice(at + 1)];
 }
 
+/**
+ * What is written is flushed to the disk every this many bytes while more
+ * arrives (as RocksDB's bytes_per_sync): the commit's fsync then has little
+ * left to write, where it would stall a large item's last part on every
+ * server in turn, and a disk found full at write-back is told while receiving.
+ */
+export const FLUSH_BYTES = 16 * 1024 * 1024;
+
 export class FileStaged implements Staged {
   size = 0;
   private readonly sha1 = createHash('sha1');
+  /** Bytes covered by the flushes started so far. */
+  private flushedTo = 0;
+  /** The flushes in the background, one after another; a failure is kept for the next append or the commit. */
+  private flushing: Promise<void> = Promise.resolve();
+  private flushFailure: unknown;
 
   constructor(
     readonly path: string,
@@ -31,6 +44,7 @@ export class FileStaged implements Staged {
     await this.space.claim(length, 'content being received');
     let written = 0;
     try {
+      if (this.flushFailure !== undefined) throw this.flushFailure;
       let rest = chunks;
       while (rest.length > 0) {
         const { bytesWritten } = await this.file.writev(rest as Buffer[]);
@@ -46,6 +60,23 @@ export class FileStaged implements Staged {
     }
     this.size += length;
     for (const chunk of chunks) this.sha1.update(chunk);
+    if (this.size - this.flushedTo >= FLUSH_BYTES) this.flushInBackground();
+  }
+
+  private flushInBackground(): void {
+    this.flushedTo = this.size;
+    this.flushing = this.flushing
+      .then(() => this.file.datasync())
+      .catch((err: unknown) => {
+        this.flushFailure ??= err;
+      });
+  }
+
+  /** Every byte appended is on the disk: before the content is committed. */
+  async sync(): Promise<void> {
+    await this.flushing;
+    if (this.flushFailure !== undefined) throw this.flushFailure;
+    await this.file.sync();
   }
 
   hash(): string {
@@ -53,6 +84,7 @@ export class FileStaged implements Staged {
   }
 
   async discard(): Promise<void> {
+    await this.flushing;
     await this.file.close().catch(() => undefined);
     await rm(this.path, { force: true });
   }
