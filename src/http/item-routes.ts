@@ -67,8 +67,14 @@ function parseRange(header: string, size: number): { start: number; end: number 
   return start <= end && start < size ? { start, end } : undefined;
 }
 
+/**
+ * Bytes per part of a large body's upload, when this server's message limit
+ * allows: a part costs a round's bookkeeping on every server, so larger parts
+ * cost less per byte (a read reply still carries at most PART_BYTES).
+ */
+const UPLOAD_PART_BYTES = 1024 * 1024;
 /** Parts of one upload in flight at once: each goes around the ring while the next ones follow it. */
-const PARTS_IN_FLIGHT = 16;
+const PARTS_IN_FLIGHT = 8;
 
 /** Reads of a large item held here: large enough that a read costs little per byte, small enough to keep memory bounded. */
 const STREAM_BYTES = 1024 * 1024;
@@ -206,6 +212,7 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
       expect(await deps.ask({ type: 'PUT', data: { item: name, content, encoding } }), 'PUT');
     } else {
       const upload = randomBytes(8).toString('hex');
+      const partBytes = Math.min(UPLOAD_PART_BYTES, deps.maxBodyBytes);
       let offset = 0;
       // Parts are the body's chunks as they came, cut at part boundaries: no byte is copied here.
       const pending = new ChunkQueue();
@@ -227,7 +234,7 @@ export function itemRoutes(deps: ItemDeps, ready: ReadyRoute): ItemRoutes {
           throw new HttpError(400, `the body is longer than the ${announced} bytes announced`);
         }
         pending.push(chunk);
-        while (pending.size >= PART_BYTES) await flush(pending.take(PART_BYTES));
+        while (pending.size >= partBytes) await flush(pending.take(partBytes));
       }
       if (pending.size > 0) await flush(pending.take(pending.size));
       while (window.size > 0) await window.next();
