@@ -20,8 +20,8 @@
  * Every write first claims room on the disk (space.ts): a full disk gives
  * NO_SPACE, never a half-written record or a blob shorter than its record says.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { access, constants, mkdir, open, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open as openLmdb, type RootDatabase } from 'lmdb';
@@ -38,7 +38,7 @@ import {
   type Staged,
   type StoredRecord,
 } from './persistence.js';
-import { sha1 } from './hash.js';
+import { hashFile, sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
 import { checkIndex, LMDB_DAMAGE } from './index-check.js';
 import { SpaceGuard } from './space.js';
@@ -68,12 +68,6 @@ function identityOf(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function hashFile(path: string): Promise<string> {
-  const hash = createHash('sha1');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 async function syncDirectory(path: string): Promise<void> {
