@@ -177,7 +177,8 @@ async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, 
 async function keep(ctx: ForwardedContext, message: ForwardPutMessage): Promise<boolean> {
   try {
     if (settledByCreator(message)) await takeFromCreator(ctx, message);
-    else await store(ctx, message.data, message.data.version ?? unversioned(message.creator));
+    // The bytes of a large item were hashed where they entered the ring: its last part brings the hash.
+    else await store(ctx, message.data, message.data.version ?? unversioned(message.creator), false);
     return false;
   } catch (err) {
     // This copy is lost here (anti-entropy repairs it); the round must go on.

@@ -26,7 +26,7 @@ import type { ExtensionPeers } from '../ring/extension-peers.js';
 import type { ItemMeta, ItemStore } from '../store/items.js';
 import { readLocal } from '../store/local-read.js';
 import type { Uploads } from '../store/uploads.js';
-import type { Version, VersionClock } from '../store/version.js';
+import { compareVersions, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 import { resendId, stallAfterMs, type PendingRounds, type RoundTrail, type StallReason } from './rounds.js';
 import type { Handlers, RoundMessage } from './types.js';
@@ -55,7 +55,7 @@ export interface ItemsContext extends LocalReadContext, WriteContext, OwnersCont
   readonly log: Log;
   readonly waiting: Pick<PendingRounds<Waiting>, 'add'>;
   readonly clock: Pick<VersionClock, 'stamp' | 'observe'>;
-  readonly uploads: Pick<Uploads, 'receive' | 'versionOf' | 'passing'>;
+  readonly uploads: Pick<Uploads, 'receive' | 'versionOf' | 'passing' | 'pass'>;
   readonly roundTimeoutMs: number;
   readonly peers: Pick<ExtensionPeers, 'everyone'>;
   /** Still waiting for the ring it asked to join: alone, it cannot say an item is missing. */
@@ -278,13 +278,15 @@ function stampFor(ctx: ItemsContext, item: string): Version {
 /**
  * Applies a write that came around the ring (or from a client), whole or one
  * part. Resolves false when a whole copy was not kept (what is held is as new
- * or newer), and for every part but the last.
+ * or newer), and for every part but the last. `hashing`: whether this server
+ * hashes a large item's bytes (where it entered the ring) or takes the hash
+ * its last part brings (uploads.ts).
  */
-export function store(ctx: WriteContext, data: ItemData, version: Version): Promise<boolean> {
+export function store(ctx: WriteContext, data: ItemData, version: Version, hashing = true): Promise<boolean> {
   ctx.clock.observe(version);
   if (data.part) {
     const bytes = data.bytes ?? [Buffer.from(data.content, 'base64')];
-    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now());
+    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now(), hashing);
   }
   return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
 }
@@ -296,9 +298,22 @@ export function store(ctx: WriteContext, data: ItemData, version: Version): Prom
  */
 export function middlePart(data: ItemData): boolean {
   const part = data.part;
-  if (!part || part.offset === 0) return false;
-  const length = data.bytes ? chunksLength(data.bytes) : Buffer.byteLength(data.content, 'base64');
-  return part.offset + length < part.size;
+  return part !== undefined && part.offset > 0 && part.offset + partLength(data) < part.size;
+}
+
+/** The part that makes its upload whole. */
+function lastPart(data: ItemData): boolean {
+  return data.part !== undefined && data.part.offset + partLength(data) === data.part.size;
+}
+
+function partLength(data: ItemData): number {
+  return data.bytes ? chunksLength(data.bytes) : Buffer.byteLength(data.content, 'base64');
+}
+
+/** The SHA-1 of `item` as stored here in `version`, when that is the version held. */
+function storedHash(ctx: ItemsContext, item: string, version: Version): string | undefined {
+  const held = ctx.store.head(item);
+  return held && compareVersions(held.version, version) === 0 ? held.hash : undefined;
 }
 
 /** Stores a client's write here (resolving as store() does), or resolves with NO_SPACE's answer when this server has no room for it. */
@@ -318,13 +333,15 @@ async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from:
   const key = `${ctx.self}/${part.upload}`;
   const version = part.offset === 0 ? stampFor(ctx, item) : ctx.uploads.versionOf(key);
   if (!version) return errorReply('BAD_FIELD', `no upload ${part.upload} in progress`);
-  const data: ItemData = { item, content, encoding: 'base64', version, part: { ...part, upload: key }, bytes };
+  // A client's own "sha1" is not passed on: the ring takes the hash of the bytes from this server only.
+  const data: ItemData = { item, content, encoding: 'base64', version, part: { upload: key, offset: part.offset, size: part.size }, bytes };
   const waiting: Waiting = { answer: notYetAnswerable, client: from, request: 'PUT', item, upload: key };
-  // With --replicas, a server that does not own the item only passes its parts on to the owners.
+  // With --replicas, a server that does not own the item only passes its parts on to the owners (hashing them).
   const route = writeRoute(ctx, item);
   if (route?.here === false) {
     if (part.offset === 0) ctx.uploads.passing(key, version, ctx.now());
-    return replicate(ctx, waiting, data, route.chain);
+    const sha1 = ctx.uploads.pass(key, bytes ?? [Buffer.from(content, 'base64')], lastPart(data), ctx.now());
+    return replicate(ctx, waiting, sha1 ? withHash(data, sha1) : data, route.chain);
   }
   if (middlePart(data)) {
     // Sent around while it is written here: the client hears of a failure here first, else of the round.
@@ -333,7 +350,13 @@ async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from:
   }
   const stored = await storeOrRefuse(ctx, data, version);
   if (typeof stored !== 'boolean') return stored;
-  return replicate(ctx, waiting, data, route?.chain);
+  const sha1 = lastPart(data) ? storedHash(ctx, item, version) : undefined;
+  return replicate(ctx, waiting, sha1 ? withHash(data, sha1) : data, route?.chain);
+}
+
+/** The last part of an upload with the item's SHA-1, which the other servers record instead of hashing it again. */
+function withHash(data: ItemData, sha1: string): ItemData {
+  return { ...data, part: { ...data.part!, sha1 } };
 }
 
 export const itemHandlers: Handlers<'GET' | 'PUT' | 'DELETE', ItemsContext> = {

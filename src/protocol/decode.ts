@@ -93,8 +93,12 @@ function uploadPart(value: unknown): UploadPart | undefined {
   if (!isObject(value) || typeof value.upload !== 'string' || value.upload.length === 0 || value.upload.length > 128) {
     bad('"part" must be an object with "upload", "offset" and "size"');
   }
-  const part = { upload: value.upload, offset: count(value.offset, 'part.offset'), size: count(value.size, 'part.size') };
+  const part: UploadPart = { upload: value.upload, offset: count(value.offset, 'part.offset'), size: count(value.size, 'part.size') };
   if (part.offset > part.size) bad('"part.offset" is past "part.size"');
+  if (value.sha1 !== undefined) {
+    if (typeof value.sha1 !== 'string' || !/^[0-9a-f]{40}$/.test(value.sha1)) bad('"part.sha1" must be 40 lowercase hex digits');
+    part.sha1 = value.sha1;
+  }
   return part;
 }
 

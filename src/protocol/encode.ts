@@ -26,7 +26,7 @@ function wireContent(data: ItemData | LookupData): string {
 }
 
 function itemFields(data: ItemData): PyJson {
-  const part = data.part && { upload: data.part.upload, offset: data.part.offset, size: data.part.size };
+  const part = data.part && { upload: data.part.upload, offset: data.part.offset, size: data.part.size, sha1: data.part.sha1 };
   return {
     item: data.item,
     content: wireContent(data),

@@ -42,6 +42,12 @@ export interface UploadPart {
   upload: string;
   offset: number;
   size: number;
+  /**
+   * On the last part: the SHA-1 of the whole item (hex), as the server where
+   * the upload entered the ring hashed it. Servers on the way record it as
+   * their copy's hash instead of hashing the bytes again.
+   */
+  sha1?: string | undefined;
 }
 
 /** A byte range asked for in a GET. */

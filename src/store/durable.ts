@@ -355,7 +355,7 @@ export class DiskPersistence implements Persistence {
     if (blob) await rm(this.blobPath(blob), { force: true });
   }
 
-  async stage(size?: number): Promise<Staged> {
+  async stage(size?: number, hashing = true): Promise<Staged> {
     if (this.lost) throw this.lost;
     // A content that cannot fit is refused before its first byte is taken.
     if (size !== undefined) await this.space.check(size, `content of ${size} bytes`);
@@ -366,7 +366,7 @@ export class DiskPersistence implements Persistence {
     } catch (err) {
       throw unwritable(this.dir, await asStoreError(err, 'content being received', `data directory ${this.dir}`));
     }
-    return new FileStaged(path, file, this.space);
+    return new FileStaged(path, file, this.space, hashing);
   }
 
   async close(): Promise<void> {

@@ -261,7 +261,7 @@ export class ItemStore {
       await staged.discard();
       throw err;
     }
-    const meta: ItemMeta = { version, deleted, encoding, size: bytes.length, storedAt: now, hash: staged.hash() };
+    const meta: ItemMeta = { version, deleted, encoding, size: bytes.length, storedAt: now, hash: await staged.hash() };
     return this.applyStaged(name, meta, staged);
   }
 
@@ -296,9 +296,9 @@ export class ItemStore {
     return result;
   }
 
-  /** A place for content on its way in; with its `size`, refused at once (NO_SPACE) when it cannot fit. */
-  stage(size?: number): Promise<Staged> {
-    return this.persistence.stage(size);
+  /** A place for content on its way in; with its `size`, refused at once (NO_SPACE) when it cannot fit (Persistence.stage). */
+  stage(size?: number, hashing = true): Promise<Staged> {
+    return this.persistence.stage(size, hashing);
   }
 
   /** Forgets tombstones stored before `before` (ms). Returns how many. */

@@ -1,22 +1,29 @@
 /** Keeps everything in memory: the original's behaviour (`--memory`), and the default for tests. */
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { BlobReader, Body, ItemMeta, Persistence, Staged, StoredRecord } from './persistence.js';
 
 class MemoryStaged implements Staged {
   readonly chunks: Buffer[] = [];
   size = 0;
-  private readonly sha1 = createHash('sha1');
+  private readonly sha1: Hash | undefined;
+
+  constructor(hashing: boolean) {
+    this.sha1 = hashing ? createHash('sha1') : undefined;
+  }
 
   async append(chunks: readonly Buffer[]): Promise<void> {
     for (const bytes of chunks) {
       this.chunks.push(bytes);
       this.size += bytes.length;
-      this.sha1.update(bytes);
+      this.sha1?.update(bytes);
     }
   }
 
-  hash(): string {
-    return this.sha1.copy().digest('hex');
+  async hash(): Promise<string> {
+    if (this.sha1) return this.sha1.copy().digest('hex');
+    const sha1 = createHash('sha1');
+    for (const bytes of this.chunks) sha1.update(bytes);
+    return sha1.digest('hex');
   }
 
   async discard(): Promise<void> {
@@ -60,8 +67,8 @@ export class MemoryPersistence implements Persistence {
     this.blobs.delete(name);
   }
 
-  async stage(): Promise<Staged> {
-    return new MemoryStaged();
+  async stage(_size?: number, hashing = true): Promise<Staged> {
+    return new MemoryStaged(hashing);
   }
 
   async close(): Promise<void> {}

@@ -25,8 +25,8 @@ export type Body = { inline: string } | { blob: Staged };
 /** Bytes written somewhere temporary, ready to become an item's content. */
 export interface Staged {
   readonly size: number;
-  /** SHA-1 of the bytes appended so far, hex. */
-  hash(): string;
+  /** SHA-1 of the bytes appended so far, hex: hashed as they came, or read back when staged without hashing. */
+  hash(): Promise<string>;
   /** Appends the chunks, in order. */
   append(chunks: readonly Buffer[]): Promise<void>;
   discard(): Promise<void>;
@@ -52,8 +52,12 @@ export interface Persistence {
   /** The blob of `name`'s stored version, open: reads keep to that version whatever replaces it meanwhile. */
   openBlob(name: string, meta: ItemMeta): Promise<BlobReader>;
   remove(name: string): Promise<void>;
-  /** A place for content on its way in; `size`, when known, is checked against the room left (NO_SPACE). */
-  stage(size?: number): Promise<Staged>;
+  /**
+   * A place for content on its way in; `size`, when known, is checked against
+   * the room left (NO_SPACE). Without `hashing`, the bytes are not hashed as
+   * they come: for content whose writer's hash will be taken instead.
+   */
+  stage(size?: number, hashing?: boolean): Promise<Staged>;
   /** Throws when the store can no longer be written (its directory gone or read-only); for health checks. */
   check?(): Promise<void>;
   close(): Promise<void>;

@@ -1,11 +1,12 @@
-/** Content being received part by part, into a file under staging/, hashed as it comes. */
-import { createHash } from 'node:crypto';
+/** Content being received part by part, into a file under staging/, hashed as it comes (unless its writer's hash is taken). */
+import { createHash, type Hash } from 'node:crypto';
 import { rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Staged } from './persistence.js';
 import type { SpaceGuard } from './space.js';
 import { asStoreError, unwritable } from './disk-errors.js';
 import { chunksLength } from '../protocol/content.js';
+import { hashFile } from './hash.js';
 
 /** What is left of `chunks` once their first `taken` bytes are written. */
 function after(chunks: readonly Buffer[], taken: number): readonly Buffer[] {
@@ -25,7 +26,7 @@ export const FLUSH_BYTES = 16 * 1024 * 1024;
 
 export class FileStaged implements Staged {
   size = 0;
-  private readonly sha1 = createHash('sha1');
+  private readonly sha1: Hash | undefined;
   /** Bytes covered by the flushes started so far. */
   private flushedTo = 0;
   /** The flushes in the background, one after another; a failure is kept for the next append or the commit. */
@@ -36,7 +37,10 @@ export class FileStaged implements Staged {
     readonly path: string,
     readonly file: FileHandle,
     private readonly space: SpaceGuard,
-  ) {}
+    hashing = true,
+  ) {
+    this.sha1 = hashing ? createHash('sha1') : undefined;
+  }
 
   /** All of the chunks, in one write where the system takes them whole, or an error (NO_SPACE when the disk is full): a short write is never taken for a whole one. */
   async append(chunks: readonly Buffer[]): Promise<void> {
@@ -59,7 +63,7 @@ export class FileStaged implements Staged {
       );
     }
     this.size += length;
-    for (const chunk of chunks) this.sha1.update(chunk);
+    if (this.sha1) for (const chunk of chunks) this.sha1.update(chunk);
     if (this.size - this.flushedTo >= FLUSH_BYTES) this.flushInBackground();
   }
 
@@ -79,8 +83,8 @@ export class FileStaged implements Staged {
     await this.file.sync();
   }
 
-  hash(): string {
-    return this.sha1.copy().digest('hex');
+  async hash(): Promise<string> {
+    return this.sha1 ? this.sha1.copy().digest('hex') : hashFile(this.path);
   }
 
   async discard(): Promise<void> {

@@ -5,7 +5,14 @@
  * in flight): each is written after the one before, and taken only when it is
  * written, so a server passes parts on in the order they came. Memory stays
  * bounded by the parts in flight: the bytes go straight to the store's staging area.
+ *
+ * Only the server where an upload enters the ring hashes its bytes; the
+ * others take that hash from the last part (`sha1`), as the datanodes of an
+ * HDFS pipeline keep their writer's checksums: each server passes on the
+ * bytes it writes, so a copy damaged on the way fails its hash when its
+ * server next checks its store (start-up reads every blob).
  */
+import { createHash, type Hash } from 'node:crypto';
 import { CoopError } from '../errors.js';
 import { chunksLength } from '../protocol/content.js';
 import type { Encoding, UploadPart } from '../protocol/messages.js';
@@ -22,6 +29,8 @@ interface Upload {
   touchedAt: number;
   /** The last part's write: the next one waits for it. */
   writing: Promise<void>;
+  /** Whether this server hashes the bytes as they come (else the last part brings its writer's hash). */
+  hashing: boolean;
 }
 
 export class Uploads {
@@ -31,8 +40,8 @@ export class Uploads {
 
   constructor(private readonly store: ItemStore) {}
 
-  /** Uploads this server passes on without keeping (`--replicas`: it does not own the item): their versions. */
-  private readonly passed = new Map<string, { version: Version; touchedAt: number }>();
+  /** Uploads this server passes on without keeping (`--replicas`: it does not own the item): their versions, and their bytes hashed. */
+  private readonly passed = new Map<string, { version: Version; touchedAt: number; sha1: Hash }>();
 
   /** The version of upload `key`, when its first part has arrived. */
   versionOf(key: string): Version | undefined {
@@ -41,13 +50,23 @@ export class Uploads {
 
   /** Upload `key` passes through this server without being kept: its later parts take `version`. */
   passing(key: string, version: Version, now: number): void {
-    this.passed.set(key, { version, touchedAt: now });
+    this.passed.set(key, { version, touchedAt: now, sha1: createHash('sha1') });
+  }
+
+  /** A part of upload `key` passed on (in order): hashed; the SHA-1 of the whole item once `last`. */
+  pass(key: string, bytes: readonly Buffer[], last: boolean, now: number): string | undefined {
+    const upload = this.passed.get(key);
+    if (!upload) return undefined;
+    upload.touchedAt = now;
+    for (const chunk of bytes) upload.sha1.update(chunk);
+    return last ? upload.sha1.digest('hex') : undefined;
   }
 
   /**
    * Takes one part. Resolves true when it was the last one and the item is now
    * stored (if its version is the newest). Throws BAD_FIELD for a part out of order.
    * A part taken already (its round was sent again, rounds.ts) is a no-op.
+   * `hashing` (on the first part): false where the last part will bring its writer's hash.
    */
   async receive(
     key: string,
@@ -57,6 +76,7 @@ export class Uploads {
     part: UploadPart,
     bytes: readonly Buffer[],
     now: number,
+    hashing = true,
   ): Promise<boolean> {
     const length = chunksLength(bytes);
     let upload = this.open.get(key);
@@ -71,13 +91,13 @@ export class Uploads {
       this.open.delete(key);
       let staged: Staged;
       try {
-        staged = await this.store.stage(part.size);
+        staged = await this.store.stage(part.size, hashing);
       } catch (err) {
         this.failed.set(key, { error: err, touchedAt: now });
         throw err;
       }
       this.failed.delete(key);
-      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now, writing: Promise.resolve() };
+      upload = { item, version, encoding, size: part.size, staged, received: 0, touchedAt: now, writing: Promise.resolve(), hashing };
       this.open.set(key, upload);
     }
     if (!upload || upload.item !== item || upload.received !== part.offset || upload.size !== part.size) {
@@ -102,14 +122,15 @@ export class Uploads {
     // Only the part that ends the item completes it: the ones before may finish writing after a later part was claimed.
     if (part.offset + length < upload.size) return false;
     this.open.delete(key);
-    const meta = {
-      version: upload.version,
-      deleted: false,
-      encoding: upload.encoding,
-      size: upload.size,
-      storedAt: now,
-      hash: upload.staged.hash(),
-    };
+    let hash = upload.hashing ? undefined : part.sha1;
+    try {
+      // An older writer of ours sends no hash: the staged file is read back for it.
+      hash ??= await upload.staged.hash();
+    } catch (err) {
+      await upload.staged.discard();
+      throw err;
+    }
+    const meta = { version: upload.version, deleted: false, encoding: upload.encoding, size: upload.size, storedAt: now, hash };
     await this.store.applyStaged(item, meta, upload.staged);
     return true;
   }

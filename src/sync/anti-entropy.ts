@@ -85,7 +85,7 @@ export async function pullItem(
       return await store.apply(item, { version, encoding: info.encoding, content }, now);
     }
     if (!staged) return false;
-    const meta = { version, deleted: false, encoding: info.encoding, size: info.size, storedAt: now, hash: staged.hash() };
+    const meta = { version, deleted: false, encoding: info.encoding, size: info.size, storedAt: now, hash: await staged.hash() };
     const applied = await store.applyStaged(item, meta, staged);
     staged = undefined;
     return applied;

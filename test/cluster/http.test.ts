@@ -183,6 +183,11 @@ test('with a cluster secret, a large body crosses the ring as raw bytes beside s
   const big = randomBytes(3 * 1024 * 1024 + 99);
   assert.equal(await streamPut(a, '/sealed.bin', big, false), 201);
   for (const server of [a, b, c]) assert.equal(sha(Buffer.from(await (await fetch(url(server, '/sealed.bin'))).arrayBuffer())), sha(big));
+  // Hashed where it entered the ring only: the others record the hash its last part brought, under the tag.
+  const etags = await Promise.all(
+    [a, b, c].map(async (server) => (await fetch(url(server, '/sealed.bin'), { method: 'HEAD' })).headers.get('etag')),
+  );
+  assert.deepEqual(etags, Array(3).fill(`"${createHash('sha1').update(big).digest('hex')}"`));
   for (const server of [b, c]) {
     // Streams between the servers were open before the PUT: every part went raw, none as base64.
     assert.equal(await metric(server, 'coop_part_bytes_received_total{way="raw"}'), big.length, `raw at ${server}`);

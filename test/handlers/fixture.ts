@@ -7,6 +7,7 @@ import type { Address } from '../../src/protocol/address.js';
 import type { LookupData, RangeRequest } from '../../src/protocol/messages.js';
 import type { Member } from '../../src/ring/membership.js';
 import { RingView } from '../../src/ring/ring.js';
+import { placementOf } from '../../src/ring/owners.js';
 import { ExtensionPeers } from '../../src/ring/extension-peers.js';
 import { ackFor } from '../../src/ring/keeper.js';
 import { ItemStore } from '../../src/store/items.js';
@@ -90,7 +91,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     uploads,
     roundTimeoutMs: options.roundTimeoutMs ?? 30_000,
     replicas: options.replicas,
-    placement: () => undefined,
+    placement: options.replicas === undefined ? () => undefined : placementOf(() => ring.members, options.replicas),
     syncWith: () => undefined,
     ownedBy: () => undefined,
     readOwner: () => Promise.reject(new Error('no owners in this fixture')),

@@ -19,6 +19,33 @@ test('a write passing by is stored here and passed on as the text it came in', a
   assert.equal(peers.has(LAST), true, 'a round with an id shows its creator speaks our extensions');
 });
 
+test('a large item passing by is recorded with the hash its last part brings, not hashed here', async (t) => {
+  const { ctx, store, sent } = await fixture(t);
+  const writers = 'ab'.repeat(20); // not the bytes' own hash: taken on the writer's word
+  const part = (offset: number, content: string, sha1?: string) =>
+    forwardedHandlers.FORWARD_PUT(
+      {
+        type: 'FORWARD_PUT',
+        creator: LAST,
+        id: `r${offset}`,
+        data: {
+          item: 'big.bin',
+          content: Buffer.from(content).toString('base64'),
+          encoding: 'base64',
+          version: v(3),
+          part: { upload: `${LAST}/u`, offset, size: 10, sha1 },
+        },
+      },
+      ctx,
+      LAST,
+      undefined,
+    );
+  await part(0, '01234');
+  await part(5, '56789', writers);
+  assert.equal(store.head('big.bin')?.hash, writers);
+  assert.equal(sent.length, 2, 'both parts passed on');
+});
+
 test('a write passing by that is older than the copy here goes on carrying the newer version, for its creator', async (t) => {
   const { ctx, store, sent } = await fixture(t);
   await store.apply('w.txt', { version: v(9, NEXT), content: 'newer' }, NOW);

@@ -1,11 +1,15 @@
 /** Items (GET, PUT, DELETE) in process: what each answers, at once or when its round comes home. */
 import { test } from 'node:test';
+import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { itemHandlers } from '../../src/handlers/items.js';
 import { forwardedHandlers } from '../../src/handlers/forwarded.js';
 import type { Reply } from '../../src/protocol/messages.js';
 import { waitFor } from '../../src/util/wait.js';
-import { fixture, NOW, onlySent, SELF } from './fixture.js';
+import { fixture, LAST, NEXT, NOW, onlySent, SELF, type Sent } from './fixture.js';
+import type { HandlerContext } from '../../src/handlers/handlers.js';
+import type { UploadPart } from '../../src/protocol/messages.js';
+import { Placement } from '../../src/ring/owners.js';
 
 const CLIENT = '127.0.0.1:50000';
 const v = (clock: number) => ({ clock, server: SELF });
@@ -101,6 +105,58 @@ test('a write whose round does not come home in time: OUTCOME_UNKNOWN, naming wh
   const reply = await itemHandlers.PUT({ type: 'PUT', data: { item: 'lost.txt', content: 'x' } }, ctx, CLIENT, undefined);
   assert.equal(sent[0]?.message.type, 'FORWARD_PUT');
   assert.equal(reply?.type === 'ERROR' && reply.data.code, 'OUTCOME_UNKNOWN');
+});
+
+/** A 10-byte item PUT in two parts, each part's round brought home; the parts each round carried. */
+async function putInTwo(
+  ctx: HandlerContext,
+  sent: Sent[],
+  item: string,
+  bytes: Buffer,
+  clientsHash: string,
+): Promise<Array<UploadPart | undefined>> {
+  for (const [offset, length] of [
+    [0, 4],
+    [4, 6],
+  ] as const) {
+    const content = bytes.subarray(offset, offset + length).toString('base64');
+    const data = { item, content, encoding: 'base64' as const, part: { upload: 'u1', offset, size: bytes.length, sha1: clientsHash } };
+    const answer = Promise.resolve(itemHandlers.PUT({ type: 'PUT', data }, ctx, CLIENT, undefined));
+    await waitForSent(sent, offset === 0 ? 1 : 2);
+    const round = sent.at(-1)!.message;
+    assert.ok(round.type === 'FORWARD_PUT');
+    forwardedHandlers.FORWARD_PUT(
+      { type: 'FORWARD_PUT', creator: SELF, data: { item, content: '' }, id: round.id },
+      ctx,
+      'peer',
+      undefined,
+    );
+    assert.equal((await answer)?.type, 'PUT');
+  }
+  return sent.map(({ message }) => (message.type === 'FORWARD_PUT' ? message.data.part : undefined));
+}
+
+const TEN = Buffer.from('0123456789');
+const CLIENTS_HASH = 'ff'.repeat(20);
+
+test("an upload's last part goes around with the SHA-1 of the item stored here, never a client's", async (t) => {
+  const { ctx, sent, store } = await fixture(t);
+  const [first, last] = await putInTwo(ctx, sent, 'big.bin', TEN, CLIENTS_HASH);
+  assert.equal(first?.sha1, undefined, 'the first part carries no hash');
+  const stored = store.head('big.bin')?.hash;
+  assert.equal(stored, createHash('sha1').update(TEN).digest('hex'));
+  assert.equal(last?.sha1, stored);
+});
+
+test('with --replicas, a server that only passes an upload on hashes it, and its last part carries that hash', async (t) => {
+  const { ctx, sent, store } = await fixture(t, { replicas: 1 });
+  const item = Array.from({ length: 100 }, (_, i) => `big-${i}.bin`).find(
+    (name) => !new Placement([SELF, NEXT, LAST], 1).owns(SELF, name),
+  )!;
+  const [first, last] = await putInTwo(ctx, sent, item, TEN, CLIENTS_HASH);
+  assert.equal(store.head(item), undefined, 'not kept here');
+  assert.equal(first?.sha1, undefined);
+  assert.equal(last?.sha1, createHash('sha1').update(TEN).digest('hex'));
 });
 
 /** The handlers pass rounds on once their writes are stored: wait until `count` have gone. */

@@ -45,7 +45,7 @@ test('an item whose content is on disk gets no answer: ready answers are made on
   const ready = new ReadyAnswers({ itemBytes: 100, totalBytes: 1000 });
   const staged = await store.stage();
   await staged.append([Buffer.from('on disk')]);
-  const meta = { version: version(1), deleted: false, size: 7, storedAt: NOW, hash: staged.hash() };
+  const meta = { version: version(1), deleted: false, size: 7, storedAt: NOW, hash: await staged.hash() };
   await store.applyStaged('c.txt', meta, staged);
   assert.equal((await store.get('c.txt'))?.content, 'on disk', 'the premise: held and readable');
   assert.equal(ready.get(store, 'c.txt'), undefined);

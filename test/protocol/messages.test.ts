@@ -200,7 +200,7 @@ describe('decodeMessage(encodeMessage(m)) round-trips', () => {
     {
       type: 'FORWARD_PUT',
       creator: A,
-      data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', part: { upload: 'u', offset: 0, size: 2 } },
+      data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', part: { upload: 'u', offset: 0, size: 2, sha1: '0a'.repeat(20) } },
       id: 'x',
       newer: { clock: 3, server: B },
       nospace: [A, B],
@@ -355,6 +355,11 @@ describe('decodeMessage rejects', () => {
     {
       name: 'FORWARD_PUT with an empty nospace',
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "nospace": []}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'a part whose sha1 is not 40 lowercase hex digits',
+      wire: '{"type": "PUT", "data": {"item": "a", "content": "AA==", "part": {"upload": "u", "offset": 0, "size": 1, "sha1": "ABC"}}}',
       code: 'BAD_FIELD',
     },
     { name: 'FORWARD_GET without data', wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_GET"}', code: 'BAD_FIELD' },

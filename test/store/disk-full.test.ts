@@ -140,10 +140,10 @@ describe('FileStaged: short writes', () => {
     const { handle } = shortWriter(1000, 1500);
     const staged = new FileStaged('/nowhere', handle, roomy);
     await staged.append([Buffer.alloc(1000, 1)]);
-    const hash = staged.hash();
+    const hash = await staged.hash();
     await assertNoSpace(staged.append([Buffer.alloc(1000, 2)]));
     assert.equal(staged.size, 1000);
-    assert.equal(staged.hash(), hash);
+    assert.equal(await staged.hash(), hash);
   });
 });
 
@@ -156,7 +156,14 @@ describe('committing a staged content', () => {
     const bytes = Buffer.alloc(64 * 1024, 7);
     await staged.append([bytes]);
     await truncate(staged.path, 60 * 1024); // as a short write that went unnoticed would leave it
-    const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash: staged.hash() };
+    const meta = {
+      version: v(1),
+      deleted: false,
+      encoding: 'base64' as const,
+      size: bytes.length,
+      storedAt: NOW,
+      hash: await staged.hash(),
+    };
     await assert.rejects(store.applyStaged('big', meta, staged), /61440 bytes on disk, not 65536: not stored/);
     assert.equal(store.head('big'), undefined);
     assert.deepEqual(await readdir(join(dir, 'blobs')), []);

@@ -6,6 +6,10 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtemp, open, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { isCoopError } from '../../src/errors.js';
 import { FileStaged, FLUSH_BYTES } from '../../src/store/staged-file.js';
 import { SpaceGuard } from '../../src/store/space.js';
@@ -69,5 +73,18 @@ describe('FileStaged: flushing while receiving', () => {
     assert.equal(calls.includes('sync'), false);
     await assert.rejects(staged.append([QUARTER]), (err) => isCoopError(err, 'NO_SPACE'));
     assert.equal(staged.size, FLUSH_BYTES, 'the refused part is not counted as taken');
+  });
+});
+
+describe('FileStaged: hashing', () => {
+  test('staged without hashing, its hash is read back from the file', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'coop-staged-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'staged');
+    const staged = new FileStaged(path, await open(path, 'wx'), roomy, false);
+    t.after(() => staged.discard());
+    const bytes = Buffer.from('bytes whose writer hashed them elsewhere, '.repeat(1000));
+    await staged.append([bytes.subarray(0, 1000), bytes.subarray(1000)]);
+    assert.equal(await staged.hash(), createHash('sha1').update(bytes).digest('hex'));
   });
 });

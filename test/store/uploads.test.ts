@@ -51,8 +51,8 @@ async function setup(t: { after: (fn: () => Promise<void>) => void }): Promise<S
   });
   let discards = 0;
   const stage = store.stage.bind(store);
-  store.stage = async (): Promise<Staged> => {
-    const staged = await stage();
+  store.stage = async (...args): Promise<Staged> => {
+    const staged = await stage(...args);
     const discard = staged.discard.bind(staged);
     staged.discard = async () => {
       discards++;
@@ -68,12 +68,20 @@ function send(
   offset: number,
   chunk: Buffer,
   size: number,
-  options: { key?: string; item?: string; version?: Version; encoding?: Encoding | undefined; now?: number } = {},
+  options: {
+    key?: string;
+    item?: string;
+    version?: Version;
+    encoding?: Encoding | undefined;
+    now?: number;
+    hashing?: boolean;
+    sha1?: string;
+  } = {},
 ): Promise<boolean> {
   const key = options.key ?? KEY;
-  const part: UploadPart = { upload: key, offset, size };
+  const part: UploadPart = { upload: key, offset, size, sha1: options.sha1 };
   const encoding = 'encoding' in options ? options.encoding : 'base64';
-  return uploads.receive(key, options.item ?? ITEM, options.version ?? v(1), encoding, part, [chunk], options.now ?? NOW);
+  return uploads.receive(key, options.item ?? ITEM, options.version ?? v(1), encoding, part, [chunk], options.now ?? NOW, options.hashing);
 }
 
 async function sendAll(uploads: Uploads, bytes: Buffer, partSize: number, version = v(1)): Promise<boolean[]> {
@@ -326,5 +334,37 @@ describe('Uploads.expire', () => {
     assert.equal(uploads.versionOf('a'), undefined);
     assert.equal(uploads.versionOf('b'), undefined);
     assert.equal(discarded(), 2);
+  });
+});
+
+describe("Uploads: the writer's hash", () => {
+  const bytes = pattern(10_000, 7);
+  /** A hash that is not the bytes' own: recorded only by a server that takes the writer's word for it. */
+  const WRITERS = 'ab'.repeat(20);
+
+  async function upload(uploads: Uploads, options: { hashing: boolean; sha1?: string }): Promise<void> {
+    for (const { offset, chunk } of parts(bytes, 4_000)) {
+      const last = offset + chunk.length === bytes.length;
+      await send(uploads, offset, chunk, bytes.length, { hashing: options.hashing, sha1: last ? options.sha1 : undefined });
+    }
+  }
+
+  test('a server on the way records the hash the last part brings, without hashing the bytes', async (t) => {
+    const { store, uploads } = await setup(t);
+    await upload(uploads, { hashing: false, sha1: WRITERS });
+    assert.equal(store.head(ITEM)?.hash, WRITERS);
+    assert.deepEqual(await store.readRange(ITEM, 0, bytes.length), bytes);
+  });
+
+  test('a last part without a hash (an older writer): the staged bytes are hashed once whole', async (t) => {
+    const { store, uploads } = await setup(t);
+    await upload(uploads, { hashing: false });
+    await assertStored(store, bytes, v(1));
+  });
+
+  test('a server that hashes what it takes records its own hash, whatever a part says', async (t) => {
+    const { store, uploads } = await setup(t);
+    await upload(uploads, { hashing: true, sha1: WRITERS });
+    await assertStored(store, bytes, v(1));
   });
 });
