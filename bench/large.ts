@@ -74,6 +74,24 @@ function timed(address: string, method: 'PUT' | 'GET', path: string, file?: stri
 
 let withCurl = false;
 
+/** A file of SIZE random bytes in `dir`, and the HTTP client for it (curl, installed when it can be). */
+export async function largeFile(dir: string, say: (line: string) => void): Promise<{ file: string; bytes: Buffer }> {
+  const file = join(dir, 'large.bin');
+  const bytes = randomBytes(SIZE);
+  await writeFile(file, bytes);
+  withCurl = ensure('curl', 'curl', say);
+  say(`  HTTP client: ${withCurl ? 'curl' : 'node:http (curl is not installed)'}`);
+  return { file, bytes };
+}
+
+/** MB/s of one HTTP PUT of `file` (largeFile's) at `address`, and the CPU seconds `procs` spent on it. */
+export async function largePut(address: string, file: string, procs: readonly Proc[]): Promise<{ rate: number; cpu: number[] }> {
+  const before = await Promise.all(procs.map(cpuSeconds));
+  const rate = SIZE / 1e6 / (await timed(address, 'PUT', '/large.bin', file));
+  const cpu = (await Promise.all(procs.map(cpuSeconds))).map((value, i) => value - before[i]!);
+  return { rate, cpu };
+}
+
 function curlTimed(address: string, path: string, file?: string): Promise<number> {
   const args = ['-s', '-f', '-o', '/dev/null', '-w', '%{time_total}', ...(file ? ['-T', file] : []), `http://${address}${path}`];
   return new Promise((resolve, reject) => {
@@ -109,9 +127,7 @@ async function bareStatic(file: string): Promise<{ address: string; stop(): void
 
 export async function largeFigures(say: (line: string) => void): Promise<LargeFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'coop-large-'));
-  const file = join(dir, 'large.bin');
-  const bytes = randomBytes(SIZE);
-  await writeFile(file, bytes);
+  const { file, bytes } = await largeFile(dir, say);
   const figures: LargeFigures = {
     put: {},
     peakGrowthMiB: {},
@@ -121,8 +137,6 @@ export async function largeFigures(say: (line: string) => void): Promise<LargeFi
     webclientGet: {},
   };
   const withNginx = ensure('nginx', 'nginx', say);
-  withCurl = ensure('curl', 'curl', say);
-  say(`  HTTP client: ${withCurl ? 'curl' : 'node:http (curl is not installed)'}`);
   try {
     for (const size of [1, 3, 5]) {
       const procs = await ring(size, [], undefined, () => ['--data', mkdtempSync(join(dir, 'data-'))]);
@@ -131,9 +145,8 @@ export async function largeFigures(say: (line: string) => void): Promise<LargeFi
       const busiest: number[] = [];
       const total: number[] = [];
       for (let i = 0; i < ROUNDS; i++) {
-        const cpuBefore = await Promise.all(procs.map(cpuSeconds));
-        rates.push(SIZE / 1e6 / (await timed(procs[0]!.address, 'PUT', '/large.bin', file)));
-        const used = (await Promise.all(procs.map(cpuSeconds))).map((value, j) => value - cpuBefore[j]!);
+        const { rate, cpu: used } = await largePut(procs[0]!.address, file, procs);
+        rates.push(rate);
         busiest.push(Math.max(...used));
         total.push(used.reduce((sum, value) => sum + value, 0));
       }
