@@ -156,14 +156,8 @@ describe('committing a staged content', () => {
     const bytes = Buffer.alloc(64 * 1024, 7);
     await staged.append([bytes]);
     await truncate(staged.path, 60 * 1024); // as a short write that went unnoticed would leave it
-    const meta = {
-      version: v(1),
-      deleted: false,
-      encoding: 'base64' as const,
-      size: bytes.length,
-      storedAt: NOW,
-      hash: await staged.hash(),
-    };
+    const hash = await staged.hash();
+    const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash };
     await assert.rejects(store.applyStaged('big', meta, staged), /61440 bytes on disk, not 65536: not stored/);
     assert.equal(store.head('big'), undefined);
     assert.deepEqual(await readdir(join(dir, 'blobs')), []);

@@ -424,14 +424,8 @@ describe('ItemStore concurrency', () => {
     const bytes = pattern(100_000);
     const staged = await store.stage();
     await staged.append([bytes]);
-    const meta = {
-      version: v(1),
-      deleted: false,
-      encoding: 'base64' as const,
-      size: bytes.length,
-      storedAt: NOW,
-      hash: await staged.hash(),
-    };
+    const hash = await staged.hash();
+    const meta = { version: v(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash };
     // Issued in the same turn: the small one must not be applied at once, under the larger one's write.
     const results = await Promise.all([store.applyStaged('x', meta, staged), store.apply('x', { version: v(2), content: 'small' }, NOW)]);
     assert.deepEqual(results, [true, true]);

@@ -20,14 +20,8 @@ async function storeWith(t: { after(fn: () => Promise<void>): void }): Promise<I
 async function stageBlob(store: ItemStore, name: string, bytes: Buffer): Promise<void> {
   const staged = await store.stage();
   await staged.append([bytes]);
-  const meta = {
-    version: version(1),
-    deleted: false,
-    encoding: 'base64' as const,
-    size: bytes.length,
-    storedAt: NOW,
-    hash: await staged.hash(),
-  };
+  const hash = await staged.hash();
+  const meta = { version: version(1), deleted: false, encoding: 'base64' as const, size: bytes.length, storedAt: NOW, hash };
   assert.equal(await store.applyStaged(name, meta, staged), true);
 }
 
