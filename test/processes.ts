@@ -2,7 +2,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../src/util/wait.js';
-import { getRing } from '../src/client/client.js';
+import assert from 'node:assert/strict';
+import { getItem, getRing } from '../src/client/client.js';
 import { sameCycle } from '../src/ring/ring.js';
 import { at } from './helpers.js';
 
@@ -102,6 +103,24 @@ export function runProgram(
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     child.on('close', (status) => resolve({ status, stdout: Buffer.concat(stdout), stderr }));
   });
+}
+
+/** A webserver started to join `seed` (in memory, waiting up to 30 s), run until it exits: a join that is refused. */
+export function joinUntilExit(seed: string, extra: string[]): Promise<ClientRun> {
+  return runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--join', seed, '--join-timeout', '30', ...extra]);
+}
+
+/** Every named item reads, at every server, as the text `content of NAME` that the tests write. */
+export async function assertReadEverywhere(names: Iterable<string>, servers: readonly ServerProcess[]): Promise<void> {
+  for (const name of names) {
+    for (const server of servers) {
+      assert.deepEqual(
+        await getItem(server.address, name),
+        { found: true, content: `content of ${name}`, encoding: undefined },
+        `${name} at ${server.address}`,
+      );
+    }
+  }
 }
 
 /** CPU seconds (user + system) a process has used so far, from /proc. */

@@ -9,7 +9,7 @@
 import { isCoopError } from '../errors.js';
 import type { Address } from '../protocol/address.js';
 import { errorReply, type GetMessage, type LookupData, type RangeRequest, type Reply } from '../protocol/messages.js';
-import { isFound } from '../protocol/content.js';
+import { isFound, wireContent } from '../protocol/content.js';
 import type { Placement } from '../ring/owners.js';
 import type { Log } from '../log/logger.js';
 
@@ -49,9 +49,8 @@ export async function readFromOwners(
     try {
       const data = await ctx.readOwner(owner, item, message.part);
       // A range's bytes go on attached only to a reader that asked so; anyone else gets them inside the reply.
-      const bytes = message.attach ? undefined : data.bytes;
-      if (isFound(data))
-        return answer(bytes ? { ...data, item, content: Buffer.concat(bytes).toString('base64'), bytes: undefined } : { ...data, item });
+      const inline = data.bytes !== undefined && !message.attach;
+      if (isFound(data)) return answer(inline ? { ...data, item, content: wireContent(data), bytes: undefined } : { ...data, item });
     } catch (err) {
       // An item too large for one reply is there: the reader asks again by parts.
       if (isCoopError(err, 'TOO_LARGE')) return errorReply('TOO_LARGE', err.message);

@@ -106,7 +106,7 @@ export class Forwarder {
     let encoded: string | undefined;
     let home: string | undefined;
     let plain: string | undefined;
-    let attached: Attached | undefined;
+    let attached: Payload | undefined;
     let removed = false;
     let localTries = 0;
     let homeTries = 0;
@@ -151,7 +151,7 @@ export class Forwarder {
           : !modern
             ? (plain ??= encodeForOriginal(message))
             : message.type === 'FORWARD_PUT' && message.data.bytes
-              ? (attached ??= withBytesAttached(message, message.data.bytes, received))
+              ? (attached ??= partPayload(message, received))
               : received !== undefined
                 ? received
                 : (encoded ??= encodeMessage(message));
@@ -223,7 +223,7 @@ export class Forwarder {
         return;
       }
       const onward: ForwardPutMessage = rest.length === 0 ? (homeward(message) ?? message) : { ...message, chain: rest.slice(1) };
-      const payload = onward.data.bytes ? withBytesAttached(onward, onward.data.bytes, undefined) : encodeMessage(onward);
+      const payload = partPayload(onward);
       try {
         if (message.creator === view.self && message.id !== undefined) this.deps.rounds.noteHop(baseRoundId(message.id), next);
         await this.deps.transport.send(next, payload);
@@ -300,6 +300,23 @@ export class Forwarder {
 }
 
 /**
+ * A write as it goes on: a part held as bytes with them beside its text
+ * (`received`, when it came so), inline only where a peer cannot take them;
+ * anything else as its text.
+ */
+function partPayload(message: ForwardPutMessage, received?: string): Payload {
+  const bytes = message.data.bytes;
+  if (!bytes) return received ?? encodeMessage(message);
+  let inline: string | undefined;
+  const attached: Attached = {
+    text: received ?? encodeMessage({ ...message, data: { ...message.data, content: '', bytes: undefined } }),
+    bytes,
+    inline: () => (inline ??= encodeMessage(message)),
+  };
+  return attached;
+}
+
+/**
  * A whole PUT's round as it goes back to its creator, one of our servers: the
  * creator only takes its client's answer from it (by round id), so the
  * content stays behind (less to send, read and parse on the busiest server,
@@ -308,16 +325,6 @@ export class Forwarder {
  * Undefined for rounds that must travel whole: lookups (their content is the
  * answer), rounds without an id (an original server's).
  */
-/** A part with its bytes beside its text (`received`, when it came so), inline only where a peer cannot take them. */
-function withBytesAttached(message: ForwardPutMessage, bytes: readonly Buffer[], received: string | undefined): Attached {
-  let inline: string | undefined;
-  return {
-    text: received ?? encodeMessage({ ...message, data: { ...message.data, content: '', bytes: undefined } }),
-    bytes,
-    inline: () => (inline ??= encodeMessage(message)),
-  };
-}
-
 export function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   if (message.type !== 'FORWARD_PUT' || message.id === undefined) return undefined;
   const back: ForwardPutMessage = {

@@ -1,5 +1,5 @@
 /** Item content on the wire: text or base64, whole or in parts, found or not. */
-import { NOT_FOUND_CONTENT, type Encoding, type LookupData } from './types.js';
+import { NOT_FOUND_CONTENT, type Encoding, type ItemData, type LookupData } from './types.js';
 
 /** Bytes per part of a large item: well under any message limit once base64-encoded. */
 export const PART_BYTES = 256 * 1024;
@@ -22,6 +22,11 @@ export function chunksLength(chunks: Chunks): number {
   let length = 0;
   for (const chunk of chunks) length += chunk.length;
   return length;
+}
+
+/** An item's content as JSON carries it: bytes held as chunks (a part, a range) as base64. */
+export function wireContent(data: ItemData | LookupData): string {
+  return data.bytes ? Buffer.concat(data.bytes).toString('base64') : data.content;
 }
 
 export function decodeContent(lookup: { content: string; encoding?: Encoding | undefined }): Buffer {

@@ -1,5 +1,6 @@
 /** Encoding: a message or reply to the wire's text, in the original's field order and byte format. */
 import { pyDumps, pyString, type PyJson } from './pyjson.js';
+import { wireContent } from './content.js';
 import type {
   ForwardGetMessage,
   ForwardPutMessage,
@@ -18,11 +19,6 @@ import type {
 
 function versionFields(value: VersionData | undefined): PyJson | undefined {
   return value && { clock: value.clock, server: value.server };
-}
-
-/** An item's content as JSON carries it: a part's bytes as base64. */
-function wireContent(data: ItemData | LookupData): string {
-  return data.bytes ? Buffer.concat(data.bytes).toString('base64') : data.content;
 }
 
 function itemFields(data: ItemData): PyJson {

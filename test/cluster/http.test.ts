@@ -169,6 +169,16 @@ test('large bodies stream in and out in parts; a chunked body without a length i
   assert.equal(await (await fetch(url(a, '/chunked.txt'))).text(), small.toString());
 });
 
+test('a large body at servers with a small --max-message goes around in parts that fit it', async (t) => {
+  // Parts of 1 MiB would be refused by every peer whose limit is 512 KiB.
+  const cluster = await createTestCluster(3, { maxMessageBytes: 512 * 1024 });
+  t.after(() => cluster.stop());
+  const [a, , c] = cluster.addresses as [string, string, string];
+  const big = randomBytes(3 * 1024 * 1024 + 5);
+  assert.equal(await streamPut(a, '/small-parts.bin', big, false), 201);
+  assert.equal(sha(Buffer.from(await (await fetch(url(c, '/small-parts.bin'))).arrayBuffer())), sha(big));
+});
+
 /** A counter's value in a server's /metrics (0 when it has no such series yet). */
 async function metric(server: string, series: string): Promise<number> {
   const text = await (await fetch(url(server, '/metrics'))).text();

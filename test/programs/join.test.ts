@@ -15,7 +15,7 @@ import { getRing } from '../../src/client/client.js';
 import { isCoopError, type ErrorCode } from '../../src/errors.js';
 import { sameCycle } from '../../src/ring/ring.js';
 import { waitFor } from '../../src/util/wait.js';
-import { killAll, runProgram, startServer, WEBSERVER } from '../processes.js';
+import { joinUntilExit, killAll, runProgram, startServer, WEBSERVER } from '../processes.js';
 import { OriginalServer } from '../original.js';
 
 const FAST = { host: '127.0.0.1', heartbeatMs: 200, connectTimeoutMs: 500 };
@@ -102,18 +102,16 @@ test('a server without the cluster secret at a ring with one exits 3 (refused) n
   t.after(killAll);
   const closed = await startServer(['--listen', '127.0.0.1:0', '--secret', 'the ring secret']);
   const open = await startServer(['--listen', '127.0.0.1:0']);
-  const join = (address: string, extra: string[]) =>
-    runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--join', address, '--join-timeout', '30', ...extra]);
 
-  const without = await join(closed.address, []);
+  const without = await joinUntilExit(closed.address, []);
   assert.equal(without.status, 3);
   assert.match(without.stdout.toString() + without.stderr, /cannot join .*its ring has a cluster secret and this server has none/);
 
-  const withOne = await join(open.address, ['--secret', 'a secret of its own']);
+  const withOne = await joinUntilExit(open.address, ['--secret', 'a secret of its own']);
   assert.equal(withOne.status, 3);
   assert.match(withOne.stdout.toString() + withOne.stderr, /cannot join .*its ring has no cluster secret, or another one/);
 
-  const wrong = await join(closed.address, ['--secret', 'another secret']);
+  const wrong = await joinUntilExit(closed.address, ['--secret', 'another secret']);
   assert.equal(wrong.status, 3);
   assert.match(wrong.stdout.toString() + wrong.stderr, /cannot join .*the secrets differ/);
 

@@ -6,11 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { getItem, getRing, putItem } from '../../src/client/client.js';
+import { getRing, putItem } from '../../src/client/client.js';
 import { sameCycle } from '../../src/ring/ring.js';
 import { waitFor } from '../../src/util/wait.js';
 import { at } from '../helpers.js';
-import { killAll, runClient, runProgram, startServer, WEBSERVER, type ServerProcess } from '../processes.js';
+import { assertReadEverywhere, joinUntilExit, killAll, runClient, startServer, type ServerProcess } from '../processes.js';
 
 const OPTIONS = ['--listen', '127.0.0.1:0', '--replicas', '3', '--heartbeat', '1', '--sync-interval', '0.5'];
 const ITEMS = Array.from({ length: 60 }, (_, i) => `item-${i}.txt`);
@@ -41,18 +41,6 @@ async function ringOfAll(servers: ServerProcess[]): Promise<void> {
   });
 }
 
-async function everyItemReadAt(servers: ServerProcess[]): Promise<void> {
-  for (const server of servers) {
-    for (const item of ITEMS) {
-      assert.deepEqual(
-        await getItem(server.address, item),
-        { found: true, content: `content of ${item}`, encoding: undefined },
-        `${item} at ${server.address}`,
-      );
-    }
-  }
-}
-
 test('--replicas 3: six servers hold 60 items as 180 copies, read everywhere; two killed at once lose nothing and 180 come back; a joiner takes its share', async (t) => {
   t.after(killAll);
   // Started as a deployment script does: the first, then the five others at the same moment.
@@ -68,13 +56,13 @@ test('--replicas 3: six servers hold 60 items as 180 copies, read everywhere; tw
     held.every((count) => count > 0 && count < 60),
     `each server holds a share, not all: ${held.join(', ')}`,
   );
-  await everyItemReadAt(servers);
+  await assertReadEverywhere(ITEMS, servers);
   const status = await runClient(['--status', ...at(first.address)]);
   assert.match(status.stdout.toString(), /6 in the ring, each item on 3 servers/);
 
   await Promise.all([servers[1]!.kill(), servers[4]!.kill()]);
   const survivors = servers.filter((_, i) => i !== 1 && i !== 4);
-  await everyItemReadAt(survivors);
+  await assertReadEverywhere(ITEMS, survivors);
   await ringOfAll(survivors);
   await waitFor(async () => (await copies(survivors)) === 180 || undefined, {
     timeoutMs: 20_000,
@@ -88,23 +76,21 @@ test('--replicas 3: six servers hold 60 items as 180 copies, read everywhere; tw
     timeoutMs: 20_000,
     what: 'the joiner to hold its share, with 180 copies in all',
   });
-  await everyItemReadAt(five);
+  await assertReadEverywhere(ITEMS, five);
 });
 
 test('a server with another --replicas, or none, cannot join a ring with --replicas, nor one with --replicas a ring without', async (t) => {
   t.after(killAll);
   const placed = await startServer(['--listen', '127.0.0.1:0', '--replicas', '3']);
   const whole = await startServer(['--listen', '127.0.0.1:0']);
-  const join = (seed: string, extra: string[]) =>
-    runProgram(WEBSERVER, ['--listen', '127.0.0.1:0', '--memory', '--join', seed, '--join-timeout', '30', ...extra]);
 
-  const other = await join(placed.address, ['--replicas', '2']);
+  const other = await joinUntilExit(placed.address, ['--replicas', '2']);
   assert.equal(other.status, 3);
   assert.match(other.stdout.toString() + other.stderr, /cannot join .*each item is kept on 3 servers.*each item is kept on 2 servers/);
-  const none = await join(placed.address, []);
+  const none = await joinUntilExit(placed.address, []);
   assert.equal(none.status, 3);
   assert.match(none.stdout.toString() + none.stderr, /every server holds every item: every server of a ring must give the same --replicas/);
-  const into = await join(whole.address, ['--replicas', '3']);
+  const into = await joinUntilExit(whole.address, ['--replicas', '3']);
   assert.equal(into.status, 3);
   assert.match(into.stdout.toString() + into.stderr, /in its ring every server holds every item/);
   assert.deepEqual(await getRing(placed.address), [placed.address], 'nobody got in');

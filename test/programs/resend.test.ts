@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { getItem, getRing, putItem } from '../../src/client/client.js';
 import { isCoopError } from '../../src/errors.js';
 import { waitFor } from '../../src/util/wait.js';
-import { killAll, ringOf, runClient, type ServerProcess } from '../processes.js';
+import { assertReadEverywhere, killAll, ringOf, runClient, type ServerProcess } from '../processes.js';
 import { createTestCluster } from '../../src/node/cluster.js';
 import type { RingNode } from '../../src/node/node.js';
 import { tcpTransport, type PeerTransport } from '../../src/transport/peer-transport.js';
@@ -68,15 +68,10 @@ function resendsLogged(servers: ServerProcess[]): number {
 async function assertAllStored(outcomes: Outcome[], survivors: ServerProcess[]): Promise<void> {
   const failed = outcomes.filter((outcome) => outcome.answer !== '200 OK');
   assert.deepEqual(failed, [], 'every write to a live server is acknowledged: no TIMEOUT, no OUTCOME_UNKNOWN');
-  for (const { name } of outcomes) {
-    for (const survivor of survivors) {
-      assert.deepEqual(
-        await getItem(survivor.address, name),
-        { found: true, content: `content of ${name}`, encoding: undefined },
-        `${name} at ${survivor.address}`,
-      );
-    }
-  }
+  await assertReadEverywhere(
+    outcomes.map(({ name }) => name),
+    survivors,
+  );
 }
 
 test('kill -9 of a relay with many PUTs in flight: every writer is answered 200 OK, every write is on every survivor', async (t) => {
