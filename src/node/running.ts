@@ -24,7 +24,7 @@ import type { NodeMetrics } from './metrics.js';
 import type { NodeEvents, ResolvedOptions } from './options.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import { placementOf, type Placement } from '../ring/owners.js';
-import { handOver, releaseUnowned } from '../sync/handoff.js';
+import { handOver, releaser } from '../sync/handoff.js';
 import { encodeMessage } from '../protocol/messages.js';
 
 /** Seeds not in the ring are greeted at least this often, for the server's lifetime. */
@@ -128,7 +128,7 @@ function createAntiEntropy(
       self: view.self,
       with: (peer) => (item) => placement().owns(view.self, item) && placement().owns(peer, item),
     },
-    release: placement && (() => releaseUnowned(store, view.self, placement(), parts.client(), () => !parts.running())),
+    release: placement && releaser(store, view.self, placement, parts.client, () => !parts.running()),
     store,
     log: parts.log,
     peers: () => parts.extensionMembers(),

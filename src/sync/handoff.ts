@@ -20,17 +20,22 @@ async function holds(owner: Address, item: string, version: Version, client: Cli
   return theirs !== undefined && compareVersions(theirs.version, version) >= 0;
 }
 
-/** Lets go of the copies this server holds and does not own, once their owners hold them. Resolves with how many. */
+/**
+ * Lets go of the copies this server holds and does not own, once their owners
+ * hold them. Resolves with how many it let go, and whether it holds no such
+ * copy any more (`settled`: false when owners lack some, or it was stopped).
+ */
 export async function releaseUnowned(
   store: ItemStore,
   self: Address,
   placement: Placement,
   client: ClientOptions,
   stopped: () => boolean,
-): Promise<number> {
+): Promise<{ released: number; settled: boolean }> {
   let released = 0;
+  let settled = true;
   for (const [item, meta] of [...store.entries()]) {
-    if (stopped()) break;
+    if (stopped()) return { released, settled: false };
     const owners = placement.owners(item);
     if (owners.length === 0 || owners.includes(self)) continue;
     let everywhere = true;
@@ -41,8 +46,38 @@ export async function releaseUnowned(
       }
     }
     if (everywhere && (await store.release(item, meta))) released++;
+    else settled = false;
   }
-  return released;
+  return { released, settled };
+}
+
+/** Sync passes under an unchanged placement, after one that left nothing unowned, before the next looks again. */
+export const RECHECK_PASSES = 10;
+
+/**
+ * releaseUnowned for every sync pass, which reads every held item's owners
+ * only when there may be something to let go: after the placement changed,
+ * while copies are still held for other owners, and every RECHECK_PASSES
+ * passes besides (a write sent along by a server whose view of the ring still
+ * differed can leave a copy here). Resolves with how many it let go.
+ */
+export function releaser(
+  store: ItemStore,
+  self: Address,
+  placement: () => Placement,
+  client: () => ClientOptions,
+  stopped: () => boolean,
+): () => Promise<number> {
+  let clean: Placement | undefined;
+  let skipped = 0;
+  return async () => {
+    const now = placement();
+    if (now === clean && ++skipped < RECHECK_PASSES) return 0;
+    skipped = 0;
+    const { released, settled } = await releaseUnowned(store, self, now, client(), stopped);
+    clean = settled ? now : undefined;
+    return released;
+  };
 }
 
 export interface HandOverDeps {
