@@ -42,6 +42,7 @@ import { hashFile, sha1 } from './hash.js';
 import { recordCheck, verifyRecord } from './record-check.js';
 import { checkIndex, LMDB_DAMAGE } from './index-check.js';
 import { SpaceGuard } from './space.js';
+import { Removals } from './removals.js';
 
 interface DiskRecord extends StoredRecord {
   blob?: string;
@@ -99,6 +100,7 @@ export class DiskPersistence implements Persistence {
     private readonly db: RootDatabase<DiskRecord, string>,
     guard: readonly string[],
     private readonly space: SpaceGuard,
+    private readonly removals: Removals,
   ) {
     this.index = join(dir, 'index');
     for (const path of [dir, this.index, ...guard]) this.identity.set(path, identityOf(path));
@@ -140,15 +142,17 @@ export class DiskPersistence implements Persistence {
       await DiskPersistence.damagedIndex(dir, `LMDB: ${message}`, options);
       db = openLmdb<DiskRecord, string>({ path: index, compression: false });
     }
+    const removals = new Removals();
     const space = new SpaceGuard({
       probe: async () => {
         const { bavail, bsize } = await statfs(dir);
         return bavail * bsize;
       },
+      freeing: () => removals.settled(),
       reserveBytes: options.reserveBytes ?? 0,
       where: `data directory ${dir}`,
     });
-    return new DiskPersistence(dir, db, options.guard ?? [], space);
+    return new DiskPersistence(dir, db, options.guard ?? [], space, removals);
   }
 
   /** A damaged index: moved aside with `repair` (the ring refills this server), else DATA_DIR_DAMAGED. */
@@ -309,7 +313,7 @@ export class DiskPersistence implements Persistence {
     }
     if (record.blob) this.blobs.set(name, record.blob);
     else this.blobs.delete(name);
-    if (previous && previous !== record.blob) await rm(this.blobPath(previous), { force: true });
+    if (previous && previous !== record.blob) this.removals.remove(this.blobPath(previous));
   }
 
   readInline(name: string): string | undefined {
@@ -352,7 +356,7 @@ export class DiskPersistence implements Persistence {
       throw await asStoreError(err, `removing ${JSON.stringify(name)}`, `data directory ${this.dir}`);
     }
     this.blobs.delete(name);
-    if (blob) await rm(this.blobPath(blob), { force: true });
+    if (blob) this.removals.remove(this.blobPath(blob));
   }
 
   async stage(size?: number, hashing = true): Promise<Staged> {
@@ -369,7 +373,12 @@ export class DiskPersistence implements Persistence {
     return new FileStaged(path, file, this.space, hashing);
   }
 
+  async settled(): Promise<void> {
+    await this.removals.settled();
+  }
+
   async close(): Promise<void> {
+    await this.removals.settled();
     await this.db.close();
   }
 

@@ -343,6 +343,11 @@ export class ItemStore {
     await this.persistence.check?.();
   }
 
+  /** Resolves once the store's background work on disk is done (see Persistence.settled). */
+  async settled(): Promise<void> {
+    await this.persistence.settled?.();
+  }
+
   close(): Promise<void> {
     return this.persistence.close();
   }

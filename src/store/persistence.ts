@@ -60,6 +60,8 @@ export interface Persistence {
   stage(size?: number, hashing?: boolean): Promise<Staged>;
   /** Throws when the store can no longer be written (its directory gone or read-only); for health checks. */
   check?(): Promise<void>;
+  /** Resolves once work left to the background (removing replaced blob files) is done. */
+  settled?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -35,6 +35,8 @@ export function fits(free: number, claimedSince: number, cost: number, floor: nu
 export interface SpaceOptions {
   /** Free bytes on the file system (statfs). */
   probe(): Promise<number>;
+  /** Waits for space being freed in the background; whether any was (then free space is asked again before a refusal). */
+  freeing?: () => Promise<boolean>;
   /** Bytes kept free: writes that would leave less are refused. */
   reserveBytes: number;
   /** Where the space is (for messages). */
@@ -91,6 +93,8 @@ export class SpaceGuard {
     // Near the floor, another program filling the disk would not be seen for a whole refresh: asked at every write.
     const near = fitsNow && !fits(this.free, this.claimed, cost, floor + this.nearBytes);
     if (age >= this.refreshMs || near || (!fitsNow && age >= this.retryMs)) await this.refresh();
+    // A file removed in the background (a replaced blob) may be what makes room: a write is not refused before it is gone.
+    if (!fits(this.free, this.claimed, cost, floor) && (await this.options.freeing?.())) await this.refresh();
     if (!fits(this.free, this.claimed, cost, floor)) {
       throw new CoopError(
         'NO_SPACE',

@@ -53,6 +53,12 @@ async function withStore<T>(dir: string, body: (store: ItemStore) => Promise<T>)
   }
 }
 
+/** The blob files once the store's removals in the background are done. */
+async function blobFiles(store: ItemStore, dir: string): Promise<string[]> {
+  await store.settled();
+  return readdir(join(dir, 'blobs'));
+}
+
 /** Every file and directory under `root`, relative to it, with '/' separators. */
 async function tree(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true });
@@ -162,29 +168,28 @@ describe('DiskPersistence: names never become paths', () => {
 describe('DiskPersistence: blob files', () => {
   test('superseding a blob removes the old blob file; a refused copy leaves no file behind', async (t) => {
     const dir = await tempDir(t);
-    const blobsDir = join(dir, 'blobs');
     await withStore(dir, async (store) => {
       await store.apply('x', { version: v(1), content: largeText('one') }, NOW);
-      const first = await readdir(blobsDir);
+      const first = await blobFiles(store, dir);
       assert.equal(first.length, 1);
 
       await store.apply('x', { version: v(2), content: largeText('two') }, NOW);
-      const second = await readdir(blobsDir);
+      const second = await blobFiles(store, dir);
       assert.equal(second.length, 1);
       assert.notEqual(second[0], first[0]);
       assert.ok((await store.get('x'))?.content === largeText('two'));
 
       assert.equal(await store.apply('x', { version: v(1), content: largeText('stale') }, NOW), false);
-      assert.deepEqual(await readdir(blobsDir), second);
+      assert.deepEqual(await blobFiles(store, dir), second);
       assert.deepEqual(await readdir(join(dir, 'staging')), [], 'the refused copy was not left staged');
 
       await store.apply('x', { version: v(3), content: 'small' }, NOW);
-      assert.deepEqual(await readdir(blobsDir), [], 'an inline copy replaces the blob');
+      assert.deepEqual(await blobFiles(store, dir), [], 'an inline copy replaces the blob');
 
       await store.apply('y', { version: v(1), content: largeText('y') }, NOW);
-      assert.equal((await readdir(blobsDir)).length, 1);
+      assert.equal((await blobFiles(store, dir)).length, 1);
       await store.apply('y', { version: v(2), deleted: true, content: '' }, NOW);
-      assert.deepEqual(await readdir(blobsDir), [], 'a tombstone replaces the blob');
+      assert.deepEqual(await blobFiles(store, dir), [], 'a tombstone replaces the blob');
     });
   });
 
@@ -196,7 +201,7 @@ describe('DiskPersistence: blob files', () => {
       assert.ok(reader);
       assert.deepEqual(reader.meta.version, v(1));
       await store.apply('x', { version: v(2), content: largeText('two') }, NOW);
-      assert.equal((await readdir(join(dir, 'blobs'))).length, 1, 'the old blob file is removed');
+      assert.equal((await blobFiles(store, dir)).length, 1, 'the old blob file is removed');
       assert.equal((await reader.content.read(0, 8)).toString(), 'one:0123', 'still the version opened');
       assert.equal((await reader.content.read(INLINE_LIMIT + 90, 100)).length, 10, 'a read past the end gives what is left');
       await reader.content.close();
@@ -215,7 +220,7 @@ describe('DiskPersistence: blob files', () => {
       assert.ok((await store.readRange('x', 0, 4)).equals(Buffer.from('one:')));
       await store.apply('x', { version: v(2), content: 'small now' }, NOW);
       await store.apply('gone', { version: v(2), deleted: true, content: '' }, NOW);
-      assert.deepEqual(await readdir(blobsDir), [], 'both old blob files are removed');
+      assert.deepEqual(await blobFiles(store, dir), [], 'both old blob files are removed');
       assert.equal(await store.collectTombstones(NOW + 1), 1);
     });
     await withStore(dir, async (store) => {

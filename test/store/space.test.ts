@@ -116,6 +116,33 @@ describe('SpaceGuard', () => {
     await guard.claim(512 * KiB, 'its parts');
   });
 
+  test('a write that does not fit waits for files being removed in the background, and fits once they are gone', async () => {
+    const disk = { free: 2 * MiB, probes: 0 };
+    let removing: { done(): void } | undefined;
+    const guard = new SpaceGuard({
+      probe: async () => {
+        disk.probes++;
+        return disk.free;
+      },
+      freeing: async () => {
+        if (!removing) return false;
+        await new Promise<void>((resolve) => (removing = { done: resolve }));
+        removing = undefined;
+        return true;
+      },
+      reserveBytes: MiB,
+      where: 'x',
+      now: () => 0,
+    });
+    assert.ok(await refusal(guard.claim(2 * MiB, '"a"')), 'nothing being removed: refused');
+    removing = { done: () => undefined };
+    const claim = guard.claim(2 * MiB, '"b"'); // waits in freeing(), which it reaches at once
+    disk.free = 4 * MiB; // the replaced blob's space, back
+    removing!.done();
+    await claim;
+    assert.equal(disk.probes, 2, 'the disk asked again once the removals were done');
+  });
+
   test('a file system that cannot be asked does not block writes (the write itself reports what is wrong)', async () => {
     const guard = new SpaceGuard({ probe: () => Promise.reject(new Error('ENOENT')), reserveBytes: MiB, where: 'x' });
     await guard.claim(MiB, '"a"');
