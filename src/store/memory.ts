@@ -13,7 +13,7 @@ class MemoryStaged implements Staged {
 
   async append(chunks: readonly Buffer[]): Promise<void> {
     for (const bytes of chunks) {
-      this.chunks.push(bytes);
+      this.chunks.push(Buffer.from(bytes)); // a copy: the caller's memory may be used again (Staged.append)
       this.size += bytes.length;
       this.sha1?.update(bytes);
     }

@@ -27,7 +27,7 @@ export interface Staged {
   readonly size: number;
   /** SHA-1 of the bytes appended so far, hex: hashed as they came, or read back when staged without hashing. */
   hash(): Promise<string>;
-  /** Appends the chunks, in order. */
+  /** Appends the chunks, in order. They stay the caller's: once this resolves, their memory may hold other bytes (part-blocks.ts). */
   append(chunks: readonly Buffer[]): Promise<void>;
   discard(): Promise<void>;
 }

@@ -7,6 +7,10 @@ import { Uploads } from '../../src/store/uploads.js';
 import type { Encoding, UploadPart } from '../../src/protocol/messages.js';
 import { ItemStore, type Staged } from '../../src/store/items.js';
 import { MemoryPersistence } from '../../src/store/memory.js';
+import { DiskPersistence } from '../../src/store/durable.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Version } from '../../src/store/version.js';
 
 const A = '127.0.0.1:4043';
@@ -367,4 +371,28 @@ describe("Uploads: the writer's hash", () => {
     await upload(uploads, { hashing: true, sha1: WRITERS });
     await assertStored(store, bytes, v(1));
   });
+});
+
+describe('the memory a part arrived in', () => {
+  for (const kind of ['memory', 'disk'] as const) {
+    test(`is used again once the part is taken (${kind}): what is stored keeps the bytes as they were`, async (t) => {
+      let persistence: MemoryPersistence | DiskPersistence = new MemoryPersistence();
+      if (kind === 'disk') {
+        const dir = await mkdtemp(join(tmpdir(), 'coop-uploads-'));
+        t.after(() => rm(dir, { recursive: true, force: true }));
+        persistence = await DiskPersistence.open(dir);
+      }
+      const store = await ItemStore.open(persistence);
+      t.after(() => store.close());
+      const uploads = new Uploads(store);
+      const bytes = pattern(10_000, 7);
+      const reused = Buffer.alloc(1000);
+      for (const { offset, chunk } of parts(bytes, 1000)) {
+        chunk.copy(reused);
+        await send(uploads, offset, reused.subarray(0, chunk.length), bytes.length);
+        reused.fill(0xee); // the next part's bytes, as a block lent again (part-blocks.ts)
+      }
+      await assertStored(store, bytes, v(1));
+    });
+  }
 });
