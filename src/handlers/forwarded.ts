@@ -43,9 +43,12 @@ export interface ForwardedContext extends RelayContext, LocalReadContext, WriteC
   readonly peers: Pick<ExtensionPeers, 'learn'>;
   /**
    * Passes a round message to the successor, failing over past dead ones;
-   * `received` is its text as it came, when it goes on unchanged.
+   * `received` is its text as it came, when it goes on unchanged. Settles
+   * once it was delivered, or could not be.
    */
-  forward(message: RoundMessage, received?: string): void;
+  forward(message: RoundMessage, received?: string): Promise<void>;
+  /** A part's bytes are written here and passed on: nothing reads them any more (part-blocks.ts). */
+  letGo(bytes: readonly Buffer[]): void;
   /** Copies an item from the server that holds it; a copy without a version gets `versionless()` (default: the oldest). */
   pull(holder: Address, item: string, versionless?: () => Version): Promise<boolean>;
   /** Bytes of `item` from the server that holds them, for a reader when this server could not keep a copy. */
@@ -163,13 +166,17 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
  * part before it is written here (or carries this server's failure).
  */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
+  let passing: Promise<void>;
   if (!settledByCreator(message) && middlePart(message.data)) {
     const keeping = keep(ctx, message);
-    passOn(ctx, message, received, false);
+    passing = passOn(ctx, message, received, false);
     await keeping;
-    return undefined;
+  } else {
+    passing = passOn(ctx, message, received, await keep(ctx, message));
   }
-  passOn(ctx, message, received, await keep(ctx, message));
+  const { bytes } = message.data;
+  // Kept and sent on: its bytes may hold another part's. Not waited for: the next part need not wait on this one's way on.
+  if (bytes) void passing.finally(() => ctx.letGo(bytes));
   return undefined;
 }
 
@@ -191,13 +198,13 @@ async function keep(ctx: ForwardedContext, message: ForwardPutMessage): Promise<
   }
 }
 
-function passOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined, nospace: boolean): void {
+function passOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined, nospace: boolean): Promise<void> {
   const newer = newerHeld(ctx, message);
   // The creator hears that the write did not land here, so it does not acknowledge it as stored everywhere.
   const marked = nospace && message.id !== undefined ? { ...message, nospace: [...(message.nospace ?? []), ctx.self] } : message;
-  if (newer) ctx.forward({ ...marked, newer });
-  else if (marked !== message) ctx.forward(marked);
-  else ctx.forward(message, received);
+  if (newer) return ctx.forward({ ...marked, newer });
+  if (marked !== message) return ctx.forward(marked);
+  return ctx.forward(message, received);
 }
 
 /** Keeps the copy a lookup carries, when there is room; a lookup is answered (and passed on) either way. */

@@ -23,6 +23,7 @@ import type { ResolvedOptions } from './options.js';
 import { selfFigures } from './status.js';
 import type { Placement } from '../ring/owners.js';
 import type { AntiEntropy } from '../sync/anti-entropy.js';
+import { partBlocks } from '../transport/part-blocks.js';
 
 export interface ContextParts {
   options: ResolvedOptions;
@@ -78,7 +79,8 @@ export function handlerContext(
     leaving: parts.leaving,
     now,
     newRoundId: parts.newRoundId,
-    forward: (message: RoundMessage, received?: string) => void forwarder.forward(message, received),
+    forward: (message: RoundMessage, received?: string) => forwarder.forward(message, received),
+    letGo: (bytes) => partBlocks.give(bytes),
     announceRing: () => keeper.announce(),
     ringChanged: parts.ringChanged,
     resent: (why) => parts.metrics.roundsResent.inc({ reason: why }),

@@ -29,6 +29,8 @@ export interface FrameResult {
 
 export class JsonObjectFramer {
   private readonly chunks: Buffer[] = [];
+  /** Chunks at the front of `chunks` that are copies of their own (own()). */
+  private owned = 0;
   private buffered = 0;
   private started = false;
   private depth = 0;
@@ -49,6 +51,7 @@ export class JsonObjectFramer {
   /** Forgets the object found (or begun), to find the next one in the same stream. */
   reset(): void {
     this.chunks.length = 0;
+    this.owned = 0;
     this.buffered = 0;
     this.started = false;
     this.depth = 0;
@@ -68,6 +71,11 @@ export class JsonObjectFramer {
     if (end === -1) return undefined;
     const frame = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered);
     return { frame, rest: chunk.subarray(used) };
+  }
+
+  /** Copies what is kept of an object begun, for a caller whose chunks are used again once pushed (a reused read buffer). */
+  own(): void {
+    for (; this.owned < this.chunks.length; this.owned++) this.chunks[this.owned] = Buffer.from(this.chunks[this.owned]!);
   }
 
   /** Returns the index of the closing brace in chunk, or -1. */

@@ -8,6 +8,7 @@
  */
 import { CoopError } from '../errors.js';
 import { JsonObjectFramer } from '../protocol/framing.js';
+import type { PartBlocks } from './part-blocks.js';
 
 /** A message with its bytes beside it, and the same message whole, for a peer that takes no attachments. */
 export interface Attached {
@@ -32,8 +33,9 @@ export function attachedHeader(bytes: number): string {
 
 /** One message read off a stream: its JSON object's bytes, and its attached bytes when it had some. */
 export interface StreamFrame {
+  /** With `blocks`, a view of the chunk pushed: read it before the next push. */
   frame: Buffer;
-  /** In the chunks they arrived in: a part passed on is never copied into one Buffer. */
+  /** In the chunks they arrived in (a part passed on is never copied into one Buffer); with `blocks`, one buffer taken from them. */
   bytes?: Buffer[] | undefined;
 }
 
@@ -50,6 +52,9 @@ function isBlank(byte: number): boolean {
  * Splits a stream into messages, each a JSON object, optionally preceded by
  * an attachment header (then followed by its bytes). Throws CoopError
  * (BAD_JSON, TOO_LARGE) on anything else: the stream is then given up.
+ * With `blocks`, the chunks pushed are borrowed (a read buffer used again
+ * after each push): attached bytes are copied into a buffer taken from the
+ * blocks, and what is kept of a message begun is copied.
  */
 export class StreamFrames {
   private readonly framer: JsonObjectFramer;
@@ -60,8 +65,13 @@ export class StreamFrames {
   private frame: Buffer | undefined;
   private gathered: Buffer[] = [];
   private gatheredBytes = 0;
+  /** With blocks: where the current message's attached bytes are copied. */
+  private target: Buffer | undefined;
 
-  constructor(private readonly maxBytes: number) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly blocks?: PartBlocks,
+  ) {
     this.framer = new JsonObjectFramer(maxBytes);
   }
 
@@ -96,10 +106,12 @@ export class StreamFrames {
       if (this.expected < 0) {
         done.push({ frame: result.frame });
       } else {
-        this.frame = result.frame;
+        // Kept until its attached bytes are all here: a borrowed chunk's view would not last.
+        this.frame = this.blocks ? Buffer.from(result.frame) : result.frame;
         rest = this.gather(rest, done);
       }
     }
+    if (this.blocks) this.framer.own();
     return done;
   }
 
@@ -116,6 +128,7 @@ export class StreamFrames {
     if (length > this.maxBytes) throw new CoopError('TOO_LARGE', `attachment larger than the limit of ${this.maxBytes} bytes`);
     this.header = undefined;
     this.expected = length;
+    this.target = this.blocks?.take(length);
     return chunk.subarray(end + 1);
   }
 
@@ -124,12 +137,14 @@ export class StreamFrames {
     const wanted = this.expected - this.gatheredBytes;
     const taken = chunk.subarray(0, wanted);
     if (taken.length > 0) {
-      this.gathered.push(taken);
+      if (this.target) taken.copy(this.target, this.gatheredBytes);
+      else this.gathered.push(taken);
       this.gatheredBytes += taken.length;
     }
     if (this.gatheredBytes < this.expected) return chunk.subarray(chunk.length);
-    done.push({ frame: this.frame!, bytes: this.gathered });
+    done.push({ frame: this.frame!, bytes: this.target ? [this.target] : this.gathered });
     this.frame = undefined;
+    this.target = undefined;
     this.gathered = [];
     this.gatheredBytes = 0;
     this.expected = -1;

@@ -14,6 +14,8 @@ import { JsonObjectFramer } from '../protocol/framing.js';
 import { formatAddress, type HostPort } from '../protocol/address.js';
 import { ackLine, ATTACHING } from './acks.js';
 import { attachedHeader, StreamFrames } from './attached.js';
+import { partBlocks } from './part-blocks.js';
+import { reusedReads } from './reused-reads.js';
 import { chunksLength } from '../protocol/content.js';
 
 export interface Limits {
@@ -148,7 +150,9 @@ export class TcpListener {
    * What was taken is acknowledged (acks.ts): "0" at once, then the count now and then.
    */
   private stream(socket: Socket, first: Buffer, connection: Connection, attaching: boolean): void {
-    const frames = new StreamFrames(this.limits.maxMessageBytes);
+    // Read into one buffer used again, the parts copied into blocks used again (part-blocks.ts), where Node lets it be.
+    const reuse = reusedReads(socket);
+    const frames = new StreamFrames(this.limits.maxMessageBytes, reuse && partBlocks);
     let taken = 0;
     let ackTimer: NodeJS.Timeout | undefined;
     const acknowledge = (): void => {
@@ -173,10 +177,16 @@ export class TcpListener {
     };
     socket.once('close', () => clearTimeout(ackTimer));
     socket.write(attaching ? `${ATTACHING}\n${ackLine(0)}` : ackLine(0));
-    socket.on('data', take);
     socket.on('end', () => socket.end());
     socket.setTimeout(STREAM_IDLE_MS, () => socket.destroy());
     take(first);
+    if (reuse) {
+      reuse(take);
+      // What was read before the switch, still buffered in the socket, comes first.
+      for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) take(chunk);
+    } else {
+      socket.on('data', take);
+    }
     socket.resume();
   }
 

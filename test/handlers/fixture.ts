@@ -37,6 +37,8 @@ export interface Fixture {
   waiting: PendingRounds<Waiting>;
   /** What the handlers passed to the successor, in order. */
   sent: Sent[];
+  /** Parts' bytes the handlers were done with (written and passed on), in order. */
+  letGo: Array<readonly Buffer[]>;
   /** Members absorbed, announcements started, and members heard from. */
   absorbed: Member[][];
   announced: number;
@@ -56,6 +58,8 @@ export interface FixtureOptions {
   /** Copies an item from its holder (default: the holder cannot be reached). */
   pull?: (holder: Address, item: string, versionless?: () => Version) => Promise<boolean>;
   readFrom?: (holder: Address, item: string, part: RangeRequest) => Promise<LookupData>;
+  /** When a message passed to the successor is delivered (default: at once). */
+  delivered?: (sent: Sent) => Promise<void>;
 }
 
 /** A fixture, closed (rounds drained, store closed) when the test ends. */
@@ -71,6 +75,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
   const clock = new VersionClock(self);
   store.watchVersions((version) => clock.observe(version));
   const sent: Sent[] = [];
+  const letGo: Array<readonly Buffer[]> = [];
   const absorbed: Member[][] = [];
   const heard: Address[] = [];
   let rounds = 0;
@@ -101,7 +106,12 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     leaving: () => false,
     now: () => NOW,
     newRoundId: () => `round-${rounds++}`,
-    forward: (message: RoundMessage, received?: string) => void sent.push({ message, received }),
+    forward: (message: RoundMessage, received?: string) => {
+      const one = { message, received };
+      sent.push(one);
+      return options.delivered?.(one) ?? Promise.resolve();
+    },
+    letGo: (bytes) => void letGo.push(bytes),
     announceRing: () => void state.announced++,
     ringChanged: () => undefined,
     resent: () => undefined,
@@ -128,6 +138,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     peers,
     waiting,
     sent,
+    letGo,
     absorbed,
     heard,
     get announced() {

@@ -46,6 +46,47 @@ test('a large item passing by is recorded with the hash its last part brings, no
   assert.equal(sent.length, 2, 'both parts passed on');
 });
 
+test('a part passing by lets go of its bytes only once it is written here and its way on is over', async (t) => {
+  const deliveries: Array<() => void> = [];
+  const { ctx, store, letGo } = await fixture(t, { delivered: () => new Promise<void>((resolve) => deliveries.push(resolve)) });
+  const parts = ['0123', '4567', '89'].map((text) => [Buffer.from(text)]);
+  const part = (offset: number, bytes: Buffer[], sha1?: string) =>
+    forwardedHandlers.FORWARD_PUT(
+      {
+        type: 'FORWARD_PUT',
+        creator: LAST,
+        id: `r${offset}`,
+        data: {
+          item: 'big.bin',
+          content: '',
+          bytes,
+          encoding: 'base64',
+          version: v(3),
+          part: { upload: `${LAST}/u`, offset, size: 10, sha1 },
+        },
+      },
+      ctx,
+      LAST,
+      undefined,
+    );
+  const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)); // after every callback already due
+  for (const [i, offset] of [0, 4].entries()) {
+    await part(offset, parts[i]!);
+    await settled();
+    assert.equal(letGo.length, i, `part ${i} written, still on its way on`);
+    deliveries[i]!();
+    await settled();
+    assert.deepEqual(letGo, parts.slice(0, i + 1), `part ${i} delivered: let go`);
+  }
+  await part(8, parts[2]!, 'ab'.repeat(20));
+  assert.equal(store.head('big.bin')?.size, 10, 'the last part made the item whole');
+  await settled();
+  assert.equal(letGo.length, 2, 'the last part, stored, still on its way on');
+  deliveries[2]!();
+  await settled();
+  assert.deepEqual(letGo, parts);
+});
+
 test('a write passing by that is older than the copy here goes on carrying the newer version, for its creator', async (t) => {
   const { ctx, store, sent } = await fixture(t);
   await store.apply('w.txt', { version: v(9, NEXT), content: 'newer' }, NOW);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { attachedHeader, inlineText, StreamFrames, type StreamFrame } from '../../src/transport/attached.js';
 import { AckReader, ATTACHING } from '../../src/transport/acks.js';
 import { CoopError, type ErrorCode } from '../../src/errors.js';
+import { PartBlocks } from '../../src/transport/part-blocks.js';
 
 /** What a stream carried, as [text, attached bytes as text or undefined]. */
 function shown(frames: StreamFrame[]): Array<[string, string | undefined]> {
@@ -46,6 +47,35 @@ describe('StreamFrames', () => {
   test('attached bytes are handed over in the chunks they came in, not copied into one', () => {
     const frames = readAll(WIRE, 7);
     assert.ok(frames[1]!.bytes!.length > 1);
+  });
+
+  test('with blocks, chunks are borrowed: everything comes out whole though each chunk is overwritten once pushed', () => {
+    for (let every = 1; every <= WIRE.length; every++) {
+      const frames = new StreamFrames(1 << 20, new PartBlocks(64));
+      const reused = Buffer.alloc(every);
+      const out: Array<[string, string | undefined]> = [];
+      for (let at = 0; at < WIRE.length; at += every) {
+        const length = WIRE.copy(reused, 0, at, at + every);
+        // A frame's object is read before the next push (as the listener does); its bytes are the blocks'.
+        out.push(...shown(frames.push(reused.subarray(0, length))));
+        reused.fill(0x7b); // the next read's bytes: braces everywhere
+      }
+      assert.deepEqual(out, EXPECTED, `cut every ${every}`);
+    }
+  });
+
+  test("with blocks, a message's attached bytes are one buffer taken from them, given back for the next message", () => {
+    const blocks = new PartBlocks(64);
+    const frames = new StreamFrames(1 << 20, blocks);
+    const [plain, attached] = frames.push(WIRE);
+    assert.equal(plain!.bytes, undefined);
+    assert.equal(attached!.bytes!.length, 1);
+    assert.equal(blocks.freeBlocks, 0);
+    blocks.give(attached!.bytes!);
+    assert.equal(blocks.freeBlocks, 1);
+    const again = frames.push(Buffer.concat([Buffer.from(attachedHeader(3)), Buffer.from('{}abc')]));
+    assert.equal(again[0]!.bytes![0]!.buffer, attached!.bytes![0]!.buffer, 'the same block holds the next part');
+    assert.equal(blocks.freeBlocks, 0);
   });
 
   test('a header that is not a length, or too long, is BAD_JSON; a length over the limit is TOO_LARGE', () => {
