@@ -1,7 +1,7 @@
 /** Rounds of items (FORWARD_PUT, FORWARD_GET) in process: passing by, and coming home. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { forwardedHandlers } from '../../src/handlers/forwarded.js';
+import { forwardedHandlers, type ForwardedContext } from '../../src/handlers/forwarded.js';
 import { NOT_FOUND_CONTENT } from '../../src/protocol/messages.js';
 import { fixture, LAST, NEXT, NOW, onlySent, SELF } from './fixture.js';
 
@@ -19,29 +19,39 @@ test('a write passing by is stored here and passed on as the text it came in', a
   assert.equal(peers.has(LAST), true, 'a round with an id shows its creator speaks our extensions');
 });
 
+/** Part at `offset` of a 10-byte upload by LAST passing by: its bytes attached, or (a string) inline as base64. */
+function passingPart(
+  ctx: ForwardedContext,
+  offset: number,
+  content: string | Buffer[],
+  sha1?: string,
+): ReturnType<typeof forwardedHandlers.FORWARD_PUT> {
+  const inline = typeof content === 'string';
+  return forwardedHandlers.FORWARD_PUT(
+    {
+      type: 'FORWARD_PUT',
+      creator: LAST,
+      id: `r${offset}`,
+      data: {
+        item: 'big.bin',
+        content: inline ? Buffer.from(content).toString('base64') : '',
+        bytes: inline ? undefined : content,
+        encoding: 'base64',
+        version: v(3),
+        part: { upload: `${LAST}/u`, offset, size: 10, sha1 },
+      },
+    },
+    ctx,
+    LAST,
+    undefined,
+  );
+}
+
 test('a large item passing by is recorded with the hash its last part brings, not hashed here', async (t) => {
   const { ctx, store, sent } = await fixture(t);
   const writers = 'ab'.repeat(20); // not the bytes' own hash: taken on the writer's word
-  const part = (offset: number, content: string, sha1?: string) =>
-    forwardedHandlers.FORWARD_PUT(
-      {
-        type: 'FORWARD_PUT',
-        creator: LAST,
-        id: `r${offset}`,
-        data: {
-          item: 'big.bin',
-          content: Buffer.from(content).toString('base64'),
-          encoding: 'base64',
-          version: v(3),
-          part: { upload: `${LAST}/u`, offset, size: 10, sha1 },
-        },
-      },
-      ctx,
-      LAST,
-      undefined,
-    );
-  await part(0, '01234');
-  await part(5, '56789', writers);
+  await passingPart(ctx, 0, '01234');
+  await passingPart(ctx, 5, '56789', writers);
   assert.equal(store.head('big.bin')?.hash, writers);
   assert.equal(sent.length, 2, 'both parts passed on');
 });
@@ -50,35 +60,16 @@ test('a part passing by lets go of its bytes only once it is written here and it
   const deliveries: Array<() => void> = [];
   const { ctx, store, letGo } = await fixture(t, { delivered: () => new Promise<void>((resolve) => deliveries.push(resolve)) });
   const parts = ['0123', '4567', '89'].map((text) => [Buffer.from(text)]);
-  const part = (offset: number, bytes: Buffer[], sha1?: string) =>
-    forwardedHandlers.FORWARD_PUT(
-      {
-        type: 'FORWARD_PUT',
-        creator: LAST,
-        id: `r${offset}`,
-        data: {
-          item: 'big.bin',
-          content: '',
-          bytes,
-          encoding: 'base64',
-          version: v(3),
-          part: { upload: `${LAST}/u`, offset, size: 10, sha1 },
-        },
-      },
-      ctx,
-      LAST,
-      undefined,
-    );
   const settled = (): Promise<void> => new Promise((resolve) => setImmediate(resolve)); // after every callback already due
   for (const [i, offset] of [0, 4].entries()) {
-    await part(offset, parts[i]!);
+    await passingPart(ctx, offset, parts[i]!);
     await settled();
     assert.equal(letGo.length, i, `part ${i} written, still on its way on`);
     deliveries[i]!();
     await settled();
     assert.deepEqual(letGo, parts.slice(0, i + 1), `part ${i} delivered: let go`);
   }
-  await part(8, parts[2]!, 'ab'.repeat(20));
+  await passingPart(ctx, 8, parts[2]!, 'ab'.repeat(20));
   assert.equal(store.head('big.bin')?.size, 10, 'the last part made the item whole');
   await settled();
   assert.equal(letGo.length, 2, 'the last part, stored, still on its way on');
