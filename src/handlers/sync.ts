@@ -39,7 +39,7 @@ export const syncHandlers: Handlers<'RING' | 'DIGEST' | 'LIST' | 'HANDOVER', Syn
   DIGEST(message, ctx) {
     // With --replicas, a peer compares only what both own.
     const theirs = message.with === undefined ? undefined : ctx.ownedBy(message.with);
-    const data = theirs ? digestOf([...ctx.store.entries()].filter(([item]) => theirs(item))) : ctx.store.digest.toWire();
+    const data = theirs ? digestOf(ctx.store.entries(), theirs) : ctx.store.digest.toWire();
     return { type: 'DIGEST', data };
   },
 

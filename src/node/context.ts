@@ -4,6 +4,7 @@
  */
 import type { Address } from '../protocol/address.js';
 import type { RingStatus } from '../protocol/status.js';
+import type { GetMessage, RangeRequest } from '../protocol/messages.js';
 import type { RingView } from '../ring/ring.js';
 import type { RingKeeper } from '../ring/keeper.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
@@ -63,6 +64,9 @@ export function handlerContext(
   // Past every version held (a restart does not start from the wall clock) and every one stored later (rounds, pulls, sync).
   const clock = new VersionClock(view.self);
   store.watchVersions((version) => clock.observe(version));
+  /** What `server` holds of `item` (GET local): whole, or the range `part`. */
+  const readHeld = async (server: Address, item: string, part: RangeRequest | undefined, extra: Partial<GetMessage> = {}) =>
+    (await ask(server, { type: 'GET', data: item, part, local: true, ...extra }, 'GET', parts.client())).data;
   return {
     self: view.self,
     ring: view,
@@ -99,17 +103,9 @@ export function handlerContext(
       return placement && ((item) => placement.owns(peer, item));
     },
     placement: () => ownersNow?.(),
-    readOwner: async (owner, item, part) =>
-      (
-        await ask(
-          owner,
-          { type: 'GET', data: item, part, attach: part ? true : undefined, local: true, extended: true },
-          'GET',
-          parts.client(),
-        )
-      ).data,
+    readOwner: (owner, item, part) => readHeld(owner, item, part, { attach: part ? true : undefined, extended: true }),
     pull: (holder, item, versionless) => pullItem(store, holder, item, now(), parts.client(), versionless),
-    readFrom: async (holder, item, part) => (await ask(holder, { type: 'GET', data: item, part, local: true }, 'GET', parts.client())).data,
+    readFrom: (holder, item, part) => readHeld(holder, item, part),
     noSpace: (err) => parts.failures.noSpace(err),
     heard: (address) => {
       if (view.has(address)) parts.lastHeard.set(address, Date.now());

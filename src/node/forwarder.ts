@@ -150,11 +150,9 @@ export class Forwarder {
           ? (home ??= encodeMessage(back))
           : !modern
             ? (plain ??= encodeForOriginal(message))
-            : message.type === 'FORWARD_PUT' && message.data.bytes
+            : message.type === 'FORWARD_PUT'
               ? (attached ??= partPayload(message, received))
-              : received !== undefined
-                ? received
-                : (encoded ??= encodeMessage(message));
+              : (encoded ??= received ?? encodeMessage(message));
         // Where a round of ours is: named if it never comes back (a send may wait long for a silent peer).
         if (message.creator === view.self && message.type !== 'UPDATE' && message.id !== undefined)
           this.deps.rounds.noteHop(baseRoundId(message.id), next);
@@ -308,12 +306,11 @@ function partPayload(message: ForwardPutMessage, received?: string): Payload {
   const bytes = message.data.bytes;
   if (!bytes) return received ?? encodeMessage(message);
   let inline: string | undefined;
-  const attached: Attached = {
+  return {
     text: received ?? encodeMessage({ ...message, data: { ...message.data, content: '', bytes: undefined } }),
     bytes,
     inline: () => (inline ??= encodeMessage(message)),
-  };
-  return attached;
+  } satisfies Attached;
 }
 
 /**

@@ -126,7 +126,13 @@ function createAntiEntropy(
     owns: placement && ((item) => placement().owns(view.self, item)),
     shared: placement && {
       self: view.self,
-      with: (peer) => (item) => placement().owns(view.self, item) && placement().owns(peer, item),
+      with: (peer) => {
+        const now = placement();
+        return (item) => {
+          const owners = now.owners(item);
+          return owners.includes(view.self) && owners.includes(peer);
+        };
+      },
     },
     release: placement && releaser(store, view.self, placement, parts.client, () => !parts.running()),
     store,

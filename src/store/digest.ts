@@ -35,10 +35,10 @@ export function differingBuckets(ours: readonly string[], theirs: readonly strin
   return ours.flatMap((value, bucket) => (theirs[bucket] === value ? [] : [bucket]));
 }
 
-/** The digest of just these entries, in the wire's form (`--replicas`: the items two servers both own). */
-export function digestOf(entries: Iterable<readonly [string, DigestEntry]>): string[] {
+/** The digest of just these entries (those `keep` keeps), in the wire's form (`--replicas`: the items two servers both own). */
+export function digestOf(entries: Iterable<readonly [string, DigestEntry]>, keep: (name: string) => boolean = () => true): string[] {
   const values = new Array<bigint>(BUCKETS).fill(0n);
-  for (const [name, entry] of entries) values[bucketOf(name)]! ^= entryHash(name, entry);
+  for (const [name, entry] of entries) if (keep(name)) values[bucketOf(name)]! ^= entryHash(name, entry);
   return values.map((value) => value.toString(16).padStart(16, '0'));
 }
 

@@ -159,9 +159,7 @@ export class AntiEntropy {
     const shared = this.options.shared;
     const both = shared?.with(peer);
     const theirs = await getDigest(peer, client, shared?.self);
-    const buckets = both
-      ? differingBuckets(digestOf([...store.entries()].filter(([item]) => both(item))), theirs)
-      : store.digest.differing(theirs);
+    const buckets = both ? differingBuckets(digestOf(store.entries(), both), theirs) : store.digest.differing(theirs);
     if (buckets.length === 0) return result;
     for (const entry of await listBuckets(peer, buckets, client, shared?.self)) {
       if (this.stopped) break;
