@@ -21,7 +21,8 @@ import type { ItemStore } from '../store/items.js';
 import type { Uploads } from '../store/uploads.js';
 import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
-import { baseRoundId, type PendingRounds, type SeenRounds } from './rounds.js';
+import { baseRoundId, confirmingId, type PendingRounds, type SeenRounds } from './rounds.js';
+import { commitKey, type EarlyCommits } from './commits.js';
 import { settledByCreator } from './mixed.js';
 import type { Handlers, RoundMessage } from './types.js';
 import { lookupReply, missReply, noSpaceReply, overtaken, roundKey, writeDone, type Waiting } from './waiting.js';
@@ -37,10 +38,12 @@ export interface RelayContext {
 export interface ForwardedContext extends RelayContext, LocalReadContext, WriteContext {
   readonly self: Address;
   readonly store: Pick<ItemStore, 'head' | 'contentAtHand' | 'get' | 'readRange' | 'apply'>;
-  readonly waiting: Pick<PendingRounds<Waiting>, 'take'>;
+  readonly waiting: Pick<PendingRounds<Waiting>, 'peek' | 'take'>;
   readonly clock: Pick<VersionClock, 'peek' | 'next' | 'observe'>;
   readonly uploads: Pick<Uploads, 'receive' | 'abandon'>;
   readonly peers: Pick<ExtensionPeers, 'learn'>;
+  /** Commits of last parts passed on before they were done here, for their second lap. */
+  readonly commits: Pick<EarlyCommits, 'add' | 'take'>;
   /**
    * Passes a round message to the successor, failing over past dead ones;
    * `received` is its text as it came, when it goes on unchanged. Settles
@@ -85,6 +88,7 @@ export function shouldRelay(message: RoundMessage, ctx: RelayContext): boolean {
 
 /** A write of ours is home: the answer to its client, if one still waits (it settles the promise its PUT handler returned). */
 function writeHome(ctx: ForwardedContext, message: ForwardPutMessage): void {
+  if (message.lap === 'early') return secondLap(ctx, message);
   const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_PUT', message.data.item));
   if (message.newer) {
     // A server on the way holds a newer version. Stamped ahead of this server's clock, it won by skew: not acknowledged.
@@ -105,6 +109,22 @@ function writeHome(ctx: ForwardedContext, message: ForwardPutMessage): void {
     return;
   }
   waiting.answer(writeDone(waiting));
+}
+
+/**
+ * The first lap of an upload's last part is home: every server passed it on
+ * and is committing it, or has. The second lap goes the same way, each server
+ * passing it on once its commit is over, and its coming home answers the
+ * client. What the first lap found on the way goes with it.
+ */
+function secondLap(ctx: ForwardedContext, message: ForwardPutMessage): void {
+  const { id } = message;
+  const confirm = id === undefined ? undefined : ctx.waiting.peek(baseRoundId(id))?.confirm;
+  if (!confirm || id === undefined) return;
+  const lap: ForwardPutMessage = { ...confirm, id: confirmingId(id) };
+  if (message.newer) lap.newer = message.newer;
+  if (message.nospace) lap.nospace = message.nospace;
+  void ctx.forward(lap);
 }
 
 /** A lookup of ours is home: keep what it found, then answer its client, if one still waits. */
@@ -161,14 +181,23 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
 /**
  * A write passing by: store this server's copy, then pass the round on. A
  * part between the first and the last is passed on at once while it is
- * written: its place in the upload is taken as it arrives (uploads.ts), and
- * the last part, which makes the item whole, is passed on only once every
- * part before it is written here (or carries this server's failure).
+ * written: its place in the upload is taken as it arrives (uploads.ts). The
+ * last part, which makes the item whole, is passed on once it is committed
+ * here (or carries this server's failure); on its `early` lap, at once, and
+ * its second lap waits for the commit instead.
  */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
+  const key = commitKey(message.data);
+  if (message.lap === 'confirm') {
+    const committing = key === undefined ? undefined : ctx.commits.take(key);
+    void passOn(ctx, message, received, (await committing) ?? false);
+    return undefined;
+  }
   let passing: Promise<void>;
-  if (!settledByCreator(message) && middlePart(message.data)) {
+  const early = message.lap === 'early' && key !== undefined;
+  if (!settledByCreator(message) && (early || middlePart(message.data))) {
     const keeping = keep(ctx, message);
+    if (early) ctx.commits.add(key, keeping);
     passing = passOn(ctx, message, received, false);
     await keeping;
   } else {
@@ -201,7 +230,10 @@ async function keep(ctx: ForwardedContext, message: ForwardPutMessage): Promise<
 function passOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined, nospace: boolean): Promise<void> {
   const newer = newerHeld(ctx, message);
   // The creator hears that the write did not land here, so it does not acknowledge it as stored everywhere.
-  const marked = nospace && message.id !== undefined ? { ...message, nospace: [...(message.nospace ?? []), ctx.self] } : message;
+  const marked =
+    nospace && message.id !== undefined && !message.nospace?.includes(ctx.self)
+      ? { ...message, nospace: [...(message.nospace ?? []), ctx.self] }
+      : message;
   if (newer) return ctx.forward({ ...marked, newer });
   if (marked !== message) return ctx.forward(marked);
   return ctx.forward(message, received);

@@ -173,10 +173,20 @@ function notInRing(ctx: ItemsContext): Reply | undefined {
   return undefined;
 }
 
-/** Sends a write around the ring and answers the client when it is back (at once in a ring of one). */
+/**
+ * Sends a write around the ring and answers the client when it is back (at
+ * once in a ring of one). An upload's last part goes around twice when every
+ * server is ours: passed on before each commits it, then once each has
+ * (forwarded.ts), so the commits run at once, not one after another.
+ */
 function replicate(ctx: ItemsContext, waiting: Waiting, data: ItemData, chain?: Address[]): Reply | Promise<Reply> {
   if (ctx.ring.size === 1 || chain?.length === 0) return writeDone(waiting);
-  return startRound(ctx, { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId(), chain }, waiting);
+  const round: OwnRound = { type: 'FORWARD_PUT', creator: ctx.self, data, id: ctx.newRoundId(), chain };
+  if (lastPart(data) && ctx.peers.everyone(ctx.ring.members, ctx.self)) {
+    round.lap = 'early';
+    waiting.confirm = { ...round, data: { ...data, content: '', bytes: undefined }, lap: 'confirm' };
+  }
+  return startRound(ctx, round, waiting);
 }
 
 /**

@@ -54,6 +54,16 @@ export function resendId(id: string, attempt: number): string {
   return `${id}/${attempt}`;
 }
 
+/**
+ * The id of the second lap of an upload's last part (handlers/forwarded.ts),
+ * after its first lap came home as `id`: one per copy of the first lap, so
+ * relays pass each, and a round id all the same.
+ */
+export function confirmingId(id: string): string {
+  const slash = id.indexOf('/');
+  return slash < 0 ? `${id}/c` : `${id.slice(0, slash)}/c${id.slice(slash + 1)}`;
+}
+
 /** The round id that a (re)sent copy's id belongs to. */
 export function baseRoundId(id: string): string {
   const slash = id.indexOf('/');
@@ -135,6 +145,11 @@ export class PendingRounds<T> {
   stallAll(sentBefore: number): number {
     const stalled = [...this.byId.values()].filter((waiting) => waiting.onStall && waiting.sentAt <= sentBefore);
     return this.resend(stalled, 'ring');
+  }
+
+  /** The request that round `id` answers, left waiting. */
+  peek(id: string): T | undefined {
+    return this.byId.get(id)?.value;
   }
 
   /** Takes the request that round `id` answers, or, with no id, the oldest one under `key`. */

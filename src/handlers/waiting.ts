@@ -1,6 +1,14 @@
 /** A client waiting for its round to come home, and the answers it can get. */
 import type { Address } from '../protocol/address.js';
-import { NOT_FOUND_CONTENT, PUT_OK_STATUS, errorReply, type LookupData, type RangeRequest, type Reply } from '../protocol/messages.js';
+import {
+  NOT_FOUND_CONTENT,
+  PUT_OK_STATUS,
+  errorReply,
+  type ForwardPutMessage,
+  type LookupData,
+  type RangeRequest,
+  type Reply,
+} from '../protocol/messages.js';
 import type { Version } from '../store/version.js';
 import type { Log } from '../log/logger.js';
 
@@ -17,6 +25,8 @@ export interface Waiting {
   plain?: boolean | undefined;
   /** The upload a part belongs to (its key here): dropped when the ring had no room for it. */
   upload?: string | undefined;
+  /** The second lap of an upload's last part, sent when its first lap is home (forwarded.ts). */
+  confirm?: ForwardPutMessage | undefined;
 }
 
 /** A waiting client's `answer` until its round is started (startRound sets the real one). */

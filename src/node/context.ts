@@ -15,6 +15,7 @@ import { pullItem } from '../sync/anti-entropy.js';
 import { ask, type ClientOptions } from '../transport/ask.js';
 import type { HandlerContext, RoundMessage, Waiting } from '../handlers/handlers.js';
 import type { PendingRounds, SeenRounds } from '../handlers/rounds.js';
+import { EarlyCommits } from '../handlers/commits.js';
 import type { Log } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import type { Forwarder } from './forwarder.js';
@@ -89,6 +90,7 @@ export function handlerContext(
     ringChanged: parts.ringChanged,
     resent: (why) => parts.metrics.roundsResent.inc({ reason: why }),
     peers: parts.peers,
+    commits: new EarlyCommits(),
     absorb: (members) => keeper.absorb(members),
     answerPing: (ping) => keeper.answer(ping),
     probeFor: (target) =>

@@ -33,7 +33,8 @@ export function describe(message: Message): string {
         ? `PUT ${JSON.stringify(message.data.item)} (${chunksLength(message.data.bytes)} bytes)`
         : `PUT ${JSON.stringify(message.data.item)} (${message.data.content.length} chars)`;
     case 'FORWARD_PUT':
+      return `FORWARD_PUT ${JSON.stringify(message.data.item)} from ${message.creator}${message.lap ? ` (${message.lap} lap)` : ''}`;
     case 'FORWARD_GET':
-      return `${message.type} ${JSON.stringify(message.data.item)} from ${message.creator}`;
+      return `FORWARD_GET ${JSON.stringify(message.data.item)} from ${message.creator}`;
   }
 }

@@ -332,5 +332,6 @@ export function homeward(message: RoundMessage): ForwardPutMessage | undefined {
   };
   if (message.newer) back.newer = message.newer; // the write lost on the way: the creator must not acknowledge it
   if (message.nospace) back.nospace = message.nospace; // nor when it could not be stored everywhere
+  if (message.lap) back.lap = message.lap; // an upload's last part, home from its first lap: its second one follows
   return back;
 }

@@ -11,6 +11,7 @@ import type {
   ErrorReply,
   ForwardPutMessage,
   ItemData,
+  Lap,
   ListEntry,
   LookupData,
   MemberData,
@@ -168,6 +169,12 @@ function noSpaceList(value: unknown): Address[] {
   return value.map((entry) => address(entry, 'nospace[]'));
 }
 
+/** Which lap of an upload's last part a FORWARD_PUT is (types.ts). */
+function lap(value: unknown): Lap | undefined {
+  if (value === undefined || value === 'early' || value === 'confirm') return value;
+  bad('"lap" must be "early" or "confirm"');
+}
+
 const STATUSES: readonly MemberStatus[] = ['alive', 'suspect', 'dead', 'left'];
 
 /** Forgotten placements a member entry carries (ring/membership.ts); a chain of them is short in any real ring. */
@@ -286,6 +293,7 @@ function decodeFields(fields: Fields): Message {
       if (newer) message.newer = newer; // absent, not undefined, on nearly every round
       if (fields.nospace !== undefined) message.nospace = noSpaceList(fields.nospace);
       if (fields.chain !== undefined) message.chain = chainList(fields.chain);
+      if (fields.lap !== undefined) message.lap = lap(fields.lap);
       return message;
     }
     case 'FORWARD_GET':

@@ -74,6 +74,7 @@ function encodeForwardPut(message: ForwardPutMessage): string {
   if (message.newer) out += `, "newer": {"clock": ${pyDumps(message.newer.clock)}, "server": ${pyString(message.newer.server)}}`;
   if (message.nospace) out += `, "nospace": ${pyDumps(message.nospace)}`;
   if (message.chain) out += `, "chain": ${pyDumps(message.chain)}`;
+  if (message.lap) out += `, "lap": ${pyString(message.lap)}`;
   return `${out}}`;
 }
 
@@ -116,6 +117,7 @@ export function encodeMessage(message: Message | Reply): string {
             newer: message.newer && { clock: message.newer.clock, server: message.newer.server },
             nospace: message.nospace,
             chain: message.chain,
+            lap: message.lap,
           })
         : encodeForwardPut(message);
     case 'FORWARD_GET':

@@ -18,6 +18,8 @@
  *   newer version of the item, so its creator does not acknowledge the write.
  * - `"nospace"` on FORWARD_PUT (addresses): servers on the way that had no
  *   room on disk for the write; its creator answers NO_SPACE, not `200 OK`.
+ * - `"lap"` on the FORWARD_PUT of an upload's last part: `"early"` (passed on
+ *   before it is committed) or `"confirm"` (the second lap, passed on after).
  * - Requests RING, DELETE, DIGEST and LIST, and ERROR replies. A RING request
  *   may ask for `"status"` ("self" or "all"), which its reply then carries.
  * - `"extended": true` on GET asks for our fields in the reply; a GET without
@@ -194,7 +196,14 @@ export interface ForwardPutMessage {
   nospace?: Address[] | undefined;
   /** In a ring that keeps R copies (`--replicas`): the item's owners still to visit, in order, before home. */
   chain?: Address[] | undefined;
+  /**
+   * The last part of an upload goes around twice (handlers/forwarded.ts):
+   * `early`, each server passes it on before committing it; `confirm`, each
+   * passes the second lap on once its commit is done, marking `nospace`.
+   */
+  lap?: Lap | undefined;
 }
+export type Lap = 'early' | 'confirm';
 export interface ForwardGetMessage {
   type: 'FORWARD_GET';
   creator: Address;

@@ -16,6 +16,7 @@ import { Uploads } from '../../src/store/uploads.js';
 import { VersionClock, type Version } from '../../src/store/version.js';
 import { silentLog } from '../../src/log/logger.js';
 import { PendingRounds, SeenRounds } from '../../src/handlers/rounds.js';
+import { EarlyCommits } from '../../src/handlers/commits.js';
 import type { HandlerContext, RoundMessage, Waiting } from '../../src/handlers/handlers.js';
 
 export const SELF = '127.0.0.1:4043';
@@ -102,6 +103,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
     readOwner: () => Promise.reject(new Error('no owners in this fixture')),
     wholeLimit: options.wholeLimit ?? 1024 * 1024,
     peers,
+    commits: new EarlyCommits(),
     joining: () => options.joining ?? false,
     leaving: () => false,
     now: () => NOW,

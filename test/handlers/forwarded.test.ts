@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { forwardedHandlers, type ForwardedContext } from '../../src/handlers/forwarded.js';
-import { NOT_FOUND_CONTENT } from '../../src/protocol/messages.js';
+import { NOT_FOUND_CONTENT, type Lap } from '../../src/protocol/messages.js';
+import { CoopError } from '../../src/errors.js';
 import { fixture, LAST, NEXT, NOW, onlySent, SELF } from './fixture.js';
 
 const v = (clock: number, server = LAST) => ({ clock, server });
@@ -19,19 +20,24 @@ test('a write passing by is stored here and passed on as the text it came in', a
   assert.equal(peers.has(LAST), true, 'a round with an id shows its creator speaks our extensions');
 });
 
-/** Part at `offset` of a 10-byte upload by LAST passing by: its bytes attached, or (a string) inline as base64. */
+/**
+ * Part at `offset` of a 10-byte upload by LAST passing by: its bytes
+ * attached, or (a string) inline as base64; on the `lap` given, for a last part.
+ */
 function passingPart(
   ctx: ForwardedContext,
   offset: number,
   content: string | Buffer[],
   sha1?: string,
+  lap?: Lap,
 ): ReturnType<typeof forwardedHandlers.FORWARD_PUT> {
   const inline = typeof content === 'string';
   return forwardedHandlers.FORWARD_PUT(
     {
       type: 'FORWARD_PUT',
       creator: LAST,
-      id: `r${offset}`,
+      id: lap === 'confirm' ? `r${offset}/c` : `r${offset}`,
+      lap,
       data: {
         item: 'big.bin',
         content: inline ? Buffer.from(content).toString('base64') : '',
@@ -76,6 +82,53 @@ test('a part passing by lets go of its bytes only once it is written here and it
   deliveries[2]!();
   await settled();
   assert.deepEqual(letGo, parts);
+});
+
+test("an upload's last part on its early lap is passed on before it is committed here, and its second lap only after", async (t) => {
+  const committedAsSent: boolean[] = [];
+  const { ctx, store, sent } = await fixture(t, {
+    delivered: async () => void committedAsSent.push(store.head('big.bin') !== undefined),
+  });
+  const writers = 'ab'.repeat(20);
+  await passingPart(ctx, 0, '01234');
+  const early = passingPart(ctx, 5, '56789', writers, 'early');
+  const confirm = passingPart(ctx, 5, '', writers, 'confirm');
+  await Promise.all([early, confirm]);
+  assert.deepEqual(
+    sent.map(({ message }) => message.type === 'FORWARD_PUT' && message.lap),
+    [undefined, 'early', 'confirm'],
+  );
+  assert.deepEqual(committedAsSent, [false, false, true]);
+  assert.equal(store.head('big.bin')?.hash, writers);
+  assert.equal(sent[2]?.message.type === 'FORWARD_PUT' && sent[2].message.nospace, undefined);
+});
+
+test('a server with no room for the last part says so on its second lap', async (t) => {
+  const { ctx, sent } = await fixture(t);
+  const full: ForwardedContext = {
+    ...ctx,
+    uploads: { receive: () => Promise.reject(new CoopError('NO_SPACE', 'no room')), abandon: () => Promise.resolve() },
+  };
+  await passingPart(full, 5, '56789', 'ab'.repeat(20), 'early');
+  await passingPart(full, 5, '', 'ab'.repeat(20), 'confirm');
+  const [first, second] = sent.map(({ message }) => (message.type === 'FORWARD_PUT' ? message.nospace : 'not a write'));
+  assert.equal(first, undefined, 'passed on before it was known');
+  assert.deepEqual(second, [SELF]);
+});
+
+test('a second lap at a server that saw no first lap goes on at once, as it came', async (t) => {
+  const { ctx, sent } = await fixture(t);
+  const message = {
+    type: 'FORWARD_PUT' as const,
+    creator: LAST,
+    id: 'r5/c',
+    lap: 'confirm' as const,
+    data: { item: 'big.bin', content: '', encoding: 'base64' as const, version: v(3), part: { upload: `${LAST}/u`, offset: 5, size: 10 } },
+  };
+  const text = JSON.stringify(message);
+  await forwardedHandlers.FORWARD_PUT(message, ctx, LAST, text);
+  assert.equal(onlySent(sent, 'FORWARD_PUT'), message);
+  assert.equal(sent[0]?.received, text);
 });
 
 test('a write passing by that is older than the copy here goes on carrying the newer version, for its creator', async (t) => {

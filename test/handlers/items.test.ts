@@ -4,7 +4,9 @@ import { createHash } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { itemHandlers } from '../../src/handlers/items.js';
 import { forwardedHandlers } from '../../src/handlers/forwarded.js';
-import type { Reply } from '../../src/protocol/messages.js';
+import type { ForwardPutMessage, Reply } from '../../src/protocol/messages.js';
+import { homeward } from '../../src/node/forwarder.js';
+import { confirmingId } from '../../src/handlers/rounds.js';
 import { waitFor } from '../../src/util/wait.js';
 import { fixture, LAST, NEXT, NOW, onlySent, SELF, type Sent } from './fixture.js';
 import type { HandlerContext } from '../../src/handlers/handlers.js';
@@ -157,6 +159,67 @@ test('with --replicas, a server that only passes an upload on hashes it, and its
   assert.equal(store.head(item), undefined, 'not kept here');
   assert.equal(first?.sha1, undefined);
   assert.equal(last?.sha1, createHash('sha1').update(TEN).digest('hex'));
+});
+
+/** The first of two parts of a 10-byte upload PUT here and its round brought home; the last part's PUT, started. */
+async function lastPartPut(ctx: HandlerContext, sent: Sent[]): Promise<{ answer: Promise<Reply | undefined>; round: ForwardPutMessage }> {
+  const put = (offset: number, length: number) => {
+    const content = TEN.subarray(offset, offset + length).toString('base64');
+    const data = { item: 'big.bin', content, encoding: 'base64' as const, part: { upload: 'u1', offset, size: TEN.length } };
+    return Promise.resolve(itemHandlers.PUT({ type: 'PUT', data }, ctx, CLIENT, undefined));
+  };
+  const first = put(0, 4);
+  await waitForSent(sent, 1);
+  forwardedHandlers.FORWARD_PUT(homeward(sent[0]!.message)!, ctx, 'peer', undefined);
+  assert.equal((await first)?.type, 'PUT');
+  const answer = put(4, 6);
+  await waitForSent(sent, 2);
+  const round = sent[1]!.message;
+  assert.ok(round.type === 'FORWARD_PUT');
+  return { answer, round };
+}
+
+test("an upload's last part goes around twice, and its client is answered when the second lap is home", async (t) => {
+  const { ctx, sent, store } = await fixture(t);
+  const { answer, round } = await lastPartPut(ctx, sent);
+  let settled: Reply | undefined;
+  void answer.then((reply) => (settled = reply));
+  assert.equal(round.lap, 'early');
+  assert.equal(round.data.content, TEN.subarray(4).toString('base64'), 'the first lap carries the bytes');
+  forwardedHandlers.FORWARD_PUT(homeward(round)!, ctx, 'peer', undefined);
+  assert.equal(sent.length, 3);
+  const second = onlySent(sent.slice(2), 'FORWARD_PUT');
+  assert.equal(second.lap, 'confirm');
+  assert.equal(second.id, confirmingId(round.id!));
+  assert.deepEqual(second.data, { ...round.data, content: '', bytes: undefined }, 'the same part and hash, without its bytes');
+  await new Promise(setImmediate);
+  assert.equal(settled, undefined, 'not answered when the first lap is home');
+  forwardedHandlers.FORWARD_PUT(homeward(second)!, ctx, 'peer', undefined);
+  assert.deepEqual(await answer, { type: 'PUT', data: { item: 'big.bin', status: '200 OK' } });
+  assert.equal(store.head('big.bin')?.size, 10);
+});
+
+test('what the first lap of a last part found on the way goes with its second lap, and answers its client', async (t) => {
+  const { ctx, sent } = await fixture(t);
+  const { answer, round } = await lastPartPut(ctx, sent);
+  forwardedHandlers.FORWARD_PUT({ ...homeward(round)!, nospace: [NEXT] }, ctx, 'peer', undefined);
+  const second = sent[2]!.message;
+  assert.ok(second.type === 'FORWARD_PUT');
+  assert.deepEqual(second.nospace, [NEXT]);
+  forwardedHandlers.FORWARD_PUT(homeward({ ...second, nospace: [NEXT, LAST] })!, ctx, 'peer', undefined);
+  const reply = await answer;
+  assert.equal(reply?.type === 'ERROR' && reply.data.code, 'NO_SPACE');
+  assert.match(reply?.type === 'ERROR' ? reply.data.message : '', /servers 127\.0\.0\.1:4044, 127\.0\.0\.1:4045 have no space/);
+});
+
+test("with an original server in the ring, an upload's last part goes around once", async (t) => {
+  const { ctx, sent, peers } = await fixture(t);
+  peers.delete(LAST);
+  const { answer, round } = await lastPartPut(ctx, sent);
+  assert.equal(round.lap, undefined);
+  forwardedHandlers.FORWARD_PUT(homeward(round)!, ctx, 'peer', undefined);
+  assert.equal((await answer)?.type, 'PUT');
+  assert.equal(sent.length, 2, 'no second lap');
 });
 
 /** The handlers pass rounds on once their writes are stored: wait until `count` have gone. */

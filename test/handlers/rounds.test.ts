@@ -1,7 +1,15 @@
 /** PendingRounds (client requests waiting for their round, and resending it when lost) and SeenRounds (round ids already passed on). */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { baseRoundId, PendingRounds, resendId, SeenRounds, type RoundTrail, type StallReason } from '../../src/handlers/rounds.js';
+import {
+  baseRoundId,
+  confirmingId,
+  PendingRounds,
+  resendId,
+  SeenRounds,
+  type RoundTrail,
+  type StallReason,
+} from '../../src/handlers/rounds.js';
 
 const NEVER = (): void => {
   assert.fail('onTimeout must not be called');
@@ -27,6 +35,17 @@ describe('PendingRounds', () => {
     assert.equal(pending.take('r1', 'PUT a'), 'client-1');
     assert.equal(pending.size, 0);
     t.mock.timers.tick(5000); // cleared timers never fire
+  });
+
+  test('peek shows the value waiting under an id and leaves it waiting', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });
+    const pending = pendingRounds<string>();
+    pending.add('r1', 'PUT a', 'client-1', 1000, NEVER);
+    assert.equal(pending.peek('r1'), 'client-1');
+    assert.equal(pending.peek('r2'), undefined);
+    assert.equal(pending.size, 1);
+    assert.equal(pending.take('r1', 'PUT a'), 'client-1');
+    assert.equal(pending.peek('r1'), undefined);
   });
 
   test('take with an unknown id takes nothing, even when the key matches', (t) => {
@@ -380,6 +399,13 @@ describe('PendingRounds: resending lost rounds', () => {
     assert.equal(resendId('a1b2-3f', 2), 'a1b2-3f/2');
     assert.notEqual(resendId('a1b2-3f', 2), resendId('a1b2-3f', 3));
     for (const id of ['a1b2-3f', resendId('a1b2-3f', 2), resendId('a1b2-3f', 17)]) assert.equal(baseRoundId(id), 'a1b2-3f');
+  });
+
+  test('a second lap has an id of its own for each copy of the first, and it leads back to the round', () => {
+    const first = ['a1b2-3f', resendId('a1b2-3f', 2), resendId('a1b2-3f', 3)];
+    const second = first.map(confirmingId);
+    assert.equal(new Set([...first, ...second]).size, 6, "no id is another lap's or copy's");
+    for (const id of second) assert.equal(baseRoundId(id), 'a1b2-3f');
   });
 });
 

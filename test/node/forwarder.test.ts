@@ -193,6 +193,18 @@ test('a whole PUT goes home without its content, with what it found on the way',
   assert.deepEqual(homeward(put), { type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: '' }, id: 'r-2', nospace: [C] });
 });
 
+test("the first lap of an upload's last part goes home marked as that lap, without its bytes", () => {
+  const data = {
+    item: 'a.bin',
+    content: '',
+    bytes: [Buffer.from('ab')],
+    encoding: 'base64' as const,
+    part: { upload: 'u', offset: 8, size: 10 },
+  };
+  const back = homeward({ type: 'FORWARD_PUT', creator: A, data, id: 'r-3', lap: 'early' });
+  assert.deepEqual(back, { type: 'FORWARD_PUT', creator: A, data: { item: 'a.bin', content: '' }, id: 'r-3', lap: 'early' });
+});
+
 test('lookups and rounds without an id travel home whole', () => {
   assert.equal(homeward(lookup(A)), undefined);
   assert.equal(homeward({ type: 'FORWARD_PUT', creator: A, data: { item: 'a.txt', content: 'x' } }), undefined);

@@ -204,6 +204,14 @@ describe('decodeMessage(encodeMessage(m)) round-trips', () => {
       id: 'x',
       newer: { clock: 3, server: B },
       nospace: [A, B],
+      lap: 'confirm',
+    },
+    {
+      type: 'FORWARD_PUT',
+      creator: A,
+      data: { item: 'a.bin', content: 'AAE=', encoding: 'base64', part: { upload: 'u', offset: 0, size: 2 } },
+      id: 'x',
+      lap: 'early',
     },
     { type: 'FORWARD_GET', creator: A, data: { item: 'a.txt', content: NOT_FOUND_CONTENT } },
     { type: 'FORWARD_GET', creator: V6, data: { item: 'a.txt', content: NOT_FOUND_CONTENT, found: false }, id: 'y'.repeat(64) },
@@ -350,6 +358,11 @@ describe('decodeMessage rejects', () => {
     {
       name: 'FORWARD_PUT with a nospace that is not a list of addresses',
       wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "nospace": ["x"]}',
+      code: 'BAD_FIELD',
+    },
+    {
+      name: 'FORWARD_PUT with a lap other than early or confirm',
+      wire: '{"creator": "127.0.0.1:4043", "type": "FORWARD_PUT", "data": {"item": "a", "content": "b"}, "lap": 3}',
       code: 'BAD_FIELD',
     },
     {
