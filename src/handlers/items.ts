@@ -290,13 +290,19 @@ function stampFor(ctx: ItemsContext, item: string): Version {
  * part. Resolves false when a whole copy was not kept (what is held is as new
  * or newer), and for every part but the last. `hashing`: whether this server
  * hashes a large item's bytes (where it entered the ring) or takes the hash
- * its last part brings (uploads.ts).
+ * its last part brings (uploads.ts); `hashed` is told that hash before the commit.
  */
-export function store(ctx: WriteContext, data: ItemData, version: Version, hashing = true): Promise<boolean> {
+export function store(
+  ctx: WriteContext,
+  data: ItemData,
+  version: Version,
+  hashing = true,
+  hashed?: (sha1: string) => void,
+): Promise<boolean> {
   ctx.clock.observe(version);
   if (data.part) {
     const bytes = data.bytes ?? [Buffer.from(data.content, 'base64')];
-    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now(), hashing);
+    return ctx.uploads.receive(data.part.upload, data.item, version, data.encoding, data.part, bytes, ctx.now(), hashing, hashed);
   }
   return ctx.store.apply(data.item, { version, deleted: data.deleted, encoding: data.encoding, content: data.content }, ctx.now());
 }
@@ -327,9 +333,14 @@ function storedHash(ctx: ItemsContext, item: string, version: Version): string |
 }
 
 /** Stores a client's write here (resolving as store() does), or resolves with NO_SPACE's answer when this server has no room for it. */
-async function storeOrRefuse(ctx: ItemsContext, data: ItemData, version: Version): Promise<boolean | Reply> {
+async function storeOrRefuse(
+  ctx: ItemsContext,
+  data: ItemData,
+  version: Version,
+  hashed?: (sha1: string) => void,
+): Promise<boolean | Reply> {
   try {
-    return await store(ctx, data, version);
+    return await store(ctx, data, version, true, hashed);
   } catch (err) {
     if (!isCoopError(err, 'NO_SPACE')) throw err;
     ctx.noSpace(err);
@@ -358,10 +369,32 @@ async function putPart(ctx: ItemsContext, put: ItemData, part: UploadPart, from:
     const [stored, around] = await Promise.all([storeOrRefuse(ctx, data, version), replicate(ctx, waiting, data, route?.chain)]);
     return typeof stored !== 'boolean' ? stored : around;
   }
+  if (lastPart(data)) return lastPartAround(ctx, waiting, data, version, route?.chain);
   const stored = await storeOrRefuse(ctx, data, version);
-  if (typeof stored !== 'boolean') return stored;
-  const sha1 = lastPart(data) ? storedHash(ctx, item, version) : undefined;
-  return replicate(ctx, waiting, sha1 ? withHash(data, sha1) : data, route?.chain);
+  return typeof stored !== 'boolean' ? stored : replicate(ctx, waiting, data, route?.chain);
+}
+
+/**
+ * The last part of an upload: sent around with the item's SHA-1 as soon as
+ * that is known here, while the item is committed here. The client hears of
+ * a failure here, else of the round; a failure here after the round went
+ * around leaves the item on the servers that stored it, and says so.
+ */
+async function lastPartAround(ctx: ItemsContext, waiting: Waiting, data: ItemData, version: Version, chain?: Address[]): Promise<Reply> {
+  let hashed!: (sha1: string) => void;
+  const hash = new Promise<string>((resolve) => (hashed = resolve));
+  const storing = storeOrRefuse(ctx, data, version, hashed);
+  const sha1 = await Promise.race([hash, storing.then(() => undefined)]);
+  if (sha1 === undefined) {
+    // Over before it was hashed: refused (no room), or taken already (the part came again).
+    const stored = await storing;
+    if (typeof stored !== 'boolean') return stored;
+    const held = storedHash(ctx, data.item, version);
+    return replicate(ctx, waiting, held ? withHash(data, held) : data, chain);
+  }
+  const [stored, around] = await Promise.all([storing, replicate(ctx, waiting, withHash(data, sha1), chain)]);
+  if (typeof stored === 'boolean') return around;
+  return around.type === 'PUT' ? noSpaceReply(data.item, [ctx.self], true) : stored;
 }
 
 /** The last part of an upload with the item's SHA-1, which the other servers record instead of hashing it again. */

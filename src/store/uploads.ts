@@ -67,6 +67,7 @@ export class Uploads {
    * stored (if its version is the newest). Throws BAD_FIELD for a part out of order.
    * A part taken already (its round was sent again, rounds.ts) is a no-op.
    * `hashing` (on the first part): false where the last part will bring its writer's hash.
+   * `hashed`: told the item's SHA-1 once it is known, before the commit (its writer sends the last part on meanwhile).
    */
   async receive(
     key: string,
@@ -77,6 +78,7 @@ export class Uploads {
     bytes: readonly Buffer[],
     now: number,
     hashing = true,
+    hashed?: (sha1: string) => void,
   ): Promise<boolean> {
     const length = chunksLength(bytes);
     let upload = this.open.get(key);
@@ -130,6 +132,7 @@ export class Uploads {
       await upload.staged.discard();
       throw err;
     }
+    hashed?.(hash);
     const meta = { version: upload.version, deleted: false, encoding: upload.encoding, size: upload.size, storedAt: now, hash };
     await this.store.applyStaged(item, meta, upload.staged);
     return true;

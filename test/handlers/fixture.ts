@@ -61,6 +61,8 @@ export interface FixtureOptions {
   readFrom?: (holder: Address, item: string, part: RangeRequest) => Promise<LookupData>;
   /** When a message passed to the successor is delivered (default: at once). */
   delivered?: (sent: Sent) => Promise<void>;
+  /** Where the store keeps items (default: a new MemoryPersistence). */
+  persistence?: MemoryPersistence;
 }
 
 /** A fixture, closed (rounds drained, store closed) when the test ends. */
@@ -68,7 +70,7 @@ export async function fixture(t: { after(fn: () => Promise<void>): void }, optio
   const members = options.members ?? [SELF, NEXT, LAST];
   const self = members[0] ?? SELF;
   const ring = new RingView(self, members, () => NOW);
-  const store = await ItemStore.open(new MemoryPersistence());
+  const store = await ItemStore.open(options.persistence ?? new MemoryPersistence());
   const uploads = new Uploads(store);
   const waiting = new PendingRounds<Waiting>();
   const peers = new ExtensionPeers();

@@ -12,6 +12,10 @@ import { fixture, LAST, NEXT, NOW, onlySent, SELF, type Sent } from './fixture.j
 import type { HandlerContext } from '../../src/handlers/handlers.js';
 import type { UploadPart } from '../../src/protocol/messages.js';
 import { Placement } from '../../src/ring/owners.js';
+import { MemoryPersistence } from '../../src/store/memory.js';
+import type { ItemMeta } from '../../src/store/items.js';
+import type { Body } from '../../src/store/persistence.js';
+import { CoopError } from '../../src/errors.js';
 
 const CLIENT = '127.0.0.1:50000';
 const v = (clock: number) => ({ clock, server: SELF });
@@ -210,6 +214,52 @@ test('what the first lap of a last part found on the way goes with its second la
   const reply = await answer;
   assert.equal(reply?.type === 'ERROR' && reply.data.code, 'NO_SPACE');
   assert.match(reply?.type === 'ERROR' ? reply.data.message : '', /servers 127\.0\.0\.1:4044, 127\.0\.0\.1:4045 have no space/);
+});
+
+/** A store whose commits of large items wait for `commit` to settle, failing as it fails. */
+class GatedCommits extends MemoryPersistence {
+  constructor(private readonly commit: Promise<void>) {
+    super();
+  }
+
+  override async write(name: string, meta: ItemMeta, body: Body): Promise<void> {
+    if ('blob' in body) await this.commit;
+    return super.write(name, meta, body);
+  }
+}
+
+/** Two parts' rounds brought home: the first lap and the second. */
+function bothLapsHome(ctx: HandlerContext, sent: Sent[], round: ForwardPutMessage): void {
+  forwardedHandlers.FORWARD_PUT(homeward(round)!, ctx, 'peer', undefined);
+  forwardedHandlers.FORWARD_PUT(homeward(sent.at(-1)!.message)!, ctx, 'peer', undefined);
+}
+
+test("an upload's last part goes around once its hash is known here, while it is committed here; its client waits for both", async (t) => {
+  let open!: () => void;
+  const { ctx, sent, store } = await fixture(t, { persistence: new GatedCommits(new Promise((resolve) => (open = resolve))) });
+  const { answer, round } = await lastPartPut(ctx, sent);
+  let settled: Reply | undefined;
+  void answer.then((reply) => (settled = reply));
+  assert.equal(store.head('big.bin'), undefined, 'sent around before it is committed here');
+  assert.equal(round.data.part?.sha1, createHash('sha1').update(TEN).digest('hex'));
+  bothLapsHome(ctx, sent, round);
+  await new Promise(setImmediate);
+  assert.equal(settled, undefined, 'the round is home, the commit here is not over');
+  open();
+  assert.deepEqual(await answer, { type: 'PUT', data: { item: 'big.bin', status: '200 OK' } });
+  assert.equal(store.head('big.bin')?.size, 10);
+});
+
+test('no room here for the last part once it went around: NO_SPACE, saying the other servers stored it', async (t) => {
+  const full = Promise.reject(new CoopError('NO_SPACE', 'no room for the commit'));
+  full.catch(() => undefined);
+  const { ctx, sent, store } = await fixture(t, { persistence: new GatedCommits(full) });
+  const { answer, round } = await lastPartPut(ctx, sent);
+  bothLapsHome(ctx, sent, round);
+  const reply = await answer;
+  assert.equal(reply?.type === 'ERROR' && reply.data.code, 'NO_SPACE');
+  assert.match(reply?.type === 'ERROR' ? reply.data.message : '', /server 127\.0\.0\.1:4043 has no space .*the other servers stored it/);
+  assert.equal(store.head('big.bin'), undefined);
 });
 
 test("with an original server in the ring, an upload's last part goes around once", async (t) => {
