@@ -26,7 +26,8 @@ import { commitKey, type EarlyCommits } from './commits.js';
 import { settledByCreator } from './mixed.js';
 import type { Handlers, RoundMessage } from './types.js';
 import { lookupReply, missReply, noSpaceReply, overtaken, roundKey, writeDone, type Waiting } from './waiting.js';
-import { middlePart, replyLength, serveLocal, store, tooLargeReply, type LocalReadContext, type WriteContext } from './items.js';
+import { middlePart, store, type WriteContext } from './items.js';
+import { replyLength, serveLocal, tooLargeReply, type LocalReadContext } from './serve-local.js';
 
 /** What deciding whether to pass a round on takes. */
 export interface RelayContext {
