@@ -4,7 +4,8 @@
  * into rings of 3 and 5 (durable), each server's peak memory growth and CPU
  * time during the HTTP PUTs, GET with webclient, and GET over HTTP from one
  * server against a bare Node static server and nginx (when it can be
- * installed), in alternation.
+ * installed), in alternation; then one server and a ring of 3 side by side,
+ * PUTs alternating between them (the target's ratio).
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
@@ -21,10 +22,14 @@ import { ensure, nginx } from './external.js';
 
 const SIZE = 200 * 1000 * 1000;
 const ROUNDS = 3;
+/** Rounds of the ring-of-3-against-one-server comparison, each a PUT into either, one after the other. */
+const ALTERNATING_ROUNDS = 7;
 
 export interface LargeFigures {
   /** MB/s of a 200 MB HTTP PUT, by ring size. */
   put: Record<number, number>;
+  /** A ring of 3 against one server, both running, PUTs alternating: medians of MB/s, and the median of the per-round ratios. */
+  alternating: { one: number; three: number; ratio: number };
   /** The largest growth of a server's peak memory during the PUTs, MiB, by ring size. */
   peakGrowthMiB: Record<number, number>;
   /** CPU seconds per 200 MB PUT (medians): of the busiest server, and of all servers together, by ring size. */
@@ -125,11 +130,36 @@ async function bareStatic(file: string): Promise<{ address: string; stop(): void
   return { address, stop: () => void child.kill('SIGKILL') };
 }
 
+/**
+ * One server and a ring of 3 started side by side, and a PUT into each in
+ * turn, round after round: a slow minute of this shared machine then lands on
+ * both, as in bench:ab, where the rows above run one ring's PUTs after the other's.
+ */
+async function alternating(dir: string, file: string): Promise<LargeFigures['alternating']> {
+  const durable = (): string[] => ['--data', mkdtempSync(join(dir, 'data-'))];
+  const [one, three] = await Promise.all([ring(1, [], undefined, durable), ring(3, [], undefined, durable)]);
+  const rates: Array<{ one: number; three: number }> = [];
+  try {
+    for (let i = 0; i < ALTERNATING_ROUNDS; i++) {
+      const alone = (await largePut(one[0]!.address, file, one)).rate;
+      rates.push({ one: alone, three: (await largePut(three[0]!.address, file, three)).rate });
+    }
+  } finally {
+    await Promise.all([...one, ...three].map((proc) => proc.stop()));
+  }
+  return {
+    one: median(rates.map((rate) => rate.one)),
+    three: median(rates.map((rate) => rate.three)),
+    ratio: median(rates.map((rate) => rate.three / rate.one)),
+  };
+}
+
 export async function largeFigures(say: (line: string) => void): Promise<LargeFigures> {
   const dir = mkdtempSync(join(tmpdir(), 'coop-large-'));
   const { file, bytes } = await largeFile(dir, say);
   const figures: LargeFigures = {
     put: {},
+    alternating: { one: 0, three: 0, ratio: 0 },
     peakGrowthMiB: {},
     cpu: {},
     get: { ours: 0, bare: 0, ratio: 0 },
@@ -187,6 +217,11 @@ export async function largeFigures(say: (line: string) => void): Promise<LargeFi
       );
       await Promise.all(procs.map((proc) => proc.stop()));
     }
+    figures.alternating = await alternating(dir, file);
+    const { one, three, ratio } = figures.alternating;
+    say(
+      `  200 MB PUT over HTTP, alternating: one server ${one.toFixed(0)} MB/s, ring of 3 ${three.toFixed(0)} MB/s (${(100 * ratio).toFixed(1)}%)`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -311,6 +311,9 @@ async function largeFileFigures(): Promise<void> {
   const add = (name: string, value: number, unit: string): void => void rows.push({ group, name, value, unit, runs: [value] });
   for (const [size, rate] of Object.entries(figures.put)) add(`PUT into a ring of ${size}`, rate, 'MB/s');
   add('PUT into a ring of 3 / into one server', (100 * figures.put[3]!) / figures.put[1]!, '%');
+  add('PUT into one server, alternating with a ring of 3', figures.alternating.one, 'MB/s');
+  add('PUT into a ring of 3, alternating with one server', figures.alternating.three, 'MB/s');
+  add('PUT into a ring of 3 / into one server, median of alternating rounds', 100 * figures.alternating.ratio, '%');
   for (const [size, cpu] of Object.entries(figures.cpu)) {
     add(`CPU per PUT, ring of ${size}: the busiest server`, cpu.busiest, 's');
     add(`CPU per PUT, ring of ${size}: all servers`, cpu.total, 's');
