@@ -195,6 +195,28 @@ test('a large binary file goes through the ring in parts and comes back byte-exa
   assert.ok(Buffer.concat(parts).equals(bytes));
 });
 
+test("an upload's last part goes around a ring of our servers twice, and every server holds the item when it is answered", async (t) => {
+  const captured = captureLog();
+  const cluster = await createTestCluster(3, { log: captured.log, syncIntervalMs: 60_000 });
+  t.after(() => cluster.stop());
+  const [a, ...others] = cluster.addresses as [string, string, string];
+  const bytes = randomBytes(3 * 1024 * 1024 + 5);
+  assert.equal(await putBytes(a, 'laps.bin', bytes.length, async (offset, length) => bytes.subarray(offset, offset + length)), '200 OK');
+  for (const server of cluster.addresses) {
+    const parts: Buffer[] = [];
+    await fetchParts(server, 'laps.bin', (part) => void parts.push(part), { local: true });
+    assert.ok(Buffer.concat(parts).equals(bytes), `whole at ${server} once answered`);
+  }
+  const received = (server: string, lap: string) =>
+    captured.lines.some(
+      (line) => line.tag === 'RECV' && line.node === server && line.msg.startsWith(`FORWARD_PUT "laps.bin" from ${a} (${lap} lap)`),
+    );
+  for (const server of others) {
+    assert.ok(received(server, 'early'), `${server} got the first lap`);
+    assert.ok(received(server, 'confirm'), `${server} got the second lap`);
+  }
+});
+
 test('fetchParts asks for several ranges at once and hands them on in order; a version that changes midway is refused', async (t) => {
   const cluster = await createTestCluster(1);
   t.after(() => cluster.stop());
