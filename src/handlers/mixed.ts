@@ -37,13 +37,15 @@ export function settledByCreator(message: ForwardPutMessage): boolean {
 /**
  * How a round message passes the next server when that is an original (not
  * the round's creator): sent in the original's form ('send'); passed by when
- * even that does not fit the original's one read, which would lose it
- * ('skip'); or, for a lookup of ours already filled in, sent straight back to
- * its creator ('home'), since after the original it would arrive without its
- * version and encoding (and a large item's holder). The servers it skips get
- * the item from anti-entropy.
+ * even that does not fit the original's one read, which would lose it, or
+ * when it is a part of a large upload, which the original would store as the
+ * whole item ('skip'); or, for a lookup of ours already filled in, sent
+ * straight back to its creator ('home'), since after the original it would
+ * arrive without its version and encoding (and a large item's holder). The
+ * servers it skips get the item from anti-entropy.
  */
 export function pastAnOriginal(message: Round, originalBytes: number, creatorIsOurs: boolean): 'send' | 'skip' | 'home' {
   if (message.type === 'FORWARD_GET' && creatorIsOurs && isFound(message.data)) return 'home';
+  if (message.type === 'FORWARD_PUT' && message.data.part !== undefined) return 'skip';
   return originalBytes > ORIGINAL_READ_BYTES ? 'skip' : 'send';
 }

@@ -38,3 +38,10 @@ test('past an original: sent when its form fits the one read, passed by when not
   // An original's own lookup goes on around the ring, in the original's form.
   assert.equal(pastAnOriginal(lookup('content', true), 100, false), 'send');
 });
+
+test('past an original: a part of a large upload is passed by, however small, since the original would keep it as the whole item', () => {
+  const part = { upload: 'u', offset: 8, size: 10 };
+  const last: ForwardPutMessage = { type: 'FORWARD_PUT', creator: A, data: { item: 'a', content: 'AAE=', version, part }, id: 'r' };
+  assert.equal(pastAnOriginal(last, 100, true), 'skip');
+  assert.equal(pastAnOriginal({ ...last, data: { ...last.data, content: '' }, id: 'r/c', lap: 'confirm' }, 100, true), 'skip');
+});
