@@ -1,8 +1,8 @@
 /**
  * The commits of upload's last parts that this server started while passing
- * the part on (its `early` lap, forwarded.ts), kept until the second lap asks
- * how each ended. A second lap that never comes (its creator died) leaves its
- * entry behind: only the newest ones are kept, far more than are ever in flight.
+ * the part on (its `early` lap, forwarded.ts), for the second lap to wait
+ * for. Kept after it asked (a copy of it may come again): only the newest
+ * ones are kept, far more than are ever in flight.
  */
 import type { ItemData } from '../protocol/messages.js';
 
@@ -20,11 +20,9 @@ export class EarlyCommits {
     if (this.commits.size > this.capacity) this.commits.delete(this.commits.keys().next().value!);
   }
 
-  /** The commit under `key`, forgotten here; undefined when this server started none (it did not see the first lap). */
-  take(key: string): Promise<boolean> | undefined {
-    const committing = this.commits.get(key);
-    this.commits.delete(key);
-    return committing;
+  /** The commit under `key`; undefined when this server started none (it did not see the first lap). */
+  of(key: string): Promise<boolean> | undefined {
+    return this.commits.get(key);
   }
 }
 

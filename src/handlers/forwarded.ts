@@ -21,7 +21,7 @@ import type { ItemStore } from '../store/items.js';
 import type { Uploads } from '../store/uploads.js';
 import { compareVersions, unversioned, type Version, type VersionClock } from '../store/version.js';
 import type { Log } from '../log/logger.js';
-import { baseRoundId, confirmingId, type PendingRounds, type SeenRounds } from './rounds.js';
+import { baseRoundId, confirmingId, isConfirmingId, type PendingRounds, type SeenRounds } from './rounds.js';
 import { commitKey, type EarlyCommits } from './commits.js';
 import { settledByCreator } from './mixed.js';
 import type { Handlers, RoundMessage } from './types.js';
@@ -44,7 +44,7 @@ export interface ForwardedContext extends RelayContext, LocalReadContext, WriteC
   readonly uploads: Pick<Uploads, 'receive' | 'abandon'>;
   readonly peers: Pick<ExtensionPeers, 'learn'>;
   /** Commits of last parts passed on before they were done here, for their second lap. */
-  readonly commits: Pick<EarlyCommits, 'add' | 'take'>;
+  readonly commits: Pick<EarlyCommits, 'add' | 'of'>;
   /**
    * Passes a round message to the successor, failing over past dead ones;
    * `received` is its text as it came, when it goes on unchanged. Settles
@@ -89,7 +89,7 @@ export function shouldRelay(message: RoundMessage, ctx: RelayContext): boolean {
 
 /** A write of ours is home: the answer to its client, if one still waits (it settles the promise its PUT handler returned). */
 function writeHome(ctx: ForwardedContext, message: ForwardPutMessage): void {
-  if (message.lap === 'early') return secondLap(ctx, message);
+  if (secondLap(ctx, message)) return;
   const waiting = ctx.waiting.take(message.id && baseRoundId(message.id), roundKey('FORWARD_PUT', message.data.item));
   if (message.newer) {
     // A server on the way holds a newer version. Stamped ahead of this server's clock, it won by skew: not acknowledged.
@@ -113,19 +113,21 @@ function writeHome(ctx: ForwardedContext, message: ForwardPutMessage): void {
 }
 
 /**
- * The first lap of an upload's last part is home: every server passed it on
- * and is committing it, or has. The second lap goes the same way, each server
- * passing it on once its commit is over, and its coming home answers the
- * client. What the first lap found on the way goes with it.
+ * When the first lap of an upload's last part is home (every server passed it
+ * on and is committing it, or has): sends the second, which each server passes
+ * on once its commit is over, and whose coming home answers the client. What
+ * the first lap found on the way goes with it. False for any other round.
  */
-function secondLap(ctx: ForwardedContext, message: ForwardPutMessage): void {
+function secondLap(ctx: ForwardedContext, message: ForwardPutMessage): boolean {
   const { id } = message;
-  const confirm = id === undefined ? undefined : ctx.waiting.peek(baseRoundId(id))?.confirm;
-  if (!confirm || id === undefined) return;
+  if (id === undefined || isConfirmingId(id)) return false;
+  const confirm = ctx.waiting.peek(baseRoundId(id))?.confirm;
+  if (!confirm) return false;
   const lap: ForwardPutMessage = { ...confirm, id: confirmingId(id) };
   if (message.newer) lap.newer = message.newer;
   if (message.nospace) lap.nospace = message.nospace;
   void ctx.forward(lap);
+  return true;
 }
 
 /** A lookup of ours is home: keep what it found, then answer its client, if one still waits. */
@@ -189,8 +191,9 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
  */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
   const key = commitKey(message.data);
-  if (message.lap === 'confirm') {
-    const committing = key === undefined ? undefined : ctx.commits.take(key);
+  if (message.lap === 'confirm' || isConfirmingId(message.id)) {
+    // Every copy of the second lap waits: one may come by again, after a first lap sent again.
+    const committing = key === undefined ? undefined : ctx.commits.of(key);
     void passOn(ctx, message, received, (await committing) ?? false);
     return undefined;
   }

@@ -64,6 +64,15 @@ export function confirmingId(id: string): string {
   return slash < 0 ? `${id}/c` : `${id.slice(0, slash)}/c${id.slice(slash + 1)}`;
 }
 
+/**
+ * Whether `id` is a second lap's. Told by the id, which every server of ours
+ * passes on, not by the `lap` field, which one from before drops when it
+ * writes a round anew (sending it home, or marking it).
+ */
+export function isConfirmingId(id: string | undefined): boolean {
+  return id !== undefined && id.includes('/c');
+}
+
 /** The round id that a (re)sent copy's id belongs to. */
 export function baseRoundId(id: string): string {
   const slash = id.indexOf('/');

@@ -10,12 +10,12 @@ function deferred(): { committing: Promise<boolean>; end: (nospace: boolean) => 
   return { committing, end };
 }
 
-test('a commit is taken once, under the key of its upload and version', async () => {
+test('a commit is found under the key of its upload and version, by every copy of its second lap', async () => {
   const commits = new EarlyCommits();
   const key = commitKey({ item: 'a.bin', content: '', version: { clock: 3, server: 'S' }, part: { upload: 'S/u', offset: 5, size: 10 } })!;
   commits.add(key, Promise.resolve(true));
-  assert.equal(await commits.take(key), true);
-  assert.equal(commits.take(key), undefined, 'forgotten once taken');
+  assert.equal(await commits.of(key), true);
+  assert.equal(await commits.of(key), true, 'still there for a copy of the second lap');
   const other = commitKey({ item: 'a.bin', content: '', version: { clock: 4, server: 'S' }, part: { upload: 'S/u', offset: 5, size: 10 } });
   assert.notEqual(other, key, 'another version of the same upload is another commit');
 });
@@ -32,7 +32,7 @@ test('a first lap that came by twice: its second lap waits for both commits, and
   commits.add('k', first.committing);
   commits.add('k', again.committing);
   let settled: boolean | undefined;
-  void commits.take('k')!.then((nospace) => (settled = nospace));
+  void commits.of('k')!.then((nospace) => (settled = nospace));
   again.end(false);
   await again.committing;
   await Promise.resolve();
@@ -48,7 +48,7 @@ test('only the newest commits are kept: one whose second lap never came is dropp
   commits.add('a', Promise.resolve(false));
   commits.add('b', Promise.resolve(false));
   commits.add('c', Promise.resolve(false));
-  assert.equal(commits.take('a'), undefined);
-  assert.ok(commits.take('b'));
-  assert.ok(commits.take('c'));
+  assert.equal(commits.of('a'), undefined);
+  assert.ok(commits.of('b'));
+  assert.ok(commits.of('c'));
 });

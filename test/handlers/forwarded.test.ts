@@ -22,7 +22,7 @@ test('a write passing by is stored here and passed on as the text it came in', a
 
 /**
  * Part at `offset` of a 10-byte upload by LAST passing by: its bytes
- * attached, or (a string) inline as base64; on the `lap` given, for a last part.
+ * attached, or (a string) inline as base64; on the `lap` given, for a last part (its id told by the lap, unless given).
  */
 function passingPart(
   ctx: ForwardedContext,
@@ -30,13 +30,14 @@ function passingPart(
   content: string | Buffer[],
   sha1?: string,
   lap?: Lap,
+  id = lap === 'confirm' ? `r${offset}/c` : `r${offset}`,
 ): ReturnType<typeof forwardedHandlers.FORWARD_PUT> {
   const inline = typeof content === 'string';
   return forwardedHandlers.FORWARD_PUT(
     {
       type: 'FORWARD_PUT',
       creator: LAST,
-      id: lap === 'confirm' ? `r${offset}/c` : `r${offset}`,
+      id,
       lap,
       data: {
         item: 'big.bin',
@@ -114,6 +115,20 @@ test('a server with no room for the last part says so on its second lap', async 
   const [first, second] = sent.map(({ message }) => (message.type === 'FORWARD_PUT' ? message.nospace : 'not a write'));
   assert.equal(first, undefined, 'passed on before it was known');
   assert.deepEqual(second, [SELF]);
+});
+
+test('every copy of a second lap waits for the commit, its lap told by its id when a server from before dropped the field', async (t) => {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const { ctx, sent } = await fixture(t);
+  const slow: ForwardedContext = { ...ctx, uploads: { receive: () => gate.then(() => true), abandon: () => Promise.resolve() } };
+  const first = passingPart(slow, 5, '56789', 'ab'.repeat(20), 'early');
+  const laps = [passingPart(slow, 5, '', 'ab'.repeat(20), 'confirm'), passingPart(slow, 5, '', 'ab'.repeat(20), undefined, 'r5/c2')];
+  await new Promise(setImmediate);
+  assert.equal(sent.length, 1, 'only the first lap passed on while the commit runs');
+  open();
+  await Promise.all([first, ...laps]);
+  assert.equal(sent.length, 3);
 });
 
 test('a second lap at a server that saw no first lap goes on at once, as it came', async (t) => {

@@ -113,7 +113,7 @@ test('a write whose round does not come home in time: OUTCOME_UNKNOWN, naming wh
   assert.equal(reply?.type === 'ERROR' && reply.data.code, 'OUTCOME_UNKNOWN');
 });
 
-/** A 10-byte item PUT in two parts, each part's round brought home; the parts each round carried. */
+/** A 10-byte item PUT in two parts, each part's round brought home (the last part's two laps); the parts each round carried. */
 async function putInTwo(
   ctx: HandlerContext,
   sent: Sent[],
@@ -131,12 +131,10 @@ async function putInTwo(
     await waitForSent(sent, offset === 0 ? 1 : 2);
     const round = sent.at(-1)!.message;
     assert.ok(round.type === 'FORWARD_PUT');
-    forwardedHandlers.FORWARD_PUT(
-      { type: 'FORWARD_PUT', creator: SELF, data: { item, content: '' }, id: round.id },
-      ctx,
-      'peer',
-      undefined,
-    );
+    forwardedHandlers.FORWARD_PUT(homeward(round)!, ctx, 'peer', undefined);
+    // The last part's first lap brings its second.
+    const second = sent.at(-1)!.message;
+    if (second !== round) forwardedHandlers.FORWARD_PUT(homeward(second)!, ctx, 'peer', undefined);
     assert.equal((await answer)?.type, 'PUT');
   }
   return sent.map(({ message }) => (message.type === 'FORWARD_PUT' ? message.data.part : undefined));
@@ -260,6 +258,23 @@ test('no room here for the last part once it went around: NO_SPACE, saying the o
   assert.equal(reply?.type === 'ERROR' && reply.data.code, 'NO_SPACE');
   assert.match(reply?.type === 'ERROR' ? reply.data.message : '', /server 127\.0\.0\.1:4043 has no space .*the other servers stored it/);
   assert.equal(store.head('big.bin'), undefined);
+});
+
+test('a first lap sent home by a server of ours from before, without its lap, still brings the second lap; that one, without its lap too, answers', async (t) => {
+  const { ctx, sent } = await fixture(t);
+  const { answer, round } = await lastPartPut(ctx, sent);
+  const { lap: _dropped, ...stripped } = homeward(round)!;
+  forwardedHandlers.FORWARD_PUT(stripped, ctx, 'peer', undefined);
+  const second = sent[2]?.message;
+  assert.ok(second?.type === 'FORWARD_PUT' && second.id === confirmingId(round.id!), 'the second lap went out');
+  let settled: Reply | undefined;
+  void answer.then((reply) => (settled = reply));
+  await new Promise(setImmediate);
+  assert.equal(settled, undefined);
+  const { lap: _alsoDropped, ...secondHome } = homeward(second)!;
+  forwardedHandlers.FORWARD_PUT(secondHome, ctx, 'peer', undefined);
+  assert.equal((await answer)?.type, 'PUT');
+  assert.equal(sent.length, 3, 'no third lap');
 });
 
 test("with an original server in the ring, an upload's last part goes around once", async (t) => {
