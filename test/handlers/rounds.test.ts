@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   baseRoundId,
   confirmingId,
+  isConfirmingId,
   PendingRounds,
   resendId,
   SeenRounds,
@@ -401,11 +402,14 @@ describe('PendingRounds: resending lost rounds', () => {
     for (const id of ['a1b2-3f', resendId('a1b2-3f', 2), resendId('a1b2-3f', 17)]) assert.equal(baseRoundId(id), 'a1b2-3f');
   });
 
-  test('a second lap has an id of its own for each copy of the first, and it leads back to the round', () => {
+  test('a second lap has an id of its own for each copy of the first, told apart from them, and it leads back to the round', () => {
     const first = ['a1b2-3f', resendId('a1b2-3f', 2), resendId('a1b2-3f', 3)];
     const second = first.map(confirmingId);
     assert.equal(new Set([...first, ...second]).size, 6, "no id is another lap's or copy's");
     for (const id of second) assert.equal(baseRoundId(id), 'a1b2-3f');
+    assert.deepEqual(first.map(isConfirmingId), [false, false, false]);
+    assert.deepEqual(second.map(isConfirmingId), [true, true, true]);
+    assert.equal(isConfirmingId(undefined), false);
   });
 });
 
