@@ -65,6 +65,20 @@ export interface WebApp {
   ready(target: string, method: 'GET' | 'HEAD'): ReadyAnswer | undefined;
 }
 
+/** How long the rest of a refused request's body is read and dropped before its connection is cut. */
+const LINGER_MS = 30_000;
+
+/** Reads and drops the rest of `req`'s body, then `end`s the answer; after LINGER_MS, the connection is cut instead. */
+function linger(req: IncomingMessage, end: () => void): void {
+  const cut = setTimeout(() => req.socket.destroy(), LINGER_MS).unref();
+  req.once('end', () => {
+    clearTimeout(cut);
+    end();
+  });
+  req.once('close', () => clearTimeout(cut));
+  req.resume();
+}
+
 export function createWebApp(deps: WebDeps): WebApp {
   const ready = readyRoute(deps, deps.access.readsOpen);
   const items = itemRoutes(deps, ready);
@@ -105,15 +119,27 @@ export function createWebApp(deps: WebDeps): WebApp {
         res.destroy();
         return;
       }
-      const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', connection: 'close' };
+      const text = `${(err as Error).message}\n`;
+      const headers: Record<string, string> = {
+        'content-type': 'text/plain; charset=utf-8',
+        'content-length': String(Buffer.byteLength(text)),
+        connection: 'close',
+      };
       // The code names the error for programs (webclient), as the JSON protocol's replies do.
       if (code !== undefined) headers[ERROR_HEADER] = code;
       // Browsers prompt for Basic credentials; the password is the token.
       if (status === 401) headers['www-authenticate'] = 'Basic realm="Co-op WebServers", charset="UTF-8"';
       if (code === 'NOT_READY') headers['retry-after'] = String(NOT_READY_RETRY_AFTER_SECONDS);
       res.writeHead(status, headers);
-      res.end(`${(err as Error).message}\n`);
-      req.resume();
+      // A body still coming (an upload refused early): the answer goes now, whole by its length, and the
+      // connection closes once the rest is read and dropped. Closed at once, it would reset its client,
+      // still sending, before that client read the answer (nginx lingers so too).
+      if (req.complete) {
+        res.end(text);
+      } else {
+        res.write(text);
+        linger(req, () => res.end());
+      }
     });
   };
 

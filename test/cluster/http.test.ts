@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { request as httpRequest, Agent } from 'node:http';
+import { createConnection } from 'node:net';
 import { createTestCluster } from '../../src/node/cluster.js';
 import { getItem, putItem } from '../../src/client/client.js';
 import { parseAddress } from '../../src/protocol/address.js';
@@ -328,4 +329,30 @@ test('a large GET streamed from this server keeps to the version it started with
   assert.equal(body.indexOf('b'), -1, 'every byte from the version the GET started with');
   const after = Buffer.from(await (await fetch(url(a, '/moving.bin'))).arrayBuffer());
   assert.equal(after.indexOf('a'), -1, 'the newer version is what a new GET gets');
+});
+
+test('an upload refused while its body is still coming: its client reads the answer, and the rest is taken before the connection closes, not reset', async (t) => {
+  const cluster = await createTestCluster(1, { writeToken: 'tok' });
+  t.after(() => cluster.stop());
+  const socket = createConnection(parseAddress(cluster.addresses[0]!));
+  t.after(() => void socket.destroy());
+  let received = '';
+  let failure: Error | undefined;
+  let ended = false;
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  socket.on('error', (err) => (failure = err));
+  socket.on('end', () => (ended = true));
+  const size = 8 * 1024 * 1024;
+  const piece = Buffer.alloc(256 * 1024);
+  socket.write(`PUT /refused.bin HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer wrong\r\nContent-Length: ${size}\r\n\r\n`);
+  socket.write(piece);
+  await waitFor(() => received.includes('\r\n\r\n'), { what: 'the answer, while the body is still coming' });
+  assert.match(received, /^HTTP\/1\.1 403 /);
+  for (let sent = piece.length; sent < size; sent += piece.length) {
+    assert.equal(ended, false, 'not closed while the body is still coming');
+    await new Promise<void>((resolve) => socket.write(piece, () => resolve()));
+  }
+  await waitFor(() => ended || failure !== undefined, { what: 'the connection to close' });
+  assert.equal(failure, undefined, 'closed, not reset');
+  assert.equal(received.match(/HTTP\/1\.1 /g)?.length, 1, 'one answer');
 });

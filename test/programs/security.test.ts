@@ -329,10 +329,10 @@ test('the programs: secret from a file, token from the environment; a wrong secr
   const file = join(dir, 'note.txt');
   await writeFile(file, 'guarded');
   const refused = await runClient(['-put', file, ...at(a.address)]);
-  assert.equal(refused.status, 5);
+  assert.equal(refused.status, 5, refused.stderr);
   assert.match(refused.stderr, /needs a token/);
   const wrong = await runClient(['-put', file, ...at(a.address), '--token', 'nope']);
-  assert.equal(wrong.status, 5);
+  assert.equal(wrong.status, 5, wrong.stderr);
   assert.equal((await runClient(['-put', file, ...at(a.address)], { WEBCLIENT_TOKEN: 'tok' })).status, 0);
   const got = await runClient(['-get', 'note.txt', ...at(b.address)]);
   assert.equal(got.status, 0);
@@ -345,7 +345,8 @@ test('the programs: secret from a file, token from the environment; a wrong secr
   const largeRefused = await runClient(['-put', large, ...at(a.address)]);
   assert.equal(largeRefused.status, 5, largeRefused.stderr);
   assert.match(largeRefused.stderr, /needs a token/);
-  assert.equal((await runClient(['-put', large, ...at(a.address), '--token', 'nope'])).status, 5);
+  const largeWrong = await runClient(['-put', large, ...at(a.address), '--token', 'nope']);
+  assert.equal(largeWrong.status, 5, largeWrong.stderr);
   const stored = await runClient(['-put', large, ...at(a.address)], { WEBCLIENT_TOKEN: 'tok' });
   assert.equal(stored.status, 0, stored.stderr);
   assert.match(stored.stderr, /PUT large\.bin \(\d+ bytes\): 200 OK/);
