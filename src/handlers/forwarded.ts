@@ -191,10 +191,10 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
  */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
   const key = commitKey(message.data);
-  if (message.lap === 'confirm' || isConfirmingId(message.id)) {
+  // Parts only: a whole item's write, the common case, goes by without the id being looked at.
+  if (key !== undefined && (message.lap === 'confirm' || isConfirmingId(message.id))) {
     // Every copy of the second lap waits: one may come by again, after a first lap sent again.
-    const committing = key === undefined ? undefined : ctx.commits.of(key);
-    void passOn(ctx, message, received, (await committing) ?? false);
+    void passOn(ctx, message, received, (await ctx.commits.of(key)) ?? false);
     return undefined;
   }
   let passing: Promise<void>;
