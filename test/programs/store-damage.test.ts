@@ -191,9 +191,11 @@ test('a webclient stopped (SIGSTOP) longer than its --timeout while a reply wait
   await writeFile(file, content);
   // A relay between the client and the server that stops the client as the last bytes of its upload
   // (one HTTP PUT) arrive (the client is then still busy, not waiting in its event loop, as when Ctrl-Z
-  // lands mid-work), and continues it well after its timeout: by then the answer waits in its socket.
+  // lands mid-work), and continues it well after its timeout, once the answer waits in its socket.
   let clientPid = 0;
   let connections = 0;
+  let answerWaits: () => void = () => undefined;
+  const answerInSocket = new Promise<void>((resolve) => (answerWaits = resolve));
   const relay = createServer((client: Socket) => {
     connections++;
     const upstream = createConnection(target);
@@ -211,11 +213,14 @@ test('a webclient stopped (SIGSTOP) longer than its --timeout while a reply wait
       if (body >= content.length) {
         body = -Infinity;
         process.kill(clientPid, 'SIGSTOP');
-        // The pause is what is tested: four times the client's timeout.
-        setTimeout(() => process.kill(clientPid, 'SIGCONT'), 2000);
+        // The pause is what is tested: four times the client's timeout at least, and until the answer
+        // has been handed to the client's socket (a server slowed by a busy disk may take longer).
+        const paused = new Promise((resolve) => setTimeout(resolve, 2000));
+        void Promise.all([paused, answerInSocket]).then(() => process.kill(clientPid, 'SIGCONT'));
       }
     });
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => client.write(chunk, answerWaits));
+    upstream.on('end', () => client.end());
     for (const socket of [client, upstream]) socket.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
