@@ -35,12 +35,17 @@ function missing(tool: string, args: string[]): string | false {
 const netns = netnsUnavailable();
 const noNft = netns || missing('nft', ['--version']);
 
-/** Lines of the server's log that say it cut `address` out of the ring. */
-function removals(server: ServerProcess, address: string): string[] {
+/** Lines of the server's log that match `pattern`. */
+function linesSaying(server: ServerProcess, pattern: RegExp): string[] {
   return server
     .output()
     .split('\n')
-    .filter((line) => line.includes(address) && /removing it from the ring|is unreachable|declared dead/.test(line));
+    .filter((line) => pattern.test(line));
+}
+
+/** Lines of the server's log that say it cut `address` out of the ring. */
+function removals(server: ServerProcess, address: string): string[] {
+  return linesSaying(server, /removing it from the ring|is unreachable|declared dead/).filter((line) => line.includes(address));
 }
 
 /** Three servers, a -> b -> c, on three hosts; short heartbeats so that faults show within seconds. */
@@ -179,24 +184,27 @@ test(
       `PUTs answered: ${acknowledged.length}/30; p50 ${(times[15]! / 1000).toFixed(2)} s, max ${(times.at(-1)! / 1000).toFixed(2)} s`,
     );
     for (const host of hosts) assert.ok((await ringSeenFrom(host)).includes(bAddress), `b is in the ring ${host.ip} sees`);
-    const suspicions = servers.map(
-      (server) =>
-        server
-          .output()
-          .split('\n')
-          .filter((line) => line.includes('suspected')).length,
-    );
+    const suspicions = servers.map((server) => linesSaying(server, /suspected/).length);
     t.diagnostic(`suspicions logged at a, b, c: ${suspicions.join(', ')}`);
     for (const server of servers) assert.deepEqual(removals(server, bAddress), [], 'nobody removed b');
     assert.ok(acknowledged.length > 0, 'some writes were answered');
     // Every acknowledged write is on every server (those not acknowledged may have landed too: at least as many items).
+    let seen: Array<RingStatus | undefined> = [];
+    const waited = performance.now();
     await waitFor(
       async () => {
-        const statuses = await Promise.all(hosts.map(statusAt));
-        return statuses.every((s) => s !== undefined && s.items >= acknowledged.length && s.digest === statuses[0]!.digest);
+        seen = await Promise.all(hosts.map(statusAt));
+        return seen.every((s) => s !== undefined && s.items >= acknowledged.length && s.digest === seen[0]!.digest);
       },
       { timeoutMs: 30_000, what: 'every acknowledged write on every server' },
-    );
+    ).catch((err: unknown) => {
+      // What each server held, and what its repairs said, to tell a slow repair from a lost write.
+      t.diagnostic(`items at a, b, c: ${seen.map((s) => s?.items ?? 'no answer').join(', ')}`);
+      for (const [i, server] of servers.entries())
+        for (const line of linesSaying(server, /sync/).slice(-8)) t.diagnostic(`${'abc'[i]}: ${line}`);
+      throw err;
+    });
+    t.diagnostic(`every server held every acknowledged write after ${((performance.now() - waited) / 1000).toFixed(1)} s`);
     // The same digest everywhere: each acknowledged write read at one server is on all of them.
     for (const name of acknowledged) {
       const got = await runClient(['-get', name, '-i', b.ip, '-p', '4043', '--timeout', '10'], {}, b.wrap);
