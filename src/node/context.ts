@@ -98,8 +98,7 @@ export function handlerContext(
         () => true,
         () => false,
       ),
-    // A pass already running may be with another peer: then one with this peer follows it.
-    syncWith: (peer) => void sync.syncNow(peer).then((done) => (done?.peer === peer ? undefined : sync.syncNow(peer))),
+    syncWith: (peer) => void sync.syncNow(peer),
     ownedBy: (peer) => {
       const placement = ownersNow?.();
       return placement && ((item) => placement.owns(peer, item));

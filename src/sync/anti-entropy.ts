@@ -5,6 +5,7 @@
  * every entry the peer holds in a newer version: tombstones directly, items
  * range by range into staging, so memory stays bounded whatever their size.
  * Pulling only, from peers chosen at random, every copy reaches every server.
+ * A pass with a slow peer does not hold up passes with the others.
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
@@ -94,9 +95,19 @@ export async function pullItem(
   }
 }
 
+/**
+ * At most this many passes at once, each with another peer: a pass with a peer behind a lossy link can
+ * take tens of seconds (every request a new connection, every lost SYN a second or more), and repairs
+ * with the other peers go on meanwhile.
+ */
+export const MAX_PASSES = 3;
+
 export class AntiEntropy {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<SyncResult | undefined> | undefined;
+  private readonly running = new Map<Address, Promise<SyncResult | undefined>>();
+  /** Tombstone collection and the `onTick` chores: one at a time, once per interval. */
+  private chores: Promise<unknown> | undefined;
+  private releasing: Promise<unknown> | undefined;
   private stopped = false;
   /** How many passes ran and what they repaired, for logs and tests. */
   readonly totals = { passes: 0, pulled: 0, deleted: 0 };
@@ -112,30 +123,57 @@ export class AntiEntropy {
     clearTimeout(this.timer);
   }
 
-  /** Runs a pass now (with `peer`, or one chosen at random), unless one is running. */
-  syncNow(peer?: Address): Promise<SyncResult | undefined> {
-    this.running ??= this.pass(peer).finally(() => (this.running = undefined));
-    return this.running;
+  /** How many passes are running now. */
+  get passesRunning(): number {
+    return this.running.size;
   }
 
+  /**
+   * Runs a pass now with `peer`, or with one chosen at random among those not in a pass. A pass already
+   * running with that peer is the one returned; with MAX_PASSES running, or no peer free, so is one of those.
+   */
+  syncNow(peer?: Address): Promise<SyncResult | undefined> {
+    const chosen = peer ?? this.choose();
+    if (chosen === undefined) return this.running.values().next().value ?? Promise.resolve(undefined);
+    let pass = this.running.get(chosen);
+    if (!pass) {
+      pass = this.pass(chosen).finally(() => this.running.delete(chosen));
+      this.running.set(chosen, pass);
+    }
+    return pass;
+  }
+
+  private choose(): Address | undefined {
+    if (this.running.size >= MAX_PASSES) return undefined;
+    const free = this.options.peers().filter((peer) => !this.running.has(peer));
+    return free[Math.floor(Math.random() * free.length)];
+  }
+
+  /** Every interval: the chores, then a pass with a free peer; a slow pass does not hold up the next. */
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.syncNow().finally(() => this.schedule());
+      void this.choresNow().finally(() => {
+        if (!this.stopped) void this.syncNow();
+        this.schedule();
+      });
     }, this.options.intervalMs);
   }
 
-  private async pass(chosen?: Address): Promise<SyncResult | undefined> {
-    const { store, log, now } = this.options;
-    try {
-      await store.collectTombstones(now() - this.options.tombstoneTtlMs);
+  private choresNow(): Promise<unknown> {
+    this.chores ??= this.guarded(async () => {
+      await this.options.store.collectTombstones(this.options.now() - this.options.tombstoneTtlMs);
       await this.options.onTick?.();
-      const peers = this.options.peers();
-      const peer = chosen ?? peers[Math.floor(Math.random() * peers.length)];
-      if (peer === undefined || this.stopped) return undefined;
+    }).finally(() => (this.chores = undefined));
+    return this.chores;
+  }
+
+  private async pass(peer: Address): Promise<SyncResult | undefined> {
+    const { log } = this.options;
+    return this.guarded(async () => {
+      if (this.stopped) return undefined;
       const result = await this.syncWith(peer);
-      const released = await this.options.release?.();
-      if (released) log.info(`let go of ${released} items other servers own now`);
+      await this.release();
       this.totals.passes++;
       this.totals.pulled += result.pulled;
       this.totals.deleted += result.deleted;
@@ -143,12 +181,30 @@ export class AntiEntropy {
         log.info(`sync with ${peer}: pulled ${result.pulled} items, ${result.deleted} deletions`);
       }
       return result;
+    });
+  }
+
+  /** `--replicas`: lets go of what others own now, one release at a time whatever the passes. */
+  private release(): Promise<unknown> {
+    const release = this.options.release;
+    if (!release) return Promise.resolve();
+    this.releasing ??= this.guarded(async () => {
+      const released = await release();
+      if (released) this.options.log.info(`let go of ${released} items other servers own now`);
+    }).finally(() => (this.releasing = undefined));
+    return this.releasing;
+  }
+
+  /** Runs `work`; its failure is reported (where this server's own failures go, or warned) and comes out as undefined. */
+  private async guarded<T>(work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work();
     } catch (err) {
       if (this.stopped) return undefined;
       const local = localErrorCode(err);
       if (isCoopError(err, 'NO_SPACE') && this.options.noSpace) this.options.noSpace(err);
       else if (local !== undefined && this.options.localError) this.options.localError(local, 'sync');
-      else log.warn(`sync failed: ${(err as Error).message}`);
+      else this.options.log.warn(`sync failed: ${(err as Error).message}`);
       return undefined;
     }
   }
