@@ -191,8 +191,9 @@ function travelledRange(data: LookupData, part: RangeRequest): LookupData {
  */
 async function keepAndPassOn(ctx: ForwardedContext, message: ForwardPutMessage, received: string | undefined): Promise<undefined> {
   const key = commitKey(message.data);
-  // Parts only: a whole item's write, the common case, goes by without the id being looked at.
-  if (key !== undefined && (message.lap === 'confirm' || isConfirmingId(message.id))) {
+  // Told by the id (a server of ours from before drops `lap`); parts only, so a whole item's write,
+  // the common case, goes by without the id being looked at.
+  if (key !== undefined && isConfirmingId(message.id)) {
     // Every copy of the second lap waits: one may come by again, after a first lap sent again.
     void passOn(ctx, message, received, (await ctx.commits.of(key)) ?? false);
     return undefined;

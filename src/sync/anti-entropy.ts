@@ -105,8 +105,6 @@ export const MAX_PASSES = 3;
 export class AntiEntropy {
   private timer: NodeJS.Timeout | undefined;
   private readonly running = new Map<Address, Promise<SyncResult | undefined>>();
-  /** Tombstone collection and the `onTick` chores: one at a time, once per interval. */
-  private chores: Promise<unknown> | undefined;
   private releasing: Promise<unknown> | undefined;
   private stopped = false;
   /** How many passes ran and what they repaired, for logs and tests. */
@@ -149,23 +147,25 @@ export class AntiEntropy {
     return free[Math.floor(Math.random() * free.length)];
   }
 
-  /** Every interval: the chores, then a pass with a free peer; a slow pass does not hold up the next. */
+  /**
+   * Every interval: tombstone collection and the `onTick` chores, then a pass with a free peer. The next
+   * interval starts once the chores are over, so they never overlap; a slow pass does not hold it up.
+   */
   private schedule(): void {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
-      void this.choresNow().finally(() => {
+      void this.chores().finally(() => {
         if (!this.stopped) void this.syncNow();
         this.schedule();
       });
     }, this.options.intervalMs);
   }
 
-  private choresNow(): Promise<unknown> {
-    this.chores ??= this.guarded(async () => {
+  private chores(): Promise<unknown> {
+    return this.guarded(async () => {
       await this.options.store.collectTombstones(this.options.now() - this.options.tombstoneTtlMs);
       await this.options.onTick?.();
-    }).finally(() => (this.chores = undefined));
-    return this.chores;
+    });
   }
 
   private async pass(peer: Address): Promise<SyncResult | undefined> {
