@@ -33,7 +33,10 @@ async function health(server: string): Promise<{ status: number; body: { status:
 async function ringOfTwo(dir: string, extra: string[] = []): Promise<{ a: ServerProcess; b: ServerProcess }> {
   const a = await startServer(FAST);
   const b = await startServer([...FAST, '--data', dir, '--join', a.address, ...extra]);
-  await waitFor(async () => (await getRing(a.address)).length === 2, { what: 'a ring of two' });
+  // `a` holds `b` a moment before `b` has heard its join is done: until then `b` answers NOT_READY.
+  await waitFor(async () => (await getRing(a.address)).length === 2 && (await health(b.address)).body.reason !== 'joining', {
+    what: 'a ring of two, b joined',
+  });
   return { a, b };
 }
 
