@@ -178,10 +178,11 @@ export class Forwarder {
         // until it answers a PING from here.
         // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
         if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && peers.has(next)) {
-          // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
-          const othersReach = (await this.deps.keeper.othersReach(next)) !== 'no';
+          // Unknown (this server could not ask, or no member asked answered) is not taken for "nobody reaches it".
+          const others = await this.deps.keeper.othersReach(next);
+          const othersReach = others !== 'no';
           if (!this.deps.running()) return;
-          this.unreachableFrom(next, err as Error, othersReach);
+          this.unreachableFrom(next, err as Error, others);
           if (next === message.creator) {
             // A lossy way home may work on the next try; a cut one costs a few tries, and the client gets no answer.
             if (othersReach && ++homeTries <= HOME_TRIES) continue;
@@ -250,15 +251,17 @@ export class Forwarder {
    * Rounds pass `address` by until it answers a PING from here (said once).
    * One that others do not reach either is suspected too.
    */
-  private unreachableFrom(address: Address, err: Error, othersReach: boolean): void {
-    if (!othersReach) this.deps.keeper.suspect(address);
+  private unreachableFrom(address: Address, err: Error, others: 'yes' | 'no' | 'unknown'): void {
+    if (others === 'no') this.deps.keeper.suspect(address);
     if (!this.passedBy.note(address, Date.now())) return;
-    if (othersReach) this.deps.metrics.linksDown.inc();
-    this.deps.log.warn(
-      othersReach
-        ? `${address} answers others but not this server (${err.message}): rounds pass it by, and it catches up by sync, until it answers a PING from here`
-        : `${address} does not take messages (${err.message}), nor answer others: suspected; rounds pass it by until it answers a PING from here`,
-    );
+    if (others !== 'no') this.deps.metrics.linksDown.inc();
+    const passed = `rounds pass it by${others === 'no' ? '' : ', and it catches up by sync,'} until it answers a PING from here`;
+    const said = {
+      yes: `answers others but not this server (${err.message}): ${passed}`,
+      unknown: `does not take messages from this server (${err.message}), and no member asked about it could tell whether others reach it: ${passed}`,
+      no: `does not take messages (${err.message}), nor answer others: suspected; ${passed}`,
+    }[others];
+    this.deps.log.warn(`${address} ${said}`);
   }
 
   /**

@@ -4,11 +4,14 @@
  * kernel still accepts connections, so a bare CHECK cannot tell), or, for an
  * original server, the original's CHECK. A refused connection means the
  * process is gone: dead at once. No answer in time: a few other members are
- * asked to probe it for us (PING_REQ); only if none reaches it is it
- * suspected, and only a suspicion nobody refutes within the suspicion timeout
- * (longer in a larger ring, by log10 of its size, as Lifeguard's) makes it
- * dead. PING and its answer carry recent changes (keeper.ts), so views
- * converge and a suspected or cut-out server learns of it and refutes.
+ * asked to probe it for us (PING_REQ). It is suspected only if none reaches
+ * it and at least one answers that it could not: helpers that are all silent
+ * point at this server's own link (Lifeguard's missing nacks), so a server cut
+ * off from everybody suspects nobody, and the others cut it out. Only a
+ * suspicion nobody refutes within the suspicion timeout (longer in a larger
+ * ring, by log10 of its size, as Lifeguard's) makes a member dead. PING and
+ * its answer carry recent changes (keeper.ts), so views converge and a
+ * suspected or cut-out server learns of it and refutes.
  * Only the server that suspected a member announces its death: every other
  * one times the same suspicion out too, quietly.
  * Now and then a dead member is probed again, which is how a healed
@@ -17,11 +20,12 @@
  * nothing about the target: no death, no suspicion from it.
  *
  * Local health (after Lifeguard): a server whose probes, direct and
- * indirect, all went unanswered may be the one with the bad link; each new
- * suspicion makes it wait one probe timeout longer for answers next time (up
- * to a heartbeat), and each direct answer takes one back. On a lossy
- * link a probe then outlasts TCP's retransmissions, instead of suspecting a
- * healthy neighbour every few heartbeats.
+ * indirect, go unanswered may be the one with the bad link; each new
+ * suspicion, and each time no helper answers at all, makes it wait one probe
+ * timeout longer for answers next time (up to a heartbeat), and each direct
+ * answer takes one back. On a lossy link a probe then outlasts TCP's
+ * retransmissions, instead of suspecting a healthy neighbour every few
+ * heartbeats.
  */
 import type { Address } from '../protocol/address.js';
 import type { Log } from '../log/logger.js';
@@ -143,9 +147,7 @@ export class FailureDetector {
     if ((await this.othersReach(target)) !== 'no') return;
     if (this.stopped) return;
     // Only a new suspicion counts against this server's own health: a suspect that stays silent is the suspect's.
-    if (deps.view.membership.get(target)?.status === 'alive' && this.slowdown < MAX_SLOWDOWN && ++this.slowdown === 1) {
-      deps.log.info('probes from this server go unanswered: waiting longer for answers until they come again');
-    }
+    if (deps.view.membership.get(target)?.status === 'alive') this.slower();
     // This server's own conclusion, news or not (another path may have suspected it first): its death is this server's to announce.
     this.suspectedHere.add(target);
     if (deps.view.suspect(target)) {
@@ -157,6 +159,13 @@ export class FailureDetector {
   /** This server suspects `address` on its own evidence (a round it could not deliver): its death is this server's to announce. */
   suspectedHereToo(address: Address): void {
     this.suspectedHere.add(address);
+  }
+
+  /** Evidence that this server's own probes are what fails: wait one probe timeout longer for answers, up to a limit. */
+  private slower(): void {
+    if (this.slowdown < MAX_SLOWDOWN && ++this.slowdown === 1) {
+      this.deps.log.info('probes from this server go unanswered: waiting longer for answers until they come again');
+    }
   }
 
   /** How long a probe waits for its answer now (local health): longer, but not past a heartbeat. */
@@ -187,7 +196,13 @@ export class FailureDetector {
     return asked;
   }
 
-  /** 'unknown' when some helper could not even be asked, for a reason of this server's own. */
+  /**
+   * 'no' only when a helper answered that it could not reach `target` either
+   * (or there is nobody to ask). 'unknown' when some helper could not even be
+   * asked, for a reason of this server's own, or when none answered at all:
+   * then the way out of this server is the likelier fault (Lifeguard's
+   * missing nacks), and it waits longer for answers next time.
+   */
   private async reachedIndirectly(target: Address): Promise<'yes' | 'no' | 'unknown'> {
     const { deps } = this;
     const helpers = shuffle(deps.view.members.filter((m) => m !== deps.view.self && m !== target && deps.speaksExtensions(m))).slice(
@@ -198,11 +213,16 @@ export class FailureDetector {
       helpers.map((helper) =>
         deps
           .pingVia(helper, target, this.probeTimeoutMs * 2)
-          .catch((err: unknown) => (this.local(err, `PING_REQ to ${helper}`) ? 'unknown' : false)),
+          .catch((err: unknown) => (this.local(err, `PING_REQ to ${helper}`) ? 'unknown' : 'silent')),
       ),
     );
     if (answers.includes(true)) return 'yes';
-    return answers.includes('unknown') ? 'unknown' : 'no';
+    if (answers.includes('unknown')) return 'unknown';
+    if (answers.length > 0 && answers.every((answer) => answer === 'silent')) {
+      this.slower();
+      return 'unknown';
+    }
+    return 'no';
   }
 
   private dead(target: Address, err: unknown): void {

@@ -1,8 +1,9 @@
 /**
- * A real network partition: four servers on four hosts (Linux network
- * namespaces this test creates, joined through a router namespace), cut 2 + 2
- * by blackhole rules in the router, then healed. Runs as root where `ip netns`
- * works; elsewhere it is skipped with the reason.
+ * Real network partitions: servers on hosts (Linux network namespaces these
+ * tests create, joined through a router namespace), cut apart by blackhole
+ * rules in the router, then healed: four hosts cut 2 + 2, and one host cut off
+ * from the two others. Runs as root where `ip netns` works; elsewhere it is
+ * skipped with the reason.
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -87,5 +88,37 @@ test(
       assert.equal(await get(host, 'west.txt'), 'written in the west');
       assert.equal(await get(host, 'east.txt'), 'written in the east');
     }
+  },
+);
+
+test(
+  'a host cut off from every other: the others cut it out, it suspects nobody (it cannot tell who is gone), and it is back once healed',
+  { skip: reason },
+  async () => {
+    const network = createNetwork({ subnet: '10.78', count: 3 });
+    after(async () => {
+      await killAll();
+      network.destroy();
+    });
+    const { hosts } = network;
+    const [lone, ...others] = hosts as [NetnsHost, NetnsHost, NetnsHost];
+    const options = ['--heartbeat', '0.3', '--suspicion-timeout', '1', '--sync-interval', '0.5', '--memory'];
+    const servers = await Promise.all(
+      hosts.map((host, i) =>
+        startServer(['--listen', `${host.ip}:4043`, ...options, ...(i > 0 ? ['-i', lone.ip, '-p', '4043'] : [])], {}, undefined, host.wrap),
+      ),
+    );
+    await waitFor(() => ringsOfSize(hosts, 3), { timeoutMs: 15_000, what: 'a ring of three hosts' });
+    const everyone = new Set(hosts.map((host) => `${host.ip}:4043`));
+
+    setPartition(network, true, [lone], others);
+    await waitFor(() => ringsOfSize(others, 2), { timeoutMs: 15_000, what: 'the two others in a ring of two' });
+    // Its probes, and its requests to others to probe, all go unanswered: no evidence against anyone.
+    assert.deepEqual(new Set(await ringSeenFrom(lone)), everyone, 'the lone host still holds every member');
+    assert.doesNotMatch(servers[0]!.output(), /suspected|declared dead|removing it from the ring/);
+
+    setPartition(network, false, [lone], others);
+    await waitFor(() => ringsOfSize(hosts, 3), { timeoutMs: 20_000, what: 'one ring of three again' });
+    assert.match(servers[0]!.output(), /refuted/, 'the lone host learnt it had been cut out, and refuted');
   },
 );

@@ -206,6 +206,7 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     { answers: { [C]: 'yes', [D]: 'yes' }, suspected: false },
     { answers: { [C]: 'fails', [D]: 'no' }, suspected: true },
     { answers: { [C]: 'fails', [D]: 'yes' }, suspected: false },
+    { answers: { [C]: 'fails', [D]: 'fails' }, suspected: false },
   ];
   for (const { answers, suspected } of indirect) {
     const name = Object.entries(answers)
@@ -226,6 +227,25 @@ describe('FailureDetector.tick: the successor does not answer', () => {
       assert.equal(view.has(B), true);
     });
   }
+
+  test('no helper answers at all: not suspected, however often; the link from here is the likelier fault, so probes wait longer', async () => {
+    const { view, calls, detector } = harness({ ping: timedOut, pingVia: timedOut });
+    for (let i = 0; i < 6; i++) await detector.tick();
+    assert.equal(status(view, B), 'alive');
+    assert.equal(calls.changed, 0);
+    assert.deepEqual(
+      calls.ping.map((p) => p.timeoutMs),
+      [300, 600, 900, 1000, 1000, 1000],
+      'one probe timeout longer each time, never past a heartbeat',
+    );
+  });
+
+  test('a ring of two, nobody to ask: a silent successor is suspected', async () => {
+    const { view, calls, detector } = harness({ members: [A, B], ping: timedOut });
+    await detector.tick();
+    assert.equal(calls.pingVia.length, 0);
+    assert.equal(status(view, B), 'suspect');
+  });
 
   test('asks at most `indirectProbes` helpers, never itself, the target or an original server', async () => {
     const { calls, detector } = harness({
