@@ -13,6 +13,7 @@ import { encodeForOriginal, encodeMessage, type ForwardPutMessage } from '../pro
 import type { Log } from '../log/logger.js';
 import type { RingView } from '../ring/ring.js';
 import type { RingKeeper } from '../ring/keeper.js';
+import type { Reach } from '../ring/failure-detector.js';
 import { PassedBy } from '../ring/passed-by.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
 import { baseRoundId, type PendingRounds } from '../handlers/rounds.js';
@@ -178,9 +179,9 @@ export class Forwarder {
         // until it answers a PING from here.
         // An original server is not asked after (it would get PING_REQ's PINGs, which it does not speak): cut out at once.
         if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && peers.has(next)) {
-          // Unknown (this server could not ask, or no member asked answered) is not taken for "nobody reaches it".
+          // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
           const others = await this.deps.keeper.othersReach(next);
-          const othersReach = others !== 'no';
+          const othersReach = others === 'yes' || others === 'unknown';
           if (!this.deps.running()) return;
           this.unreachableFrom(next, err as Error, others);
           if (next === message.creator) {
@@ -251,15 +252,17 @@ export class Forwarder {
    * Rounds pass `address` by until it answers a PING from here (said once).
    * One that others do not reach either is suspected too.
    */
-  private unreachableFrom(address: Address, err: Error, others: 'yes' | 'no' | 'unknown'): void {
-    if (others === 'no') this.deps.keeper.suspect(address);
+  private unreachableFrom(address: Address, err: Error, others: Reach): void {
+    const suspected = others === 'no' || others === 'unheard';
+    if (suspected) this.deps.keeper.suspect(address, others === 'no');
     if (!this.passedBy.note(address, Date.now())) return;
-    if (others !== 'no') this.deps.metrics.linksDown.inc();
-    const passed = `rounds pass it by${others === 'no' ? '' : ', and it catches up by sync,'} until it answers a PING from here`;
+    if (!suspected) this.deps.metrics.linksDown.inc();
+    const passed = `rounds pass it by${suspected ? '' : ', and it catches up by sync,'} until it answers a PING from here`;
     const said = {
       yes: `answers others but not this server (${err.message}): ${passed}`,
-      unknown: `does not take messages from this server (${err.message}), and no member asked about it could tell whether others reach it: ${passed}`,
+      unknown: `does not take messages from this server (${err.message}), and whether others reach it is not known: ${passed}`,
       no: `does not take messages (${err.message}), nor answer others: suspected; ${passed}`,
+      unheard: `does not take messages (${err.message}), and none of the members asked about it answered: suspected, though this server's own link may be what fails; ${passed}`,
     }[others];
     this.deps.log.warn(`${address} ${said}`);
   }

@@ -4,12 +4,14 @@
  * kernel still accepts connections, so a bare CHECK cannot tell), or, for an
  * original server, the original's CHECK. A refused connection means the
  * process is gone: dead at once. No answer in time: a few other members are
- * asked to probe it for us (PING_REQ). It is suspected only if none reaches
- * it and at least one answers that it could not: helpers that are all silent
- * point at this server's own link (Lifeguard's missing nacks), so a server cut
- * off from everybody suspects nobody, and the others cut it out. Only a
- * suspicion nobody refutes within the suspicion timeout (longer in a larger
- * ring, by log10 of its size, as Lifeguard's) makes a member dead. PING and
+ * asked to probe it for us (PING_REQ); only if none reaches it is it
+ * suspected, and only a suspicion nobody refutes within the suspicion timeout
+ * (longer in a larger ring, by log10 of its size, as Lifeguard's) makes it
+ * dead. A suspicion that no member asked confirmed (none of them answered at
+ * all: Lifeguard's missing nacks, which point at this server's own link)
+ * lasts LONE_SUSPICION times longer here: a lossy link of this server's own
+ * then gives the healthy neighbour time to refute through it, while a member
+ * that is really gone, with everybody else, is still declared dead. PING and
  * its answer carry recent changes (keeper.ts), so views converge and a
  * suspected or cut-out server learns of it and refutes.
  * Only the server that suspected a member announces its death: every other
@@ -21,7 +23,7 @@
  *
  * Local health (after Lifeguard): a server whose probes, direct and
  * indirect, go unanswered may be the one with the bad link; each new
- * suspicion, and each time no helper answers at all, makes it wait one probe
+ * suspicion, and each time no member asked answers at all, makes it wait one probe
  * timeout longer for answers next time (up to a heartbeat), and each direct
  * answer takes one back. On a lossy link a probe then outlasts TCP's
  * retransmissions, instead of suspecting a healthy neighbour every few
@@ -32,6 +34,13 @@ import type { Log } from '../log/logger.js';
 import type { RingView } from './ring.js';
 import { isCoopError } from '../errors.js';
 import { localErrorCode } from '../transport/local-errors.js';
+
+/**
+ * What the members asked about a silent one told: one reached it ('yes'),
+ * none did and at least one answered so ('no'), none answered at all
+ * ('unheard'), or some could not be asked for this server's own reasons ('unknown').
+ */
+export type Reach = 'yes' | 'no' | 'unheard' | 'unknown';
 
 export interface ProbeOptions {
   heartbeatMs: number;
@@ -71,9 +80,11 @@ export class FailureDetector {
   private ticks = 0;
   /** Probe timeouts are this many times longer than configured, less one (local health). */
   private slowdown = 0;
-  private readonly asking = new Map<Address, Promise<'yes' | 'no' | 'unknown'>>();
+  private readonly asking = new Map<Address, Promise<Reach>>();
   /** The members this server suspected itself: their deaths are its own to announce. */
   private readonly suspectedHere = new Set<Address>();
+  /** Of those, the ones no member asked confirmed (none answered): they last LONE_SUSPICION times longer here. */
+  private readonly unconfirmed = new Set<Address>();
 
   constructor(
     private readonly deps: ProbeDeps,
@@ -105,14 +116,21 @@ export class FailureDetector {
     const target = view.successor();
     if (target !== undefined) await this.probe(target);
     if (this.stopped) return;
-    const expired = view.membership.expireSuspicions(this.deps.now(), suspicionTimeout(this.options.suspicionTimeoutMs, view.size));
+    const timeoutMs = suspicionTimeout(this.options.suspicionTimeoutMs, view.size);
+    const expired = view.membership.expireSuspicions(this.deps.now(), (address) =>
+      this.unconfirmed.has(address) ? timeoutMs * LONE_SUSPICION : timeoutMs,
+    );
     let ours = false;
     for (const address of expired) {
       this.deps.log.warn(`${address} did not refute its suspicion in time: declared dead`);
       this.deps.declaredDead?.(address);
       ours = this.suspectedHere.has(address) || ours;
     }
-    for (const address of this.suspectedHere) if (view.membership.get(address)?.status !== 'suspect') this.suspectedHere.delete(address);
+    for (const address of this.suspectedHere) {
+      if (view.membership.get(address)?.status === 'suspect') continue;
+      this.suspectedHere.delete(address);
+      this.unconfirmed.delete(address);
+    }
     if (expired.length > 0) this.deps.changed(ours);
     const forgotten = view.forget();
     if (forgotten.length > 0) {
@@ -144,21 +162,32 @@ export class FailureDetector {
         return;
       }
     }
-    if ((await this.othersReach(target)) !== 'no') return;
-    if (this.stopped) return;
+    const reach = await this.othersReach(target);
+    if (reach === 'yes' || reach === 'unknown' || this.stopped) return;
     // Only a new suspicion counts against this server's own health: a suspect that stays silent is the suspect's.
     if (deps.view.membership.get(target)?.status === 'alive') this.slower();
-    // This server's own conclusion, news or not (another path may have suspected it first): its death is this server's to announce.
-    this.suspectedHere.add(target);
-    if (deps.view.suspect(target)) {
-      deps.log.warn(`${target} does not answer, nor to the others asked: suspected`);
+    if (this.suspectHere(target, reach === 'no')) {
+      deps.log.warn(
+        reach === 'no'
+          ? `${target} does not answer, nor to the others asked: suspected`
+          : `${target} does not answer, and none of the members asked about it answered: suspected, but this server's own link may be what fails: it waits ${LONE_SUSPICION} times the suspicion timeout for a refutation`,
+      );
       deps.changed(true);
     }
   }
 
-  /** This server suspects `address` on its own evidence (a round it could not deliver): its death is this server's to announce. */
-  suspectedHereToo(address: Address): void {
+  /**
+   * This server suspects `address` on its own evidence (a probe, or a round
+   * it could not deliver): its death is this server's to announce, news or
+   * not (another path may have suspected it first). `confirmed`: a member
+   * asked answered that it could not reach it either. Whether it is news.
+   */
+  suspectHere(address: Address, confirmed: boolean): boolean {
     this.suspectedHere.add(address);
+    if (confirmed) this.unconfirmed.delete(address);
+    const news = this.deps.view.suspect(address);
+    if (news && !confirmed) this.unconfirmed.add(address);
+    return news;
   }
 
   /** Evidence that this server's own probes are what fails: wait one probe timeout longer for answers, up to a limit. */
@@ -187,7 +216,7 @@ export class FailureDetector {
    * what tells a member that is down from a link from here that is. Callers
    * asking about one target at once share one set of probes.
    */
-  othersReach(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+  othersReach(target: Address): Promise<Reach> {
     let asked = this.asking.get(target);
     if (asked === undefined) {
       asked = this.reachedIndirectly(target).finally(() => this.asking.delete(target));
@@ -197,13 +226,11 @@ export class FailureDetector {
   }
 
   /**
-   * 'no' only when a helper answered that it could not reach `target` either
-   * (or there is nobody to ask). 'unknown' when some helper could not even be
-   * asked, for a reason of this server's own, or when none answered at all:
-   * then the way out of this server is the likelier fault (Lifeguard's
-   * missing nacks), and it waits longer for answers next time.
+   * 'unheard' when no helper answered at all (the likelier fault is then this
+   * server's own link, and it waits longer for answers next time); 'unknown'
+   * when some helper could not even be asked, for a reason of this server's own.
    */
-  private async reachedIndirectly(target: Address): Promise<'yes' | 'no' | 'unknown'> {
+  private async reachedIndirectly(target: Address): Promise<Reach> {
     const { deps } = this;
     const helpers = shuffle(deps.view.members.filter((m) => m !== deps.view.self && m !== target && deps.speaksExtensions(m))).slice(
       0,
@@ -220,7 +247,7 @@ export class FailureDetector {
     if (answers.includes('unknown')) return 'unknown';
     if (answers.length > 0 && answers.every((answer) => answer === 'silent')) {
       this.slower();
-      return 'unknown';
+      return 'unheard';
     }
     return 'no';
   }
@@ -257,6 +284,9 @@ export class FailureDetector {
 export function suspicionTimeout(configuredMs: number, size: number): number {
   return configuredMs * Math.max(1, Math.log10(size));
 }
+
+/** A suspicion no member asked confirmed lasts this many times longer here (memberlist's suspicion maximum multiplier). */
+export const LONE_SUSPICION = 6;
 
 /** Probe timeouts grow to at most this many times longer than configured, plus one (and never past a heartbeat). */
 const MAX_SLOWDOWN = 4;

@@ -30,7 +30,7 @@ import { RUMOURS_PER_PROBE, tellsFor } from './rumours.js';
 import type { RingView } from './ring.js';
 import type { ExtensionPeers } from './extension-peers.js';
 import type { Log } from '../log/logger.js';
-import { FailureDetector } from './failure-detector.js';
+import { FailureDetector, type Reach } from './failure-detector.js';
 import type { PeerTransport } from '../transport/peer-transport.js';
 import type { RoundMessage } from '../protocol/messages.js';
 import type { Traffic } from '../protocol/status.js';
@@ -140,10 +140,13 @@ export class RingKeeper {
     return ackFor(this.deps.view, ping);
   }
 
-  /** Suspects `address` on this server's own evidence (a round it could not deliver): announced now, and its death later. */
-  suspect(address: Address): void {
-    this.detector.suspectedHereToo(address);
-    if (!this.deps.view.suspect(address)) return;
+  /**
+   * Suspects `address` on this server's own evidence (a round it could not
+   * deliver): announced now, and its death later. `confirmed`: a member asked
+   * could not reach it either (failure-detector.ts suspectHere).
+   */
+  suspect(address: Address, confirmed: boolean): void {
+    if (!this.detector.suspectHere(address, confirmed)) return;
     this.deps.ringChanged();
     this.announce();
   }
@@ -158,7 +161,7 @@ export class RingKeeper {
   }
 
   /** Whether other members reach `address` (failure-detector.ts othersReach). */
-  othersReach(address: Address): Promise<'yes' | 'no' | 'unknown'> {
+  othersReach(address: Address): Promise<Reach> {
     return this.detector.othersReach(address);
   }
 

@@ -239,11 +239,12 @@ export class Membership {
     return !inRing(entry.status) && entry.since !== undefined && now - entry.since >= this.forgetAfterMs;
   }
 
-  /** Suspects whose suspicion is older than `timeoutMs` are declared dead; returns them. */
-  expireSuspicions(now: number, timeoutMs: number): Address[] {
+  /** Suspects whose suspicion is older than `timeoutMs` (the same for all, or per suspect) are declared dead; returns them. */
+  expireSuspicions(now: number, timeoutMs: number | ((address: Address) => number)): Address[] {
     const expired: Address[] = [];
     for (const [address, since] of this.suspectedSince) {
-      if (now - since >= timeoutMs && this.declareDead(address, now)) expired.push(address);
+      const timeout = typeof timeoutMs === 'number' ? timeoutMs : timeoutMs(address);
+      if (now - since >= timeout && this.declareDead(address, now)) expired.push(address);
     }
     return expired;
   }

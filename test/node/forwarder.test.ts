@@ -5,6 +5,7 @@ import { CoopError } from '../../src/errors.js';
 import { silentLog } from '../../src/log/logger.js';
 import type { ForwardGetMessage, ForwardPutMessage } from '../../src/protocol/messages.js';
 import { RingView } from '../../src/ring/ring.js';
+import type { Reach } from '../../src/ring/failure-detector.js';
 import type { RoundMessage } from '../../src/handlers/handlers.js';
 import { Forwarder, homeward } from '../../src/node/forwarder.js';
 import { NodeMetrics } from '../../src/node/metrics.js';
@@ -24,7 +25,9 @@ interface Fake {
   payloads: Payload[];
   /** How sends to a member fail; absent: they succeed. */
   failing: Map<string, Error>;
-  othersReach: 'yes' | 'no' | 'unknown';
+  othersReach: Reach;
+  /** The keeper's suspicions from this forwarder: whom, and whether a member asked confirmed it. */
+  suspected: Array<{ address: string; confirmed: boolean }>;
   announced: number;
   ringChanges: number;
   completed: RoundMessage[];
@@ -38,6 +41,7 @@ function fake(members = [A, B, C, D]): Fake {
     payloads: [],
     failing: new Map(),
     othersReach: 'yes',
+    suspected: [],
     announced: 0,
     ringChanges: 0,
     completed: [],
@@ -66,7 +70,8 @@ function fake(members = [A, B, C, D]): Fake {
       ping: async () => undefined,
       announce: () => void f.announced++,
       // As the keeper's: a suspicion that is news is printed and announced.
-      suspect: (address) => {
+      suspect: (address, confirmed) => {
+        f.suspected.push({ address, confirmed });
         if (!view.suspect(address)) return;
         f.ringChanges++;
         f.announced++;
@@ -165,6 +170,27 @@ test('a silent successor that others reach is kept and passed by, until it answe
     [C, C, B],
   );
 });
+
+const silentOnes: ReadonlyArray<{ reach: Reach; suspected: boolean; confirmed?: boolean }> = [
+  { reach: 'no', suspected: true, confirmed: true },
+  { reach: 'unheard', suspected: true, confirmed: false },
+  { reach: 'unknown', suspected: false },
+];
+for (const { reach, suspected, confirmed } of silentOnes) {
+  test(`a silent successor, the members asked about it telling '${reach}': passed by, ${suspected ? `suspected (${confirmed ? 'confirmed' : 'unconfirmed'})` : 'not suspected'}`, async () => {
+    const f = fake();
+    f.othersReach = reach;
+    f.failing.set(B, new Error('not acknowledged'));
+    await f.forwarder.forward(lookup(A));
+    assert.deepEqual(
+      f.sent.map((s) => s.to),
+      [C],
+    );
+    assert.deepEqual(f.suspected, suspected ? [{ address: B, confirmed }] : []);
+    assert.equal(f.view.membership.get(B)?.status, suspected ? 'suspect' : 'alive');
+    assert.equal(f.view.has(B), true, 'kept in the ring: the failure detector decides');
+  });
+}
 
 test('a round of ours completes here when every other server is gone', async () => {
   const f = fake([A, B]);

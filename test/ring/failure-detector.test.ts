@@ -5,7 +5,7 @@ import { CoopError } from '../../src/errors.js';
 import type { Log } from '../../src/log/logger.js';
 import type { Member } from '../../src/ring/membership.js';
 import { RingView } from '../../src/ring/ring.js';
-import { FailureDetector, suspicionTimeout, type ProbeOptions } from '../../src/ring/failure-detector.js';
+import { FailureDetector, LONE_SUSPICION, suspicionTimeout, type ProbeOptions } from '../../src/ring/failure-detector.js';
 
 const A = '127.0.0.1:4043';
 const B = '127.0.0.1:4044';
@@ -206,7 +206,7 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     { answers: { [C]: 'yes', [D]: 'yes' }, suspected: false },
     { answers: { [C]: 'fails', [D]: 'no' }, suspected: true },
     { answers: { [C]: 'fails', [D]: 'yes' }, suspected: false },
-    { answers: { [C]: 'fails', [D]: 'fails' }, suspected: false },
+    { answers: { [C]: 'fails', [D]: 'fails' }, suspected: true },
   ];
   for (const { answers, suspected } of indirect) {
     const name = Object.entries(answers)
@@ -228,16 +228,39 @@ describe('FailureDetector.tick: the successor does not answer', () => {
     });
   }
 
-  test('no helper answers at all: not suspected, however often; the link from here is the likelier fault, so probes wait longer', async () => {
-    const { view, calls, detector } = harness({ ping: timedOut, pingVia: timedOut });
-    for (let i = 0; i < 6; i++) await detector.tick();
-    assert.equal(status(view, B), 'alive');
-    assert.equal(calls.changed, 0);
+  test('no helper answers at all: suspected, but the suspicion lasts LONE_SUSPICION times longer here, and probes wait longer', async () => {
+    const { clock, view, calls, detector } = harness({ ping: timedOut, pingVia: timedOut });
+    await detector.tick();
+    assert.equal(status(view, B), 'suspect');
+    assert.equal(calls.announced, 1, 'announced, so that it can refute');
+    assert.match(calls.warnings.join('\n'), /none of the members asked about it answered/);
+    clock.now += OPTIONS.suspicionTimeoutMs * LONE_SUSPICION - 1;
+    for (let i = 0; i < 4; i++) await detector.tick();
+    assert.equal(status(view, B), 'suspect', 'not yet dead');
     assert.deepEqual(
       calls.ping.map((p) => p.timeoutMs),
-      [300, 600, 900, 1000, 1000, 1000],
-      'one probe timeout longer each time, never past a heartbeat',
+      [300, 900, 1000, 1000, 1000],
+      'one probe timeout longer for each time nobody answered, and for the new suspicion; never past a heartbeat',
     );
+    clock.now += 1;
+    await detector.tick();
+    assert.equal(status(view, B), 'dead', 'a member gone with everybody else is still declared dead');
+    assert.equal(calls.announced, 2);
+  });
+
+  test('an unconfirmed suspicion that a member asked later confirms lasts the suspicion timeout', async () => {
+    let helpers: 'silent' | 'no' = 'silent';
+    const { clock, view, detector } = harness({
+      ping: timedOut,
+      pingVia: () => (helpers === 'silent' ? timedOut() : Promise.resolve(false)),
+    });
+    await detector.tick();
+    assert.equal(status(view, B), 'suspect');
+    helpers = 'no';
+    await detector.tick();
+    clock.now += OPTIONS.suspicionTimeoutMs;
+    await detector.tick();
+    assert.equal(status(view, B), 'dead');
   });
 
   test('a ring of two, nobody to ask: a silent successor is suspected', async () => {

@@ -142,9 +142,9 @@ test('a PING from outside the ring (a seed greeting from another ring) is announ
 
 test('a suspicion from a round this server could not deliver is its own: announced now', () => {
   const { view, keeper, forwarded } = harness();
-  keeper.suspect(MEMBERS[3]!);
+  keeper.suspect(MEMBERS[3]!, true);
   assert.equal(view.membership.get(MEMBERS[3]!)?.status, 'suspect');
   assert.equal(forwarded.length, 1);
-  keeper.suspect(MEMBERS[3]!);
+  keeper.suspect(MEMBERS[3]!, true);
   assert.equal(forwarded.length, 1, 'not news the second time');
 });
