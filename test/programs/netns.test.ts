@@ -30,22 +30,34 @@ function setPartition(network: Network, cut: boolean, sideA: NetnsHost[], sideB:
 
 const reason = netnsUnavailable();
 
+/** Servers on `count` hosts, all joining the first, started at the same moment as a deployment script does; short timers. */
+async function serversOnHosts(subnet: string, count: number): Promise<{ network: Network; hosts: NetnsHost[]; servers: ServerProcess[] }> {
+  const network = createNetwork({ subnet, count });
+  after(async () => {
+    await killAll();
+    network.destroy();
+  });
+  const { hosts } = network;
+  const options = ['--heartbeat', '0.3', '--suspicion-timeout', '1', '--sync-interval', '0.5', '--memory'];
+  const servers = await Promise.all(
+    hosts.map((host, i) =>
+      startServer(
+        ['--listen', `${host.ip}:4043`, ...options, ...(i > 0 ? ['-i', hosts[0]!.ip, '-p', '4043'] : [])],
+        {},
+        undefined,
+        host.wrap,
+      ),
+    ),
+  );
+  await waitFor(() => ringsOfSize(hosts, count), { timeoutMs: 15_000, what: `a ring of ${count} hosts` });
+  return { network, hosts, servers };
+}
+
 test(
   'a partition between network namespaces: two rings while cut, one ring with identical data after healing',
   { skip: reason },
   async () => {
-    const network = createNetwork({ subnet: '10.77', count: 4 });
-    after(async () => {
-      await killAll();
-      network.destroy();
-    });
-    const { hosts } = network;
-    const options = ['--heartbeat', '0.3', '--suspicion-timeout', '1', '--sync-interval', '0.5', '--memory'];
-    const servers: ServerProcess[] = [];
-    for (const host of hosts) {
-      const join = servers.length > 0 ? ['-i', hosts[0]!.ip, '-p', '4043'] : [];
-      servers.push(await startServer(['--listen', `${host.ip}:4043`, ...options, ...join], {}, undefined, host.wrap));
-    }
+    const { network, hosts } = await serversOnHosts('10.77', 4);
     const put = async (host: NetnsHost, name: string, content: string) => {
       const dir = mkdtempSync(join(tmpdir(), 'coop-netns-'));
       const file = join(dir, name);
@@ -56,11 +68,6 @@ test(
     };
     const get = async (host: NetnsHost, name: string) =>
       (await runClient(['-get', name, '-i', host.ip, '-p', '4043'], {}, host.wrap)).stdout.toString();
-
-    await waitFor(() => ringsOfSize(hosts, 4), {
-      timeoutMs: 15_000,
-      what: 'a ring of four hosts',
-    });
 
     const [h1, h2, h3, h4] = hosts as [NetnsHost, NetnsHost, NetnsHost, NetnsHost];
     setPartition(network, true, [h1, h2], [h3, h4]);
@@ -95,21 +102,8 @@ test(
   'a host cut off from every other: the others cut it out; its own suspicions say nobody answered it; one ring again once healed',
   { skip: reason },
   async () => {
-    const network = createNetwork({ subnet: '10.78', count: 3 });
-    after(async () => {
-      await killAll();
-      network.destroy();
-    });
-    const { hosts } = network;
+    const { network, hosts, servers } = await serversOnHosts('10.78', 3);
     const [lone, ...others] = hosts as [NetnsHost, NetnsHost, NetnsHost];
-    const options = ['--heartbeat', '0.3', '--suspicion-timeout', '1', '--sync-interval', '0.5', '--memory'];
-    // Started at the same moment, as a deployment script does.
-    const servers = await Promise.all(
-      hosts.map((host, i) =>
-        startServer(['--listen', `${host.ip}:4043`, ...options, ...(i > 0 ? ['-i', lone.ip, '-p', '4043'] : [])], {}, undefined, host.wrap),
-      ),
-    );
-    await waitFor(() => ringsOfSize(hosts, 3), { timeoutMs: 15_000, what: 'a ring of three hosts' });
 
     setPartition(network, true, [lone], others);
     await waitFor(() => ringsOfSize(others, 2), { timeoutMs: 15_000, what: 'the two others in a ring of two' });
