@@ -13,7 +13,7 @@ import { encodeForOriginal, encodeMessage, type ForwardPutMessage } from '../pro
 import type { Log } from '../log/logger.js';
 import type { RingView } from '../ring/ring.js';
 import type { RingKeeper } from '../ring/keeper.js';
-import type { Reach } from '../ring/failure-detector.js';
+import { nobodyReaches, type Reach } from '../ring/failure-detector.js';
 import { PassedBy } from '../ring/passed-by.js';
 import type { ExtensionPeers } from '../ring/extension-peers.js';
 import { baseRoundId, type PendingRounds } from '../handlers/rounds.js';
@@ -181,7 +181,7 @@ export class Forwarder {
         if (!isCoopError(err, 'CONNECT_FAILED') && view.has(next) && peers.has(next)) {
           // Unknown (this server could not ask, out of descriptors) is not taken for "nobody reaches it".
           const others = await this.deps.keeper.othersReach(next);
-          const othersReach = others === 'yes' || others === 'unknown';
+          const othersReach = !nobodyReaches(others);
           if (!this.deps.running()) return;
           this.unreachableFrom(next, err as Error, others);
           if (next === message.creator) {
@@ -253,7 +253,7 @@ export class Forwarder {
    * One that others do not reach either is suspected too.
    */
   private unreachableFrom(address: Address, err: Error, others: Reach): void {
-    const suspected = others === 'no' || others === 'unheard';
+    const suspected = nobodyReaches(others);
     if (suspected) this.deps.keeper.suspect(address, others === 'no');
     if (!this.passedBy.note(address, Date.now())) return;
     if (!suspected) this.deps.metrics.linksDown.inc();

@@ -23,9 +23,9 @@
  *
  * Local health (after Lifeguard): a server whose probes, direct and
  * indirect, go unanswered may be the one with the bad link; each new
- * suspicion, and each time no member asked answers at all, makes it wait one probe
- * timeout longer for answers next time (up to a heartbeat), and each direct
- * answer takes one back. On a lossy link a probe then outlasts TCP's
+ * suspicion, and each time no member asked answers at all, makes it wait one
+ * probe timeout longer for answers next time (up to a heartbeat), and each
+ * direct answer takes one back. On a lossy link a probe then outlasts TCP's
  * retransmissions, instead of suspecting a healthy neighbour every few
  * heartbeats.
  */
@@ -41,6 +41,11 @@ import { localErrorCode } from '../transport/local-errors.js';
  * ('unheard'), or some could not be asked for this server's own reasons ('unknown').
  */
 export type Reach = 'yes' | 'no' | 'unheard' | 'unknown';
+
+/** Whether what the members asked told makes the silent one a suspect: none reached it, and none failed for this server's own reasons. */
+export function nobodyReaches(reach: Reach): boolean {
+  return reach === 'no' || reach === 'unheard';
+}
 
 export interface ProbeOptions {
   heartbeatMs: number;
@@ -163,7 +168,7 @@ export class FailureDetector {
       }
     }
     const reach = await this.othersReach(target);
-    if (reach === 'yes' || reach === 'unknown' || this.stopped) return;
+    if (!nobodyReaches(reach) || this.stopped) return;
     // Only a new suspicion counts against this server's own health: a suspect that stays silent is the suspect's.
     if (deps.view.membership.get(target)?.status === 'alive') this.slower();
     if (this.suspectHere(target, reach === 'no')) {

@@ -128,7 +128,8 @@ export class AntiEntropy {
 
   /**
    * Runs a pass now with `peer`, or with one chosen at random among those not in a pass. A pass already
-   * running with that peer is the one returned; with MAX_PASSES running, or no peer free, so is one of those.
+   * running with that peer is the one returned. MAX_PASSES bounds the passes chosen at random (then, or
+   * with no peer free, one running is returned); a pass asked for with a given peer always runs.
    */
   syncNow(peer?: Address): Promise<SyncResult | undefined> {
     const chosen = peer ?? this.choose();
